@@ -1,0 +1,34 @@
+/**
+ * The UI's view of a stored model. Kept apart from the store so that both the
+ * main process (models.list) and the inference process (importModel) build the
+ * same summary.
+ */
+import type { ModelSummary } from '../../shared/api';
+
+/** The fields of a StoredModel (engine/models/store.ts) a summary is made from. */
+export interface StoredModelFields {
+  id: string;
+  name: string;
+  config: { nLayer: number; nEmbd: number; nHead: number; nPositions: number; vocabSize: number };
+  dtype: 'F32' | 'F16' | 'BF16';
+  parameters: number;
+  sizeBytes: number;
+  importedAt: string;
+}
+
+/** Projects a stored model onto the API's ModelSummary. */
+export function toModelSummary(model: StoredModelFields): ModelSummary {
+  return {
+    id: model.id,
+    name: model.name,
+    nLayer: model.config.nLayer,
+    nEmbd: model.config.nEmbd,
+    nHead: model.config.nHead,
+    nPositions: model.config.nPositions,
+    vocabSize: model.config.vocabSize,
+    parameters: model.parameters,
+    dtype: model.dtype,
+    sizeBytes: model.sizeBytes,
+    importedAt: model.importedAt,
+  };
+}

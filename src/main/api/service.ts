@@ -1,0 +1,281 @@
+/**
+ * The API contract's implementation, shared by both transports (Electron IPC
+ * and serve mode's HTTP + WebSocket). `handle` validates every request with
+ * the contract's schemas before anything runs, routes it, and lets nothing
+ * but an ApiError out; `subscribe` delivers the ServerEvents (generation
+ * streams, engine status).
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  ApiError,
+  parseRequest,
+  type AppInfo,
+  type Candidate,
+  type DeviceStatus,
+  type EngineStatus,
+  type GenerationEvent,
+  type GenerationResult,
+  type MethodName,
+  type MethodParsedRequest,
+  type MethodResponse,
+  type ServerEvent,
+} from '../../shared/api';
+import type { GenerateHandlers, InferenceStateChange } from '../inference/client';
+import type { InferenceArgs, InferenceResult } from '../inference/protocol';
+import { isCudaProviderInstalled } from './cuda';
+import { toApiError } from './errors';
+import type { HistoryPort } from './history-port';
+import { toModelSummary, type StoredModelFields } from './model-summary';
+
+/** What the service needs of the inference client (InferenceClient satisfies it). */
+export interface InferencePort {
+  readonly state: InferenceStateChange;
+  onStateChange(listener: (change: InferenceStateChange) => void): () => void;
+  generate(args: InferenceArgs<'generate'>, handlers: GenerateHandlers, signal?: AbortSignal): Promise<InferenceResult<'generate'>>;
+  tokenize(modelId: string, text: string): Promise<InferenceResult<'tokenize'>>;
+  importModel(srcDir: string, id: string): Promise<InferenceResult<'importModel'>>;
+  unload(modelId: string): Promise<void>;
+  status(): Promise<InferenceResult<'status'>>;
+  probe(): Promise<DeviceStatus[]>;
+}
+
+/** What the service needs of the model store (engine/models/store.ts ModelStore satisfies it). */
+export interface ModelsPort {
+  list(): StoredModelFields[];
+  get(id: string): StoredModelFields;
+  remove(id: string): void;
+}
+
+/** Everything the service is built from; the desktop app adds the native file dialogs. */
+export interface ApiServiceDeps {
+  history: HistoryPort;
+  inference: InferencePort;
+  models: ModelsPort;
+  appInfo: AppInfo;
+  /** Native open dialog (desktop only); null when the user cancels. */
+  openFile?: () => Promise<{ name: string; content: string } | null>;
+  /** Native save dialog (desktop only); the saved path, or null when cancelled. */
+  saveFile?: (suggestedName: string, content: string) => Promise<{ path: string } | null>;
+  /** Defaults to looking for the CUDA provider library in onnxruntime-node. */
+  cudaInstalled?: () => boolean;
+  log?: (line: string) => void;
+}
+
+/** The transport-neutral API: one call entry point and one event stream. */
+export interface ApiService {
+  /** Runs `method`; rejects only with ApiError. */
+  handle(method: string, payload: unknown): Promise<unknown>;
+  /** Delivers every ServerEvent to `listener`; returns an unsubscribe function. */
+  subscribe(listener: (event: ServerEvent) => void): () => void;
+  /** Cancels running generations and waits for them to be saved; later calls are refused. */
+  close(): Promise<void>;
+}
+
+type Handlers = { [M in MethodName]: (params: MethodParsedRequest<M>) => Promise<MethodResponse<M>> | MethodResponse<M> };
+
+interface RunningGeneration {
+  controller: AbortController;
+  finished: Promise<void>;
+}
+
+/** Builds the API service over the history store, the inference client and the model store. */
+export function createApiService(deps: ApiServiceDeps): ApiService {
+  const { history, inference, models } = deps;
+  const log = deps.log ?? (() => {});
+  const cudaInstalled = deps.cudaInstalled ?? isCudaProviderInstalled;
+  const listeners = new Set<(event: ServerEvent) => void>();
+  const running = new Map<string, RunningGeneration>();
+  let knownDevices: DeviceStatus[] = [];
+  let closed = false;
+
+  const emit = (event: ServerEvent): void => {
+    for (const listener of [...listeners]) {
+      try {
+        listener(event);
+      } catch (error) {
+        log(`api: an event listener threw: ${describe(error)}`);
+      }
+    }
+  };
+  const emitGeneration = (event: GenerationEvent): void => emit({ channel: 'generation', event });
+
+  const engineStatus = (loaded: EngineStatus['loaded'] = []): EngineStatus => {
+    const { state, message } = inference.state;
+    return { state, ...(message !== undefined && state === 'crashed' ? { message } : {}), loaded, devices: knownDevices, cudaInstalled: cudaInstalled() };
+  };
+  const stopWatchingEngine = inference.onStateChange(() => emit({ channel: 'engine', status: engineStatus() }));
+
+  async function runGeneration(generationId: string, request: MethodParsedRequest<'generate.start'>, signal: AbortSignal): Promise<void> {
+    const { modelId, prompt, memory, params, documentId } = request;
+    let started: Parameters<NonNullable<GenerateHandlers['onStart']>>[0] | undefined;
+    const partial: string[] = [];
+    let outcome: InferenceResult<'generate'>;
+    try {
+      outcome = await inference.generate({ modelId, prompt, memory, params }, {
+        onStart: (info) => {
+          started = info;
+          emitGeneration({ type: 'started', generationId, modelId, ...info });
+        },
+        onDelta: (sequence, text) => {
+          partial[sequence] = (partial[sequence] ?? '') + text;
+          emitGeneration({ type: 'delta', generationId, sequence, text });
+        },
+      }, signal);
+    } catch (error) {
+      const apiError = toApiError(error);
+      if (apiError.kind !== 'cancelled' || !started) {
+        emitGeneration({ type: 'error', generationId, error: apiError.toJSON() });
+        return;
+      }
+      // The process gave up without its partial result (see InferenceClient cancelGraceMs): keep what was streamed.
+      outcome = {
+        modelId,
+        device: started.device,
+        seed: started.seed,
+        promptTokens: started.promptTokens,
+        truncatedPromptTokens: started.truncatedPromptTokens,
+        sequences: Array.from({ length: started.numSequences }, (_, i): Candidate => ({ text: partial[i] ?? '', tokenIds: [], finishReason: 'cancelled' })),
+        timings: { loadMs: 0, prefillMs: 0, decodeMs: 0, tokensPerSecond: 0 },
+      };
+    }
+    if (outcome.sequences.every((c) => c.finishReason === 'cancelled' && c.text.length === 0)) {
+      emitGeneration({ type: 'error', generationId, error: { kind: 'cancelled', message: 'the generation was cancelled before it produced any text' } });
+      return;
+    }
+    let historyId: number;
+    try {
+      // Committed before 'done' is sent: whatever the UI shows as done is already in history.
+      historyId = history.addGeneration({
+        modelId: outcome.modelId,
+        device: outcome.device,
+        prompt,
+        memory,
+        params: { ...params, seed: outcome.seed },
+        seed: outcome.seed,
+        candidates: outcome.sequences,
+        timings: outcome.timings,
+        promptTokens: outcome.promptTokens,
+        truncatedPromptTokens: outcome.truncatedPromptTokens,
+        documentId,
+      }).id;
+    } catch (error) {
+      const apiError = toApiError(error);
+      log(`api: could not save generation ${generationId}: ${apiError.message}`);
+      emitGeneration({ type: 'error', generationId, error: { kind: apiError.kind, message: `the generation could not be saved to history: ${apiError.message}` } });
+      return;
+    }
+    const result: GenerationResult = {
+      generationId,
+      modelId: outcome.modelId,
+      device: outcome.device,
+      ...(outcome.deviceFallbackReason !== undefined ? { deviceFallbackReason: outcome.deviceFallbackReason } : {}),
+      seed: outcome.seed,
+      promptTokens: outcome.promptTokens,
+      truncatedPromptTokens: outcome.truncatedPromptTokens,
+      sequences: outcome.sequences,
+      timings: outcome.timings,
+      historyId,
+    };
+    emitGeneration({ type: 'done', generationId, result });
+  }
+
+  const requireDialog = <T>(dialog: T | undefined): T => {
+    if (!dialog) throw new ApiError('refused', 'native file dialogs exist only in the desktop app');
+    return dialog;
+  };
+
+  const handlers: Handlers = {
+    'app.info': () => deps.appInfo,
+
+    'models.list': () => models.list().map(toModelSummary),
+    'models.status': async () => {
+      try {
+        const [status, devices] = await Promise.all([inference.status(), inference.probe()]);
+        knownDevices = devices;
+        return engineStatus(status.loaded);
+      } catch (error) {
+        // A dead or stuck engine is a status to show, not a failure of the status call.
+        log(`api: models.status: ${describe(error)}`);
+        return engineStatus();
+      }
+    },
+    'models.import': ({ path, id }) => inference.importModel(path, id),
+    'models.remove': async ({ id }) => {
+      models.get(id);
+      await inference.unload(id);
+      models.remove(id);
+      return { removed: true as const };
+    },
+
+    'generate.start': ({ modelId, ...rest }) => {
+      models.get(modelId);
+      const generationId = randomUUID();
+      const controller = new AbortController();
+      const finished = runGeneration(generationId, { modelId, ...rest }, controller.signal)
+        .catch((error: unknown) => log(`api: generation ${generationId} failed unexpectedly: ${describe(error)}`))
+        .finally(() => running.delete(generationId));
+      running.set(generationId, { controller, finished });
+      return { generationId };
+    },
+    'generate.cancel': ({ generationId }) => {
+      const generation = running.get(generationId);
+      generation?.controller.abort();
+      return { cancelled: generation !== undefined };
+    },
+    tokenize: ({ modelId, text }) => inference.tokenize(modelId, text),
+
+    'history.list': (query) => history.list(query),
+    'history.get': ({ id }) => history.get(id),
+    'history.star': ({ id, starred }) => history.setStarred(id, starred),
+    'history.accept': ({ id, candidateIndex }) => history.setAccepted(id, candidateIndex),
+    'history.delete': ({ id }) => history.delete(id),
+    'history.export': ({ format, ids }) => history.export(format, ids),
+
+    'documents.list': () => history.listDocuments(),
+    'documents.get': ({ id }) => history.getDocument(id),
+    'documents.create': ({ title, content }) => history.createDocument(title, content),
+    'documents.save': ({ id, ...changes }) => history.saveDocument(id, changes),
+    'documents.delete': ({ id }) => history.deleteDocument(id),
+    'files.open': () => requireDialog(deps.openFile)(),
+    'files.save': ({ suggestedName, content }) => requireDialog(deps.saveFile)(suggestedName, content),
+
+    'settings.get': () => history.getSettings(),
+    'settings.set': (changes) => history.setSettings(changes),
+  };
+
+  return {
+    async handle(method, payload) {
+      try {
+        if (closed) throw new ApiError('refused', 'Inkwell is shutting down');
+        const { method: name, params } = parseRequest(method, payload);
+        const handler = handlers[name] as (params: unknown) => Promise<unknown> | unknown;
+        return await handler(params);
+      } catch (error) {
+        const apiError = toApiError(error);
+        if (apiError.kind === 'internal') log(`api: ${String(method).slice(0, 64)} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        throw apiError;
+      }
+    },
+
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+      };
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      const generations = [...running.values()];
+      for (const generation of generations) generation.controller.abort();
+      await Promise.all(generations.map((g) => g.finished));
+      stopWatchingEngine();
+      listeners.clear();
+    },
+  };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,90 @@
+/**
+ * Open and save of .txt/.md files through the native dialogs (desktop only).
+ * Reading is bounded and strict UTF-8; writing is atomic (temp file + rename)
+ * so a crash or full disk never leaves a half-written document behind.
+ */
+import { open, stat } from 'node:fs/promises';
+import { basename, extname } from 'node:path';
+import { dialog } from 'electron';
+import type { BrowserWindow, FileFilter } from 'electron';
+import { ApiError, LIMITS } from '../../shared/api';
+import { writeFileAtomic } from './atomic-write';
+
+/** File types offered by both dialogs. */
+export const TEXT_FILE_FILTERS: FileFilter[] = [
+  { name: 'Text and Markdown', extensions: ['txt', 'md', 'markdown'] },
+  { name: 'Text', extensions: ['txt'] },
+  { name: 'Markdown', extensions: ['md', 'markdown'] },
+];
+
+/** Largest file `openFile` reads: the contract's text limit at 4 bytes per character, at most. */
+export const MAX_OPEN_BYTES = LIMITS.maxTextChars * 4;
+
+/**
+ * Reads a text file as UTF-8, refusing files over `maxBytes`, bytes that are
+ * not valid UTF-8 (a binary file picked by mistake) and text longer than the
+ * contract allows. A leading byte-order mark is dropped.
+ */
+export async function readTextFile(path: string, maxBytes: number = MAX_OPEN_BYTES): Promise<string> {
+  const info = await stat(path);
+  if (!info.isFile()) throw new ApiError('invalid_request', `${path}: not a regular file`);
+  if (info.size > maxBytes) {
+    throw new ApiError('refused', `${path}: ${info.size} bytes is more than the ${maxBytes}-byte limit for a document`);
+  }
+  const handle = await open(path, 'r');
+  let bytes: Buffer;
+  try {
+    // Read at most maxBytes + 1 so a file that grew after stat is still caught.
+    const buffer = Buffer.alloc(Math.min(info.size, maxBytes) + 1);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+    if (bytesRead > maxBytes) throw new ApiError('refused', `${path}: larger than the ${maxBytes}-byte limit for a document`);
+    bytes = buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    throw new ApiError('invalid_request', `${path}: not a UTF-8 text file`);
+  }
+  if (text.length > LIMITS.maxTextChars) {
+    throw new ApiError('refused', `${path}: ${text.length} characters is more than the ${LIMITS.maxTextChars}-character limit for a document`);
+  }
+  return text;
+}
+
+/** Gives a suggested name an extension the filters accept (".md" unless it has .txt/.md). */
+export function withTextExtension(name: string): string {
+  const ext = extname(name).toLowerCase();
+  return ext === '.txt' || ext === '.md' || ext === '.markdown' ? name : `${name}.md`;
+}
+
+/** The `files.open` / `files.save` implementations the API service takes. */
+export interface FileDialogs {
+  openFile(): Promise<{ name: string; content: string } | null>;
+  saveFile(suggestedName: string, content: string): Promise<{ path: string } | null>;
+}
+
+/** Builds the dialogs, parented to the window `getWindow` returns (modal on macOS). */
+export function createFileDialogs(getWindow: () => BrowserWindow | null): FileDialogs {
+  return {
+    async openFile() {
+      const window = getWindow();
+      const options = { title: 'Open document', properties: ['openFile' as const], filters: TEXT_FILE_FILTERS };
+      const picked = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options);
+      const path = picked.filePaths[0];
+      if (picked.canceled || path === undefined) return null;
+      return { name: basename(path), content: await readTextFile(path) };
+    },
+    async saveFile(suggestedName, content) {
+      const window = getWindow();
+      // Only a bare file name is taken from the renderer; the folder is the user's choice.
+      const options = { title: 'Save document', defaultPath: withTextExtension(basename(suggestedName)), filters: TEXT_FILE_FILTERS };
+      const picked = window ? await dialog.showSaveDialog(window, options) : await dialog.showSaveDialog(options);
+      if (picked.canceled || !picked.filePath) return null;
+      await writeFileAtomic(picked.filePath, content);
+      return { path: picked.filePath };
+    },
+  };
+}

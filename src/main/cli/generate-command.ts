@@ -1,0 +1,105 @@
+/** `inkwell generate`: streams continuations to stdout, or prints one JSON object. */
+import type { EngineGenerateResult } from '../engine';
+import { GENERATION_OPTIONS, generationParamsFromArgs, parseCommandArgs, requireString } from './args';
+import { EXIT, SHOW_HELP, type CliIo } from './io';
+
+/** The result as `--json` prints it (snake_case, as in issue 2). */
+export function generateJson(result: EngineGenerateResult): Record<string, unknown> {
+  return {
+    model: result.modelId,
+    device: result.device,
+    ...(result.deviceFallbackReason !== undefined ? { device_fallback_reason: result.deviceFallbackReason } : {}),
+    seed: result.seed,
+    prompt_tokens: result.promptTokens,
+    truncated_prompt_tokens: result.truncatedPromptTokens,
+    sequences: result.sequences.map((s) => ({ text: s.text, token_ids: s.tokenIds, finish_reason: s.finishReason })),
+    timings: {
+      load_ms: round(result.timings.loadMs),
+      prefill_ms: round(result.timings.prefillMs),
+      decode_ms: round(result.timings.decodeMs),
+      tokens_per_second: round(result.timings.tokensPerSecond),
+    },
+  };
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+function header(index: number, count: number): string {
+  return `=== sequence ${index + 1} of ${count} ===\n`;
+}
+
+/**
+ * Plain-text output: sequence 1 streams as it is written; with several sequences each gets a
+ * header, and the others (decoded in the same batch) are printed whole once generation ends.
+ */
+class StreamPrinter {
+  #started = false;
+  constructor(private readonly io: CliIo, private readonly count: number) {}
+
+  delta(sequence: number, text: string): void {
+    if (sequence !== 0) return;
+    this.#start();
+    this.io.stdout(text);
+  }
+
+  finish(result: EngineGenerateResult): void {
+    this.#start();
+    this.io.stdout('\n');
+    for (let i = 1; i < result.sequences.length; i++) {
+      this.io.stdout(`\n${header(i, this.count)}${result.sequences[i]?.text ?? ''}\n`);
+    }
+  }
+
+  #start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    if (this.count > 1) this.io.stdout(header(0, this.count));
+  }
+}
+
+/** Runs `inkwell generate …`. */
+export async function generateCommand(argv: readonly string[], io: CliIo, home: string): Promise<number> {
+  const args = parseCommandArgs('generate', argv, {
+    model: { type: 'string' },
+    prompt: { type: 'string' },
+    json: { type: 'boolean' },
+    ...GENERATION_OPTIONS,
+  });
+  if (args.values.help) return SHOW_HELP;
+  const modelId = requireString('generate', args, 'model');
+  const prompt = requireString('generate', args, 'prompt');
+  const params = generationParamsFromArgs('generate', args);
+  const json = args.values.json === true;
+
+  const { Engine } = await import('../engine');
+  const engine = new Engine({ home });
+  try {
+    const printer = json ? null : new StreamPrinter(io, params.numReturnSequences);
+    const result = await engine.generate({
+      modelId,
+      prompt,
+      params,
+      signal: io.interrupt,
+      onStart: (info) => {
+        if (json || info.truncatedPromptTokens === 0) return;
+        io.stderr(`inkwell: note: the prompt was cut by ${info.truncatedPromptTokens} tokens from the left to fit the context window (${info.promptTokens} kept)\n`);
+      },
+      onDelta: (sequence, text) => printer?.delta(sequence, text),
+    });
+    if (json) {
+      io.stdout(`${JSON.stringify(generateJson(result))}\n`);
+    } else {
+      printer?.finish(result);
+      if (result.deviceFallbackReason) io.stderr(`inkwell: note: ${result.deviceFallbackReason}\n`);
+      const newTokens = result.sequences.reduce((n, s) => n + s.tokenIds.length, 0);
+      const reasons = [...new Set(result.sequences.map((s) => s.finishReason))].join(', ');
+      io.stderr(`[${result.modelId} on ${result.device} · seed ${result.seed} · ${result.promptTokens} prompt + ${newTokens} new tokens · `
+        + `${result.timings.tokensPerSecond.toFixed(1)} tokens/s · finish: ${reasons}]\n`);
+    }
+    return io.interrupt.aborted ? EXIT.interrupted : EXIT.ok;
+  } finally {
+    await engine.dispose();
+  }
+}

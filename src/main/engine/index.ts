@@ -1,0 +1,296 @@
+/**
+ * The engine's public surface: models on disk, loaded decoders, generation,
+ * tokenization and raw logits. Plain Node (CLI, serve, the app's inference
+ * process); never imports electron.
+ */
+import type { Candidate, DeviceStatus, GenerationParams, Timings } from '../../shared/api';
+import { runGeneration, type GenerationStartInfo } from './generate/generate';
+import { randomSeed } from './generate/rng';
+import { ModelStore, type StoredModel } from './models/store';
+import { openDecoder, probeDevices, type DecoderSession } from './runtime';
+import { loadTokenizer, type Gpt2Tokenizer } from './tokenizer';
+import { EngineError, type DeviceName, type DeviceRequest } from './types';
+
+export { EngineError } from './types';
+export type { DeviceName, DeviceRequest, EngineErrorKind, FinishReason, Gpt2Config } from './types';
+export type { StoredModel } from './models/store';
+export { ModelStore } from './models/store';
+export type { GenerationStartInfo } from './generate/generate';
+
+/** One generation request (params already validated by the shared GenerationParams schema). */
+export interface EngineGenerateRequest {
+  modelId: string;
+  prompt: string;
+  /** Kept at the start of the context whatever is cut from the left of `prompt`. */
+  memory?: string;
+  params: GenerationParams;
+  /** Aborting ends every running sequence within one decoder step ('cancelled', partial text kept). */
+  signal?: AbortSignal;
+  onStart?(info: GenerationStartInfo): void;
+  onDelta?(sequence: number, text: string): void;
+}
+
+/** What a generation returns. */
+export interface EngineGenerateResult {
+  modelId: string;
+  device: DeviceName;
+  deviceFallbackReason?: string;
+  seed: number;
+  promptTokens: number;
+  truncatedPromptTokens: number;
+  sequences: Candidate[];
+  timings: Timings;
+}
+
+/** Raw next-token scores of a prompt. */
+export interface EngineLogits {
+  tokenIds: number[];
+  /** Vocabulary-sized logits at the last prompt position. */
+  logitsLast: Float32Array;
+  /** One vocabulary-sized row per prompt position (only when asked for). */
+  logits?: Float32Array[];
+}
+
+/** Collaborators the engine uses; tests may replace them. */
+export interface EngineOptions {
+  home: string;
+  openDecoder?: typeof openDecoder;
+  loadTokenizer?: typeof loadTokenizer;
+  probeDevices?: typeof probeDevices;
+}
+
+/** A decoder opened for one (model, requested device). */
+interface LoadedDecoder {
+  readonly modelId: string;
+  readonly requested: DeviceRequest;
+  /** Changes when the model is removed and imported again under the same id. */
+  readonly importedAt: string;
+  readonly ready: Promise<DecoderSession>;
+  session?: DecoderSession;
+  users: number;
+  unloaded: boolean;
+}
+
+interface LoadedTokenizer {
+  readonly importedAt: string;
+  readonly ready: Promise<Gpt2Tokenizer>;
+}
+
+/** Runs stored GPT-2 models; one decoder per (model, device) and one tokenizer per model stay loaded until unload(). */
+export class Engine {
+  /** The model store under <home>/models. */
+  readonly models: ModelStore;
+  readonly #openDecoder: typeof openDecoder;
+  readonly #loadTokenizer: typeof loadTokenizer;
+  readonly #probeDevices: typeof probeDevices;
+  #decoders: LoadedDecoder[] = [];
+  readonly #tokenizers = new Map<string, LoadedTokenizer>();
+  #disposed = false;
+
+  constructor(opts: EngineOptions) {
+    this.models = new ModelStore(opts.home);
+    this.#openDecoder = opts.openDecoder ?? openDecoder;
+    this.#loadTokenizer = opts.loadTokenizer ?? loadTokenizer;
+    this.#probeDevices = opts.probeDevices ?? probeDevices;
+  }
+
+  /** Generates `params.numReturnSequences` continuations of memory + prompt, streaming text through onDelta. */
+  async generate(req: EngineGenerateRequest): Promise<EngineGenerateResult> {
+    const loadStart = performance.now();
+    const model = this.models.get(req.modelId);
+    const tokenizer = await this.#tokenizer(model);
+    const decoder = await this.#acquire(model, req.params.device);
+    const loadMs = performance.now() - loadStart;
+    try {
+      const session = decoder.session as DecoderSession;
+      const seed = req.params.seed ?? randomSeed();
+      const outcome = await runGeneration({
+        session,
+        tokenizer,
+        prompt: req.prompt,
+        memory: req.memory ?? '',
+        params: req.params,
+        seed,
+        signal: req.signal,
+        onStart: req.onStart?.bind(req),
+        onDelta: req.onDelta?.bind(req),
+      });
+      const fallbackReason = session.device.fallbackReason;
+      return {
+        modelId: model.id,
+        device: session.device.used,
+        ...(fallbackReason !== undefined ? { deviceFallbackReason: fallbackReason } : {}),
+        seed,
+        promptTokens: outcome.promptTokens,
+        truncatedPromptTokens: outcome.truncatedPromptTokens,
+        sequences: outcome.sequences,
+        timings: {
+          loadMs,
+          prefillMs: outcome.prefillMs,
+          decodeMs: outcome.decodeMs,
+          tokensPerSecond: outcome.tokensPerSecond,
+        },
+      };
+    } finally {
+      await this.#releaseUse(decoder);
+    }
+  }
+
+  /** Token ids of `text` and the display string of each token. */
+  async tokenize(modelId: string, text: string): Promise<{ ids: number[]; tokens: string[] }> {
+    const tokenizer = await this.#tokenizer(this.models.get(modelId));
+    const ids = tokenizer.encode(text);
+    return { ids, tokens: tokenizer.tokenStrings(ids) };
+  }
+
+  /** Display text of each token id (e.g. 50256 → "<|endoftext|>"). */
+  async tokenStrings(modelId: string, ids: readonly number[]): Promise<string[]> {
+    const tokenizer = await this.#tokenizer(this.models.get(modelId));
+    return tokenizer.tokenStrings(ids);
+  }
+
+  /**
+   * Logits of the next token after `prompt` (and, with `all`, after every prefix of it), from the same
+   * graphs generation uses. The prompt must fit the context window; nothing is cut.
+   */
+  async logits(modelId: string, prompt: string, all: boolean, device: DeviceRequest = 'auto'): Promise<EngineLogits> {
+    const model = this.models.get(modelId);
+    const tokenizer = await this.#tokenizer(model);
+    const tokenIds = tokenizer.encode(prompt);
+    if (tokenIds.length === 0) throw new EngineError('bad_input', 'prompt is empty: logits need at least one token');
+    const window = model.config.nPositions;
+    if (tokenIds.length > window) {
+      throw new EngineError('bad_input', `prompt is ${tokenIds.length} tokens; the model's context window is ${window}`);
+    }
+    const decoder = await this.#acquire(model, device);
+    try {
+      const session = decoder.session as DecoderSession;
+      const vocab = model.config.vocabSize;
+      if (all) {
+        const flat = await session.logitsAll(tokenIds);
+        const rows = tokenIds.map((_, i) => flat.slice(i * vocab, (i + 1) * vocab));
+        return { tokenIds, logitsLast: rows[rows.length - 1] as Float32Array, logits: rows };
+      }
+      const out = await session.step({
+        batch: 1,
+        inputIds: tokenIds,
+        seqLen: tokenIds.length,
+        attentionMask: tokenIds.map(() => 1),
+        positionIds: tokenIds.map((_, i) => i),
+        past: null,
+      });
+      out.present.dispose();
+      return { tokenIds, logitsLast: out.logits.slice(0, vocab) };
+    } finally {
+      await this.#releaseUse(decoder);
+    }
+  }
+
+  /** Decoders currently loaded, with the device each runs on. */
+  loaded(): { modelId: string; device: DeviceName }[] {
+    const seen = new Set<string>();
+    const out: { modelId: string; device: DeviceName }[] = [];
+    for (const d of this.#decoders) {
+      if (!d.session || d.unloaded) continue;
+      const key = `${d.modelId}\0${d.session.device.used}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push({ modelId: d.modelId, device: d.session.device.used });
+    }
+    return out;
+  }
+
+  /** Which devices work on this machine (a real probe session per device, cached per process). */
+  probeDevices(): Promise<DeviceStatus[]> {
+    return this.#probeDevices();
+  }
+
+  /** Releases every decoder and the tokenizer of `modelId` (decoders in use are released when their request ends). */
+  async unload(modelId: string): Promise<void> {
+    this.#tokenizers.delete(modelId);
+    const leaving = this.#decoders.filter((d) => d.modelId === modelId);
+    this.#decoders = this.#decoders.filter((d) => d.modelId !== modelId);
+    await Promise.all(leaving.map((d) => this.#retire(d)));
+  }
+
+  /** Releases everything; the engine refuses work afterwards. */
+  async dispose(): Promise<void> {
+    this.#disposed = true;
+    const leaving = this.#decoders;
+    this.#decoders = [];
+    this.#tokenizers.clear();
+    await Promise.all(leaving.map((d) => this.#retire(d)));
+  }
+
+  async #tokenizer(model: StoredModel): Promise<Gpt2Tokenizer> {
+    this.#checkOpen();
+    let entry = this.#tokenizers.get(model.id);
+    if (!entry || entry.importedAt !== model.importedAt) {
+      const ready = this.#loadTokenizer(model.dir);
+      entry = { importedAt: model.importedAt, ready };
+      this.#tokenizers.set(model.id, entry);
+      const current = entry;
+      ready.catch(() => {
+        if (this.#tokenizers.get(model.id) === current) this.#tokenizers.delete(model.id);
+      });
+    }
+    return entry.ready;
+  }
+
+  /** The decoder for (model, device), opened on first use; the caller must #releaseUse it. */
+  async #acquire(model: StoredModel, device: DeviceRequest): Promise<LoadedDecoder> {
+    this.#checkOpen();
+    const stale = this.#decoders.filter((d) => d.modelId === model.id && d.importedAt !== model.importedAt);
+    if (stale.length > 0) {
+      this.#decoders = this.#decoders.filter((d) => !stale.includes(d));
+      await Promise.all(stale.map((d) => this.#retire(d)));
+    }
+    let entry = this.#find(model.id, device);
+    if (!entry) {
+      const created: LoadedDecoder = {
+        modelId: model.id,
+        requested: device,
+        importedAt: model.importedAt,
+        ready: this.#openDecoder({ decoderPath: model.decoderPath, fullLogitsPath: model.fullLogitsPath }, model.config, device),
+        users: 0,
+        unloaded: false,
+      };
+      this.#decoders.push(created);
+      entry = created;
+    }
+    entry.users++;
+    try {
+      entry.session = await entry.ready;
+    } catch (error) {
+      entry.users--;
+      this.#decoders = this.#decoders.filter((d) => d !== entry);
+      throw error;
+    }
+    return entry;
+  }
+
+  /** An open decoder for the request: same request, or a concrete device another request already resolved to. */
+  #find(modelId: string, device: DeviceRequest): LoadedDecoder | undefined {
+    const same = this.#decoders.find((d) => d.modelId === modelId && d.requested === device);
+    if (same || device === 'auto') return same;
+    return this.#decoders.find((d) => d.modelId === modelId && d.session?.device.used === device && d.session.device.fallbackReason === undefined);
+  }
+
+  async #releaseUse(entry: LoadedDecoder): Promise<void> {
+    entry.users--;
+    if (entry.unloaded && entry.users === 0) await entry.session?.release();
+  }
+
+  /** Marks a decoder unloaded and releases it now, or when its last request ends. */
+  async #retire(entry: LoadedDecoder): Promise<void> {
+    entry.unloaded = true;
+    if (entry.users > 0) return;
+    const session = await entry.ready.catch(() => undefined);
+    // A request may have started while the session was still opening.
+    if (entry.users === 0) await session?.release();
+  }
+
+  #checkOpen(): void {
+    if (this.#disposed) throw new EngineError('internal', 'the engine has been disposed');
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * Exports a GPT-2 checkpoint as two ONNX graphs (Optimum I/O contract) whose
+ * weights are external data: model.onnx (last-position logits, for decoding) and
+ * model_all_logits.onnx (every position's logits).
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EngineError, type Gpt2Checkpoint } from '../types';
+import { buildGpt2Graph, type AttentionImpl } from './gpt2';
+import { placeFloat32Weights } from './weights';
+
+export { DIMS, pastName, presentName, type AttentionImpl } from './gpt2';
+
+/** File names of the exported graphs inside the output folder. */
+export const DECODER_FILE = 'model.onnx';
+/** File name of the all-positions graph. */
+export const FULL_LOGITS_FILE = 'model_all_logits.onnx';
+
+/** Options for tests and diagnostics; the defaults are the production choice. */
+export interface BuildOptions {
+  readonly attention?: AttentionImpl;
+}
+
+function expectedShapes(ckpt: Gpt2Checkpoint): Map<string, number[]> {
+  const { nLayer, nEmbd: d, nPositions, vocabSize } = ckpt.config;
+  const shapes = new Map<string, number[]>([['wte.weight', [vocabSize, d]], ['wpe.weight', [nPositions, d]], ['ln_f.weight', [d]], ['ln_f.bias', [d]]]);
+  for (let l = 0; l < nLayer; l++) {
+    const p = `h.${l}.`;
+    shapes.set(`${p}ln_1.weight`, [d]).set(`${p}ln_1.bias`, [d]).set(`${p}ln_2.weight`, [d]).set(`${p}ln_2.bias`, [d]);
+    shapes.set(`${p}attn.c_attn.weight`, [d, 3 * d]).set(`${p}attn.c_attn.bias`, [3 * d]);
+    shapes.set(`${p}attn.c_proj.weight`, [d, d]).set(`${p}attn.c_proj.bias`, [d]);
+    shapes.set(`${p}mlp.c_fc.weight`, [d, 4 * d]).set(`${p}mlp.c_fc.bias`, [4 * d]);
+    shapes.set(`${p}mlp.c_proj.weight`, [4 * d, d]).set(`${p}mlp.c_proj.bias`, [d]);
+  }
+  if (!ckpt.tiedLmHead) shapes.set('lm_head.weight', [vocabSize, d]);
+  return shapes;
+}
+
+/** Checks every tensor the graph needs and returns the checkpoint narrowed to exactly those. */
+function checkCheckpoint(ckpt: Gpt2Checkpoint): Gpt2Checkpoint {
+  const { nEmbd, nHead } = ckpt.config;
+  if (nHead <= 0 || nEmbd % nHead !== 0) {
+    throw new EngineError('bad_input', `${join(ckpt.dir, 'config.json')}: n_embd ${nEmbd} is not divisible by n_head ${nHead}`);
+  }
+  const needed = expectedShapes(ckpt);
+  for (const [name, shape] of needed) {
+    const t = ckpt.tensors.get(name);
+    if (t === undefined) throw new EngineError('bad_input', `${join(ckpt.dir, 'model.safetensors')}: tensor ${name} is missing`);
+    if (t.shape.length !== shape.length || t.shape.some((n, i) => n !== shape[i])) {
+      throw new EngineError('bad_input', `${t.file}: tensor ${name} has shape [${t.shape.join(', ')}], config.json implies [${shape.join(', ')}]`);
+    }
+  }
+  return { ...ckpt, tensors: new Map([...ckpt.tensors].filter(([name]) => needed.has(name))) };
+}
+
+/**
+ * Writes outDir/model.onnx and outDir/model_all_logits.onnx for `ckpt`. F32 weights are
+ * referenced in place inside the checkpoint's model.safetensors, hard-linked into outDir as
+ * outDir/model.safetensors because onnxruntime refuses external data outside the model's
+ * folder; F16/BF16 weights are widened to float32 into outDir/weights.f32.bin, because the CPU
+ * kernels of MultiHeadAttention and FastGelu are float-only. External-data paths are relative
+ * to outDir. On failure nothing it wrote is left behind.
+ */
+export async function buildGpt2Onnx(ckpt: Gpt2Checkpoint, outDir: string, options: BuildOptions = {}): Promise<{ decoderPath: string; fullLogitsPath: string }> {
+  const used = checkCheckpoint(ckpt);
+  mkdirSync(outDir, { recursive: true });
+  const decoderPath = join(outDir, DECODER_FILE);
+  const fullLogitsPath = join(outDir, FULL_LOGITS_FILE);
+  const written: string[] = [];
+  try {
+    const weights = placeFloat32Weights(used, outDir, written);
+    for (const [path, logits] of [[decoderPath, 'last'], [fullLogitsPath, 'all']] as const) {
+      const graph = buildGpt2Graph(used.config, weights, used.tiedLmHead, { logits, ...options });
+      written.push(path);
+      writeFileSync(path, graph.toModelProto());
+    }
+  } catch (err) {
+    for (const file of written) rmSync(file, { force: true });
+    if (err instanceof EngineError) throw err;
+    throw new EngineError('internal', `building the ONNX graph in ${outDir} failed: ${(err as Error).message}`, { cause: err });
+  }
+  return { decoderPath, fullLogitsPath };
+}

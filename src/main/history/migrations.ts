@@ -1,0 +1,159 @@
+/**
+ * Schema migrations, numbered in code. `PRAGMA user_version` records the last one applied; each
+ * migration runs in its own IMMEDIATE transaction together with the user_version bump, so a failure
+ * leaves the database at the previous version with its data untouched.
+ */
+import type Database from 'better-sqlite3';
+
+/** One schema step: `up` runs inside a transaction that also sets user_version to `version`. */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  up(db: Database.Database): void;
+}
+
+const initialSchema = `
+CREATE TABLE documents (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  title TEXT NOT NULL,
+  content TEXT NOT NULL DEFAULT '',
+  memory TEXT NOT NULL DEFAULT '',
+  authors_note TEXT NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE INDEX documents_by_updated ON documents(updated_at DESC, id DESC);
+
+-- AUTOINCREMENT: a deleted entry's id is never handed to a new one (the UI may still hold it).
+CREATE TABLE generations (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  created_at TEXT NOT NULL,
+  model_id TEXT NOT NULL,
+  device TEXT NOT NULL CHECK (device IN ('cpu', 'webgpu', 'cuda')),
+  prompt TEXT NOT NULL,
+  memory TEXT NOT NULL DEFAULT '',
+  params TEXT NOT NULL CHECK (json_valid(params)),
+  seed INTEGER NOT NULL,
+  candidate_count INTEGER NOT NULL CHECK (candidate_count >= 0),
+  accepted_index INTEGER CHECK (accepted_index IS NULL OR (accepted_index >= 0 AND accepted_index < candidate_count)),
+  starred INTEGER NOT NULL DEFAULT 0 CHECK (starred IN (0, 1)),
+  load_ms REAL NOT NULL,
+  prefill_ms REAL NOT NULL,
+  decode_ms REAL NOT NULL,
+  tokens_per_second REAL NOT NULL,
+  prompt_tokens INTEGER NOT NULL,
+  truncated_prompt_tokens INTEGER NOT NULL,
+  document_id INTEGER REFERENCES documents(id) ON DELETE SET NULL
+);
+CREATE INDEX generations_by_created ON generations(created_at DESC, id DESC);
+CREATE INDEX generations_by_model ON generations(model_id, created_at DESC);
+CREATE INDEX generations_by_document ON generations(document_id);
+
+CREATE TABLE candidates (
+  generation_id INTEGER NOT NULL REFERENCES generations(id) ON DELETE CASCADE,
+  idx INTEGER NOT NULL CHECK (idx >= 0),
+  text TEXT NOT NULL,
+  token_ids TEXT NOT NULL CHECK (json_valid(token_ids)),
+  finish_reason TEXT NOT NULL CHECK (finish_reason IN ('stop', 'length', 'cancelled')),
+  PRIMARY KEY (generation_id, idx)
+) WITHOUT ROWID;
+
+-- What the full-text index covers: the prompt and every candidate's text. The FTS table below uses
+-- this view as its external content, so 'integrity-check' (rank 1) can compare index and data.
+CREATE VIEW generation_search_text AS
+SELECT g.id AS id,
+       g.prompt AS prompt,
+       (SELECT group_concat(c.text, char(10) ORDER BY c.idx) FROM candidates c WHERE c.generation_id = g.id) AS outputs
+FROM generations g;
+
+-- trigram: a query word matches as a case-insensitive substring, so search agrees with LIKE and
+-- works for scripts without spaces (CJK). https://www.sqlite.org/fts5.html#the_trigram_tokenizer
+CREATE VIRTUAL TABLE generations_fts USING fts5(
+  prompt, outputs,
+  content = 'generation_search_text', content_rowid = 'id',
+  tokenize = 'trigram'
+);
+
+CREATE TABLE settings (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL CHECK (json_valid(value))
+) WITHOUT ROWID;
+`;
+
+/** Every migration, in order; append only, never edit one that has shipped. */
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'generations, candidates, full-text index, documents, settings',
+    up(db) {
+      db.exec(initialSchema);
+    },
+  },
+];
+
+/** The schema version this code writes. */
+export const latestSchemaVersion = migrations.length;
+
+/** A migration threw; the database is still at `fromVersion`. */
+export class MigrationError extends Error {
+  constructor(
+    readonly migration: Migration,
+    readonly fromVersion: number,
+    override readonly cause: unknown,
+  ) {
+    super(`migration ${migration.version} (${migration.name}) failed: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = 'MigrationError';
+  }
+}
+
+/** The file was written by a newer schema than `list` knows. */
+export class NewerSchemaError extends Error {
+  constructor(
+    readonly fileVersion: number,
+    readonly knownVersion: number,
+  ) {
+    super(`schema version ${fileVersion} is newer than this version of Inkwell understands (${knownVersion})`);
+    this.name = 'NewerSchemaError';
+  }
+}
+
+/** Reads `PRAGMA user_version`. */
+export function schemaVersion(db: Database.Database): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+/**
+ * Brings `db` up to the last version in `list`, one transaction per migration.
+ * Throws NewerSchemaError for a file from the future and MigrationError when a step fails.
+ */
+export function migrate(db: Database.Database, list: readonly Migration[] = migrations): { from: number; to: number } {
+  list.forEach((migration, index) => {
+    if (migration.version !== index + 1) {
+      throw new Error(`migrations must be numbered 1, 2, 3, …: entry ${index} has version ${migration.version}`);
+    }
+  });
+  const from = schemaVersion(db);
+  if (from > list.length) throw new NewerSchemaError(from, list.length);
+  for (const migration of list) {
+    // IMMEDIATE takes the write lock before user_version is re-read, so two processes opening
+    // the same file at once cannot both apply the same step.
+    const apply = db.transaction(() => {
+      const current = schemaVersion(db);
+      if (current >= migration.version) return;
+      migration.up(db);
+      db.pragma(`user_version = ${migration.version}`);
+    });
+    try {
+      apply.immediate();
+    } catch (error) {
+      if (isSqliteBusy(error)) throw error;
+      throw new MigrationError(migration, migration.version - 1, error);
+    }
+  }
+  return { from, to: list.length };
+}
+
+function isSqliteBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}

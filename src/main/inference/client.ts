@@ -1,0 +1,402 @@
+/**
+ * The main process's handle on the inference process. It starts the process
+ * on first use, numbers requests, routes replies and generation events back
+ * to their callers, and turns the process's death (out of memory, native
+ * crash, SIGKILL) into a typed `engine_crashed` rejection of everything in
+ * flight; the next request starts a fresh process.
+ *
+ * How the process is made is injected (`Spawner`): Node's child_process.fork
+ * here (serve mode), Electron's utilityProcess in the desktop app.
+ */
+import { fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ApiError, type DeviceStatus } from '../../shared/api';
+import { apiErrorFromKind } from '../api/errors';
+import {
+  PROTOCOL_VERSION,
+  parseReplyMessage,
+  parseResult,
+  type GenerationProgress,
+  type InferenceArgs,
+  type InferenceOp,
+  type InferenceResult,
+  type RequestMessage,
+} from './protocol';
+
+/** How a child process ended. */
+export interface ChildExit {
+  code: number | null;
+  signal: string | null;
+}
+
+/** The minimal process handle the client drives (Node ChildProcess, Electron UtilityProcess). */
+export interface ChildLike {
+  /** Throws when the channel is already closed. */
+  postMessage(message: unknown): void;
+  onMessage(listener: (message: unknown) => void): void;
+  /** Called once, when the process has ended (or could not be started). */
+  onExit(listener: (exit: ChildExit) => void): void;
+  /** Asks the process to end; it must end soon after. */
+  kill(): void;
+}
+
+/** Starts one inference process. */
+export type Spawner = () => ChildLike;
+
+/** Lifecycle of the inference process, as the UI shows it. */
+export type InferenceState = 'stopped' | 'starting' | 'ready' | 'crashed';
+
+/** Emitted whenever the state changes; `message` says what happened after a crash. */
+export interface InferenceStateChange {
+  state: InferenceState;
+  message?: string;
+}
+
+/** Streaming callbacks of one generation. */
+export interface GenerateHandlers {
+  onStart?(info: Omit<Extract<GenerationProgress, { type: 'started' }>, 'type'>): void;
+  onDelta?(sequence: number, text: string): void;
+}
+
+/** Options of an InferenceClient. */
+export interface InferenceClientOptions {
+  spawn: Spawner;
+  log?: (line: string) => void;
+  /** Milliseconds before an unanswered request is given up (0 = never); defaults in `defaultTimeoutsMs`. */
+  timeoutsMs?: Partial<Record<InferenceOp, number>>;
+  /** How long a cancelled generation may take to return its partial result before it is rejected. */
+  cancelGraceMs?: number;
+}
+
+/**
+ * Per-operation limits. Generation, import (GPT-2 XL builds minutes of graph)
+ * and logits have none: their length depends on the model and is bounded by
+ * the user's cancel and by the process's death.
+ */
+export const defaultTimeoutsMs: Record<InferenceOp, number> = {
+  generate: 0,
+  cancel: 10_000,
+  tokenize: 120_000,
+  logits: 0,
+  importModel: 0,
+  unload: 30_000,
+  status: 30_000,
+  probe: 120_000,
+};
+
+interface Pending {
+  op: InferenceOp;
+  resolve(value: unknown): void;
+  reject(error: ApiError): void;
+  onEvent?(event: GenerationProgress): void;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+/** Requests work from the inference process; see the module comment. */
+export class InferenceClient {
+  readonly #spawn: Spawner;
+  readonly #log: (line: string) => void;
+  readonly #timeouts: Record<InferenceOp, number>;
+  readonly #cancelGraceMs: number;
+  readonly #pending = new Map<number, Pending>();
+  readonly #listeners = new Set<(change: InferenceStateChange) => void>();
+  #child: ChildLike | null = null;
+  #exited: Promise<void> = Promise.resolve();
+  #seq = 0;
+  #state: InferenceStateChange = { state: 'stopped' };
+  #closed = false;
+
+  constructor(options: InferenceClientOptions) {
+    this.#spawn = options.spawn;
+    this.#log = options.log ?? (() => {});
+    this.#timeouts = { ...defaultTimeoutsMs, ...options.timeoutsMs };
+    this.#cancelGraceMs = options.cancelGraceMs ?? 5_000;
+  }
+
+  /** The current state and, after a crash, what happened. */
+  get state(): InferenceStateChange {
+    return { ...this.#state };
+  }
+
+  /** Whether a process is up (or starting). */
+  get running(): boolean {
+    return this.#child !== null;
+  }
+
+  /** Calls `listener` on every state change; returns an unsubscribe function. */
+  onStateChange(listener: (change: InferenceStateChange) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Runs a generation, streaming its start and deltas; `signal` cancels it (the partial result still resolves). */
+  generate(args: InferenceArgs<'generate'>, handlers: GenerateHandlers = {}, signal?: AbortSignal): Promise<InferenceResult<'generate'>> {
+    if (signal?.aborted) return Promise.reject(new ApiError('cancelled', 'the generation was cancelled before it started'));
+    const onEvent = (event: GenerationProgress): void => {
+      if (event.type === 'started') {
+        const { type: _type, ...info } = event;
+        handlers.onStart?.(info);
+      } else {
+        handlers.onDelta?.(event.sequence, event.text);
+      }
+    };
+    const { seq, promise } = this.#request('generate', args, onEvent);
+    if (signal) {
+      const onAbort = (): void => {
+        this.#request('cancel', { target: seq }).promise.catch(() => {});
+        // A process stuck in a native call never answers; do not leave the caller waiting on it.
+        const grace = setTimeout(() => {
+          const pending = this.#pending.get(seq);
+          if (!pending) return;
+          this.#settle(seq);
+          pending.reject(new ApiError('cancelled', 'the generation was cancelled (the inference process did not stop in time)'));
+        }, this.#cancelGraceMs);
+        grace.unref?.();
+        void promise.finally(() => clearTimeout(grace)).catch(() => {});
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      void promise.finally(() => signal.removeEventListener('abort', onAbort)).catch(() => {});
+    }
+    return promise;
+  }
+
+  /** Token ids and display strings of `text` under `modelId`'s tokenizer. */
+  tokenize(modelId: string, text: string): Promise<InferenceResult<'tokenize'>> {
+    return this.#request('tokenize', { modelId, text }).promise;
+  }
+
+  /** Logits of the last position (and of every position when `all`). */
+  logits(modelId: string, prompt: string, all: boolean): Promise<InferenceResult<'logits'>> {
+    return this.#request('logits', { modelId, prompt, all }).promise;
+  }
+
+  /** Imports a checkpoint folder into the model store (graph building runs in the inference process). */
+  importModel(srcDir: string, id: string): Promise<InferenceResult<'importModel'>> {
+    return this.#request('importModel', { srcDir, id }).promise;
+  }
+
+  /** Releases a loaded model; a no-op when no process is running (nothing is loaded then). */
+  async unload(modelId: string): Promise<void> {
+    if (!this.#child) return;
+    await this.#request('unload', { modelId }).promise;
+  }
+
+  /** The process id and the models it has loaded (starts the process). */
+  status(): Promise<InferenceResult<'status'>> {
+    return this.#request('status', {}).promise;
+  }
+
+  /** Which devices the engine can run on (starts the process). */
+  async probe(): Promise<DeviceStatus[]> {
+    return (await this.#request('probe', {}).promise).devices;
+  }
+
+  /** Ends the process and rejects whatever is in flight; the client cannot be used afterwards. */
+  async close(): Promise<void> {
+    if (this.#closed) return this.#exited;
+    this.#closed = true;
+    this.#rejectAll(new ApiError('cancelled', 'the inference process was shut down'));
+    const child = this.#child;
+    if (child) {
+      try {
+        child.kill();
+      } catch (error) {
+        this.#log(`inference: kill failed: ${describe(error)}`);
+      }
+    }
+    await this.#exited;
+    this.#setState({ state: 'stopped' });
+  }
+
+  #request<O extends InferenceOp>(
+    op: O,
+    args: InferenceArgs<O>,
+    onEvent?: (event: GenerationProgress) => void,
+  ): { seq: number; promise: Promise<InferenceResult<O>> } {
+    const seq = ++this.#seq;
+    const promise = new Promise<InferenceResult<O>>((resolve, reject) => {
+      if (this.#closed) {
+        reject(new ApiError('cancelled', 'the inference process was shut down'));
+        return;
+      }
+      let child: ChildLike;
+      try {
+        child = this.#ensureChild();
+      } catch (error) {
+        reject(new ApiError('engine_crashed', `could not start the inference process: ${describe(error)}`));
+        return;
+      }
+      const pending: Pending = { op, resolve: resolve as (value: unknown) => void, reject, onEvent };
+      const timeoutMs = this.#timeouts[op];
+      if (timeoutMs > 0) {
+        pending.timer = setTimeout(() => {
+          this.#settle(seq);
+          reject(new ApiError('internal', `the inference process did not answer "${op}" within ${Math.round(timeoutMs / 1000)} s`));
+        }, timeoutMs);
+        pending.timer.unref?.();
+      }
+      this.#pending.set(seq, pending);
+      const message: RequestMessage = { seq, request: { op, args } };
+      try {
+        child.postMessage(message);
+      } catch (error) {
+        // The channel closes just before the exit is reported; the exit handler explains the crash.
+        this.#settle(seq);
+        reject(new ApiError('engine_crashed', `the inference process is not reachable: ${describe(error)}`));
+      }
+    });
+    return { seq, promise };
+  }
+
+  #ensureChild(): ChildLike {
+    if (this.#child) return this.#child;
+    const child = this.#spawn();
+    this.#child = child;
+    let markExited: () => void = () => {};
+    this.#exited = new Promise<void>((resolve) => (markExited = resolve));
+    this.#setState({ state: 'starting' });
+    child.onMessage((message) => {
+      if (this.#child === child) this.#onMessage(message);
+    });
+    child.onExit((exit) => {
+      markExited();
+      if (this.#child === child) this.#onExit(exit);
+    });
+    return child;
+  }
+
+  #onMessage(raw: unknown): void {
+    const parsed = parseReplyMessage(raw);
+    if (!parsed.ok) {
+      this.#log(`inference: dropped a reply: ${parsed.problem}`);
+      return;
+    }
+    const message = parsed.message;
+    if ('hello' in message) {
+      if (message.hello.protocol !== PROTOCOL_VERSION) {
+        this.#log(`inference: process speaks protocol ${message.hello.protocol}, expected ${PROTOCOL_VERSION}`);
+      }
+      this.#setState({ state: 'ready' });
+      return;
+    }
+    const pending = this.#pending.get(message.seq);
+    if (!pending) return; // answered after a timeout or cancel grace: the caller has moved on
+    if ('event' in message) {
+      pending.onEvent?.(message.event);
+      return;
+    }
+    this.#settle(message.seq);
+    if ('error' in message) {
+      pending.reject(apiErrorFromKind(message.error.kind, message.error.message));
+      return;
+    }
+    const result = parseResult(pending.op, message.result);
+    if (result.ok) pending.resolve(result.result);
+    else pending.reject(new ApiError('internal', `the inference process sent a malformed ${result.problem}`));
+  }
+
+  #onExit(exit: ChildExit): void {
+    this.#child = null;
+    if (this.#closed) return;
+    const how = exit.signal
+      ? `signal ${exit.signal}${exit.signal === 'SIGKILL' ? ', possibly out of memory' : ''}`
+      : `exit code ${exit.code ?? 'unknown'}`;
+    const message = `the inference process stopped (${how}); the next request starts it again`;
+    this.#log(`inference: ${message}`);
+    this.#rejectAll(new ApiError('engine_crashed', message));
+    this.#setState({ state: 'crashed', message });
+  }
+
+  #settle(seq: number): void {
+    const pending = this.#pending.get(seq);
+    if (pending?.timer) clearTimeout(pending.timer);
+    this.#pending.delete(seq);
+  }
+
+  #rejectAll(error: ApiError): void {
+    const all = [...this.#pending.values()];
+    for (const pending of all) if (pending.timer) clearTimeout(pending.timer);
+    this.#pending.clear();
+    for (const pending of all) pending.reject(error);
+  }
+
+  #setState(change: InferenceStateChange): void {
+    this.#state = change;
+    for (const listener of [...this.#listeners]) {
+      try {
+        listener({ ...change });
+      } catch (error) {
+        this.#log(`inference: a state listener threw: ${describe(error)}`);
+      }
+    }
+  }
+}
+
+/** Options of the Node spawner. */
+export interface NodeSpawnerOptions {
+  /** Data directory handed to the process (--home). */
+  home: string;
+  /** The built inference process; defaults to inference-process.js beside the running bundle (out/main). */
+  entry?: string;
+  /** Node flags for the child (default none, so a test runner's loaders are not inherited). */
+  execArgv?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Milliseconds between SIGTERM and SIGKILL on kill(). */
+  killGraceMs?: number;
+}
+
+/** The default location of the built inference process: next to the bundle this module is part of. */
+export function defaultInferenceEntry(): string {
+  return join(dirname(fileURLToPath(import.meta.url)), 'inference-process.js');
+}
+
+/** Spawns the inference process with child_process.fork (serve mode, tests). */
+export function createNodeSpawner(options: NodeSpawnerOptions): Spawner {
+  const entry = options.entry ?? defaultInferenceEntry();
+  return () => {
+    if (!existsSync(entry)) throw new Error(`${entry} does not exist (run \`npm run build\`)`);
+    const child = fork(entry, ['--home', options.home], {
+      execArgv: options.execArgv ?? [],
+      env: { ...(options.env ?? process.env), INKWELL_HOME: options.home },
+      // Typed arrays (logits) and non-finite numbers survive, as with Electron's structured clone.
+      serialization: 'advanced',
+      // The child's stdout goes to our stderr: serve mode's stdout starts with the URL line.
+      stdio: ['ignore', 2, 'inherit', 'ipc'],
+    });
+    const exitListeners: ((exit: ChildExit) => void)[] = [];
+    let ended = false;
+    const end = (exit: ChildExit): void => {
+      if (ended) return;
+      ended = true;
+      for (const listener of exitListeners) listener(exit);
+    };
+    child.on('exit', (code, signal) => end({ code, signal }));
+    // 'error' without a pid means the process never started, and then no 'exit' follows.
+    child.on('error', () => {
+      if (child.pid === undefined) end({ code: null, signal: null });
+    });
+    return {
+      postMessage: (message) => {
+        if (!child.connected) throw new Error('the IPC channel is closed');
+        child.send(message as object);
+      },
+      onMessage: (listener) => child.on('message', listener),
+      onExit: (listener) => {
+        exitListeners.push(listener);
+      },
+      kill: () => {
+        if (ended) return;
+        child.kill('SIGTERM');
+        setTimeout(() => {
+          if (!ended) child.kill('SIGKILL');
+        }, options.killGraceMs ?? 3_000).unref();
+      },
+    };
+  };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,134 @@
+/**
+ * The inference process's side of the protocol: reads numbered requests,
+ * runs them on the engine and answers each one exactly once. Transport-free so
+ * that it can be tested without a process; process-entry.ts plugs it into
+ * Electron's parentPort or Node's IPC channel.
+ */
+import type { DeviceStatus, GenerationParams } from '../../shared/api';
+import { toModelSummary, type StoredModelFields } from '../api/model-summary';
+import {
+  PROTOCOL_VERSION,
+  parseRequestMessage,
+  InferenceErrorKind,
+  type GenerationProgress,
+  type InferenceResult,
+  type ParsedRequest,
+  type ReplyMessage,
+} from './protocol';
+
+type DeviceName = 'cpu' | 'webgpu' | 'cuda';
+
+/** What the server needs of the engine (src/main/engine/index.ts `Engine` satisfies it). */
+export interface InferenceEngine {
+  readonly models: { import(srcDir: string, id: string): Promise<StoredModelFields> };
+  generate(request: {
+    modelId: string;
+    prompt: string;
+    memory?: string;
+    params: GenerationParams;
+    signal?: AbortSignal;
+    onStart?(info: { device: DeviceName; seed: number; promptTokens: number; truncatedPromptTokens: number; numSequences: number }): void;
+    onDelta?(sequence: number, text: string): void;
+  }): Promise<InferenceResult<'generate'>>;
+  tokenize(modelId: string, text: string): Promise<{ ids: number[]; tokens: string[] }>;
+  logits(modelId: string, prompt: string, all: boolean): Promise<{ tokenIds: number[]; logitsLast: Float32Array; logits?: Float32Array[] }>;
+  loaded(): { modelId: string; device: DeviceName }[];
+  probeDevices(): Promise<DeviceStatus[]>;
+  unload(modelId: string): Promise<void>;
+}
+
+/** The two directions of the parent link. */
+export interface ParentLink {
+  post(message: ReplyMessage): void;
+  onMessage(listener: (message: unknown) => void): void;
+}
+
+/** Serves the protocol on `link` until the process ends; announces itself with a hello. */
+export function serveInference(engine: InferenceEngine, link: ParentLink, log: (line: string) => void): void {
+  const running = new Map<number, AbortController>();
+
+  const reply = (message: ReplyMessage): void => {
+    try {
+      link.post(message);
+    } catch (error) {
+      log(`inference: could not post a reply: ${describe(error)}`);
+    }
+  };
+
+  link.onMessage((message) => {
+    const parsed = parseRequestMessage(message);
+    if (!parsed.ok) {
+      log(`inference: dropped a request: ${parsed.problem}`);
+      if (parsed.seq !== undefined) reply({ seq: parsed.seq, error: { kind: 'bad_input', message: parsed.problem } });
+      return;
+    }
+    run(parsed).then(
+      (result) => reply({ seq: parsed.seq, result }),
+      (error: unknown) => reply({ seq: parsed.seq, error: toWireError(error) }),
+    );
+  });
+
+  async function run(request: ParsedRequest): Promise<unknown> {
+    switch (request.op) {
+      case 'generate': {
+        const controller = new AbortController();
+        running.set(request.seq, controller);
+        const progress = (event: GenerationProgress): void => reply({ seq: request.seq, event });
+        try {
+          const result = await engine.generate({
+            ...request.args,
+            signal: controller.signal,
+            onStart: (info) => progress({ type: 'started', ...info }),
+            onDelta: (sequence, text) => progress({ type: 'delta', sequence, text }),
+          });
+          return {
+            modelId: result.modelId,
+            device: result.device,
+            ...(result.deviceFallbackReason !== undefined ? { deviceFallbackReason: result.deviceFallbackReason } : {}),
+            seed: result.seed,
+            promptTokens: result.promptTokens,
+            truncatedPromptTokens: result.truncatedPromptTokens,
+            sequences: result.sequences.map((c) => ({ text: c.text, tokenIds: [...c.tokenIds], finishReason: c.finishReason })),
+            timings: { ...result.timings },
+          } satisfies InferenceResult<'generate'>;
+        } finally {
+          running.delete(request.seq);
+        }
+      }
+      case 'cancel': {
+        const controller = running.get(request.args.target);
+        controller?.abort();
+        return { cancelled: controller !== undefined } satisfies InferenceResult<'cancel'>;
+      }
+      case 'tokenize': {
+        const { ids, tokens } = await engine.tokenize(request.args.modelId, request.args.text);
+        return { ids, tokens } satisfies InferenceResult<'tokenize'>;
+      }
+      case 'logits': {
+        const { tokenIds, logitsLast, logits } = await engine.logits(request.args.modelId, request.args.prompt, request.args.all);
+        return { tokenIds, logitsLast, ...(logits ? { logits } : {}) } satisfies InferenceResult<'logits'>;
+      }
+      case 'importModel':
+        return toModelSummary(await engine.models.import(request.args.srcDir, request.args.id)) satisfies InferenceResult<'importModel'>;
+      case 'unload':
+        await engine.unload(request.args.modelId);
+        return {} satisfies InferenceResult<'unload'>;
+      case 'status':
+        return { pid: process.pid, loaded: engine.loaded().map(({ modelId, device }) => ({ modelId, device })) } satisfies InferenceResult<'status'>;
+      case 'probe':
+        return { devices: (await engine.probeDevices()).map((d) => ({ ...d })) } satisfies InferenceResult<'probe'>;
+    }
+  }
+
+  reply({ hello: { pid: process.pid, protocol: PROTOCOL_VERSION } });
+}
+
+/** Engine errors keep their kind; anything else is reported as internal. */
+function toWireError(error: unknown): { kind: InferenceErrorKind; message: string } {
+  const kind = InferenceErrorKind.safeParse((error as { kind?: unknown } | null)?.kind);
+  return { kind: kind.success ? kind.data : 'internal', message: describe(error) };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

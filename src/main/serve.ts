@@ -1,0 +1,134 @@
+/**
+ * `inkwell serve`: the desktop app's back end without Electron. History in
+ * <home>/inkwell.db, models in <home>/models, inference in a child process,
+ * and the built renderer plus the API over HTTP + WebSocket (transports/http-ws.ts).
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createApiService } from './api/service';
+import { ModelStore } from './engine/models/store';
+import { HistoryStore } from './history';
+import { InferenceClient, createNodeSpawner } from './inference/client';
+import { startHttpWsServer } from './transports/http-ws';
+
+/** Options of `startServe`. */
+export interface ServeOptions {
+  /** 0 picks a free port. */
+  port: number;
+  /** Interface to bind; 127.0.0.1 keeps it to this machine. */
+  host: string;
+  /** Data directory (history database and models). */
+  home: string;
+  /** The built renderer (out/renderer). */
+  rendererDir: string;
+  /** Receives the printed lines: the first one is always `http://HOST:PORT/?token=TOKEN`. Defaults to stdout. */
+  log?: (line: string) => void;
+  /** The built inference process; defaults to inference-process.js beside the running bundle. */
+  inferenceEntry?: string;
+  /** Fixed access token (tests); random 32 bytes otherwise. */
+  token?: string;
+}
+
+/** A running serve-mode back end. */
+export interface ServeHandle {
+  /** `http://HOST:PORT/?token=TOKEN`, as printed. */
+  url: string;
+  /** `http://HOST:PORT`. */
+  origin: string;
+  port: number;
+  token: string;
+  /** Cancels running generations (saving what they wrote), stops the server and the inference process, closes the database. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts serve mode and logs its URL as the first line; later lines are
+ * notices (e.g. a database that had to be set aside) and diagnostics.
+ * Signal handling (SIGINT/SIGTERM → close) is the caller's.
+ */
+export async function startServe(options: ServeOptions): Promise<ServeHandle> {
+  const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const home = resolve(options.home);
+  const rendererDir = resolve(options.rendererDir);
+  if (!existsSync(join(rendererDir, 'index.html'))) {
+    throw new Error(`${rendererDir} has no index.html: build the app first (\`npm run build\`)`);
+  }
+  mkdirSync(home, { recursive: true });
+
+  // Lines produced before the URL is known wait, so that the URL is always the first line printed.
+  const early: string[] = [];
+  let emit = (line: string): void => void early.push(line);
+  const diagnostics = (line: string): void => emit(line);
+
+  const { store: history, notice } = HistoryStore.open(join(home, 'inkwell.db'));
+  if (notice) diagnostics(notice);
+  const inference = new InferenceClient({
+    spawn: createNodeSpawner({ home, ...(options.inferenceEntry ? { entry: options.inferenceEntry } : {}) }),
+    log: diagnostics,
+  });
+  const service = createApiService({
+    history,
+    inference,
+    models: new ModelStore(home),
+    appInfo: { version: packageVersion(), dataDir: home, transport: 'http', nativeFileDialogs: false },
+    log: diagnostics,
+  });
+
+  let server;
+  try {
+    server = await startHttpWsServer({
+      api: service,
+      rendererDir,
+      host: options.host,
+      port: options.port,
+      ...(options.token ? { token: options.token } : {}),
+      log: diagnostics,
+    });
+  } catch (error) {
+    await service.close();
+    await inference.close();
+    history.close();
+    throw error;
+  }
+
+  log(server.url);
+  emit = log;
+  for (const line of early.splice(0)) log(line);
+
+  let closing: Promise<void> | null = null;
+  const running = server;
+  return {
+    url: running.url,
+    origin: running.origin,
+    port: running.port,
+    token: running.token,
+    close() {
+      closing ??= (async () => {
+        await service.close();
+        await running.close();
+        await inference.close();
+        history.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Inkwell's version from the package.json above the running bundle (out/main or src/main). */
+function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let depth = 0; depth < 5; depth += 1) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      try {
+        const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown; version?: unknown };
+        if (pkg.name === 'inkwell' && typeof pkg.version === 'string') return pkg.version;
+      } catch {
+        // An unreadable package.json on the way up is not ours; keep looking.
+      }
+    }
+    dir = dirname(dir);
+  }
+  return '0.0.0';
+}

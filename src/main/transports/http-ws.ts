@@ -1,0 +1,423 @@
+/**
+ * Serve mode's transport: the built renderer and the API contract over
+ * HTTP + WebSocket, guarded by a random token as Jupyter does.
+ *
+ * Wire protocol (TEAM.md "Serve-mode wire protocol"):
+ * - GET `/?token=T` with the right token sets the `inkwell_token` cookie and
+ *   redirects to `/`, so the token leaves the address bar.
+ * - Every other request needs that cookie or `Authorization: Bearer T`; else 401.
+ * - POST `/api/call/<method>` with a JSON body → `{"result": …}` or `{"error": {kind, message}}`.
+ * - WebSocket `/api/events` (Origin must be ours; cookie, bearer or `?token=`) → one ServerEvent per message.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { realpath, stat } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { extname, resolve, sep } from 'node:path';
+import { WebSocketServer, WebSocket } from 'ws';
+import { ApiError, type ApiErrorKind, type ServerEvent } from '../../shared/api';
+import { toApiError } from '../api/errors';
+
+/** The name of the cookie that carries the token. */
+export const TOKEN_COOKIE = 'inkwell_token';
+/** Largest request body accepted (a maximal prompt plus memory in UTF-8 fits). */
+export const DEFAULT_MAX_BODY_BYTES = 12 * 1024 * 1024;
+/** A client that lets this much pile up unread is cut off rather than held in memory. */
+const MAX_SOCKET_BACKLOG_BYTES = 16 * 1024 * 1024;
+const HEARTBEAT_MS = 30_000;
+
+/** The API the transport exposes (the ApiService satisfies it). */
+export interface ServedApi {
+  handle(method: string, payload: unknown): Promise<unknown>;
+  subscribe(listener: (event: ServerEvent) => void): () => void;
+}
+
+/** Options of the HTTP + WebSocket server. */
+export interface HttpWsServerOptions {
+  api: ServedApi;
+  /** The built renderer (out/renderer). */
+  rendererDir: string;
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Defaults to 32 random bytes in hex. */
+  token?: string;
+  maxBodyBytes?: number;
+  log?: (line: string) => void;
+}
+
+/** A running server. */
+export interface HttpWsServer {
+  /** What to open: `http://HOST:PORT/?token=TOKEN`. */
+  url: string;
+  /** `http://HOST:PORT`. */
+  origin: string;
+  port: number;
+  token: string;
+  close(): Promise<void>;
+}
+
+const contentTypes: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.webp': 'image/webp',
+  '.ico': 'image/x-icon',
+  '.woff': 'font/woff',
+  '.woff2': 'font/woff2',
+  '.ttf': 'font/ttf',
+  '.wasm': 'application/wasm',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+const statusOfKind: Record<ApiErrorKind, number> = {
+  invalid_request: 400,
+  unauthorized: 401,
+  refused: 403,
+  not_found: 404,
+  cancelled: 409,
+  model_error: 500,
+  internal: 500,
+  engine_crashed: 503,
+};
+
+/** Starts serving; resolves once listening. */
+export async function startHttpWsServer(options: HttpWsServerOptions): Promise<HttpWsServer> {
+  const { api } = options;
+  const log = options.log ?? (() => {});
+  const token = options.token ?? randomBytes(32).toString('hex');
+  const tokenDigest = digest(token);
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const rendererRoot = await realpath(resolve(options.rendererDir));
+  const tokenMatches = (candidate: string | undefined | null): boolean =>
+    typeof candidate === 'string' && candidate.length > 0 && candidate.length <= 256 && timingSafeEqual(digest(candidate), tokenDigest);
+
+  const wildcardHost = options.host === '0.0.0.0' || options.host === '::';
+  let origins = new Set<string>();
+  let contentSecurityPolicy = '';
+
+  const server = createServer((req, res) => {
+    handleRequest(req, res).catch((error: unknown) => {
+      log(`serve: ${req.method} ${req.url?.slice(0, 200)} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      if (!res.headersSent) sendJson(res, 500, { error: { kind: 'internal', message: 'internal server error' } });
+      else res.destroy();
+    });
+  });
+  // Slow-loris protection for a server anyone on the bound interface can reach.
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 120_000;
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  const alive = new WeakSet<WebSocket>();
+
+  function isAuthorized(req: IncomingMessage, query: URLSearchParams | null): boolean {
+    const cookies = parseCookies(req.headers.cookie);
+    if (cookies.some(([name, value]) => name === TOKEN_COOKIE && tokenMatches(value))) return true;
+    const authorization = req.headers.authorization;
+    if (authorization?.startsWith('Bearer ') && tokenMatches(authorization.slice('Bearer '.length).trim())) return true;
+    return query !== null && tokenMatches(query.get('token'));
+  }
+
+  function originAllowed(req: IncomingMessage): boolean {
+    const origin = req.headers.origin;
+    // Browsers always send Origin on WebSocket and cross-origin requests; a client without one is not a browser page.
+    if (origin === undefined) return true;
+    if (origins.has(origin.toLowerCase())) return true;
+    // Bound to every interface, the page's origin is whatever name the browser used for this machine.
+    return wildcardHost && origin.toLowerCase() === `http://${String(req.headers.host).toLowerCase()}`;
+  }
+
+  function setCommonHeaders(res: ServerResponse): void {
+    res.setHeader('Content-Security-Policy', contentSecurityPolicy);
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    res.setHeader('X-Frame-Options', 'DENY');
+    res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
+  }
+
+  async function handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    setCommonHeaders(res);
+    const { path, query } = splitTarget(req.url ?? '/');
+    const method = req.method ?? 'GET';
+    const isApi = path === '/api' || path.startsWith('/api/');
+
+    if (path === '/' && query.has('token') && (method === 'GET' || method === 'HEAD')) {
+      if (!tokenMatches(query.get('token'))) return sendUnauthorized(res, false);
+      res.setHeader('Set-Cookie', `${TOKEN_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`);
+      res.setHeader('Cache-Control', 'no-store');
+      res.writeHead(302, { Location: '/' });
+      res.end();
+      return;
+    }
+    if (!isAuthorized(req, null)) return sendUnauthorized(res, isApi);
+
+    if (isApi) {
+      res.setHeader('Cache-Control', 'no-store');
+      const callPrefix = '/api/call/';
+      if (path.startsWith(callPrefix)) {
+        if (method !== 'POST') {
+          res.setHeader('Allow', 'POST');
+          return sendError(res, 405, new ApiError('invalid_request', `${method} is not allowed here; use POST`));
+        }
+        if (!originAllowed(req)) return sendError(res, 403, new ApiError('unauthorized', 'cross-origin requests are refused'));
+        return callMethod(req, res, safeDecode(path.slice(callPrefix.length)) ?? '');
+      }
+      if (path === '/api/events') return sendError(res, 426, new ApiError('invalid_request', 'connect with a WebSocket'));
+      return sendError(res, 404, new ApiError('not_found', `no API at ${path.slice(0, 200)}`));
+    }
+
+    if (method !== 'GET' && method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      return sendText(res, 405, 'method not allowed');
+    }
+    const file = await resolveStaticFile(rendererRoot, path);
+    if (!file) return sendText(res, 404, 'not found');
+    const type = contentTypes[extname(file.path).toLowerCase()] ?? 'application/octet-stream';
+    res.writeHead(200, {
+      'Content-Type': type,
+      'Content-Length': String(file.size),
+      'Cache-Control': type.startsWith('text/html') ? 'no-store' : 'no-cache',
+    });
+    if (method === 'HEAD') {
+      res.end();
+      return;
+    }
+    createReadStream(file.path)
+      .on('error', () => res.destroy())
+      .pipe(res);
+  }
+
+  async function callMethod(req: IncomingMessage, res: ServerResponse, apiMethod: string): Promise<void> {
+    const body = await readBody(req, maxBodyBytes);
+    if (body === 'too_large') {
+      res.setHeader('Connection', 'close');
+      return sendError(res, 413, new ApiError('invalid_request', `the request body is larger than ${maxBodyBytes} bytes`));
+    }
+    let payload: unknown = {};
+    if (body.length > 0) {
+      const type = req.headers['content-type'] ?? '';
+      // A JSON content type cannot be sent cross-site without a CORS preflight, which this server never grants.
+      if (!/^application\/json\s*(;|$)/i.test(type)) {
+        return sendError(res, 415, new ApiError('invalid_request', 'the request body must be application/json'));
+      }
+      try {
+        payload = JSON.parse(body.toString('utf8'));
+      } catch (error) {
+        return sendError(res, 400, new ApiError('invalid_request', `the request body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`));
+      }
+    }
+    try {
+      const result = await api.handle(apiMethod, payload);
+      sendJson(res, 200, { result: result ?? null });
+    } catch (error) {
+      const apiError = toApiError(error);
+      sendError(res, statusOfKind[apiError.kind], apiError);
+    }
+  }
+
+  function sendUnauthorized(res: ServerResponse, asJson: boolean): void {
+    res.setHeader('Cache-Control', 'no-store');
+    if (asJson) return sendError(res, 401, new ApiError('unauthorized', 'missing or wrong token: open the URL that `inkwell serve` printed'));
+    sendText(res, 401, 'Unauthorized: open the URL that `inkwell serve` printed (it carries the access token).');
+  }
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    const { path, query } = splitTarget(req.url ?? '/');
+    if (path !== '/api/events') return refuseUpgrade(socket, 404, 'Not Found');
+    if (!originAllowed(req)) return refuseUpgrade(socket, 403, 'Forbidden');
+    if (!isAuthorized(req, query)) return refuseUpgrade(socket, 401, 'Unauthorized');
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws));
+  });
+
+  function onConnection(ws: WebSocket): void {
+    alive.add(ws);
+    const unsubscribe = api.subscribe((event) => {
+      if (ws.readyState !== WebSocket.OPEN) return;
+      if (ws.bufferedAmount > MAX_SOCKET_BACKLOG_BYTES) {
+        log('serve: an event subscriber stopped reading; disconnecting it');
+        ws.terminate();
+        return;
+      }
+      ws.send(JSON.stringify(event));
+    });
+    ws.on('pong', () => alive.add(ws));
+    ws.on('error', () => ws.terminate());
+    ws.on('close', unsubscribe);
+  }
+
+  const heartbeat = setInterval(() => {
+    for (const ws of wss.clients) {
+      if (!alive.has(ws)) {
+        ws.terminate();
+        continue;
+      }
+      alive.delete(ws);
+      ws.ping();
+    }
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
+
+  await new Promise<void>((resolveListen, rejectListen) => {
+    server.once('error', rejectListen);
+    server.listen(options.port, options.host, () => {
+      server.off('error', rejectListen);
+      resolveListen();
+    });
+  });
+  server.on('error', (error) => log(`serve: server error: ${error.message}`));
+
+  const port = (server.address() as AddressInfo).port;
+  const origin = `http://${hostForUrl(options.host)}:${port}`;
+  origins = allowedOrigins(options.host, port);
+  contentSecurityPolicy = [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    `connect-src 'self' ${[...origins].map((o) => o.replace(/^http:/, 'ws:')).join(' ')}`,
+    "img-src 'self' data:",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+
+  let closing: Promise<void> | null = null;
+  return {
+    url: `${origin}/?token=${token}`,
+    origin,
+    port,
+    token,
+    close() {
+      closing ??= (async () => {
+        clearInterval(heartbeat);
+        for (const ws of wss.clients) ws.close(1001, 'the server is shutting down');
+        await new Promise<void>((done) => {
+          server.close(() => done());
+          server.closeIdleConnections();
+          setTimeout(() => {
+            for (const ws of wss.clients) ws.terminate();
+            server.closeAllConnections();
+          }, 1_000).unref();
+        });
+        await new Promise<void>((done) => wss.close(() => done()));
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Splits a request target into its path and query without letting `//host` be read as an authority. */
+function splitTarget(target: string): { path: string; query: URLSearchParams } {
+  const at = target.indexOf('?');
+  const path = at >= 0 ? target.slice(0, at) : target;
+  return { path: path.startsWith('/') ? path : `/${path}`, query: new URLSearchParams(at >= 0 ? target.slice(at + 1) : '') };
+}
+
+function safeDecode(value: string): string | null {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Maps a URL path to a file inside `root`, or null. Refuses `..` segments
+ * (raw or percent-encoded), backslashes, NUL bytes and anything that resolves
+ * (symlinks included) outside `root`.
+ */
+async function resolveStaticFile(root: string, path: string): Promise<{ path: string; size: number } | null> {
+  const decoded = safeDecode(path);
+  if (decoded === null || decoded.includes('\0') || decoded.includes('\\')) return null;
+  if (decoded.split('/').some((segment) => segment === '..' || segment === '.')) return null;
+  const relative = decoded === '/' ? 'index.html' : decoded.replace(/^\/+/, '');
+  const candidate = resolve(root, relative);
+  if (!candidate.startsWith(root + sep)) return null;
+  try {
+    const real = await realpath(candidate);
+    if (!real.startsWith(root + sep)) return null;
+    const info = await stat(real);
+    return info.isFile() ? { path: real, size: info.size } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Reads the body up to `limit` bytes; past it, drains (a bounded amount) and reports 'too_large'. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too_large'> {
+  return new Promise((resolveBody, rejectBody) => {
+    const declared = Number(req.headers['content-length']);
+    // Past four times the limit nobody is waiting for a polite answer: drop the connection.
+    if (Number.isFinite(declared) && declared > limit * 4) {
+      req.destroy();
+      resolveBody('too_large');
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let total = 0;
+    req.on('data', (chunk: Buffer) => {
+      total += chunk.length;
+      if (total > limit * 4) req.destroy();
+      else if (total <= limit) chunks.push(chunk);
+    });
+    req.on('end', () => resolveBody(total > limit ? 'too_large' : Buffer.concat(chunks)));
+    req.on('error', rejectBody);
+    req.on('close', () => {
+      if (total > limit) resolveBody('too_large');
+    });
+  });
+}
+
+function parseCookies(header: string | undefined): [string, string][] {
+  if (!header) return [];
+  return header.split(';').flatMap((part) => {
+    const at = part.indexOf('=');
+    if (at < 0) return [];
+    return [[part.slice(0, at).trim(), part.slice(at + 1).trim()] as [string, string]];
+  });
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** The origins a page of ours can have: the bound host and, on loopback, its other names. */
+function allowedOrigins(host: string, port: number): Set<string> {
+  const loopback = ['127.0.0.1', 'localhost', '::1'];
+  const names = loopback.includes(host.toLowerCase()) ? loopback : [host];
+  return new Set(names.map((name) => `http://${hostForUrl(name.toLowerCase())}:${port}`));
+}
+
+function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(Buffer.byteLength(text)) });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, status: number, error: ApiError): void {
+  sendJson(res, status, { error: error.toJSON() });
+}
+
+function sendText(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(Buffer.byteLength(text)) });
+  res.end(text);
+}

@@ -1,0 +1,244 @@
+/**
+ * The app's root state: the API, the current page, settings, models, engine
+ * status and notices. Page states hang off it so they survive page switches
+ * (a generation keeps streaming while the user looks at History).
+ */
+import {
+  ApiError,
+  Settings as SettingsSchema,
+  type AppInfo,
+  type EngineStatus,
+  type GenerationResult,
+  type InkwellApi,
+  type ModelSummary,
+  type ServerEvent,
+  type Settings,
+} from '../../../shared/api';
+import { GenerationRouter } from '../lib/generation-router';
+import { CompareState } from './compare.svelte';
+import { HistoryState } from './history.svelte';
+import { InspectState } from './inspect.svelte';
+import { ModelsState } from './models.svelte';
+import { WriteSession } from './write.svelte';
+
+/** The pages of the left navigation. */
+export type PageId = 'write' | 'history' | 'models' | 'inspect' | 'compare';
+
+/** Navigation entries, in order; labels are the accessible names the tests rely on. */
+export const pages: readonly { id: PageId; label: string }[] = [
+  { id: 'write', label: 'Write' },
+  { id: 'history', label: 'History' },
+  { id: 'models', label: 'Models' },
+  { id: 'inspect', label: 'Inspect' },
+  { id: 'compare', label: 'Compare' },
+];
+
+/** One message in the notices area. */
+export interface Notice {
+  id: number;
+  tone: 'error' | 'warning' | 'info';
+  message: string;
+  /** Notices with the same key replace each other instead of piling up. */
+  key?: string;
+}
+
+/** The last finished generation, for the status bar. */
+export interface LastGeneration {
+  modelId: string;
+  device: string;
+  tokensPerSecond: number;
+}
+
+/** The message shown when the inference process dies. */
+export const engineCrashMessage = 'The inference process stopped; it restarts on the next request.';
+
+/** Root state; create one per window. */
+export class AppState {
+  readonly api: InkwellApi;
+  readonly generations: GenerationRouter;
+  readonly write: WriteSession;
+  readonly history: HistoryState;
+  readonly models: ModelsState;
+  readonly inspect: InspectState;
+  readonly compare: CompareState;
+
+  #page = $state<PageId>('write');
+  #visited = $state.raw<ReadonlySet<PageId>>(new Set<PageId>(['write']));
+  #ready = $state(false);
+  #info = $state.raw<AppInfo | null>(null);
+  #settings = $state.raw<Settings>(SettingsSchema.parse({}));
+  #modelList = $state.raw<ModelSummary[]>([]);
+  #engine = $state.raw<EngineStatus | null>(null);
+  #notices = $state.raw<Notice[]>([]);
+  #lastGeneration = $state.raw<LastGeneration | null>(null);
+  #historyRevision = $state(0);
+  #prefersDark = $state(false);
+  #theme = $derived<'light' | 'dark'>(
+    this.#settings.theme === 'system' ? (this.#prefersDark ? 'dark' : 'light') : this.#settings.theme,
+  );
+  #nextNoticeId = 1;
+  #unsubscribe: (() => void) | null = null;
+
+  constructor(api: InkwellApi) {
+    this.api = api;
+    this.generations = new GenerationRouter(api);
+    this.write = new WriteSession(this);
+    this.history = new HistoryState(this);
+    this.models = new ModelsState(this);
+    this.inspect = new InspectState(this);
+    this.compare = new CompareState(this);
+  }
+
+  /** The page shown. */
+  get page(): PageId {
+    return this.#page;
+  }
+  /** Pages opened at least once (they stay mounted, so editor state survives). */
+  get visited(): ReadonlySet<PageId> {
+    return this.#visited;
+  }
+  /** True once the first load finished. */
+  get ready(): boolean {
+    return this.#ready;
+  }
+  get info(): AppInfo | null {
+    return this.#info;
+  }
+  get settings(): Settings {
+    return this.#settings;
+  }
+  get modelList(): ModelSummary[] {
+    return this.#modelList;
+  }
+  get engine(): EngineStatus | null {
+    return this.#engine;
+  }
+  get notices(): Notice[] {
+    return this.#notices;
+  }
+  get lastGeneration(): LastGeneration | null {
+    return this.#lastGeneration;
+  }
+  /** Bumped whenever history changed behind the History page's back. */
+  get historyRevision(): number {
+    return this.#historyRevision;
+  }
+  /** The theme in effect, after resolving "system". */
+  get theme(): 'light' | 'dark' {
+    return this.#theme;
+  }
+
+  /** Subscribes to server events and loads everything the first screen needs. */
+  async start(): Promise<void> {
+    this.#unsubscribe = this.api.subscribe((event) => this.#onServerEvent(event));
+    const [info, settings, models, status] = await Promise.allSettled([
+      this.api.call('app.info', {}),
+      this.api.call('settings.get', {}),
+      this.api.call('models.list', {}),
+      this.api.call('models.status', {}),
+    ]);
+    if (info.status === 'fulfilled') this.#info = info.value;
+    if (settings.status === 'fulfilled') this.#settings = settings.value;
+    if (models.status === 'fulfilled') this.#modelList = models.value;
+    if (status.status === 'fulfilled') this.#engine = status.value;
+    const failed = [info, settings, models, status].find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) this.reportError(failed.reason, 'Could not reach the Inkwell back end');
+    this.write.params.loadSettings(this.#settings);
+    this.#ready = true;
+    await this.write.start();
+  }
+
+  /** Unsubscribes from server events. */
+  stop(): void {
+    this.#unsubscribe?.();
+    this.#unsubscribe = null;
+  }
+
+  /** Shows a page. */
+  showPage(page: PageId): void {
+    this.#page = page;
+    if (!this.#visited.has(page)) this.#visited = new Set([...this.#visited, page]);
+  }
+
+  /** Follows the OS theme when settings say "system". */
+  setPrefersDark(dark: boolean): void {
+    this.#prefersDark = dark;
+  }
+
+  /** Saves a settings change (optimistically shown at once). */
+  async updateSettings(patch: Partial<Settings>): Promise<void> {
+    const previous = this.#settings;
+    this.#settings = { ...previous, ...patch };
+    try {
+      this.#settings = await this.api.call('settings.set', patch);
+    } catch (error) {
+      this.#settings = previous;
+      this.reportError(error, 'Could not save settings');
+    }
+  }
+
+  /** Reloads the model list (after import/remove). */
+  async refreshModels(): Promise<void> {
+    try {
+      this.#modelList = await this.api.call('models.list', {});
+    } catch (error) {
+      this.reportError(error, 'Could not list models');
+    }
+  }
+
+  /** Reloads the engine status (devices, loaded models). */
+  async refreshStatus(): Promise<void> {
+    try {
+      this.#engine = await this.api.call('models.status', {});
+    } catch (error) {
+      this.reportError(error, 'Could not read the engine status');
+    }
+  }
+
+  /** Records a finished generation for the status bar and marks history as changed. */
+  noteGeneration(result: GenerationResult): void {
+    this.#lastGeneration = { modelId: result.modelId, device: result.device, tokensPerSecond: result.timings.tokensPerSecond };
+    this.#historyRevision += 1;
+  }
+
+  /** Marks history as changed (an accept, a star elsewhere). */
+  touchHistory(): void {
+    this.#historyRevision += 1;
+  }
+
+  /** Adds a notice; a notice with the same key replaces the older one. */
+  notify(tone: Notice['tone'], message: string, key?: string): void {
+    const notice: Notice = { id: this.#nextNoticeId++, tone, message, ...(key ? { key } : {}) };
+    const rest = key ? this.#notices.filter((n) => n.key !== key) : this.#notices.filter((n) => n.message !== message);
+    this.#notices = [...rest, notice].slice(-5);
+  }
+
+  /** Removes a notice. */
+  dismiss(id: number): void {
+    this.#notices = this.#notices.filter((n) => n.id !== id);
+  }
+
+  /** Turns any failure into a notice; an inference crash gets its own explanation. */
+  reportError(error: unknown, context: string): void {
+    const apiError = ApiError.from(error);
+    if (apiError.kind === 'engine_crashed') {
+      this.notify('error', `${engineCrashMessage} (${apiError.message})`, 'engine-crash');
+      return;
+    }
+    if (apiError.kind === 'cancelled') return;
+    this.notify('error', `${context}: ${apiError.message}`);
+  }
+
+  #onServerEvent(event: ServerEvent): void {
+    if (event.channel === 'generation') {
+      this.generations.dispatch(event.event);
+      return;
+    }
+    const previous = this.#engine?.state;
+    this.#engine = event.status;
+    if (event.status.state === 'crashed' && previous !== 'crashed') {
+      const detail = event.status.message ? ` (${event.status.message})` : '';
+      this.notify('error', `${engineCrashMessage}${detail}`, 'engine-crash');
+    }
+  }
+}

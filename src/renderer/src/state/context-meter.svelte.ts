@@ -1,0 +1,99 @@
+/**
+ * The context meter: tokenizes memory and prompt (debounced, latest request
+ * wins) and derives how the model's window is split from the token counts.
+ */
+import type { ModelSummary } from '../../../shared/api';
+import { measureWindow, type WindowUsage } from '../lib/context-meter';
+import type { AppState } from './app.svelte';
+
+/** What the meter measures: exactly what Continue would send. */
+export interface MeterInput {
+  modelId: string;
+  memory: string;
+  prompt: string;
+}
+
+const debounceMs = 450;
+
+/** Token counts for the window meter. */
+export class ContextMeterState {
+  readonly #app: AppState;
+  readonly #model: () => ModelSummary | null;
+  readonly #maxNewTokens: () => number;
+  #memoryTokens = $state(0);
+  #promptTokens = $state.raw<string[]>([]);
+  #measuredModel = $state<string | null>(null);
+  #measuring = $state(false);
+  #error = $state<string | null>(null);
+  #usage = $derived.by((): WindowUsage | null => {
+    const model = this.#model();
+    if (!model || this.#measuredModel !== model.id) return null;
+    return measureWindow({
+      windowSize: model.nPositions,
+      memoryTokens: this.#memoryTokens,
+      promptTokens: this.#promptTokens,
+      maxNewTokens: this.#maxNewTokens(),
+    });
+  });
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #sequence = 0;
+  #lastKey = '';
+
+  constructor(app: AppState, model: () => ModelSummary | null, maxNewTokens: () => number) {
+    this.#app = app;
+    this.#model = model;
+    this.#maxNewTokens = maxNewTokens;
+  }
+
+  /** The window split; null until the first measurement for the current model. */
+  get usage(): WindowUsage | null {
+    return this.#usage;
+  }
+  get measuring(): boolean {
+    return this.#measuring;
+  }
+  get error(): string | null {
+    return this.#error;
+  }
+
+  /** Asks for a measurement of `input`; only the last request within the debounce window runs. */
+  request(input: MeterInput | null): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    if (!input) return;
+    const key = `${input.modelId}\u0000${input.memory}\u0000${input.prompt}`;
+    if (key === this.#lastKey) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      void this.#measure(input, key);
+    }, debounceMs);
+  }
+
+  /** Stops a pending measurement. */
+  cancel(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  async #measure(input: MeterInput, key: string): Promise<void> {
+    const sequence = ++this.#sequence;
+    this.#measuring = true;
+    try {
+      const [memory, prompt] = await Promise.all([
+        input.memory.length > 0 ? this.#app.api.call('tokenize', { modelId: input.modelId, text: input.memory }) : { ids: [], tokens: [] },
+        input.prompt.length > 0 ? this.#app.api.call('tokenize', { modelId: input.modelId, text: input.prompt }) : { ids: [], tokens: [] },
+      ]);
+      if (sequence !== this.#sequence) return;
+      this.#memoryTokens = memory.ids.length;
+      this.#promptTokens = prompt.tokens;
+      this.#measuredModel = input.modelId;
+      this.#error = null;
+      this.#lastKey = key;
+    } catch (error) {
+      if (sequence !== this.#sequence) return;
+      this.#error = error instanceof Error ? error.message : String(error);
+    } finally {
+      if (sequence === this.#sequence) this.#measuring = false;
+    }
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * A service under test: a real HistoryStore in a temp folder, the real
+ * InferenceClient over in-memory fake processes, and a fake model store.
+ */
+import { join } from 'node:path';
+import { afterEach } from 'vitest';
+import { createApiService, type ApiServiceDeps, type ModelsPort } from '../../../src/main/api/service';
+import type { StoredModelFields } from '../../../src/main/api/model-summary';
+import { EngineError } from '../../../src/main/engine/types';
+import { HistoryStore } from '../../../src/main/history';
+import { InferenceClient } from '../../../src/main/inference/client';
+import type { GenerationEvent, ServerEvent } from '../../../src/shared/api';
+import { createFakeSpawner, type FakeEngine } from '../../helpers/fake-engine';
+import { useTempDirs } from '../../helpers/tmp';
+
+/** A fake model store holding "tiny" (and whatever a test adds). */
+export class FakeModels implements ModelsPort {
+  readonly removed: string[] = [];
+  readonly models = new Map<string, StoredModelFields>([['tiny', storedModel('tiny')]]);
+  list(): StoredModelFields[] {
+    return [...this.models.values()];
+  }
+  get(id: string): StoredModelFields {
+    const model = this.models.get(id);
+    if (!model) throw new EngineError('not_found', `no model with id "${id}"`);
+    return model;
+  }
+  remove(id: string): void {
+    this.get(id);
+    this.models.delete(id);
+    this.removed.push(id);
+  }
+}
+
+/** A stored model's fields with recognisable numbers. */
+export function storedModel(id: string): StoredModelFields {
+  return {
+    id,
+    name: `${id} (1K)`,
+    config: { nLayer: 2, nEmbd: 32, nHead: 2, nPositions: 64, vocabSize: 50257 },
+    dtype: 'F32',
+    parameters: 1234,
+    sizeBytes: 5678,
+    importedAt: '2024-05-01T10:00:00.000Z',
+  };
+}
+
+/** Returns a factory of services; everything it made is closed after each test. */
+export function useServiceFixture() {
+  const tempDir = useTempDirs('inkwell-api-');
+  const open: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const close of open.splice(0).reverse()) await close();
+  });
+
+  return (options: { engine?: () => FakeEngine; deps?: Partial<ApiServiceDeps>; cancelGraceMs?: number } = {}) => {
+    const { store: history } = HistoryStore.open(join(tempDir(), 'inkwell.db'));
+    const spawner = createFakeSpawner(options.engine);
+    const inference = new InferenceClient({ spawn: spawner, ...(options.cancelGraceMs !== undefined ? { cancelGraceMs: options.cancelGraceMs } : {}) });
+    const models = new FakeModels();
+    const logs: string[] = [];
+    const service = createApiService({
+      history,
+      inference,
+      models,
+      appInfo: { version: '9.9.9', dataDir: '/data', transport: 'http', nativeFileDialogs: false },
+      cudaInstalled: () => false,
+      log: (line) => logs.push(line),
+      ...options.deps,
+    });
+    const events: ServerEvent[] = [];
+    service.subscribe((event) => events.push(event));
+    open.push(async () => {
+      await service.close();
+      await inference.close();
+      history.close();
+    });
+
+    const generationEvents = (generationId: string): GenerationEvent[] =>
+      events.flatMap((e) => (e.channel === 'generation' && e.event.generationId === generationId ? [e.event] : []));
+    const finished = async (generationId: string): Promise<GenerationEvent> => {
+      for (let i = 0; i < 2000; i += 1) {
+        const last = generationEvents(generationId).at(-1);
+        if (last && (last.type === 'done' || last.type === 'error')) return last;
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      throw new Error(`generation ${generationId} did not finish`);
+    };
+    return { service, history, inference, spawner, models, logs, events, generationEvents, finished };
+  };
+}

@@ -1,0 +1,200 @@
+/**
+ * The decoding loop on a real (tiny, random) GPT-2 through onnxruntime: against
+ * transformers.js's own generate loop, against full recomputation without a
+ * KV cache, batch against single runs, and streaming of multi-byte text.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AutoModelForCausalLM, env, Tensor as HfTensor } from '@huggingface/transformers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GenerationParams, type GenerationParamsInput } from '../../../../src/shared/api';
+import { runGeneration, type GenerationOutcome } from '../../../../src/main/engine/generate/generate';
+import { ModelStore, type StoredModel } from '../../../../src/main/engine/models/store';
+import { openDecoder, type DecoderSession, type StepInput, type StepOutput } from '../../../../src/main/engine/runtime';
+import { loadTokenizer, type Gpt2Tokenizer } from '../../../../src/main/engine/tokenizer';
+import { makeRandomCheckpoint } from '../../../helpers/checkpoint-factory';
+import { TRICKY_TEXTS } from './unicode-fixtures';
+
+const PROMPTS = ['The quick brown fox', 'Once upon a time, in a land far away,', 'Inkwell', '日本語 and émojis 🚀'];
+
+let home: string;
+let model: StoredModel;
+let session: DecoderSession;
+let tokenizer: Gpt2Tokenizer;
+
+beforeAll(async () => {
+  home = mkdtempSync(join(tmpdir(), 'inkwell-genmodel-'));
+  const src = join(home, 'src');
+  await makeRandomCheckpoint(src, { nLayer: 2, nEmbd: 32, nHead: 4, nPositions: 64, seed: 11 });
+  model = await new ModelStore(home).import(src, 'tiny-gen');
+  session = await openDecoder(model, model.config, 'cpu');
+  tokenizer = await loadTokenizer(model.dir);
+});
+
+afterAll(async () => {
+  await session?.release();
+  rmSync(home, { recursive: true, force: true });
+});
+
+const BASE: GenerationParamsInput = {
+  doSample: false, temperature: 1, topK: 0, topP: 1, repetitionPenalty: 1, noRepeatNgramSize: 0, numReturnSequences: 1, maxNewTokens: 16,
+};
+
+async function generate(
+  prompt: string,
+  params: GenerationParamsInput,
+  opts: { seed?: number; firstSequence?: number; decoder?: DecoderSession } = {},
+): Promise<{ outcome: GenerationOutcome; deltas: string[][] }> {
+  const parsed = GenerationParams.parse(params);
+  const deltas: string[][] = Array.from({ length: parsed.numReturnSequences }, () => []);
+  const outcome = await runGeneration({
+    session: opts.decoder ?? session,
+    tokenizer,
+    prompt,
+    params: parsed,
+    seed: opts.seed ?? 0,
+    firstSequence: opts.firstSequence,
+    onDelta: (s, text) => deltas[s]?.push(text),
+  });
+  return { outcome, deltas };
+}
+
+function argmax(row: ArrayLike<number>, from = 0, length = row.length): { id: number; margin: number } {
+  let best = -1;
+  let bestValue = Number.NEGATIVE_INFINITY;
+  let second = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < length; i++) {
+    const v = row[from + i] as number;
+    if (v > bestValue) {
+      second = bestValue;
+      bestValue = v;
+      best = i;
+    } else if (v > second) {
+      second = v;
+    }
+  }
+  return { id: best, margin: bestValue - second };
+}
+
+describe('greedy decoding on a real model', () => {
+  it('gives the same tokens as transformers.js generate() on the stored folder', async () => {
+    env.localModelPath = join(home, 'models');
+    env.allowRemoteModels = false;
+    env.allowLocalModels = true;
+    const hf = await AutoModelForCausalLM.from_pretrained('tiny-gen', { dtype: 'fp32', device: 'cpu' });
+    try {
+      for (const prompt of PROMPTS) {
+        const ids = tokenizer.encode(prompt);
+        const maxNewTokens = 20;
+        const output = (await hf.generate({
+          input_ids: new HfTensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]),
+          max_new_tokens: maxNewTokens,
+          do_sample: false,
+        })) as { data: BigInt64Array };
+        let theirs = Array.from(output.data, Number).slice(ids.length);
+        // transformers.js keeps the end-of-text token it stopped on; Inkwell reports it as finish_reason 'stop'.
+        const eosAt = theirs.indexOf(tokenizer.eosTokenId);
+        if (eosAt >= 0) theirs = theirs.slice(0, eosAt);
+        const { outcome } = await generate(prompt, { ...BASE, maxNewTokens });
+        expect(outcome.sequences[0]?.tokenIds, prompt).toEqual(theirs);
+        expect(theirs.length).toBeGreaterThan(0);
+      }
+    } finally {
+      await hf.dispose();
+    }
+  });
+
+  it('KV-cache decoding equals argmax of a full recomputation on the growing sequence', async () => {
+    const vocab = model.config.vocabSize;
+    for (const prompt of PROMPTS.slice(0, 2)) {
+      const { outcome } = await generate(prompt, { ...BASE, maxNewTokens: 12 });
+      const generated = outcome.sequences[0]?.tokenIds ?? [];
+      const sequence = tokenizer.encode(prompt);
+      let smallestMargin = Number.POSITIVE_INFINITY;
+      for (const token of generated) {
+        const all = await session.logitsAll(sequence);
+        const { id, margin } = argmax(all, (sequence.length - 1) * vocab, vocab);
+        smallestMargin = Math.min(smallestMargin, margin);
+        expect(token).toBe(id);
+        sequence.push(token);
+      }
+      // Equal tokens mean something only if no step was a near tie (float32 differences are ~1e-5).
+      expect(smallestMargin).toBeGreaterThan(1e-4);
+    }
+  });
+});
+
+describe('sampling on a real model', () => {
+  it('gives sequence i of a batch the same tokens as a single run of stream i, whatever K', async () => {
+    // Exact equality is expected: the batch and single runs see the same prefill (batch 1) and each
+    // row's decode logits differ at most by GEMM rounding, far below the gaps a draw could straddle.
+    const params: GenerationParamsInput = { ...BASE, doSample: true, temperature: 1.3, topK: 40, topP: 0.95, repetitionPenalty: 1.2, maxNewTokens: 14 };
+    const batch = await generate(PROMPTS[1] as string, { ...params, numReturnSequences: 4 }, { seed: 2024 });
+    expect(new Set(batch.outcome.sequences.map((s) => s.tokenIds.join())).size).toBeGreaterThan(1);
+    for (let i = 0; i < 4; i++) {
+      const alone = await generate(PROMPTS[1] as string, { ...params, numReturnSequences: 1 }, { seed: 2024, firstSequence: i });
+      expect(alone.outcome.sequences[0]).toEqual(batch.outcome.sequences[i]);
+    }
+    const again = await generate(PROMPTS[1] as string, { ...params, numReturnSequences: 2 }, { seed: 2024 });
+    expect(again.outcome.sequences).toEqual(batch.outcome.sequences.slice(0, 2));
+  });
+
+  it('streams deltas that concatenate to the final text, which is the decode of the tokens', async () => {
+    // Hot sampling over the whole vocabulary reaches byte tokens and multi-byte pieces.
+    const params: GenerationParamsInput = { ...BASE, doSample: true, temperature: 5, maxNewTokens: 40, numReturnSequences: 3 };
+    for (const seed of [1, 2, 3]) {
+      const { outcome, deltas } = await generate('Unicode: ', params, { seed });
+      outcome.sequences.forEach((s, i) => {
+        expect(deltas[i]?.join('')).toBe(s.text);
+        expect(s.text).toBe(tokenizer.decode(s.tokenIds));
+        for (const d of deltas[i] ?? []) expect(/[\uD800-\uDBFF]$/.test(d)).toBe(false);
+      });
+    }
+  });
+});
+
+/** Wraps the real decoder and forces the next token to follow `target` (teacher forcing through the real KV cache). */
+function forcing(inner: DecoderSession, promptLength: number, target: readonly number[]): DecoderSession {
+  const vocab = inner.config.vocabSize;
+  return {
+    device: inner.device,
+    config: inner.config,
+    logitsAll: (ids) => inner.logitsAll(ids),
+    release: () => inner.release(),
+    async step(input: StepInput): Promise<StepOutput> {
+      const out = await inner.step(input);
+      const position = (input.past?.length ?? 0) + input.seqLen - promptLength;
+      const next = target[position] ?? tokenizer.eosTokenId;
+      for (let b = 0; b < input.batch; b++) out.logits[b * vocab + next] = 1e4;
+      return out;
+    },
+  };
+}
+
+describe('streaming multi-byte characters end to end', () => {
+  it('never emits a broken character when emoji, ZWJ sequences, accents and CJK span several tokens', async () => {
+    const prompt = 'Say:';
+    const promptLength = tokenizer.encode(prompt).length;
+    let heldBack = 0;
+    for (const text of TRICKY_TEXTS) {
+      const target = tokenizer.encode(text);
+      const { outcome, deltas } = await generate(prompt, { ...BASE, maxNewTokens: 100, numReturnSequences: 2, doSample: true, topK: 5 }, {
+        decoder: forcing(session, promptLength, target),
+      });
+      for (let s = 0; s < 2; s++) {
+        expect(outcome.sequences[s]?.tokenIds).toEqual(target);
+        expect(outcome.sequences[s]?.finishReason).toBe('stop');
+        expect(outcome.sequences[s]?.text).toBe(text);
+        expect(deltas[s]?.join('')).toBe(text);
+        for (const d of deltas[s] ?? []) {
+          expect(d.includes('\uFFFD'), JSON.stringify(d)).toBe(false);
+          expect(/[\uD800-\uDBFF]$|^[\uDC00-\uDFFF]/.test(d), JSON.stringify(d)).toBe(false);
+        }
+        heldBack += target.length - (deltas[s]?.length ?? 0);
+      }
+    }
+    // Tokens that ended inside a character produced no delta of their own.
+    expect(heldBack).toBeGreaterThan(5);
+  });
+});

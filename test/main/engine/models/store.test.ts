@@ -1,0 +1,179 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ModelStore, type OnnxBuilder } from '../../../../src/main/engine/models/store';
+import { loadTokenizer } from '../../../../src/main/engine/tokenizer';
+import type { Gpt2Checkpoint } from '../../../../src/main/engine/types';
+import { EngineError } from '../../../../src/main/engine/types';
+import { makeRandomCheckpoint } from '../../../helpers/checkpoint-factory';
+import { useTempDirs } from '../../../helpers/tmp';
+
+const tempDir = useTempDirs('inkwell-store-');
+
+/** A graph builder that writes placeholder graphs and records what it was given. */
+function stubBuilder(seen: Gpt2Checkpoint[] = []): OnnxBuilder {
+  return async (ckpt, outDir) => {
+    seen.push(ckpt);
+    mkdirSync(outDir, { recursive: true });
+    writeFileSync(join(outDir, 'model.onnx'), 'decoder');
+    writeFileSync(join(outDir, 'model_all_logits.onnx'), 'full');
+    return { decoderPath: join(outDir, 'model.onnx'), fullLogitsPath: join(outDir, 'model_all_logits.onnx') };
+  };
+}
+
+function folderBytes(dir: string): number {
+  return readdirSync(dir, { withFileTypes: true }).reduce((sum, e) => {
+    const p = join(dir, e.name);
+    return sum + (e.isDirectory() ? folderBytes(p) : statSync(p).size);
+  }, 0);
+}
+
+async function engineError(promise: Promise<unknown> | (() => unknown)): Promise<EngineError> {
+  const error = typeof promise === 'function'
+    ? (() => { try { promise(); return undefined; } catch (e) { return e; } })()
+    : await promise.then(() => undefined, (e: unknown) => e);
+  expect(error).toBeInstanceOf(EngineError);
+  return error as EngineError;
+}
+
+describe('ModelStore', () => {
+  let ckptDir: string;
+  let legacyDir: string;
+  beforeAll(async () => {
+    ckptDir = join(tempDir(), 'ckpt');
+    legacyDir = join(tempDir(), 'legacy');
+    await makeRandomCheckpoint(ckptDir, { nLayer: 2, nEmbd: 16, nHead: 2, dtype: 'F16', tiedLmHead: false });
+    await makeRandomCheckpoint(legacyDir, { nLayer: 1, nEmbd: 24, nHead: 3, tokenizer: 'vocab+merges', prefixed: true });
+  });
+
+  it('imports, lists, gets and removes a model', async () => {
+    const home = tempDir();
+    const seen: Gpt2Checkpoint[] = [];
+    const store = new ModelStore(home, { buildOnnx: stubBuilder(seen) });
+    expect(store.list()).toEqual([]);
+
+    const model = await store.import(ckptDir, 'tiny-1');
+    const dir = join(home, 'models', 'tiny-1');
+    // 2 layers of 12 tensors at d=16, plus wte, wpe, ln_f and an explicit lm_head.
+    const d = 16;
+    const perLayer = 2 * d + (d * 3 * d + 3 * d) + (d * d + d) + 2 * d + (d * 4 * d + 4 * d) + (4 * d * d + d);
+    const parameters = 2 * 50257 * d + 64 * d + 2 * d + 2 * perLayer;
+    expect(model).toMatchObject({
+      id: 'tiny-1', dir, dtype: 'F16', parameters, name: 'gpt2-like 2L/16d (1.6M)',
+      decoderPath: join(dir, 'onnx', 'model.onnx'), fullLogitsPath: join(dir, 'onnx', 'model_all_logits.onnx'),
+    });
+    expect(model.config).toMatchObject({ nLayer: 2, nEmbd: 16, nHead: 2, nPositions: 64, vocabSize: 50257 });
+    expect(new Date(model.importedAt).toISOString()).toBe(model.importedAt);
+    expect(model.sizeBytes).toBe(folderBytes(dir));
+
+    // The graph builder saw the copy inside the store's temporary folder, never the source.
+    expect(seen).toHaveLength(1);
+    expect(seen[0]?.dir).toMatch(/models[/\\]\.tmp-/);
+    expect(seen[0]?.tensors.get('wte.weight')?.file.startsWith(seen[0]?.dir ?? '?')).toBe(true);
+
+    expect(readFileSync(join(dir, 'model.safetensors')).equals(readFileSync(join(ckptDir, 'model.safetensors')))).toBe(true);
+    for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'inkwell-model.json']) expect(existsSync(join(dir, f)), f).toBe(true);
+
+    expect(store.list().map((m) => m.id)).toEqual(['tiny-1']);
+    expect(store.get('tiny-1')).toEqual(model);
+    expect(new ModelStore(home).get('tiny-1')).toEqual(model);
+
+    store.remove('tiny-1');
+    expect(store.list()).toEqual([]);
+    expect(readdirSync(join(home, 'models'))).toEqual([]);
+    expect((await engineError(() => store.get('tiny-1'))).kind).toBe('not_found');
+    expect((await engineError(() => store.remove('tiny-1'))).kind).toBe('not_found');
+  });
+
+  it('synthesizes tokenizer.json for a vocab.json + merges.txt checkpoint', async () => {
+    const home = tempDir();
+    const store = new ModelStore(home, { buildOnnx: stubBuilder() });
+    const model = await store.import(legacyDir, 'legacy');
+    expect(existsSync(join(model.dir, 'tokenizer.json'))).toBe(true);
+    expect(JSON.parse(readFileSync(join(model.dir, 'tokenizer_config.json'), 'utf8'))).toMatchObject({ model_max_length: 64 });
+    // Prove the synthesized files are what transformers.js reads: remove the legacy pair from the copy.
+    rmSync(join(model.dir, 'vocab.json'));
+    rmSync(join(model.dir, 'merges.txt'));
+    const tokenizer = await loadTokenizer(model.dir);
+    expect(tokenizer.encode('Hello world')).toEqual([15496, 995]);
+    expect(model.name).toBe('gpt2-like 1L/24d (1.2M)');
+  });
+
+  it('refuses an existing id (also differing only in case) and leaves the store unchanged', async () => {
+    const home = tempDir();
+    const store = new ModelStore(home, { buildOnnx: stubBuilder() });
+    await store.import(ckptDir, 'dup');
+    const before = readdirSync(join(home, 'models'));
+    for (const id of ['dup', 'DUP']) {
+      const error = await engineError(store.import(legacyDir, id));
+      expect(error.kind).toBe('bad_input');
+      expect(error.message).toContain('already exists');
+    }
+    expect(readdirSync(join(home, 'models'))).toEqual(before);
+    expect(store.get('dup').config.nLayer).toBe(2);
+  });
+
+  it.each(['', '.hidden', '-dash', 'a/b', '../escape', 'sp ace', 'x'.repeat(65), 'con', 'ünï'])('refuses the invalid id %j', async (id) => {
+    const home = tempDir();
+    const store = new ModelStore(home, { buildOnnx: stubBuilder() });
+    const error = await engineError(store.import(ckptDir, id));
+    expect(error.kind).toBe('bad_input');
+    expect(error.message).toContain('invalid model id');
+    expect(existsSync(join(home, 'models'))).toBe(false);
+  });
+
+  it('leaves nothing under models/ when the checkpoint or the graph builder fails', async () => {
+    const home = tempDir();
+    const bad = join(tempDir(), 'bad');
+    await makeRandomCheckpoint(bad, { nLayer: 1, nEmbd: 16, nHead: 2 });
+    truncateSync(join(bad, 'model.safetensors'), 1000);
+    const store = new ModelStore(home, { buildOnnx: stubBuilder() });
+    expect((await engineError(store.import(bad, 'bad'))).message).toContain('model.safetensors');
+    const leftovers = () => (existsSync(join(home, 'models')) ? readdirSync(join(home, 'models')) : []);
+    expect(leftovers()).toEqual([]);
+
+    const failing = new ModelStore(home, {
+      buildOnnx: async (_ckpt, outDir) => {
+        mkdirSync(outDir, { recursive: true });
+        writeFileSync(join(outDir, 'model.onnx'), 'half');
+        throw new Error('disk full');
+      },
+    });
+    const error = await engineError(failing.import(ckptDir, 'broken'));
+    expect(error.kind).toBe('internal');
+    expect(error.message).toContain('disk full');
+    expect(leftovers()).toEqual([]);
+
+    const lying = new ModelStore(home, { buildOnnx: async () => ({ decoderPath: '/etc/passwd', fullLogitsPath: '/etc/passwd' }) });
+    expect((await engineError(lying.import(ckptDir, 'lying'))).kind).toBe('internal');
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('skips unfinished folders and cleans stale temporary ones', async () => {
+    const home = tempDir();
+    const store = new ModelStore(home, { buildOnnx: stubBuilder() });
+    await store.import(ckptDir, 'ok');
+    const models = join(home, 'models');
+    mkdirSync(join(models, '.tmp-fresh'));
+    mkdirSync(join(models, '.tmp-stale'));
+    mkdirSync(join(models, '.trash-stale'));
+    mkdirSync(join(models, 'no-metadata'));
+    mkdirSync(join(models, 'bad-metadata'));
+    writeFileSync(join(models, 'bad-metadata', 'inkwell-model.json'), '{"id": "bad-metadata"}');
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    utimesSync(join(models, '.tmp-stale'), twoHoursAgo, twoHoursAgo);
+    utimesSync(join(models, '.trash-stale'), twoHoursAgo, twoHoursAgo);
+
+    expect(store.list().map((m) => m.id)).toEqual(['ok']);
+    expect(readdirSync(models).sort()).toEqual(['.tmp-fresh', 'bad-metadata', 'no-metadata', 'ok']);
+    expect((await engineError(() => store.get('no-metadata'))).kind).toBe('not_found');
+  });
+
+  it('imports with the real ONNX builder by default', async () => {
+    const home = tempDir();
+    const model = await new ModelStore(home).import(ckptDir, 'real');
+    expect(statSync(model.decoderPath).size).toBeGreaterThan(0);
+    expect(statSync(model.fullLogitsPath).size).toBeGreaterThan(0);
+    expect(readdirSync(join(home, 'models'))).toEqual(['real']);
+  });
+});

@@ -11,7 +11,7 @@ import { bridgeMethodNames, channelFor, EVENT_CHANNEL } from './bridge';
 import type { InkwellBridge } from './bridge';
 
 /** Builds the object handed to contextBridge. */
-export function createBridge(): InkwellBridge {
+function createBridge(): InkwellBridge {
   const bridge: Record<string, unknown> = {};
   for (const method of bridgeMethodNames) {
     const channel = channelFor(method);

@@ -143,6 +143,8 @@ export interface HistoryEntry {
   modelId: string;
   device: DeviceName;
   prompt: string;
+  /** The memory sent with the prompt (kept at its start). */
+  memory: string;
   params: GenerationParams;
   seed: number;
   candidates: Candidate[];
@@ -192,6 +194,8 @@ export interface AppInfo {
   transport: 'electron' | 'http';
   /** Native open/save dialogs exist only in the desktop app. */
   nativeFileDialogs: boolean;
+  /** Things the user must be told at start-up (e.g. a damaged database was set aside). */
+  notices: string[];
 }
 
 // ---------------------------------------------------------------- errors
@@ -335,7 +339,17 @@ export const methods = {
   },
 
   'settings.get': { request: Empty, response: null as unknown as Settings },
-  'settings.set': { request: Settings.partial().strict(), response: null as unknown as Settings },
+  // Every key optional and WITHOUT defaults: zod 4's .partial() keeps defaults, which would reset unsent keys.
+  'settings.set': {
+    request: z.strictObject({
+      theme: Theme.optional(),
+      defaultModelId: ModelId.nullable().optional(),
+      device: DeviceRequest.optional(),
+      generation: GenerationParams.optional(),
+      authorsNoteDepth: z.int().min(0).max(50).optional(),
+    }),
+    response: null as unknown as Settings,
+  },
 } as const;
 
 export type MethodName = keyof typeof methods;

@@ -3,6 +3,7 @@ import { mount } from 'svelte';
 import type { InkwellApi } from '../../shared/api';
 import App from './App.svelte';
 import { getApi } from './api';
+import { pageFromHash } from './lib/route';
 import './app.css';
 import { AppState } from './state/app.svelte';
 
@@ -18,5 +19,6 @@ async function chooseApi(): Promise<InkwellApi> {
 const target = document.getElementById('app');
 if (!target) throw new Error('index.html has no #app element');
 const app = new AppState(await chooseApi());
+app.showPage(pageFromHash(location.hash) ?? 'write');
 mount(App, { target, props: { app } });
 void app.start();

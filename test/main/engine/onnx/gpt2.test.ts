@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -119,6 +119,22 @@ describe('graph structure and weight placement', () => {
     expect(graph.includes(Buffer.from('model.safetensors'))).toBe(true);
     // Weights are external: the graph file is far smaller than wte alone (50257 × 16 floats).
     expect(graph.byteLength).toBeLessThan(50257 * 16 * 4 / 10);
+  });
+
+  it('rebuilding into the same folder reuses the link and leaves only its own files', async () => {
+    await buildGpt2Onnx(f32.ckpt, f32.onnxDir);
+    expect(readdirSync(f32.onnxDir).sort()).toEqual(['model.onnx', 'model.safetensors', 'model_all_logits.onnx']);
+    expect(statSync(join(f32.onnxDir, 'model.safetensors')).ino).toBe(statSync(join(f32.dir, 'model.safetensors')).ino);
+  });
+
+  it('removes what it wrote when a weight cannot be read midway', async () => {
+    const tensors = new Map(f16.ckpt.tensors);
+    const last = [...tensors.values()].at(-1);
+    if (!last) throw new Error('fixture has no tensors');
+    tensors.set(last.name, { ...last, file: join(root, 'no-such.safetensors') });
+    const out = join(root, 'half-written');
+    await expect(buildGpt2Onnx({ ...f16.ckpt, tensors }, out)).rejects.toSatisfy((e) => e instanceof EngineError && e.message.includes(out));
+    expect(readdirSync(out)).toEqual([]);
   });
 
   it('widens F16 weights into a 64-byte-aligned float32 side file', () => {

@@ -45,6 +45,17 @@ function fail(message) {
   process.exit(1);
 }
 
+/** Runs electron-vite build; returns what went wrong, or null. */
+function build() {
+  const electronVite = join(root, 'node_modules', 'electron-vite', 'bin', 'electron-vite.js');
+  if (!existsSync(electronVite)) return `${cli} is missing or out of date and electron-vite is not installed: run \`npm install\`, then \`npm run build\``;
+  process.stderr.write('inkwell: building the app first (electron-vite build)…\n');
+  const result = spawnSync(process.execPath, [electronVite, 'build'], { cwd: root, stdio: ['ignore', 2, 2] });
+  if (result.error) return `could not run electron-vite: ${result.error.message}`;
+  if (result.status !== 0) return `the build failed (electron-vite exited with ${result.status ?? result.signal}); see the output above`;
+  return null;
+}
+
 /** Builds under a lock folder, so that two launches at once do not run two builds into the same out/. */
 function buildIfStale() {
   if (!isStale()) return;
@@ -63,17 +74,13 @@ function buildIfStale() {
       else sleep(250);
     }
   }
+  let problem = null;
   try {
-    if (!isStale()) return;
-    const electronVite = join(root, 'node_modules', 'electron-vite', 'bin', 'electron-vite.js');
-    if (!existsSync(electronVite)) fail(`${cli} is missing or out of date and electron-vite is not installed: run \`npm install\`, then \`npm run build\``);
-    process.stderr.write('inkwell: building the app first (electron-vite build)…\n');
-    const result = spawnSync(process.execPath, [electronVite, 'build'], { cwd: root, stdio: ['ignore', 2, 2] });
-    if (result.error) fail(`could not run electron-vite: ${result.error.message}`);
-    if (result.status !== 0) fail(`the build failed (electron-vite exited with ${result.status ?? result.signal}); see the output above`);
+    if (isStale()) problem = build();
   } finally {
     rmSync(lock, { recursive: true, force: true });
   }
+  if (problem) fail(problem);
 }
 
 buildIfStale();

@@ -109,7 +109,8 @@ async function start(): Promise<void> {
     history,
     inference,
     models: new ModelStore(home),
-    appInfo: { version: app.getVersion(), dataDir: home, transport: 'electron', nativeFileDialogs: true },
+    // The renderer shows start-up notices (e.g. a damaged database set aside) in its notices area.
+    appInfo: { version: app.getVersion(), dataDir: home, transport: 'electron', nativeFileDialogs: true, notices: notice ? [notice] : [] },
     openFile: files.openFile,
     saveFile: files.saveFile,
     log,
@@ -117,19 +118,8 @@ async function start(): Promise<void> {
   const disposeIpc = registerElectronIpc({ service, policy, log });
   running = { service, inference, history, disposeIpc };
 
+  if (notice) log(notice);
   mainWindow = openWindow(policy);
-  if (notice) {
-    log(notice);
-    const window = mainWindow;
-    window.once('ready-to-show', () => {
-      void dialog.showMessageBox(window, {
-        type: 'warning',
-        title: APP_NAME,
-        message: 'Inkwell could not use its history database and started a fresh one.',
-        detail: notice,
-      });
-    });
-  }
 
   app.on('second-instance', () => {
     if (!mainWindow) return;

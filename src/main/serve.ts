@@ -71,7 +71,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     history,
     inference,
     models: new ModelStore(home),
-    appInfo: { version: packageVersion(), dataDir: home, transport: 'http', nativeFileDialogs: false },
+    appInfo: { version: packageVersion(), dataDir: home, transport: 'http', nativeFileDialogs: false, notices: notice ? [notice] : [] },
     log: diagnostics,
   });
 

@@ -29,7 +29,7 @@ export function findElectronSqliteAddon(opts: { isPackaged: boolean; appPath: st
  */
 export function explainNativeLoadError(error: unknown): string | null {
   const message = error instanceof Error ? error.message : String(error);
-  if (!/NODE_MODULE_VERSION|compiled against a different Node\.js version|invalid ELF header|not a valid Win32 application|wrong ELF class|mach-o/i.test(message)) {
+  if (!/NODE_MODULE_VERSION|compiled against a different Node\.js version|invalid ELF header|not a valid Win32 application|wrong ELF class|mach-o|Could not locate the bindings file/i.test(message)) {
     return null;
   }
   return (

@@ -16,11 +16,36 @@ export interface ParsedArgs {
   positionals: string[];
 }
 
+/**
+ * Joins every `--flag value` of a string-valued flag into `--flag=value`, so a value may start with
+ * a dash (`--stop ---`, `--top-k -1` then fails on its range, not as an "ambiguous" option).
+ */
+function bindStringValues(argv: readonly string[], options: OptionSpec): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const name = arg.startsWith('--') && !arg.includes('=') ? arg.slice(2) : undefined;
+    const next = argv[i + 1];
+    if (name !== undefined && Object.hasOwn(options, name) && options[name]?.type === 'string' && next !== undefined) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
 /** Parses `argv` for `command`; unknown flags, missing values and extra positionals are usage errors. */
 export function parseCommandArgs(command: string, argv: readonly string[], options: OptionSpec, maxPositionals = 0): ParsedArgs {
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: [...argv], options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true });
+    const args = bindStringValues(argv, options);
+    parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true });
   } catch (error) {
     throw new UsageError(command, error instanceof Error ? error.message : String(error));
   }

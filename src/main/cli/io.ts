@@ -31,9 +31,17 @@ export class UsageError extends Error {
   }
 }
 
+/** A request the CLI will not carry out as things stand (exit code 2, no pointer to --help). */
+export class RefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RefusedError';
+  }
+}
+
 /** Exit code for an error thrown by a command. */
 export function exitCodeFor(error: unknown): number {
-  if (error instanceof UsageError || error instanceof ZodError) return EXIT.badInput;
+  if (error instanceof UsageError || error instanceof RefusedError || error instanceof ZodError) return EXIT.badInput;
   if (error instanceof EngineError) {
     return error.kind === 'bad_input' || error.kind === 'not_found' || error.kind === 'refused' ? EXIT.badInput : EXIT.internal;
   }
@@ -46,6 +54,7 @@ export function describeError(error: unknown): string {
     const help = error.command ? `inkwell ${error.command} --help` : 'inkwell --help';
     return `inkwell: error: ${error.message}\n(see \`${help}\`)\n`;
   }
+  if (error instanceof RefusedError) return `inkwell: error: ${error.message}\n`;
   if (error instanceof EngineError && error.kind !== 'internal') return `inkwell: error: ${error.message}\n`;
   const message = error instanceof Error ? error.message : String(error);
   const stack = error instanceof Error && error.stack ? `\n${error.stack}` : '';

@@ -1,15 +1,22 @@
 /** `inkwell serve`: the app's back end over HTTP + WebSocket until interrupted. */
-import { dirname, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCommandArgs, parseInteger } from './args';
-import { EXIT, SHOW_HELP, UsageError, type CliIo } from './io';
+import { EXIT, RefusedError, SHOW_HELP, UsageError, type CliIo } from './io';
 
 /**
- * The built renderer: out/renderer beside out/main (the bundled CLI), and the same folder when this
- * file runs from src/main (tests) — both are <repo>/out/renderer.
+ * The built renderer, out/renderer: found by walking up from this file, which is out/main/cli.js
+ * (or one of its chunks under out/main/) when bundled and src/main/cli/ in tests.
  */
 function rendererDir(): string {
-  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'out', 'renderer');
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let depth = 0; depth < 5; depth++) {
+    if (basename(dir) === 'out' && existsSync(join(dir, 'renderer', 'index.html'))) return join(dir, 'renderer');
+    if (existsSync(join(dir, 'out', 'renderer', 'index.html'))) return join(dir, 'out', 'renderer');
+    dir = dirname(dir);
+  }
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..', 'renderer');
 }
 
 /** Runs `inkwell serve …`; returns when the interrupt signal fires and the server has closed. */
@@ -21,11 +28,16 @@ export async function serveCommand(argv: readonly string[], io: CliIo, home: str
   const host = typeof args.values.host === 'string' ? args.values.host : '127.0.0.1';
   if (host.trim() === '') throw new UsageError('serve', '--host: must not be empty');
 
+  const renderer = rendererDir();
+  if (!existsSync(join(renderer, 'index.html'))) {
+    throw new RefusedError(`the app is not built (${join(renderer, 'index.html')} is missing): run \`npm run build\` first`);
+  }
+
   // Loaded on demand: serve pulls in the history database and the HTTP stack, which no other command needs.
   const { startServe } = await import('../serve');
   let handle: Awaited<ReturnType<typeof startServe>>;
   try {
-    handle = await startServe({ port, host, home, rendererDir: rendererDir(), log: (line) => io.stdout(`${line}\n`) });
+    handle = await startServe({ port, host, home, rendererDir: renderer, log: (line) => io.stdout(`${line}\n`) });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw new UsageError('serve', `port ${port} on ${host} is already in use (try --port 0)`);

@@ -347,9 +347,15 @@ export interface NodeSpawnerOptions {
   killGraceMs?: number;
 }
 
-/** The default location of the built inference process: next to the bundle this module is part of. */
+/**
+ * The built inference process: out/main/inference-process.js. This module may
+ * be bundled into out/main/ itself or into a shared chunk under out/main/chunks/,
+ * so both places are looked at.
+ */
 export function defaultInferenceEntry(): string {
-  return join(dirname(fileURLToPath(import.meta.url)), 'inference-process.js');
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [join(here, 'inference-process.js'), join(here, '..', 'inference-process.js')];
+  return candidates.find((file) => existsSync(file)) ?? join(here, 'inference-process.js');
 }
 
 /** Spawns the inference process with child_process.fork (serve mode, tests). */

@@ -284,7 +284,8 @@ export async function startHttpWsServer(options: HttpWsServerOptions): Promise<H
     "default-src 'self'",
     "script-src 'self'",
     "style-src 'self' 'unsafe-inline'",
-    `connect-src 'self' ${[...origins].map((o) => o.replace(/^http:/, 'ws:')).join(' ')}`,
+    // CSP host-sources cannot express IPv6 literals (Chromium reports `ws://[::1]:…` as invalid); 'self' covers them.
+    `connect-src 'self' ${[...origins].filter((o) => !o.includes('[')).map((o) => o.replace(/^http:/, 'ws:')).join(' ')}`.trimEnd(),
     "img-src 'self' data:",
     "object-src 'none'",
     "base-uri 'none'",

@@ -63,7 +63,7 @@ export function useServiceFixture() {
       history,
       inference,
       models,
-      appInfo: { version: '9.9.9', dataDir: '/data', transport: 'http', nativeFileDialogs: false },
+      appInfo: { version: '9.9.9', dataDir: '/data', transport: 'http', nativeFileDialogs: false, notices: [] },
       cudaInstalled: () => false,
       log: (line) => logs.push(line),
       ...options.deps,

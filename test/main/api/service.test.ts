@@ -63,7 +63,7 @@ describe('ApiService routing', () => {
 
   it('routes app, models, tokenize and settings to the right parts', async () => {
     const { service, spawner, models } = makeService();
-    expect(await service.handle('app.info', {})).toEqual({ version: '9.9.9', dataDir: '/data', transport: 'http', nativeFileDialogs: false });
+    expect(await service.handle('app.info', {})).toEqual({ version: '9.9.9', dataDir: '/data', transport: 'http', nativeFileDialogs: false, notices: [] });
     expect(await service.handle('models.list', {})).toEqual([
       { id: 'tiny', name: 'tiny (1K)', nLayer: 2, nEmbd: 32, nHead: 2, nPositions: 64, vocabSize: 50257, parameters: 1234, dtype: 'F32', sizeBytes: 5678, importedAt: '2024-05-01T10:00:00.000Z' },
     ]);

@@ -191,6 +191,8 @@ describe('inkwell generate', () => {
     [['--no-repeat-ngram-size', '-2'], /--no-repeat-ngram-size: must be at least 0/],
     [['--device', 'tpu'], /--device: must be one of auto, cpu, webgpu, cuda/],
     [['--stop', ''], /--stop: a stop string must not be empty/],
+    [['--stop', 'a', '--stop', 'b', '--stop', 'c', '--stop', 'd', '--stop', 'e', '--stop', 'f', '--stop', 'g', '--stop', 'h', '--stop', 'i'], /--stop: at most 8 stop strings/],
+    [['--top-k'], /argument missing/],
     [['--max-length', '1'], /max_length 1 leaves no room/],
     [['--frobnicate'], /Unknown option '--frobnicate'/],
     [['extra'], /unexpected argument "extra"/],
@@ -200,6 +202,11 @@ describe('inkwell generate', () => {
     expect(run.stdout).toBe('');
     expect(run.stderr).toMatch(message);
     expect(run.stderr).toMatch(/^inkwell: error: /);
+  });
+
+  it('takes flag values that start with a dash', async () => {
+    const out = await json<GenerateJson>(['generate', '--model', 'fresh', '--prompt', '-- dashes', '--stop', '---', '--max-new-tokens', '2', '--json']);
+    expect(out.prompt_tokens).toBeGreaterThan(0);
   });
 
   it('exits 2 for an unknown model or a missing flag', async () => {

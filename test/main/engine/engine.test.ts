@@ -104,8 +104,29 @@ describe('Engine', () => {
     await engine.unload('tiny');
     expect(engine.loaded()).toEqual([]);
     const count = opened.length;
-    await engine.generate({ modelId: 'tiny', prompt: 'c', params: params() });
+    // Two requests at once share one opening.
+    const [a, b] = await Promise.all([
+      engine.generate({ modelId: 'tiny', prompt: 'c', params: params({ seed: 5 }) }),
+      engine.generate({ modelId: 'tiny', prompt: 'c', params: params({ seed: 5 }) }),
+    ]);
     expect(opened.length).toBe(count + 1);
+    expect(a.sequences).toEqual(b.sequences);
+  });
+
+  it('lets a generation in flight finish when its model is unloaded meanwhile', async () => {
+    let unloading: Promise<void> | undefined;
+    const result = await engine.generate({
+      modelId: 'tiny',
+      prompt: 'unload me',
+      params: params({ maxNewTokens: 6, doSample: false }),
+      onDelta: () => {
+        unloading ??= engine.unload('tiny');
+      },
+    });
+    await unloading;
+    expect(unloading).toBeDefined();
+    expect(result.sequences[0]?.tokenIds.length).toBeGreaterThan(1);
+    expect(engine.loaded()).toEqual([]);
   });
 
   it('tokenizes with the model tokenizer', async () => {

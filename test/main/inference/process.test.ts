@@ -36,7 +36,7 @@ beforeAll(async () => {
     history,
     inference,
     models: new ModelStore(home),
-    appInfo: { version: 'test', dataDir: home, transport: 'http', nativeFileDialogs: false },
+    appInfo: { version: 'test', dataDir: home, transport: 'http', nativeFileDialogs: false, notices: [] },
   });
   service.subscribe((event) => events.push(event));
   await service.handle('models.import', { path: checkpoint, id: 'tiny' });

@@ -120,6 +120,8 @@ describe('serve transport', () => {
     for (const directive of ["default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", `connect-src 'self' ws://127.0.0.1:${server.port}`, "img-src 'self' data:", "object-src 'none'", "frame-ancestors 'none'"]) {
       expect(csp).toContain(directive);
     }
+    // Chromium rejects IPv6 literals in CSP host-sources with a console error.
+    expect(csp).not.toContain('[');
     expect(js.headers['x-content-type-options']).toBe('nosniff');
     const api = await call(server, 'app.info', {});
     expect(api.headers['cache-control']).toBe('no-store');

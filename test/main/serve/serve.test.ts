@@ -54,7 +54,7 @@ describe('startServe', () => {
       expect(login.status).toBe(302);
 
       const api = clientFor(serve.origin, serve.token);
-      expect(await api.call('app.info', {})).toEqual({ version: expect.any(String), dataDir: home, transport: 'http', nativeFileDialogs: false });
+      expect(await api.call('app.info', {})).toEqual({ version: expect.any(String), dataDir: home, transport: 'http', nativeFileDialogs: false, notices: [lines[1]] });
       await expect(api.call('files.open', {})).rejects.toMatchObject({ kind: 'refused' });
       const doc = await api.call('documents.create', { title: 'Story', content: 'Once upon a time' });
       await api.call('models.import', { path: checkpoint, id: 'tiny' });

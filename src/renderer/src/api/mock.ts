@@ -170,8 +170,10 @@ export function createMockApi(options: MockOptions = {}): MockApi {
     const loadMs = loaded.has(model.id) ? 0 : large ? 2150 : 610;
     loaded.set(model.id, 'cpu');
     const label = /\n(Tagline|Headline|Description):$/.exec(request.prompt)?.[1];
+    // Different models give different text for one seed, as real ones do.
+    const modelSalt = [...model.id].reduce((h, c) => Math.imul(h ^ c.charCodeAt(0), 16777619), 2166136261);
     const streams = Array.from({ length: params.numReturnSequences }, (_, i) =>
-      label ? copyWords(label, seed + i) : proseWords(seed + i * 7919),
+      label ? copyWords(label, seed + i + modelSalt) : proseWords(seed + i * 7919 + modelSalt),
     );
     const texts = streams.map(() => '');
     const finish: (FinishReason | null)[] = streams.map(() => null);
@@ -222,7 +224,8 @@ export function createMockApi(options: MockOptions = {}): MockApi {
           createdAt: now().toISOString(),
           modelId: model.id,
           device: 'cpu',
-          prompt: request.memory + request.prompt,
+          prompt: request.prompt,
+          memory: request.memory,
           params: { ...params, seed },
           seed,
           candidates: sequences,
@@ -250,7 +253,7 @@ export function createMockApi(options: MockOptions = {}): MockApi {
   };
 
   const handlers: Handlers = {
-    'app.info': () => ({ version: '0.1.0 (mock)', dataDir: '(in memory)', transport: 'http', nativeFileDialogs: false }),
+    'app.info': () => ({ version: '0.1.0 (mock)', dataDir: '(in memory)', transport: 'http', nativeFileDialogs: false, notices: [] }),
     'models.list': () => models.map((m) => ({ ...m })),
     'models.status': () => engineStatus(),
     'models.import': ({ path, id }) => {
@@ -285,7 +288,7 @@ export function createMockApi(options: MockOptions = {}): MockApi {
     'history.list': (q) => {
       const words = q.query.toLowerCase().split(/\s+/).filter(Boolean);
       const matches = history.filter((e) => {
-        const haystack = `${e.prompt}\n${e.candidates.map((c) => c.text).join('\n')}`.toLowerCase();
+        const haystack = `${e.memory}\n${e.prompt}\n${e.candidates.map((c) => c.text).join('\n')}`.toLowerCase();
         if (!words.every((w) => haystack.includes(w))) return false;
         if (q.modelId && e.modelId !== q.modelId) return false;
         if (q.starredOnly && !e.starred) return false;
@@ -367,7 +370,7 @@ export function createMockApi(options: MockOptions = {}): MockApi {
       { id: nextDocumentId++, title: 'The Lighthouse Keeper', content: story, memory: 'Elias is sixty-two, a widower, proud and quiet. The letter is from his estranged daughter, Mara.', authorsNote: 'Slow, atmospheric, third person past tense.', createdAt: at(600), updatedAt: at(3), chars: story.length },
       { id: nextDocumentId++, title: 'Launch copy — Morning Roast', content: 'Morning Roast: small-batch coffee delivered every two weeks.\n', memory: '', authorsNote: '', createdAt: at(2000), updatedAt: at(1500), chars: 62 },
     ];
-    const base = { device: 'cpu' as const, promptTokens: 96, truncatedPromptTokens: 0, documentId: 1, starred: false, acceptedIndex: null };
+    const base = { device: 'cpu' as const, memory: '', promptTokens: 96, truncatedPromptTokens: 0, documentId: 1, starred: false, acceptedIndex: null };
     const params = { ...Settings.parse({}).generation };
     const entry = (id: number, minutesAgo: number, modelId: string, prompt: string, candidates: string[], extra: Partial<HistoryEntry> = {}): HistoryEntry => ({
       ...base,

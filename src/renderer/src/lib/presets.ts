@@ -25,7 +25,7 @@ export const creativePresets: readonly CreativePreset[] = [
     id: 'story-balanced',
     name: 'Story — balanced',
     description: 'Coherent prose with some surprise.',
-    params: { maxNewTokens: 48, numReturnSequences: 3, temperature: 0.9, topK: 50, topP: 0.95, repetitionPenalty: 1.1, stop: [] },
+    params: { maxNewTokens: 40, numReturnSequences: 3, temperature: 0.9, topK: 50, topP: 0.95, repetitionPenalty: 1.1, stop: [] },
   },
   {
     id: 'story-wild',

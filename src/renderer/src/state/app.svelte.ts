@@ -137,7 +137,10 @@ export class AppState {
       this.api.call('models.list', {}),
       this.api.call('models.status', {}),
     ]);
-    if (info.status === 'fulfilled') this.#info = info.value;
+    if (info.status === 'fulfilled') {
+      this.#info = info.value;
+      for (const notice of info.value.notices ?? []) this.notify('warning', notice);
+    }
     if (settings.status === 'fulfilled') this.#settings = settings.value;
     if (models.status === 'fulfilled') this.#modelList = models.value;
     if (status.status === 'fulfilled') this.#engine = status.value;

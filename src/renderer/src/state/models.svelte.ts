@@ -103,7 +103,7 @@ export class ModelsState {
 /** A model id from a folder path: "/models/gpt2-large/" → "gpt2-large". */
 export function suggestId(path: string): string {
   const name = path.trim().replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? '';
-  return name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
+  return name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').replace(/-+$/, '').slice(0, 64);
 }
 
 function idProblem(id: string): string | null {

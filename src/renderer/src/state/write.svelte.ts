@@ -220,13 +220,11 @@ export class WriteSession {
     this.params.applyEntry(entry);
     const go = async (): Promise<void> => {
       this.#port?.markAnchor();
-      // The stored entry carries the memory that preceded the prompt (not yet in the HistoryEntry type).
-      const memory = (entry as HistoryEntry & { memory?: unknown }).memory;
       await this.#generate(
         {
           modelId: entry.modelId,
           prompt: entry.prompt,
-          memory: typeof memory === 'string' ? memory : '',
+          memory: entry.memory,
           params: { ...entry.params, seed: entry.seed },
           documentId: this.documents.id,
         },

@@ -1,0 +1,95 @@
+/**
+ * Command-line options of `npm run bench -- [options]`.
+ */
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { BenchModelName } from './models';
+
+/** Parsed options. */
+export interface BenchOptions {
+  readonly models: readonly BenchModelName[];
+  /** Timed repetitions per case and implementation, per model (the median is reported). */
+  readonly reps: Readonly<Record<BenchModelName, number>>;
+  /** Untimed runs of every case before the timed ones. */
+  readonly warmup: number;
+  /** Decode steps timed after the first token (per model: small models take more). */
+  readonly decodeSteps: Readonly<Record<BenchModelName, number>>;
+  /** Cache folder for the random models (INKWELL_BENCH_DIR, else <tmp>/inkwell-bench). */
+  readonly benchDir: string;
+  /** Where the JSON results go. */
+  readonly jsonPath: string;
+  /** Only write and import the models (the one-time part), measure nothing. */
+  readonly prepareOnly: boolean;
+}
+
+/** Usage text. */
+export const USAGE = `npm run bench -- [options]
+
+  --quick                GPT-2 (124M) only, fewer repetitions (a few minutes)
+  --model gpt2|gpt2-large  only this model (repeatable); default both
+  --smoke                a tiny 2-layer model: checks the bench itself in seconds (figures mean nothing)
+  --reps N               timed repetitions per case (default 5 for gpt2, 3 for gpt2-large; --quick 3)
+  --warmup N             untimed runs of every case first (default 1)
+  --prepare              only write and import the models into the cache, then stop
+  --json FILE            results file (default out/bench-results/results-<time>.json)
+  --dir DIR              model cache (default $INKWELL_BENCH_DIR or <tmp>/inkwell-bench)
+  --help
+
+Models are random-weight checkpoints with the real shapes, written once into the cache folder
+(GPT-2 Large needs about 3.1 GB there, 6.2 GB while it is imported) and reused afterwards.`;
+
+class UsageError extends Error {}
+
+/** Parses argv (without node and script); throws an Error with the usage text on bad input. */
+export function parseOptions(argv: readonly string[], root: string): BenchOptions | 'help' {
+  let quick = false;
+  let smoke = false;
+  let prepareOnly = false;
+  const models: BenchModelName[] = [];
+  let reps: number | undefined;
+  let warmup = 1;
+  let jsonPath: string | undefined;
+  let benchDir = process.env.INKWELL_BENCH_DIR || join(tmpdir(), 'inkwell-bench');
+  try {
+    for (let i = 0; i < argv.length; i++) {
+      const arg = argv[i] as string;
+      const value = (): string => {
+        const v = argv[++i];
+        if (v === undefined) throw new UsageError(`${arg} needs a value`);
+        return v;
+      };
+      const count = (min: number): number => {
+        const v = value();
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < min) throw new UsageError(`${arg} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+        return n;
+      };
+      if (arg === '--help' || arg === '-h') return 'help';
+      else if (arg === '--quick') quick = true;
+      else if (arg === '--smoke') smoke = true;
+      else if (arg === '--prepare') prepareOnly = true;
+      else if (arg === '--model') {
+        const name = value();
+        if (name !== 'gpt2' && name !== 'gpt2-large') throw new UsageError(`--model must be gpt2 or gpt2-large, got ${JSON.stringify(name)}`);
+        if (!models.includes(name)) models.push(name);
+      } else if (arg === '--reps') reps = count(1);
+      else if (arg === '--warmup') warmup = count(0);
+      else if (arg === '--json') jsonPath = resolve(value());
+      else if (arg === '--dir') benchDir = resolve(value());
+      else throw new UsageError(`unknown option ${JSON.stringify(arg)}`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) throw new Error(`${error.message}\n\n${USAGE}`);
+    throw error;
+  }
+  const chosen: BenchModelName[] = smoke ? ['smoke'] : models.length > 0 ? models : quick ? ['gpt2'] : ['gpt2', 'gpt2-large'];
+  return {
+    models: chosen,
+    reps: { gpt2: reps ?? (quick ? 3 : 5), 'gpt2-large': reps ?? 3, smoke: reps ?? 2 },
+    warmup,
+    decodeSteps: { gpt2: quick ? 24 : 32, 'gpt2-large': 12, smoke: 8 },
+    benchDir,
+    prepareOnly,
+    jsonPath: jsonPath ?? join(root, 'out', 'bench-results', `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
+  };
+}

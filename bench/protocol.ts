@@ -1,0 +1,52 @@
+/**
+ * Messages between the bench (parent) and its two measuring processes, one per
+ * implementation, so that each one's memory high-water mark is its own.
+ */
+
+/** Which implementation a worker process runs. */
+export type Implementation = 'inkwell' | 'transformers.js';
+
+/** One generation to time. */
+export interface RunSpec {
+  /** Text whose tokenization is `promptTokens` ids. */
+  readonly prompt: string;
+  readonly promptTokens: number;
+  /** Sequences wanted (transformers.js: that many copies of the prompt in one batch). */
+  readonly k: number;
+  readonly newTokens: number;
+  /** false: greedy; true: multinomial with temperature 1, top-k 50, no top-p. */
+  readonly sample: boolean;
+  readonly seed: number;
+}
+
+/** Parent → worker. */
+export type Command =
+  | { readonly op: 'load'; readonly home: string; readonly modelId: string }
+  | { readonly op: 'run'; readonly id: number; readonly spec: RunSpec }
+  | { readonly op: 'exit' };
+
+/** Memory figures of a phase, in MiB. */
+export interface PhaseMemory {
+  /** Highest RSS sampled during the phase. */
+  readonly peakRssMiB: number;
+  /** process.resourceUsage().maxRSS at the end of the phase (the process's high-water mark so far). */
+  readonly maxRssMiB: number;
+}
+
+/** Worker → parent. */
+export type Reply =
+  | { readonly op: 'ready'; readonly rssMiB: number }
+  | { readonly op: 'loaded'; readonly loadMs: number; readonly memory: PhaseMemory }
+  | {
+    readonly op: 'result';
+    readonly id: number;
+    readonly wallMs: number;
+    /** Prompt length the implementation actually used. */
+    readonly promptTokens: number;
+    /** New token ids of each sequence. */
+    readonly tokens: number[][];
+    /** Inkwell's own prefill/decode split (Engine timings), for cross-checking. */
+    readonly engineTimings?: { readonly prefillMs: number; readonly decodeMs: number };
+    readonly memory: PhaseMemory;
+  }
+  | { readonly op: 'error'; readonly message: string };

@@ -1,0 +1,63 @@
+// `npm run bench`: bundles the TypeScript bench (bench/*.ts plus the engine it measures) with
+// vite for Node 20 into out/bench, then runs it with this process's flags and arguments.
+// Plain ESM on purpose: it is the one file that has to run before anything is compiled.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'vite';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const outDir = join(root, 'out', 'bench');
+
+// Native and heavy packages are loaded from node_modules at run time, as in electron.vite.config.ts.
+const external = ['onnxruntime-node', '@huggingface/transformers', 'better-sqlite3', 'ws'];
+const isExternal = (id) =>
+  id.startsWith('node:') || builtinModules.includes(id) || external.some((name) => id === name || id.startsWith(`${name}/`));
+
+/** sha256 of the given files and folders: a cached model is rebuilt when its weights or graph code change. */
+function sourceHash(paths) {
+  const hash = createHash('sha256');
+  const walk = (path) => {
+    if (!statSync(path).isDirectory()) {
+      hash.update(path.slice(root.length)).update(readFileSync(path));
+      return;
+    }
+    for (const name of readdirSync(path).sort()) walk(join(path, name));
+  };
+  for (const path of paths) walk(join(root, path));
+  return hash.digest('hex').slice(0, 10);
+}
+
+rmSync(outDir, { recursive: true, force: true });
+await build({
+  root,
+  configFile: false,
+  logLevel: 'warn',
+  build: {
+    ssr: true,
+    target: 'node20',
+    outDir,
+    emptyOutDir: true,
+    minify: false,
+    sourcemap: true,
+    rollupOptions: {
+      input: { 'gpt2.bench': join(root, 'bench/gpt2.bench.ts'), worker: join(root, 'bench/worker.ts') },
+      external: isExternal,
+      output: { format: 'es', entryFileNames: '[name].js', chunkFileNames: 'chunks/[name]-[hash].js' },
+    },
+  },
+  ssr: { noExternal: true, target: 'node' },
+});
+
+const graphHash = sourceHash(['src/main/engine/onnx', 'src/main/engine/checkpoint', 'bench/checkpoint-writer.ts']);
+const child = spawn(process.execPath, [...process.execArgv, '--enable-source-maps', join(outDir, 'gpt2.bench.js'), ...process.argv.slice(2)], {
+  stdio: 'inherit',
+  env: { ...process.env, INKWELL_BENCH_GRAPH_HASH: graphHash },
+});
+const forward = (signal) => child.kill(signal);
+process.on('SIGINT', forward);
+process.on('SIGTERM', forward);
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -1,0 +1,107 @@
+/**
+ * The two implementations under test behind one interface: Inkwell's Engine and
+ * @huggingface/transformers, both on the same stored onnx/model.onnx, on the CPU.
+ */
+import { AutoModelForCausalLM, AutoTokenizer, env, Tensor as HfTensor } from '@huggingface/transformers';
+import type { PreTrainedModel, PreTrainedTokenizer } from '@huggingface/transformers';
+import { join } from 'node:path';
+import { Engine } from '../src/main/engine';
+import { GenerationParams } from '../src/shared/api';
+import type { Implementation, RunSpec } from './protocol';
+
+/** What one timed generation returns besides its wall time. */
+export interface RunOutput {
+  promptTokens: number;
+  tokens: number[][];
+  engineTimings?: { prefillMs: number; decodeMs: number };
+}
+
+/** A loaded implementation. */
+export interface Runner {
+  /** Loads the model (and tokenizer); resolves to the load time in ms. */
+  load(home: string, modelId: string): Promise<number>;
+  run(spec: RunSpec): Promise<RunOutput>;
+}
+
+/** The sampling settings both sides use when a run samples (HF defaults but no top-p). */
+const SAMPLING = { temperature: 1, topK: 50 } as const;
+
+class InkwellRunner implements Runner {
+  #engine: Engine | undefined;
+  #modelId = '';
+
+  async load(home: string, modelId: string): Promise<number> {
+    this.#engine = new Engine({ home });
+    this.#modelId = modelId;
+    // The Engine loads lazily on first use and reports the load time of that request.
+    const first = await this.#engine.generate({ modelId, prompt: ' Hello', params: params({ k: 1, newTokens: 1, sample: false, seed: 0 }) });
+    return first.timings.loadMs;
+  }
+
+  async run(spec: RunSpec): Promise<RunOutput> {
+    if (!this.#engine) throw new Error('inkwell runner: run before load');
+    const result = await this.#engine.generate({ modelId: this.#modelId, prompt: spec.prompt, params: params(spec) });
+    return {
+      promptTokens: result.promptTokens,
+      tokens: result.sequences.map((s) => s.tokenIds),
+      engineTimings: { prefillMs: result.timings.prefillMs, decodeMs: result.timings.decodeMs },
+    };
+  }
+}
+
+function params(spec: Pick<RunSpec, 'k' | 'newTokens' | 'sample' | 'seed'>): GenerationParams {
+  return GenerationParams.parse({
+    maxNewTokens: spec.newTokens,
+    numReturnSequences: spec.k,
+    doSample: spec.sample,
+    temperature: SAMPLING.temperature,
+    topK: SAMPLING.topK,
+    topP: 1,
+    repetitionPenalty: 1,
+    seed: spec.seed,
+    device: 'cpu',
+  });
+}
+
+class TransformersRunner implements Runner {
+  #model: PreTrainedModel | undefined;
+  #tokenizer: PreTrainedTokenizer | undefined;
+
+  async load(home: string, modelId: string): Promise<number> {
+    env.localModelPath = join(home, 'models');
+    env.allowRemoteModels = false;
+    env.allowLocalModels = true;
+    const started = performance.now();
+    [this.#model, this.#tokenizer] = await Promise.all([
+      AutoModelForCausalLM.from_pretrained(modelId, { dtype: 'fp32', device: 'cpu' }),
+      AutoTokenizer.from_pretrained(modelId),
+    ]);
+    return performance.now() - started;
+  }
+
+  async run(spec: RunSpec): Promise<RunOutput> {
+    if (!this.#model || !this.#tokenizer) throw new Error('transformers.js runner: run before load');
+    const ids = this.#tokenizer.encode(spec.prompt, { add_special_tokens: false });
+    const n = ids.length;
+    // transformers.js has no "prefill once, K continuations": K sequences are K copies of the prompt.
+    const flat = new BigInt64Array(spec.k * n);
+    for (let row = 0; row < spec.k; row++) ids.forEach((id, i) => (flat[row * n + i] = BigInt(id)));
+    const out = await this.#model.generate({
+      input_ids: new HfTensor('int64', flat, [spec.k, n]),
+      attention_mask: new HfTensor('int64', new BigInt64Array(spec.k * n).fill(1n), [spec.k, n]),
+      max_new_tokens: spec.newTokens,
+      do_sample: spec.sample,
+      temperature: SAMPLING.temperature,
+      top_k: SAMPLING.topK,
+      top_p: 1,
+      repetition_penalty: 1,
+    });
+    const sequences = (out as HfTensor).tolist() as bigint[][];
+    return { promptTokens: n, tokens: sequences.map((row) => row.slice(n).map(Number)) };
+  }
+}
+
+/** The runner for `implementation`. */
+export function createRunner(implementation: Implementation): Runner {
+  return implementation === 'inkwell' ? new InkwellRunner() : new TransformersRunner();
+}

@@ -1,0 +1,224 @@
+/**
+ * The app as a new user meets it in a browser through `inkwell serve`, with a
+ * tiny random GPT-2 model: write, Continue, watch candidates stream in,
+ * accept with Tab, find the generation by history search, reload and restart
+ * the server and find the document again; a wrong token gets nothing.
+ *
+ * Runs against the build (`npm run build` first). INKWELL_SCREENSHOTS=1 also
+ * refreshes docs/screenshots/*.png from the mock back end (?mock=1), whose
+ * made-up prose reads better than a random model's tokens.
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { makeRandomCheckpoint } from '../helpers/checkpoint-factory';
+import { browserUnavailableReason, collectPageErrors, launchChromium } from './helpers/browser';
+import { assertBuilt, repoRoot, runCli, startServe, type ServeProcess } from './helpers/serve-process';
+
+const skipReason = browserUnavailableReason();
+if (skipReason) console.warn(`browser e2e skipped: ${skipReason}`);
+
+const typed = 'The lighthouse keeper climbed the stairs';
+const searchWord = 'lighthouse';
+const poll = { timeout: 60_000, interval: 100 };
+
+/** Editor text with whitespace dropped: CodeMirror's DOM text has no line breaks between lines. */
+const squash = (text: string): string => text.replace(/\s+/g, '');
+
+describe.skipIf(skipReason !== null)('browser against inkwell serve', () => {
+  let home = '';
+  let checkpointDir = '';
+  let server: ServeProcess;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let pageErrors: string[] = [];
+  let acceptedText = '';
+
+  beforeAll(async () => {
+    assertBuilt();
+    home = mkdtempSync(join(tmpdir(), 'inkwell-e2e-home-'));
+    checkpointDir = mkdtempSync(join(tmpdir(), 'inkwell-e2e-ckpt-'));
+    await makeRandomCheckpoint(checkpointDir, { nLayer: 2, nEmbd: 64, nHead: 2, nPositions: 128, seed: 7 });
+    const imported = await runCli(['models', 'import', checkpointDir, '--id', 'tiny'], home);
+    if (imported.code !== 0) throw new Error(`models import failed (${imported.code}):\n${imported.stderr}`);
+    server = await startServe(home);
+    browser = await launchChromium();
+    context = await browser.newContext({ viewport: { width: 1360, height: 860 } });
+    page = await context.newPage();
+    pageErrors = collectPageErrors(page);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    for (const dir of [home, checkpointDir]) if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('writes, continues with streamed candidates, and accepts with Tab as one undo step', async () => {
+    const frames: { type: string; generationId: string }[] = [];
+    page.on('websocket', (socket) => {
+      socket.on('framereceived', ({ payload }) => {
+        if (typeof payload !== 'string') return;
+        const message = JSON.parse(payload) as { channel: string; event?: { type: string; generationId: string } };
+        if (message.channel === 'generation' && message.event) frames.push(message.event);
+      });
+    });
+    await page.goto(server.url);
+    const editor = page.getByRole('textbox', { name: 'Editor' });
+    await editor.waitFor();
+    await expect.poll(() => page.getByRole('combobox', { name: 'Model' }).inputValue(), poll).toBe('tiny');
+
+    await page.getByRole('spinbutton', { name: 'Max new tokens' }).fill('12');
+    await page.getByRole('spinbutton', { name: 'Candidates' }).fill('2');
+    await page.getByRole('spinbutton', { name: 'Candidates' }).press('Tab');
+    await editor.click();
+    await page.keyboard.type(typed);
+
+    await page.getByRole('button', { name: 'Continue' }).click();
+    const cards = page.getByRole('list', { name: 'Candidates' }).getByRole('listitem');
+    await expect.poll(() => cards.count(), poll).toBe(2);
+    await expect.poll(() => page.getByRole('button', { name: 'Accept' }).isEnabled(), poll).toBe(true);
+    await expect.poll(() => frames.some((f) => f.type === 'done' || f.type === 'error'), poll).toBe(true);
+
+    // Streaming: text arrived as several delta events before the generation was done.
+    const done = frames.findIndex((f) => f.type === 'done');
+    expect(frames.find((f) => f.type === 'error')).toBeUndefined();
+    expect(frames.slice(0, done).filter((f) => f.type === 'delta').length).toBeGreaterThan(1);
+    expect(await cards.first().textContent()).not.toBe('');
+
+    const ghost = page.locator('.cm-ghost');
+    await ghost.waitFor();
+    acceptedText = (await ghost.textContent()) ?? '';
+    expect(acceptedText.length).toBeGreaterThan(0);
+    await editor.press('Tab');
+    await expect.poll(async () => squash((await editor.textContent()) ?? ''), poll).toBe(squash(typed + acceptedText));
+    await expect.poll(() => ghost.count(), poll).toBe(0);
+
+    await editor.press('Control+z');
+    await expect.poll(async () => squash((await editor.textContent()) ?? ''), poll).toBe(squash(typed));
+    await editor.press('Control+Shift+z');
+    await expect.poll(async () => squash((await editor.textContent()) ?? ''), poll).toBe(squash(typed + acceptedText));
+
+    await expect.poll(() => page.getByRole('status', { name: 'Save status' }).textContent(), poll).toBe('Saved');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('finds the generation by searching history, marked as accepted', async () => {
+    await page.getByRole('link', { name: 'History' }).click();
+    await page.getByRole('searchbox', { name: 'Search history' }).fill(searchWord);
+    const entries = page.getByRole('list', { name: 'History entries' }).getByRole('listitem');
+    await expect.poll(() => entries.filter({ hasText: typed }).count(), poll).toBeGreaterThan(0);
+    const entry = entries.filter({ hasText: typed }).first();
+    expect(await entry.textContent()).toContain('tiny');
+    await expect.poll(() => entry.getByText('Accepted', { exact: true }).count(), poll).toBe(1);
+
+    await page.getByRole('searchbox', { name: 'Search history' }).fill('zebra-not-in-any-prompt');
+    await expect.poll(() => page.getByText('Nothing matches.').count(), poll).toBe(1);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('keeps the document across a reload', async () => {
+    await page.reload();
+    await page.getByRole('link', { name: 'Write' }).click();
+    const editor = page.getByRole('textbox', { name: 'Editor' });
+    await expect.poll(async () => squash((await editor.textContent()) ?? ''), poll).toBe(squash(typed + acceptedText));
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('keeps the document and history across a server restart', async () => {
+    // Leave the page first, so the app's event socket does not log reconnect failures while the server is down.
+    await page.goto('about:blank');
+    await server.stop();
+    server = await startServe(home);
+    await page.goto(server.url);
+    const editor = page.getByRole('textbox', { name: 'Editor' });
+    await expect.poll(async () => squash((await editor.textContent()) ?? ''), poll).toBe(squash(typed + acceptedText));
+    await page.getByRole('link', { name: 'History' }).click();
+    await page.getByRole('searchbox', { name: 'Search history' }).fill(searchWord);
+    await expect
+      .poll(() => page.getByRole('list', { name: 'History entries' }).getByRole('listitem').filter({ hasText: typed }).count(), poll)
+      .toBeGreaterThan(0);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('refuses requests and sockets without the right token', async () => {
+    const call = (headers: Record<string, string> = {}) =>
+      fetch(`${server.origin}/api/call/documents.list`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{}' });
+    const noCookie = await call();
+    expect(noCookie.status).toBe(401);
+    expect(await noCookie.text()).not.toContain(typed);
+    expect((await call({ authorization: 'Bearer wrong-token' })).status).toBe(401);
+    expect((await call({ cookie: 'inkwell_token=wrong-token' })).status).toBe(401);
+    expect((await fetch(`${server.origin}/?token=wrong-token`)).status).toBe(401);
+    expect((await fetch(`${server.origin}/`)).status).toBe(401);
+    // The right token is accepted, so the refusals above are about the token.
+    expect((await call({ authorization: `Bearer ${server.token}` })).status).toBe(200);
+
+    const socketOutcome = (url: string, origin: string): Promise<string> =>
+      new Promise((resolve) => {
+        const socket = new WebSocket(url, { origin });
+        socket.on('open', () => {
+          socket.close();
+          resolve('open');
+        });
+        socket.on('unexpected-response', (_request, response) => {
+          resolve(`refused ${response.statusCode}`);
+          socket.terminate();
+        });
+        socket.on('error', () => resolve('error'));
+      });
+    const wsOrigin = server.origin.replace(/^http/, 'ws');
+    expect(await socketOutcome(`${wsOrigin}/api/events?token=wrong-token`, server.origin)).toMatch(/^refused 40[13]$|^error$/);
+    expect(await socketOutcome(`${wsOrigin}/api/events?token=${server.token}`, 'http://evil.example')).toMatch(/^refused 40[13]$|^error$/);
+    expect(await socketOutcome(`${wsOrigin}/api/events?token=${server.token}`, server.origin)).toBe('open');
+
+    // A browser that never saw the token is refused too.
+    const stranger = await browser.newContext();
+    const strangerPage = await stranger.newPage();
+    const response = await strangerPage.goto(`${server.origin}/`);
+    expect(response?.status()).toBe(401);
+    await stranger.close();
+  });
+
+  it.runIf(process.env['INKWELL_SCREENSHOTS'] === '1')('saves screenshots of every page (mock back end)', async () => {
+    const out = join(repoRoot, 'docs', 'screenshots');
+    mkdirSync(out, { recursive: true });
+    for (const scheme of ['light', 'dark'] as const) {
+      const shots = await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: scheme, deviceScaleFactor: 1 });
+      const shotPage = await shots.newPage();
+      const errors = collectPageErrors(shotPage);
+      await shotPage.goto(`${server.url}&mock=1`);
+      const editor = shotPage.getByRole('textbox', { name: 'Editor' });
+      await editor.waitFor();
+      await expect.poll(async () => ((await editor.textContent()) ?? '').length, poll).toBeGreaterThan(100);
+      await editor.click();
+      await shotPage.keyboard.press('Control+End');
+      await shotPage.getByRole('button', { name: 'Continue' }).click();
+      await expect.poll(() => shotPage.getByRole('status').filter({ hasText: 'candidates ready' }).count(), poll).toBe(1);
+      const suffix = scheme === 'dark' ? '-dark' : '';
+      await shotPage.screenshot({ path: join(out, `write${suffix}.png`) });
+      if (scheme === 'light') {
+        await shotPage.getByRole('link', { name: 'History' }).click();
+        await shotPage.getByRole('list', { name: 'History entries' }).waitFor();
+        await shotPage.screenshot({ path: join(out, 'history.png') });
+        await shotPage.getByRole('link', { name: 'Models' }).click();
+        await shotPage.getByText('Get CUDA support').waitFor();
+        await shotPage.screenshot({ path: join(out, 'models.png') });
+        await shotPage.getByRole('link', { name: 'Inspect' }).click();
+        await shotPage.getByRole('list', { name: 'Tokens' }).waitFor();
+        await shotPage.screenshot({ path: join(out, 'inspect.png') });
+        await shotPage.getByRole('link', { name: 'Compare' }).click();
+        await shotPage.getByRole('button', { name: "Use the document's text" }).click();
+        await shotPage.getByRole('button', { name: 'Run comparison' }).click();
+        await expect.poll(() => shotPage.getByText(/as fast as/).count(), poll).toBe(1);
+        await shotPage.screenshot({ path: join(out, 'compare.png') });
+      }
+      expect(errors).toEqual([]);
+      await shots.close();
+    }
+  });
+});

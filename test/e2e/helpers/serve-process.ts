@@ -1,0 +1,107 @@
+/**
+ * Runs the built CLI (`out/main/cli.js`) as the e2e tests need it: one-shot
+ * commands, and `inkwell serve --port 0` whose first stdout line is the URL.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root. */
+export const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
+
+const cliPath = join(repoRoot, 'out', 'main', 'cli.js');
+
+/** Throws a clear error when the app has not been built (the suites run against the build). */
+export function assertBuilt(): void {
+  for (const file of [cliPath, join(repoRoot, 'out', 'renderer', 'index.html')]) {
+    if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` before the e2e suites`);
+  }
+}
+
+/** Result of a one-shot CLI command. */
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `inkwell <args>` with INKWELL_HOME set to `home`. */
+export function runCli(args: string[], home: string, timeoutMs = 120_000): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, env: { ...process.env, INKWELL_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`inkwell ${args.join(' ')} took longer than ${timeoutMs} ms\n${stderr}`));
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A running `inkwell serve`. */
+export interface ServeProcess {
+  /** The first line it printed: `http://127.0.0.1:PORT/?token=TOKEN`. */
+  url: string;
+  origin: string;
+  token: string;
+  /** Everything it printed so far (for failure messages). */
+  output(): string;
+  /** SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const urlLine = /^http:\/\/127\.0\.0\.1:(\d+)\/\?token=([A-Za-z0-9_-]+)$/;
+
+/** Starts `inkwell serve --port 0` on `home` and waits for its URL line. */
+export function startServe(home: string, timeoutMs = 60_000): Promise<ServeProcess> {
+  const child: ChildProcess = spawn(process.execPath, [cliPath, 'serve', '--port', '0'], {
+    cwd: repoRoot,
+    env: { ...process.env, INKWELL_HOME: home },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  let exited = false;
+  const exit = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
+  const stop = async (graceMs = 15_000): Promise<void> => {
+    if (exited) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await exit;
+    clearTimeout(timer);
+  };
+  return new Promise((resolve, reject) => {
+    let firstLine: string | null = null;
+    const fail = (message: string): void => {
+      void stop(1000);
+      reject(new Error(`${message}\n--- serve output ---\n${output}`));
+    };
+    const timer = setTimeout(() => fail(`inkwell serve printed no URL within ${timeoutMs} ms`), timeoutMs);
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (firstLine !== null || !output.includes('\n')) return;
+      firstLine = output.slice(0, output.indexOf('\n')).trim();
+      clearTimeout(timer);
+      const match = urlLine.exec(firstLine);
+      if (!match) {
+        fail(`the first line of inkwell serve is not http://127.0.0.1:PORT/?token=…: ${JSON.stringify(firstLine)}`);
+        return;
+      }
+      resolve({ url: firstLine, origin: `http://127.0.0.1:${match[1]}`, token: match[2]!, output: () => output, stop });
+    });
+    child.once('exit', (code) => {
+      if (firstLine === null) {
+        clearTimeout(timer);
+        fail(`inkwell serve exited with code ${code} before printing its URL`);
+      }
+    });
+  });
+}

@@ -31,7 +31,7 @@ function printMachine(machine: MachineInfo): void {
 function printModel(m: ModelMeasurement, machine: MachineInfo): void {
   const { nLayer, nEmbd, nHead, nPositions } = m.spec.shape;
   console.log(`## ${m.spec.label}: ${nLayer} layers, d=${nEmbd}, ${nHead} heads, ${nPositions} positions, vocab 50257, fp32, CPU EP`);
-  console.log(`${(m.model.parameters / 1e6).toFixed(1)}M parameters, ${(m.model.sizeBytes / 1e9).toFixed(2)} GB on disk; ${m.reps} timed repetitions after ${m.warmup} warm-up, medians; decode over ${m.decodeSteps} steps`);
+  console.log(`${(m.model.parameters / 1e6).toFixed(1)}M parameters, ${((m.model.parameters * 4) / 1e9).toFixed(2)} GB of fp32 weights; ${m.reps} timed repetitions after ${m.warmup} warm-up, medians; decode over ${m.decodeSteps} steps`);
   console.log('');
   console.log(markdownTable(rowsFor(m)));
   console.log('');

@@ -106,6 +106,12 @@ export class BrowserWindow extends EventEmitter {
   readonly webContents: FakeWebContents;
   destroyed = false;
   readonly show = vi.fn();
+  readonly maximize = vi.fn();
+  readonly focus = vi.fn();
+  readonly restore = vi.fn();
+  readonly isMinimized = vi.fn(() => false);
+  readonly isMaximized = vi.fn(() => false);
+  readonly getNormalBounds = vi.fn(() => ({ x: 0, y: 0, width: 1200, height: 800 }));
   readonly loadURL = vi.fn(async (url: string) => {
     this.webContents.url = url;
   });
@@ -168,10 +174,49 @@ export const dialog = {
 
 export const nativeTheme = { shouldUseDarkColors: false };
 
-export const app = {
-  isPackaged: false,
-  getAppPath: vi.fn(() => '/app'),
-  getVersion: vi.fn(() => '0.0.0-test'),
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve: () => void = () => undefined;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** `app`: an EventEmitter; `whenReady` resolves once `becomeReady()` is called. */
+class FakeApp extends EventEmitter {
+  isPackaged = false;
+  readonly paths = new Map<string, string>();
+  #ready = deferred();
+  readonly setName = vi.fn();
+  readonly setPath = vi.fn((name: string, path: string) => {
+    this.paths.set(name, path);
+  });
+  readonly getPath = vi.fn((name: string) => this.paths.get(name) ?? `/default/${name}`);
+  readonly getAppPath = vi.fn(() => '/app');
+  readonly getVersion = vi.fn(() => '0.0.0-test');
+  readonly requestSingleInstanceLock = vi.fn(() => true);
+  readonly quit = vi.fn();
+  readonly exit = vi.fn();
+  readonly whenReady = vi.fn(() => this.#ready.promise);
+  /** Plays Electron's `ready`. */
+  becomeReady(): void {
+    this.#ready.resolve();
+  }
+  /** A fresh, not-yet-ready app with no listeners. */
+  reset(): void {
+    this.removeAllListeners();
+    this.paths.clear();
+    this.isPackaged = false;
+    this.#ready = deferred();
+  }
+}
+export const app = new FakeApp();
+
+export const Menu = {
+  buildFromTemplate: vi.fn((template: unknown[]) => ({ template })),
+  setApplicationMenu: vi.fn(),
+};
+
+export const screen = {
+  getAllDisplays: vi.fn(() => [{ workArea: { x: 0, y: 0, width: 1920, height: 1080 } }]),
 };
 
 // ---------------------------------------------------------------- preload modules
@@ -205,5 +250,5 @@ export function resetElectronMock(): void {
   contextBridge.exposed.clear();
   ipcRenderer.removeAllListeners();
   nativeTheme.shouldUseDarkColors = false;
-  app.isPackaged = false;
+  app.reset();
 }

@@ -43,6 +43,7 @@ export interface StepRecord {
   pastLength: number;
 }
 
+/** A DecoderSession whose logits come from a script; records every step. */
 export class FakeDecoder implements DecoderSession {
   readonly device: DecoderSession['device'];
   readonly config: Gpt2Config;
@@ -95,8 +96,9 @@ export class FakeDecoder implements DecoderSession {
   async release(): Promise<void> {}
 }
 
-/** A 64-token fake vocabulary: ids 0..25 are "a".."z", 26 is " ", 27..62 are "A".., 63 is the end of text. */
+/** Size of the fake vocabulary: ids 0..25 are "a".."z", 26 is " ", 27..62 are "A".."Z" and digits, 63 is the end of text. */
 export const FAKE_VOCAB = 64;
+/** The fake end-of-text id. */
 export const FAKE_EOS = 63;
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 

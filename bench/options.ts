@@ -33,6 +33,7 @@ export const USAGE = `npm run bench -- [options]
   --prepare              only write and import the models into the cache, then stop
   --json FILE            results file (default out/bench-results/results-<time>.json)
   --dir DIR              model cache (default $INKWELL_BENCH_DIR or <tmp>/inkwell-bench)
+  --profile              instead: where one decode step's time goes in Inkwell (with --model)
   --help
 
 Models are random-weight checkpoints with the real shapes, written once into the cache folder

@@ -44,7 +44,11 @@ await build({
     minify: false,
     sourcemap: true,
     rollupOptions: {
-      input: { 'gpt2.bench': join(root, 'bench/gpt2.bench.ts'), worker: join(root, 'bench/worker.ts') },
+      input: {
+        'gpt2.bench': join(root, 'bench/gpt2.bench.ts'),
+        worker: join(root, 'bench/worker.ts'),
+        profile: join(root, 'bench/profile.ts'),
+      },
       external: isExternal,
       output: { format: 'es', entryFileNames: '[name].js', chunkFileNames: 'chunks/[name]-[hash].js' },
     },
@@ -53,7 +57,10 @@ await build({
 });
 
 const graphHash = sourceHash(['src/main/engine/onnx', 'src/main/engine/checkpoint', 'bench/checkpoint-writer.ts']);
-const child = spawn(process.execPath, [...process.execArgv, '--enable-source-maps', join(outDir, 'gpt2.bench.js'), ...process.argv.slice(2)], {
+// `--profile` runs the per-step profile (bench/profile.ts) instead of the comparison.
+const args = process.argv.slice(2);
+const entry = args.includes('--profile') ? 'profile.js' : 'gpt2.bench.js';
+const child = spawn(process.execPath, [...process.execArgv, '--enable-source-maps', join(outDir, entry), ...args.filter((a) => a !== '--profile')], {
   stdio: 'inherit',
   env: { ...process.env, INKWELL_BENCH_GRAPH_HASH: graphHash },
 });

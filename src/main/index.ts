@@ -17,6 +17,7 @@ import type { OriginPolicy } from './app/origins';
 import { loadWindowState, saveWindowState, visibleBounds } from './app/window-state';
 import { ModelStore } from './engine/models/store';
 import { resolveHome } from './engine/paths';
+import type { Settings } from '../shared/api';
 import { HistoryStore } from './history';
 import { InferenceClient } from './inference/client';
 import { createElectronSpawner } from './inference/electron-spawner';
@@ -60,13 +61,24 @@ interface Running {
 let running: Running | null = null;
 let mainWindow: BrowserWindow | null = null;
 
-function openWindow(policy: OriginPolicy): BrowserWindow {
+/** Whether the window should open dark: the user's theme setting, else the system's. */
+function prefersDark(history: HistoryStore): boolean {
+  let theme: Settings['theme'] = 'system';
+  try {
+    theme = history.getSettings().theme;
+  } catch (error) {
+    log(`could not read the theme setting: ${describe(error)}`);
+  }
+  return theme === 'dark' || (theme === 'system' && nativeTheme.shouldUseDarkColors);
+}
+
+function openWindow(policy: OriginPolicy, dark: boolean): BrowserWindow {
   const stateFile = join(home, 'window-state.json');
   const saved = visibleBounds(loadWindowState(stateFile), screen.getAllDisplays().map((d) => d.workArea));
   const window = createMainWindow(
     {
       preloadPath: paths.preload,
-      dark: nativeTheme.shouldUseDarkColors,
+      dark,
       ...(saved ? { bounds: saved.bounds } : {}),
       ...(process.platform === 'linux' ? { icon: join(app.getAppPath(), 'resources', 'icon.png') } : {}),
     },
@@ -119,7 +131,7 @@ async function start(): Promise<void> {
   running = { service, inference, history, disposeIpc };
 
   if (notice) log(notice);
-  mainWindow = openWindow(policy);
+  mainWindow = openWindow(policy, prefersDark(history));
 
   app.on('second-instance', () => {
     if (!mainWindow) return;
@@ -127,7 +139,7 @@ async function start(): Promise<void> {
     mainWindow.focus();
   });
   app.on('activate', () => {
-    if (BrowserWindow.getAllWindows().length === 0) mainWindow = openWindow(policy);
+    if (BrowserWindow.getAllWindows().length === 0) mainWindow = openWindow(policy, prefersDark(history));
   });
 }
 

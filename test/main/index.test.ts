@@ -11,7 +11,7 @@ import type * as ElectronMock from '../mocks/electron';
 vi.mock('electron', () => import('../mocks/electron'));
 
 const fakes = vi.hoisted(() => ({
-  openHistory: (_file: string, _options: unknown): { store: { close(): void }; notice?: string } => ({ store: { close: () => undefined } }),
+  openHistory: (_file: string, _options: unknown): { store: { close(): void; getSettings?(): unknown }; notice?: string } => ({ store: { close: () => undefined } }),
   deps: null as null | Record<string, unknown>,
   inferenceOptions: null as null | { spawn: unknown },
   service: null as null | { close: () => Promise<void>; handle: () => Promise<unknown>; subscribe: () => () => void },
@@ -51,7 +51,7 @@ beforeEach(() => {
   home = mkdtempSync(join(tmpdir(), 'inkwell-entry-'));
   process.env.INKWELL_HOME = home;
   delete process.env.ELECTRON_RENDERER_URL;
-  fakes.openHistory = () => ({ store: { close: vi.fn() } });
+  fakes.openHistory = () => ({ store: { close: vi.fn(), getSettings: () => ({ theme: 'system' }) } });
   fakes.deps = null;
 });
 
@@ -133,6 +133,12 @@ describe('after ready', () => {
     fakes.openHistory = () => ({ store: { close: vi.fn() }, notice: 'inkwell.db was damaged and set aside as inkwell.db.corrupt-1' });
     await startApp();
     expect(fakes.deps?.appInfo).toMatchObject({ notices: ['inkwell.db was damaged and set aside as inkwell.db.corrupt-1'] });
+  });
+
+  it('paints the window in the theme the user chose, else the system one', async () => {
+    fakes.openHistory = () => ({ store: { close: vi.fn(), getSettings: () => ({ theme: 'dark' }) } });
+    const { BrowserWindow } = await startApp();
+    expect(BrowserWindow.windows[0]?.options.backgroundColor).toBe('#1e1e1e');
   });
 
   it('hardens every WebContents created later', async () => {

@@ -62,6 +62,24 @@ describe('the preload', () => {
     expect(ipcRenderer.listenerCount(EVENT_CHANNEL)).toBe(0);
   });
 
+  it('keeps one ipcRenderer listener for many subscribers and isolates a throwing one', () => {
+    const throwing = vi.fn(() => {
+      throw new Error('listener bug');
+    });
+    const healthy = vi.fn();
+    const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    const unsubscribers = [bridge.onEvent(throwing), ...Array.from({ length: 20 }, () => bridge.onEvent(healthy))];
+    expect(ipcRenderer.listenerCount(EVENT_CHANNEL)).toBe(1);
+    ipcRenderer.deliver(EVENT_CHANNEL, event);
+    expect(throwing).toHaveBeenCalledTimes(1);
+    expect(healthy).toHaveBeenCalledTimes(20);
+    expect(error).toHaveBeenCalledWith('inkwell: an event listener threw', expect.any(Error));
+    for (const unsubscribe of unsubscribers) unsubscribe();
+    unsubscribers[0]?.();
+    expect(ipcRenderer.listenerCount(EVENT_CHANNEL)).toBe(0);
+    error.mockRestore();
+  });
+
   it('rejects a listener that is not a function', () => {
     expect(() => bridge.onEvent('x' as never)).toThrow(TypeError);
   });

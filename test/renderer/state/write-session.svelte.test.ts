@@ -154,6 +154,44 @@ describe('WriteSession (over the mock API)', () => {
     expect(app.write.documents.id).toBe(docs[0]!.id);
   });
 
+  it('generates marketing copy from a few-shot template and inserts only the cleaned line', async () => {
+    const { app, api, editor } = await startApp();
+    const spy = vi.spyOn(api, 'call');
+    const session = app.write;
+    session.template.choose('tagline');
+    session.template.setField('product', 'small-batch coffee');
+    session.template.setField('audience', 'remote workers');
+    await session.generateFromTemplate();
+    expect(session.message).toMatch(/tone/);
+    session.template.setField('tone', 'warm');
+    const before = editor.text;
+    await session.generateFromTemplate();
+    const start = spy.mock.calls.filter(([method]) => method === 'generate.start').at(-1);
+    expect(start?.[1]).toMatchObject({ memory: '', params: { stop: ['\n'], numReturnSequences: 5 } });
+    expect((start?.[1] as { prompt: string }).prompt.endsWith('Product: small-batch coffee\nAudience: remote workers\nTone: warm\nTagline:')).toBe(true);
+    await waitFor(() => expect(session.candidates.phase).toBe('done'));
+    const raw = session.candidates.current!.text;
+    expect(raw.startsWith(' ')).toBe(true);
+    expect(session.accept()).toBe(true);
+    expect(editor.text).toBe(before + raw.trim());
+  });
+
+  it('re-runs a history entry with its model, parameters, memory and locked seed', async () => {
+    const { app, api } = await startApp();
+    const spy = vi.spyOn(api, 'call');
+    const entry = { ...(await api.call('history.get', { id: 2 })), memory: 'Remembered.\n\n' };
+    app.showPage('history');
+    await app.history.rerun(entry);
+    expect(app.page).toBe('write');
+    expect(app.write.source).toEqual({ kind: 'rerun', historyId: 2 });
+    expect(app.write.params.seedLocked).toBe(true);
+    expect(app.write.params.model?.id).toBe('gpt2-large');
+    const start = spy.mock.calls.find(([method]) => method === 'generate.start');
+    expect(start?.[1]).toMatchObject({ modelId: 'gpt2-large', prompt: entry.prompt, memory: 'Remembered.\n\n', params: { seed: entry.seed } });
+    await waitFor(() => expect(app.write.candidates.phase).toBe('done'));
+    expect(app.write.run?.seed).toBe(entry.seed);
+  });
+
   it('explains instead of failing when no model is imported', async () => {
     const api = createMockApi({ callDelayMs: 0 });
     const app = new AppState(api);

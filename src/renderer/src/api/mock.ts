@@ -459,7 +459,9 @@ function firstStop(text: string, stops: readonly string[]): number | null {
 }
 
 function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
+  // Scrambled first: mulberry32's first outputs for neighbouring seeds are alike.
+  let a = Math.imul((seed >>> 0) ^ 0x9e3779b9, 0x85ebca6b) >>> 0;
+  a = Math.imul(a ^ (a >>> 13), 0xc2b2ae35) >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;

@@ -63,7 +63,7 @@ export class AppState {
   readonly compare: CompareState;
 
   #page = $state<PageId>('write');
-  #visited = $state.raw<ReadonlySet<PageId>>(new Set<PageId>(['write']));
+  #visited = $state.raw<readonly PageId[]>(['write']);
   #ready = $state(false);
   #info = $state.raw<AppInfo | null>(null);
   #settings = $state.raw<Settings>(SettingsSchema.parse({}));
@@ -94,7 +94,7 @@ export class AppState {
     return this.#page;
   }
   /** Pages opened at least once (they stay mounted, so editor state survives). */
-  get visited(): ReadonlySet<PageId> {
+  get visited(): readonly PageId[] {
     return this.#visited;
   }
   /** True once the first load finished. */
@@ -160,7 +160,7 @@ export class AppState {
   /** Shows a page. */
   showPage(page: PageId): void {
     this.#page = page;
-    if (!this.#visited.has(page)) this.#visited = new Set([...this.#visited, page]);
+    if (!this.#visited.includes(page)) this.#visited = [...this.#visited, page];
   }
 
   /** Follows the OS theme when settings say "system". */

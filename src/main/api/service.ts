@@ -22,7 +22,7 @@ import {
 } from '../../shared/api';
 import type { GenerateHandlers, InferenceStateChange } from '../inference/client';
 import type { InferenceArgs, InferenceResult } from '../inference/protocol';
-import { isCudaProviderInstalled } from './cuda';
+import { isCudaProviderInstalled } from '../engine/runtime/cuda';
 import { toApiError } from './errors';
 import type { HistoryPort } from './history-port';
 import { toModelSummary, type StoredModelFields } from './model-summary';

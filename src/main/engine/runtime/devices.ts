@@ -6,6 +6,7 @@ import { env, InferenceSession, Tensor } from 'onnxruntime-node';
 import type { DeviceStatus } from '../../../shared/api';
 import type { DeviceName } from '../types';
 import { GraphBuilder } from '../onnx/builder';
+import { isCudaProviderInstalled } from './cuda';
 
 // Probing a missing EP makes onnxruntime print its load failure to stderr on every start; every
 // failure also surfaces as an exception with the same text, which is what gets reported.
@@ -45,6 +46,11 @@ export function describeDeviceError(device: DeviceName, err: unknown): string {
  * so a session that would silently run on the CPU counts as a failure.
  */
 async function probeOne(device: DeviceName): Promise<DeviceStatus> {
+  // Without the provider library ORT's dlopen failure is printed to stderr before any log level
+  // applies (transformers.js#1642), so do not even try.
+  if (device === 'cuda' && !isCudaProviderInstalled()) {
+    return { name: device, available: false, reason: 'CUDA execution provider is not installed (npm run fetch-cuda)' };
+  }
   let session: InferenceSession | undefined;
   try {
     session = await InferenceSession.create(probeGraph(), {

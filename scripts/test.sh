@@ -17,5 +17,7 @@ fi
 
 # The CUDA execution provider download is skipped (.npmrc); see README "GPU".
 export ONNXRUNTIME_NODE_INSTALL=skip
+# A missing browser must fail the browser suite here, not skip it.
+export INKWELL_REQUIRE_BROWSER=1
 npm ci --no-audit --no-fund
 npm test

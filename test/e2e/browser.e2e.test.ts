@@ -18,7 +18,9 @@ import { makeRandomCheckpoint } from '../helpers/checkpoint-factory';
 import { browserUnavailableReason, collectPageErrors, launchChromium } from './helpers/browser';
 import { assertBuilt, repoRoot, runCli, startServe, type ServeProcess } from './helpers/serve-process';
 
-const skipReason = browserUnavailableReason();
+// CI sets INKWELL_REQUIRE_BROWSER=1 so that a missing browser fails the run instead of skipping it.
+const unavailable = browserUnavailableReason();
+const skipReason = process.env['INKWELL_REQUIRE_BROWSER'] === '1' ? null : unavailable;
 if (skipReason) console.warn(`browser e2e skipped: ${skipReason}`);
 
 const typed = 'The lighthouse keeper climbed the stairs';
@@ -39,6 +41,7 @@ describe.skipIf(skipReason !== null)('browser against inkwell serve', () => {
   let acceptedText = '';
 
   beforeAll(async () => {
+    if (unavailable) throw new Error(`browser e2e cannot run: ${unavailable}`);
     assertBuilt();
     home = mkdtempSync(join(tmpdir(), 'inkwell-e2e-home-'));
     checkpointDir = mkdtempSync(join(tmpdir(), 'inkwell-e2e-ckpt-'));

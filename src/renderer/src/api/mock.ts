@@ -253,7 +253,7 @@ export function createMockApi(options: MockOptions = {}): MockApi {
   };
 
   const handlers: Handlers = {
-    'app.info': () => ({ version: '0.1.0 (mock)', dataDir: '(in memory)', transport: 'http', nativeFileDialogs: false, notices: [] }),
+    'app.info': () => ({ version: '0.1.0 (mock)', dataDir: '/home/writer/.config/Inkwell', transport: 'http', nativeFileDialogs: false, notices: [] }),
     'models.list': () => models.map((m) => ({ ...m })),
     'models.status': () => engineStatus(),
     'models.import': ({ path, id }) => {

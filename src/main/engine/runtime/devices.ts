@@ -7,6 +7,7 @@ import type { DeviceStatus } from '../../../shared/api';
 import type { DeviceName } from '../types';
 import { GraphBuilder } from '../onnx/builder';
 import { isCudaProviderInstalled } from './cuda';
+import { isVulkanLoaderInstalled } from './vulkan';
 
 // Probing a missing EP makes onnxruntime print its load failure to stderr on every start; every
 // failure also surfaces as an exception with the same text, which is what gets reported.
@@ -50,6 +51,9 @@ async function probeOne(device: DeviceName): Promise<DeviceStatus> {
   // applies (transformers.js#1642), so do not even try.
   if (device === 'cuda' && !isCudaProviderInstalled()) {
     return { name: device, available: false, reason: 'CUDA execution provider is not installed (npm run fetch-cuda)' };
+  }
+  if (device === 'webgpu' && !isVulkanLoaderInstalled()) {
+    return { name: device, available: false, reason: 'WebGPU needs the Vulkan loader (libvulkan.so.1), which is not installed (Debian/Ubuntu: apt install libvulkan1)' };
   }
   let session: InferenceSession | undefined;
   try {

@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import { app, BrowserWindow, dialog, Menu, nativeTheme, screen, session } from 'electron';
+import { errorMessage } from './api/errors';
 import { createApiService } from './api/service';
 import type { ApiService } from './api/service';
 import { registerAppProtocol, registerAppScheme } from './app/app-protocol';
@@ -19,6 +20,7 @@ import { ModelStore } from './engine/models/store';
 import { resolveHome } from './engine/paths';
 import type { Settings } from '../shared/api';
 import { HistoryStore } from './history';
+import { historyFile } from './history/location';
 import { InferenceClient } from './inference/client';
 import { createElectronSpawner } from './inference/electron-spawner';
 import { registerElectronIpc } from './transports/electron-ipc';
@@ -39,9 +41,6 @@ function log(line: string): void {
   process.stderr.write(`[inkwell] ${line}\n`);
 }
 
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 // Before `ready`: the name, the data folder and the privileged scheme must be fixed first.
 app.setName(APP_NAME);
@@ -67,7 +66,7 @@ function prefersDark(history: HistoryStore): boolean {
   try {
     theme = history.getSettings().theme;
   } catch (error) {
-    log(`could not read the theme setting: ${describe(error)}`);
+    log(`could not read the theme setting: ${errorMessage(error)}`);
   }
   return theme === 'dark' || (theme === 'system' && nativeTheme.shouldUseDarkColors);
 }
@@ -90,7 +89,7 @@ function openWindow(policy: OriginPolicy, dark: boolean): BrowserWindow {
   window.on('closed', () => {
     if (mainWindow === window) mainWindow = null;
   });
-  void window.loadURL(policy.entryUrl).catch((error: unknown) => log(`could not load ${policy.entryUrl}: ${describe(error)}`));
+  void window.loadURL(policy.entryUrl).catch((error: unknown) => log(`could not load ${policy.entryUrl}: ${errorMessage(error)}`));
   return window;
 }
 
@@ -98,10 +97,10 @@ function openHistory(): { store: HistoryStore; notice?: string } {
   const nativeBinding = findElectronSqliteAddon({ isPackaged: app.isPackaged, appPath: app.getAppPath(), resourcesPath: process.resourcesPath });
   if (!nativeBinding) log('no Electron-ABI better-sqlite3 found; using the default build (run scripts/ensure-electron-native.mjs if it fails to load)');
   try {
-    return HistoryStore.open(join(home, 'inkwell.db'), nativeBinding ? { nativeBinding } : {});
+    return HistoryStore.open(historyFile(home), nativeBinding ? { nativeBinding } : {});
   } catch (error) {
     const explained = explainNativeLoadError(error);
-    throw new Error(explained ?? `could not open the history database in ${home}: ${describe(error)}`, { cause: error });
+    throw new Error(explained ?? `could not open the history database in ${home}: ${errorMessage(error)}`, { cause: error });
   }
 }
 
@@ -163,7 +162,7 @@ async function shutDown(): Promise<void> {
   try {
     await Promise.race([orderly, timeout]);
   } catch (error) {
-    log(`shutdown: ${describe(error)}`);
+    log(`shutdown: ${errorMessage(error)}`);
   } finally {
     clearTimeout(timer);
     current.history.close();
@@ -172,7 +171,7 @@ async function shutDown(): Promise<void> {
 
 function fail(error: unknown): void {
   log(`could not start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-  dialog.showErrorBox(`${APP_NAME} could not start`, describe(error));
+  dialog.showErrorBox(`${APP_NAME} could not start`, errorMessage(error));
   app.exit(1);
 }
 
@@ -190,6 +189,6 @@ if (!app.requestSingleInstanceLock()) {
   app.on('window-all-closed', () => {
     if (process.platform !== 'darwin') app.quit();
   });
-  process.on('unhandledRejection', (reason) => log(`unhandled rejection: ${describe(reason)}`));
+  process.on('unhandledRejection', (reason) => log(`unhandled rejection: ${errorMessage(reason)}`));
   start().catch(fail);
 }

@@ -3,12 +3,13 @@
  * <home>/inkwell.db, models in <home>/models, inference in a child process,
  * and the built renderer plus the API over HTTP + WebSocket (transports/http-ws.ts).
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { version } from '../../package.json';
 import { createApiService } from './api/service';
 import { ModelStore } from './engine/models/store';
 import { HistoryStore } from './history';
+import { historyFile } from './history/location';
 import { InferenceClient, createNodeSpawner } from './inference/client';
 import { startHttpWsServer } from './transports/http-ws';
 
@@ -61,7 +62,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   let emit = (line: string): void => void early.push(line);
   const diagnostics = (line: string): void => emit(line);
 
-  const { store: history, notice } = HistoryStore.open(join(home, 'inkwell.db'));
+  const { store: history, notice } = HistoryStore.open(historyFile(home));
   if (notice) diagnostics(notice);
   const inference = new InferenceClient({
     spawn: createNodeSpawner({ home, ...(options.inferenceEntry ? { entry: options.inferenceEntry } : {}) }),
@@ -71,7 +72,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     history,
     inference,
     models: new ModelStore(home),
-    appInfo: { version: packageVersion(), dataDir: home, transport: 'http', nativeFileDialogs: false, notices: notice ? [notice] : [] },
+    appInfo: { version, dataDir: home, transport: 'http', nativeFileDialogs: false, notices: notice ? [notice] : [] },
     log: diagnostics,
   });
 
@@ -113,22 +114,4 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       return closing;
     },
   };
-}
-
-/** Inkwell's version from the package.json above the running bundle (out/main or src/main). */
-function packageVersion(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let depth = 0; depth < 5; depth += 1) {
-    const file = join(dir, 'package.json');
-    if (existsSync(file)) {
-      try {
-        const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown; version?: unknown };
-        if (pkg.name === 'inkwell' && typeof pkg.version === 'string') return pkg.version;
-      } catch {
-        // An unreadable package.json on the way up is not ours; keep looking.
-      }
-    }
-    dir = dirname(dir);
-  }
-  return '0.0.0';
 }

@@ -10,6 +10,7 @@ import type { WeightDtype } from '../../src/main/engine/types';
 import { decodeToFloat64, DTYPE_BYTES, encodeFromNumbers, isWeightDtype } from '../../src/main/engine/checkpoint/dtype';
 import { gpt2TensorShapes as layoutShapes } from '../../src/main/engine/checkpoint/layout';
 import type { BpeTables } from '../../src/main/engine/checkpoint/tokenizer-files';
+import { normals, tensorSeed } from './random';
 import {
   parseMergesText, writeTokenizerConfig, writeTokenizerJson, writeVocabAndMerges,
 } from '../../src/main/engine/checkpoint/tokenizer-files';
@@ -67,39 +68,6 @@ export function gpt2BpeTables(): BpeTables {
 /** Canonical tensor names and shapes of a GPT-2 checkpoint (Conv1D weights are [in, out]; no lm_head). */
 export function gpt2TensorShapes(nLayer: number, nEmbd: number, nPositions: number, vocabSize = GPT2_VOCAB_SIZE): Map<string, number[]> {
   return layoutShapes({ nLayer, nEmbd, nPositions, vocabSize });
-}
-
-/** FNV-1a of a string, mixed with the seed: the per-tensor PRNG seed. */
-function tensorSeed(seed: number, name: string): number {
-  let h = (0x811c9dc5 ^ Math.imul(seed | 0, 0x9e3779b1)) >>> 0;
-  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
-  return h;
-}
-
-/** mulberry32 uniform [0, 1) generator. */
-function mulberry32(state: number): () => number {
-  let a = state >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** `count` samples of N(mean, std²) from a seeded stream (Box–Muller). */
-function normals(count: number, state: number, mean: number, std: number): Float64Array {
-  const next = mulberry32(state);
-  const out = new Float64Array(count);
-  for (let i = 0; i < count; i += 2) {
-    const u = 1 - next();
-    const v = next();
-    const r = Math.sqrt(-2 * Math.log(u));
-    out[i] = mean + std * r * Math.cos(2 * Math.PI * v);
-    if (i + 1 < count) out[i + 1] = mean + std * r * Math.sin(2 * Math.PI * v);
-  }
-  return out;
 }
 
 /** Mean and std of a tensor's random values: embeddings spread logits, layer norms near 1, biases small but nonzero. */

@@ -21,11 +21,16 @@ export function apiErrorFromKind(kind: string, message: string): ApiError {
   return new ApiError(mapped, message);
 }
 
+/** The message of anything thrown: an Error's message, else the value as text. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** Turns anything thrown into an ApiError, keeping the kind it carries when it has one. */
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   const kind = (error as { kind?: unknown } | null)?.kind;
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   if (typeof kind === 'string') return apiErrorFromKind(kind, message);
   return new ApiError('internal', message);
 }

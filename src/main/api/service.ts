@@ -23,7 +23,7 @@ import {
 import type { GenerateHandlers, InferenceStateChange } from '../inference/client';
 import type { InferenceArgs, InferenceResult } from '../inference/protocol';
 import { isCudaProviderInstalled } from '../engine/runtime/cuda';
-import { toApiError } from './errors';
+import { errorMessage, toApiError } from './errors';
 import type { HistoryPort } from './history-port';
 import { toModelSummary, type StoredModelFields } from './model-summary';
 
@@ -93,7 +93,7 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
       try {
         listener(event);
       } catch (error) {
-        log(`api: an event listener threw: ${describe(error)}`);
+        log(`api: an event listener threw: ${errorMessage(error)}`);
       }
     }
   };
@@ -195,7 +195,7 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
         return engineStatus(status.loaded);
       } catch (error) {
         // A dead or stuck engine is a status to show, not a failure of the status call.
-        log(`api: models.status: ${describe(error)}`);
+        log(`api: models.status: ${errorMessage(error)}`);
         return engineStatus();
       }
     },
@@ -212,7 +212,7 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
       const generationId = randomUUID();
       const controller = new AbortController();
       const finished = runGeneration(generationId, { modelId, ...rest }, controller.signal)
-        .catch((error: unknown) => log(`api: generation ${generationId} failed unexpectedly: ${describe(error)}`))
+        .catch((error: unknown) => log(`api: generation ${generationId} failed unexpectedly: ${errorMessage(error)}`))
         .finally(() => running.delete(generationId));
       running.set(generationId, { controller, finished });
       return { generationId };
@@ -274,8 +274,4 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
       listeners.clear();
     },
   };
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

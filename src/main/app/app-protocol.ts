@@ -3,31 +3,11 @@
  * file://, as Electron's security checklist asks (item 18): pages get a real
  * origin, and nothing outside the renderer folder can ever be read.
  */
-import { readFile, stat } from 'node:fs/promises';
-import { extname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { readFile, realpath } from 'node:fs/promises';
+import { extname, resolve } from 'node:path';
 import { protocol } from 'electron';
+import { contentTypeOf, resolveInside, statInside } from '../static-files';
 import { APP_HOST, APP_SCHEME } from './origins';
-
-/** Content types of the files Vite emits; anything else is served as bytes. */
-const CONTENT_TYPES: Readonly<Record<string, string>> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.gif': 'image/gif',
-  '.webp': 'image/webp',
-  '.ico': 'image/x-icon',
-  '.woff': 'font/woff',
-  '.woff2': 'font/woff2',
-  '.ttf': 'font/ttf',
-  '.txt': 'text/plain; charset=utf-8',
-  '.wasm': 'application/wasm',
-};
 
 /**
  * Must run before `app.whenReady()`. `standard` gives the scheme real origins
@@ -60,31 +40,19 @@ export function resolveAppAsset(rendererDir: string, url: string): string | null
   } catch {
     return null;
   }
-  if (pathname === '' || pathname === '/') pathname = '/index.html';
-  // After decoding, a backslash or NUL can only have come from an encoded
-  // byte: Windows treats "\" as a separator, and NUL truncates C paths.
-  // A ":" would make a Windows drive-relative path ("C:") or an NTFS stream; Vite never emits one.
-  if (pathname.includes('\\') || pathname.includes('\0') || pathname.includes(':')) return null;
-  const segments = pathname.split('/').filter((s) => s !== '');
-  if (segments.some((s) => s === '..' || s === '.')) return null;
-  const root = resolve(rendererDir);
-  const file = resolve(root, ...segments);
-  const rel = relative(root, file);
-  if (rel === '' || rel.startsWith(`..${sep}`) || rel === '..' || isAbsolute(rel)) return null;
-  return file;
+  return resolveInside(rendererDir, pathname);
 }
 
 /** Headers every app response carries; HTML pages also carry the CSP. */
 function responseHeaders(file: string, csp: string): Record<string, string> {
-  const ext = extname(file).toLowerCase();
   const headers: Record<string, string> = {
-    'Content-Type': CONTENT_TYPES[ext] ?? 'application/octet-stream',
+    'Content-Type': contentTypeOf(file),
     'X-Content-Type-Options': 'nosniff',
     'Cache-Control': 'no-cache',
   };
   // Header-level CSP must be set here: webRequest.onHeadersReceived does not
   // fire for custom protocols (electron/electron#6021).
-  if (ext === '.html') headers['Content-Security-Policy'] = csp;
+  if (extname(file).toLowerCase() === '.html') headers['Content-Security-Policy'] = csp;
   return headers;
 }
 
@@ -97,9 +65,10 @@ export function createAppRequestHandler(rendererDir: string, csp: string): (requ
     const file = resolveAppAsset(rendererDir, request.url);
     if (file === null) return notFound();
     try {
-      const info = await stat(file);
-      if (!info.isFile()) return notFound();
-      const body = request.method === 'HEAD' ? null : await readFile(file);
+      // A symlink inside the folder must not lead out of it either.
+      const found = await statInside(await realpath(resolve(rendererDir)), file);
+      if (found === null) return notFound();
+      const body = request.method === 'HEAD' ? null : await readFile(found.path);
       return new Response(body, { status: 200, headers: responseHeaders(file, csp) });
     } catch {
       return notFound();

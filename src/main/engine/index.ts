@@ -3,7 +3,7 @@
  * tokenization and raw logits. Plain Node (CLI, serve, the app's inference
  * process); never imports electron.
  */
-import type { Candidate, DeviceStatus, GenerationParams, Timings } from '../../shared/api';
+import type { DeviceStatus, GenerationParams, GenerationResult } from '../../shared/api';
 import { runGeneration, type GenerationStartInfo } from './generate/generate';
 import { randomSeed } from './generate/rng';
 import { ModelStore, type StoredModel } from './models/store';
@@ -30,17 +30,8 @@ export interface EngineGenerateRequest {
   onDelta?(sequence: number, text: string): void;
 }
 
-/** What a generation returns. */
-export interface EngineGenerateResult {
-  modelId: string;
-  device: DeviceName;
-  deviceFallbackReason?: string;
-  seed: number;
-  promptTokens: number;
-  truncatedPromptTokens: number;
-  sequences: Candidate[];
-  timings: Timings;
-}
+/** What a generation returns: the API's GenerationResult before the service names it and saves it to history. */
+export type EngineGenerateResult = Omit<GenerationResult, 'generationId' | 'historyId'>;
 
 /** Raw next-token scores of a prompt. */
 export interface EngineLogits {

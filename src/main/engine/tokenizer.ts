@@ -59,7 +59,7 @@ export async function loadTokenizer(modelDir: string): Promise<Gpt2Tokenizer> {
   if (existsSync(tokenizerJsonFile)) {
     tokenizerJson = await readJsonFile(tokenizerJsonFile);
   } else if (existsSync(join(modelDir, 'vocab.json')) && existsSync(join(modelDir, 'merges.txt'))) {
-    tokenizerJson = gpt2TokenizerJson(readVocabAndMerges(modelDir));
+    tokenizerJson = gpt2TokenizerJson(await readVocabAndMerges(modelDir));
   } else {
     throw new EngineError('not_found', `${modelDir}: no tokenizer: expected tokenizer.json, or vocab.json + merges.txt`);
   }

@@ -54,7 +54,9 @@ function formatParams(params: HistoryEntry['params']): string {
 
 /** A code fence longer than any backtick run inside `text`, so generated text cannot close it early. */
 function fenced(text: string): string {
-  const longestRun = Math.max(0, ...Array.from(text.matchAll(/`+/g), (match) => match[0].length));
+  // A loop, not Math.max(...runs): a long text can hold more backtick runs than a call may take arguments.
+  let longestRun = 0;
+  for (const match of text.matchAll(/`+/g)) longestRun = Math.max(longestRun, match[0].length);
   const fence = '`'.repeat(Math.max(3, longestRun + 1));
   return `${fence}text\n${text}\n${fence}`;
 }

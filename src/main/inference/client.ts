@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiError, type DeviceStatus } from '../../shared/api';
-import { apiErrorFromKind } from '../api/errors';
+import { apiErrorFromKind, errorMessage } from '../api/errors';
 import {
   PROTOCOL_VERSION,
   parseReplyMessage,
@@ -203,7 +203,7 @@ export class InferenceClient {
       try {
         child.kill();
       } catch (error) {
-        this.#log(`inference: kill failed: ${describe(error)}`);
+        this.#log(`inference: kill failed: ${errorMessage(error)}`);
       }
     }
     await this.#exited;
@@ -225,7 +225,7 @@ export class InferenceClient {
       try {
         child = this.#ensureChild();
       } catch (error) {
-        reject(new ApiError('engine_crashed', `could not start the inference process: ${describe(error)}`));
+        reject(new ApiError('engine_crashed', `could not start the inference process: ${errorMessage(error)}`));
         return;
       }
       const pending: Pending = { op, resolve: resolve as (value: unknown) => void, reject, onEvent };
@@ -244,7 +244,7 @@ export class InferenceClient {
       } catch (error) {
         // The channel closes just before the exit is reported; the exit handler explains the crash.
         this.#settle(seq);
-        reject(new ApiError('engine_crashed', `the inference process is not reachable: ${describe(error)}`));
+        reject(new ApiError('engine_crashed', `the inference process is not reachable: ${errorMessage(error)}`));
       }
     });
     return { seq, promise };
@@ -328,7 +328,7 @@ export class InferenceClient {
       try {
         listener({ ...change });
       } catch (error) {
-        this.#log(`inference: a state listener threw: ${describe(error)}`);
+        this.#log(`inference: a state listener threw: ${errorMessage(error)}`);
       }
     }
   }
@@ -401,8 +401,4 @@ export function createNodeSpawner(options: NodeSpawnerOptions): Spawner {
       },
     };
   };
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

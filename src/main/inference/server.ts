@@ -5,6 +5,7 @@
  * Electron's parentPort or Node's IPC channel.
  */
 import type { DeviceStatus, GenerationParams } from '../../shared/api';
+import { errorMessage } from '../api/errors';
 import { toModelSummary, type StoredModelFields } from '../api/model-summary';
 import {
   PROTOCOL_VERSION,
@@ -51,7 +52,7 @@ export function serveInference(engine: InferenceEngine, link: ParentLink, log: (
     try {
       link.post(message);
     } catch (error) {
-      log(`inference: could not post a reply: ${describe(error)}`);
+      log(`inference: could not post a reply: ${errorMessage(error)}`);
     }
   };
 
@@ -126,9 +127,5 @@ export function serveInference(engine: InferenceEngine, link: ParentLink, log: (
 /** Engine errors keep their kind; anything else is reported as internal. */
 function toWireError(error: unknown): { kind: InferenceErrorKind; message: string } {
   const kind = InferenceErrorKind.safeParse((error as { kind?: unknown } | null)?.kind);
-  return { kind: kind.success ? kind.data : 'internal', message: describe(error) };
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return { kind: kind.success ? kind.data : 'internal', message: errorMessage(error) };
 }

@@ -11,14 +11,15 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { realpath, stat } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { extname, resolve, sep } from 'node:path';
+import { resolve } from 'node:path';
 import { WebSocketServer, WebSocket } from 'ws';
 import { ApiError, type ApiErrorKind, type ServerEvent } from '../../shared/api';
 import { toApiError } from '../api/errors';
+import { contentTypeOf, resolveInside, statInside } from '../static-files';
 
 /** The name of the cookie that carries the token. */
 export const TOKEN_COOKIE = 'inkwell_token';
@@ -58,27 +59,6 @@ export interface HttpWsServer {
   token: string;
   close(): Promise<void>;
 }
-
-const contentTypes: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json; charset=utf-8',
-  '.map': 'application/json; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.gif': 'image/gif',
-  '.webp': 'image/webp',
-  '.ico': 'image/x-icon',
-  '.woff': 'font/woff',
-  '.woff2': 'font/woff2',
-  '.ttf': 'font/ttf',
-  '.wasm': 'application/wasm',
-  '.txt': 'text/plain; charset=utf-8',
-};
 
 const statusOfKind: Record<ApiErrorKind, number> = {
   invalid_request: 400,
@@ -182,7 +162,7 @@ export async function startHttpWsServer(options: HttpWsServerOptions): Promise<H
     }
     const file = await resolveStaticFile(rendererRoot, path);
     if (!file) return sendText(res, 404, 'not found');
-    const type = contentTypes[extname(file.path).toLowerCase()] ?? 'application/octet-stream';
+    const type = contentTypeOf(file.path);
     res.writeHead(200, {
       'Content-Type': type,
       'Content-Length': String(file.size),
@@ -333,26 +313,11 @@ function safeDecode(value: string): string | null {
   }
 }
 
-/**
- * Maps a URL path to a file inside `root`, or null. Refuses `..` segments
- * (raw or percent-encoded), backslashes, NUL bytes and anything that resolves
- * (symlinks included) outside `root`.
- */
+/** Maps a request path to a regular file inside `root` (a real path), or null; see static-files.ts. */
 async function resolveStaticFile(root: string, path: string): Promise<{ path: string; size: number } | null> {
   const decoded = safeDecode(path);
-  if (decoded === null || decoded.includes('\0') || decoded.includes('\\')) return null;
-  if (decoded.split('/').some((segment) => segment === '..' || segment === '.')) return null;
-  const relative = decoded === '/' ? 'index.html' : decoded.replace(/^\/+/, '');
-  const candidate = resolve(root, relative);
-  if (!candidate.startsWith(root + sep)) return null;
-  try {
-    const real = await realpath(candidate);
-    if (!real.startsWith(root + sep)) return null;
-    const info = await stat(real);
-    return info.isFile() ? { path: real, size: info.size } : null;
-  } catch {
-    return null;
-  }
+  const candidate = decoded === null ? null : resolveInside(root, decoded);
+  return candidate === null ? null : statInside(root, candidate);
 }
 
 /** Reads the body up to `limit` bytes; past it, drains (a bounded amount) and reports 'too_large'. */

@@ -68,6 +68,7 @@ export function startServe(home: string, timeoutMs = 60_000): Promise<ServeProce
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  let stdout = '';
   let exited = false;
   const exit = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
   const stop = async (graceMs = 15_000): Promise<void> => {
@@ -87,8 +88,10 @@ export function startServe(home: string, timeoutMs = 60_000): Promise<ServeProce
     child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stdout?.on('data', (chunk: Buffer) => {
       output += chunk.toString();
-      if (firstLine !== null || !output.includes('\n')) return;
-      firstLine = output.slice(0, output.indexOf('\n')).trim();
+      // The URL is the first line of stdout; `output` also holds stderr, which may have spoken first.
+      stdout += chunk.toString();
+      if (firstLine !== null || !stdout.includes('\n')) return;
+      firstLine = stdout.slice(0, stdout.indexOf('\n')).trim();
       clearTimeout(timer);
       const match = urlLine.exec(firstLine);
       if (!match) {

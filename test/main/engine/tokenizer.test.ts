@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encode as referenceEncode } from 'gpt-3-encoder';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -93,5 +93,15 @@ describe('loadTokenizer', () => {
     expect(error).toBeInstanceOf(EngineError);
     expect((error as EngineError).kind).toBe('not_found');
     expect((error as EngineError).message).toContain('tokenizer.json');
+  });
+
+  it('names the file when vocab.json is not valid JSON', async () => {
+    const dir = tempDir();
+    await makeRandomCheckpoint(dir, { nLayer: 1, nEmbd: 16, nHead: 2, tokenizer: 'vocab+merges' });
+    writeFileSync(join(dir, 'vocab.json'), '{"Hello": 15496,');
+    const error = await loadTokenizer(dir).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EngineError);
+    expect((error as EngineError).kind).toBe('bad_input');
+    expect((error as EngineError).message).toContain(join(dir, 'vocab.json'));
   });
 });

@@ -12,6 +12,7 @@ import { build } from 'vite';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { HistoryStore } from '../../../src/main/history';
 import { candidateText, parseCrashPrompt } from '../../helpers/history-crash-entry';
+import { mulberry32 } from '../../helpers/random';
 import { useTempDirs } from '../../helpers/tmp';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -71,17 +72,6 @@ function runAndKill(childPath: string, file: string, tag: string, delayMs: numbe
       resolve({ lines, signal, code, stderr });
     });
   });
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('history crash safety', () => {

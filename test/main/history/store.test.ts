@@ -260,6 +260,16 @@ describe('HistoryStore export', () => {
     expect(md.content).toContain(`\`\`\`\`\`text\n${tricky}\n\`\`\`\`\``);
     store.close();
   });
+
+  it('exports a text with more backtick runs than a function call takes arguments', () => {
+    const { store } = openStore();
+    // 300 000 runs of one backtick, then one run of four: the fence must be five long.
+    const many = `${'`a'.repeat(300_000)}\`\`\`\``;
+    store.addGeneration(sampleGeneration({ prompt: many }));
+    const md = store.export('markdown');
+    expect(md.content).toContain(`\`\`\`\`\`text\n${many}\n\`\`\`\`\``);
+    store.close();
+  });
 });
 
 describe('HistoryStore documents', () => {

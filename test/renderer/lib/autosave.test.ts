@@ -125,4 +125,19 @@ describe('Autosaver', () => {
     expect(save).not.toHaveBeenCalled();
     expect(saver.state).toBe('saved');
   });
+
+  it('discard also drops the patch of a save in flight: it is not retried when that save fails', async () => {
+    const gate = deferred();
+    const save = vi.fn((_patch: Partial<Patch>) => gate.promise);
+    const saver = new Autosaver<Patch>({ delayMs: 100, retryMs: 200, save });
+    saver.schedule({ content: 'deleted with its document' });
+    await vi.advanceTimersByTimeAsync(100);
+    expect(save).toHaveBeenCalledTimes(1);
+    saver.discard();
+    gate.reject(new Error('document 7 not found'));
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(save).toHaveBeenCalledTimes(1);
+    expect(saver.state).toBe('saved');
+    expect(saver.dirty).toBe(false);
+  });
 });

@@ -12,15 +12,19 @@ const GPT2_END_OF_TEXT_ID = 50256;
 /** Activations equal to GPT-2's tanh-approximated GELU. */
 const GPT2_ACTIVATIONS = new Set(['gelu_new', 'gelu_pytorch_tanh']);
 
-/** Reads a JSON file, turning a missing file or a syntax error into an EngineError naming it. */
-export async function readJsonFile(file: string): Promise<unknown> {
-  let text: string;
+/** Reads a UTF-8 text file, turning a missing or unreadable file into an EngineError naming it. */
+export async function readTextFile(file: string): Promise<string> {
   try {
-    text = await readFile(file, 'utf8');
+    return await readFile(file, 'utf8');
   } catch (error) {
     const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
     throw new EngineError(missing ? 'not_found' : 'bad_input', `${file}: ${missing ? 'missing' : `cannot be read (${(error as Error).message})`}`, { cause: error });
   }
+}
+
+/** Reads a JSON file, turning a missing file or a syntax error into an EngineError naming it. */
+export async function readJsonFile(file: string): Promise<unknown> {
+  const text = await readTextFile(file);
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {

@@ -67,12 +67,10 @@ export function numberToBfloat16(value: number): number {
   return ((x + 0x7fff + lsb) >>> 16) & 0xffff;
 }
 
-/** Decodes little-endian elements of `dtype` into float64 values. */
-export function decodeToFloat64(bytes: Uint8Array, dtype: WeightDtype): Float64Array {
+/** Decodes little-endian elements of `dtype` into `out` (sized by the caller). */
+function decodeInto<T extends Float32Array | Float64Array>(bytes: Uint8Array, dtype: WeightDtype, out: T): T {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const count = bytes.byteLength / DTYPE_BYTES[dtype];
-  const out = new Float64Array(count);
-  for (let i = 0; i < count; i++) {
+  for (let i = 0; i < out.length; i++) {
     if (dtype === 'F32') out[i] = view.getFloat32(i * 4, true);
     else if (dtype === 'F16') out[i] = halfToNumber(view.getUint16(i * 2, true));
     else out[i] = bfloat16ToNumber(view.getUint16(i * 2, true));
@@ -80,17 +78,14 @@ export function decodeToFloat64(bytes: Uint8Array, dtype: WeightDtype): Float64A
   return out;
 }
 
+/** Decodes little-endian elements of `dtype` into float64 values. */
+export function decodeToFloat64(bytes: Uint8Array, dtype: WeightDtype): Float64Array {
+  return decodeInto(bytes, dtype, new Float64Array(bytes.byteLength / DTYPE_BYTES[dtype]));
+}
+
 /** Decodes little-endian elements of `dtype` into float32 values (exact for F16/BF16). */
 export function decodeToFloat32(bytes: Uint8Array, dtype: WeightDtype): Float32Array {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const count = bytes.byteLength / DTYPE_BYTES[dtype];
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i++) {
-    if (dtype === 'F32') out[i] = view.getFloat32(i * 4, true);
-    else if (dtype === 'F16') out[i] = halfToNumber(view.getUint16(i * 2, true));
-    else out[i] = bfloat16ToNumber(view.getUint16(i * 2, true));
-  }
-  return out;
+  return decodeInto(bytes, dtype, new Float32Array(bytes.byteLength / DTYPE_BYTES[dtype]));
 }
 
 /** Encodes values as little-endian elements of `dtype` (rounding to nearest even). */

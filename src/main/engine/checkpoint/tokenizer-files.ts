@@ -5,8 +5,9 @@
  * when a checkpoint ships only vocab.json + merges.txt, so that
  * @huggingface/transformers can load the stored folder) and the test factory.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readJsonFile, readTextFile } from './config';
 
 /** GPT-2's end-of-text token. */
 export const END_OF_TEXT = '<|endoftext|>';
@@ -87,9 +88,9 @@ export function writeVocabAndMerges(dir: string, tables: BpeTables): void {
   writeFileSync(join(dir, 'merges.txt'), `#version: 0.2\n${tables.merges.join('\n')}\n`);
 }
 
-/** Reads vocab.json + merges.txt from `dir` (no validation beyond JSON parsing). */
-export function readVocabAndMerges(dir: string): BpeTables {
-  const vocab = JSON.parse(readFileSync(join(dir, 'vocab.json'), 'utf8')) as Record<string, number>;
-  const merges = parseMergesText(readFileSync(join(dir, 'merges.txt'), 'utf8'));
+/** Reads vocab.json + merges.txt from `dir` (no validation beyond JSON parsing; errors name the file). */
+export async function readVocabAndMerges(dir: string): Promise<BpeTables> {
+  const vocab = (await readJsonFile(join(dir, 'vocab.json'))) as Record<string, number>;
+  const merges = parseMergesText(await readTextFile(join(dir, 'merges.txt')));
   return { vocab, merges };
 }

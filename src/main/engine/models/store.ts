@@ -263,7 +263,7 @@ export class ModelStore {
       if (existsSync(from)) copyFileSync(from, join(target, name), fsConstants.COPYFILE_FICLONE);
     }
     // transformers.js loads tokenizer.json + tokenizer_config.json only; legacy checkpoints ship vocab.json + merges.txt.
-    if (!existsSync(join(target, 'tokenizer.json'))) writeTokenizerJson(target, readVocabAndMerges(target));
+    if (!existsSync(join(target, 'tokenizer.json'))) writeTokenizerJson(target, await readVocabAndMerges(target));
     if (!existsSync(join(target, 'tokenizer_config.json'))) {
       writeFileSync(join(target, 'tokenizer_config.json'), JSON.stringify(gpt2TokenizerConfig(nPositions), null, 2));
     }

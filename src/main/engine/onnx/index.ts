@@ -5,6 +5,7 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gpt2TensorShapes, LM_HEAD } from '../checkpoint/layout';
 import { EngineError, type Gpt2Checkpoint } from '../types';
 import { buildGpt2Graph, type AttentionImpl } from './gpt2';
 import { placeFloat32Weights } from './weights';
@@ -21,18 +22,10 @@ export interface BuildOptions {
   readonly attention?: AttentionImpl;
 }
 
+/** Every weight the graph reads: the GPT-2 layout, plus lm_head.weight when it is stored untied. */
 function expectedShapes(ckpt: Gpt2Checkpoint): Map<string, number[]> {
-  const { nLayer, nEmbd: d, nPositions, vocabSize } = ckpt.config;
-  const shapes = new Map<string, number[]>([['wte.weight', [vocabSize, d]], ['wpe.weight', [nPositions, d]], ['ln_f.weight', [d]], ['ln_f.bias', [d]]]);
-  for (let l = 0; l < nLayer; l++) {
-    const p = `h.${l}.`;
-    shapes.set(`${p}ln_1.weight`, [d]).set(`${p}ln_1.bias`, [d]).set(`${p}ln_2.weight`, [d]).set(`${p}ln_2.bias`, [d]);
-    shapes.set(`${p}attn.c_attn.weight`, [d, 3 * d]).set(`${p}attn.c_attn.bias`, [3 * d]);
-    shapes.set(`${p}attn.c_proj.weight`, [d, d]).set(`${p}attn.c_proj.bias`, [d]);
-    shapes.set(`${p}mlp.c_fc.weight`, [d, 4 * d]).set(`${p}mlp.c_fc.bias`, [4 * d]);
-    shapes.set(`${p}mlp.c_proj.weight`, [4 * d, d]).set(`${p}mlp.c_proj.bias`, [d]);
-  }
-  if (!ckpt.tiedLmHead) shapes.set('lm_head.weight', [vocabSize, d]);
+  const shapes = gpt2TensorShapes(ckpt.config);
+  if (!ckpt.tiedLmHead) shapes.set(LM_HEAD, [ckpt.config.vocabSize, ckpt.config.nEmbd]);
   return shapes;
 }
 

@@ -5,6 +5,7 @@
  */
 import { closeSync, copyFileSync, existsSync, linkSync, openSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { halfToNumber } from '../checkpoint/dtype';
 import type { Gpt2Checkpoint, TensorLocation } from '../types';
 import type { ExternalDataRef } from './proto';
 
@@ -23,14 +24,7 @@ let halfTable: Float32Array | undefined;
 function halfToFloatTable(): Float32Array {
   if (halfTable) return halfTable;
   const table = new Float32Array(65536);
-  for (let bits = 0; bits < 65536; bits++) {
-    const sign = bits & 0x8000 ? -1 : 1;
-    const exponent = (bits >> 10) & 0x1f;
-    const mantissa = bits & 0x3ff;
-    if (exponent === 0) table[bits] = sign * mantissa * 2 ** -24;
-    else if (exponent === 0x1f) table[bits] = mantissa ? Number.NaN : sign * Infinity;
-    else table[bits] = sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
-  }
+  for (let bits = 0; bits < 65536; bits++) table[bits] = halfToNumber(bits);
   halfTable = table;
   return table;
 }

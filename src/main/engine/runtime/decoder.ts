@@ -51,8 +51,9 @@ function baseOptions(device: DeviceName): InferenceSession.SessionOptions {
   };
 }
 
-function presentNames(config: Gpt2Config): string[] {
-  return Array.from({ length: config.nLayer }, (_, l) => [presentName(l, 'key'), presentName(l, 'value')]).flat();
+/** Key 0, value 0, key 1, … names of the cache inputs or outputs: the order the KvCache keeps its tensors in. */
+function cacheNames(config: Gpt2Config, name: typeof pastName): string[] {
+  return Array.from({ length: config.nLayer }, (_, l) => [name(l, 'key'), name(l, 'value')]).flat();
 }
 
 /**
@@ -64,7 +65,7 @@ async function createDecoderSession(path: string, device: DeviceName, config: Gp
   const options = baseOptions(device);
   if (device !== 'cpu') {
     try {
-      const preferredOutputLocation = Object.fromEntries(presentNames(config).map((n) => [n, 'gpu-buffer' as const]));
+      const preferredOutputLocation = Object.fromEntries(cacheNames(config, presentName).map((n) => [n, 'gpu-buffer' as const]));
       return { session: await InferenceSession.create(path, { ...options, preferredOutputLocation }), kvOnDevice: true };
     } catch {
       // Fall through to host-resident outputs; a real EP failure repeats below and is reported.
@@ -82,6 +83,9 @@ class OrtDecoderSession implements DecoderSession {
   private gatherSession: Promise<InferenceSession> | undefined;
   private released = false;
   private readonly headDim: number;
+  /** Built once: every step feeds and reads all of them. */
+  private readonly pastNames: readonly string[];
+  private readonly presentNames: readonly string[];
 
   constructor(
     private readonly session: InferenceSession,
@@ -91,6 +95,8 @@ class OrtDecoderSession implements DecoderSession {
     private readonly kvOnDevice: boolean,
   ) {
     this.headDim = config.nEmbd / config.nHead;
+    this.pastNames = cacheNames(config, pastName);
+    this.presentNames = cacheNames(config, presentName);
   }
 
   private emptyPast(batch: number): Tensor[] {
@@ -112,10 +118,7 @@ class OrtDecoderSession implements DecoderSession {
       attention_mask: int64Tensor(mask, [batch, mask.length / batch]),
       position_ids: int64Tensor(positions, [batch, seqLen]),
     };
-    for (let l = 0; l < this.config.nLayer; l++) {
-      feeds[pastName(l, 'key')] = past[2 * l] as Tensor;
-      feeds[pastName(l, 'value')] = past[2 * l + 1] as Tensor;
-    }
+    this.pastNames.forEach((name, i) => (feeds[name] = past[i] as Tensor));
     return feeds;
   }
 
@@ -144,15 +147,21 @@ class OrtDecoderSession implements DecoderSession {
 
     const pastTensors = past === null ? this.emptyPast(batch) : await past.tensors();
     const out = await this.session.run(this.feeds(inputIds, attentionMask, positionIds, batch, seqLen, pastTensors));
-    const logits = out.logits;
-    if (!logits) throw new EngineError('internal', 'decoder graph returned no logits');
-    const presents = presentNames(this.config).map((name) => {
-      const t = out[name];
-      if (!t) throw new EngineError('internal', `decoder graph returned no ${name}`);
-      return t;
-    });
-    const data = logits.location === 'cpu' ? (logits.data as Float32Array) : ((await logits.getData(true)) as Float32Array);
-    return { logits: data, present: new OrtKvCache(presents, batch, total, (tensors, rows) => this.gatherOnDevice(tensors, rows)) };
+    try {
+      const logits = out.logits;
+      if (!logits) throw new EngineError('internal', `${this.paths.decoderPath}: decoder graph returned no logits`);
+      const presents = this.presentNames.map((name) => {
+        const t = out[name];
+        if (!t) throw new EngineError('internal', `${this.paths.decoderPath}: decoder graph returned no ${name}`);
+        return t;
+      });
+      const data = logits.location === 'cpu' ? (logits.data as Float32Array) : ((await logits.getData(true)) as Float32Array);
+      return { logits: data, present: new OrtKvCache(presents, batch, total, (tensors, rows) => this.gatherOnDevice(tensors, rows)) };
+    } catch (error) {
+      // Nobody else holds these outputs: on a GPU the present tensors would stay in device memory.
+      for (const tensor of Object.values(out)) tensor.dispose();
+      throw error;
+    }
   }
 
   /** Selects cache rows without leaving the device: one Gather per tensor in a tiny session on the same EP. */
@@ -169,6 +178,8 @@ class OrtDecoderSession implements DecoderSession {
       const options = baseOptions(this.device.used);
       const preferredOutputLocation = this.kvOnDevice ? Object.fromEntries(names.map((n) => [n, 'gpu-buffer' as const])) : undefined;
       this.gatherSession = InferenceSession.create(g.toModelProto(), { ...options, ...(preferredOutputLocation ? { preferredOutputLocation } : {}) });
+      // A failed creation is not kept: the next selection tries again (as the all-positions graph does).
+      this.gatherSession.catch(() => (this.gatherSession = undefined));
     }
     const session = await this.gatherSession;
     const feeds: Record<string, Tensor> = { rows: int64Tensor(rows, [rows.length]) };
@@ -193,9 +204,9 @@ class OrtDecoderSession implements DecoderSession {
     const session = await this.fullSession;
     const positions = ids.map((_, i) => i);
     const out = await session.run(this.feeds(ids, ids.map(() => 1), positions, 1, ids.length, this.emptyPast(1)));
-    for (const name of presentNames(this.config)) out[name]?.dispose();
+    for (const name of this.presentNames) out[name]?.dispose();
     const logits = out.logits;
-    if (!logits) throw new EngineError('internal', 'all-positions graph returned no logits');
+    if (!logits) throw new EngineError('internal', `${this.paths.fullLogitsPath}: all-positions graph returned no logits`);
     return logits.location === 'cpu' ? (logits.data as Float32Array) : ((await logits.getData(true)) as Float32Array);
   }
 

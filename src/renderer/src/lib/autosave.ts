@@ -36,6 +36,8 @@ export class Autosaver<P extends object> {
   #timer: unknown = null;
   #inFlight: Promise<void> | null = null;
   #state: SaveState = 'saved';
+  /** Bumped by discard(): a save started before it must not bring its patch back when it fails. */
+  #discards = 0;
 
   constructor(options: AutosaverOptions<P>) {
     this.#options = options;
@@ -72,10 +74,11 @@ export class Autosaver<P extends object> {
     }
   }
 
-  /** Drops pending edits (the document was deleted). */
+  /** Drops pending edits, and the patch of a save in flight should it fail (the document was deleted). */
   discard(): void {
     this.#disarm();
     this.#pending = null;
+    this.#discards += 1;
     if (!this.#inFlight) this.#setState('saved', null);
   }
 
@@ -95,6 +98,7 @@ export class Autosaver<P extends object> {
   #run(): Promise<void> {
     this.#disarm();
     const patch = this.#pending as P;
+    const discards = this.#discards;
     this.#pending = null;
     this.#setState('saving', null);
     const run = Promise.resolve()
@@ -106,6 +110,11 @@ export class Autosaver<P extends object> {
         },
         (error: unknown) => {
           this.#inFlight = null;
+          if (discards !== this.#discards) {
+            this.#setState(this.#pending ? 'pending' : 'saved', null);
+            if (this.#pending) this.#arm(this.#options.delayMs);
+            return;
+          }
           // Newer edits win; the failed patch only fills the fields they do not touch.
           this.#pending = { ...patch, ...this.#pending };
           this.#setState('error', error);

@@ -38,6 +38,8 @@ export class ContextMeterState {
   #timer: ReturnType<typeof setTimeout> | null = null;
   #sequence = 0;
   #lastKey = '';
+  /** The memory rarely changes while the prompt does at every pause in typing: its count is kept. */
+  #memoryCount: { key: string; tokens: number } | null = null;
 
   constructor(app: AppState, model: () => ModelSummary | null, maxNewTokens: () => number) {
     this.#app = app;
@@ -79,12 +81,15 @@ export class ContextMeterState {
     const sequence = ++this.#sequence;
     this.#measuring = true;
     try {
-      const [memory, prompt] = await Promise.all([
-        input.memory.length > 0 ? this.#app.api.call('tokenize', { modelId: input.modelId, text: input.memory }) : { ids: [], tokens: [] },
+      const memoryKey = `${input.modelId}\u0000${input.memory}`;
+      const known = this.#memoryCount?.key === memoryKey ? this.#memoryCount.tokens : null;
+      const [memoryTokens, prompt] = await Promise.all([
+        known ?? (input.memory.length > 0 ? this.#app.api.call('tokenize', { modelId: input.modelId, text: input.memory }).then((r) => r.ids.length) : 0),
         input.prompt.length > 0 ? this.#app.api.call('tokenize', { modelId: input.modelId, text: input.prompt }) : { ids: [], tokens: [] },
       ]);
+      this.#memoryCount = { key: memoryKey, tokens: memoryTokens };
       if (sequence !== this.#sequence) return;
-      this.#memoryTokens = memory.ids.length;
+      this.#memoryTokens = memoryTokens;
       this.#promptTokens = prompt.tokens;
       this.#measuredModel = input.modelId;
       this.#error = null;

@@ -36,7 +36,7 @@ export class DocumentState {
 
   constructor(app: AppState) {
     this.#app = app;
-    this.#autosaver = this.#newAutosaver();
+    this.#autosaver = this.#newAutosaver(null);
   }
 
   get list(): DocumentSummary[] {
@@ -164,7 +164,7 @@ export class DocumentState {
   }
 
   #show(doc: DocumentFull | null): void {
-    this.#autosaver = this.#newAutosaver();
+    this.#autosaver = this.#newAutosaver(doc?.id ?? null);
     this.#id = doc?.id ?? null;
     this.#title = doc?.title ?? 'Untitled';
     this.#memory = doc?.memory ?? '';
@@ -175,26 +175,35 @@ export class DocumentState {
     this.#loader?.(this.#text);
   }
 
-  #newAutosaver(): Autosaver<DocumentPatch> {
-    return new Autosaver<DocumentPatch>({
+  /**
+   * An autosaver bound to one document (`id` null: created on its first save). A save that failed
+   * keeps retrying after another document is opened, so it must go to its own document, not the open one.
+   */
+  #newAutosaver(id: number | null): Autosaver<DocumentPatch> {
+    const target = { id };
+    const saver: Autosaver<DocumentPatch> = new Autosaver<DocumentPatch>({
       delayMs: autosaveDelayMs,
-      save: (patch) => this.#save(patch),
+      save: (patch) => this.#save(target, saver, patch),
       onStateChange: (state, error) => {
+        if (this.#autosaver !== saver) return;
         this.#saveState = state;
         this.#saveError = state === 'error' ? errorMessage(error) : null;
       },
     });
+    return saver;
   }
 
-  async #save(patch: Partial<DocumentPatch>): Promise<void> {
+  async #save(target: { id: number | null }, saver: Autosaver<DocumentPatch>, patch: Partial<DocumentPatch>): Promise<void> {
     const api = this.#app.api;
-    if (this.#id === null) {
-      const created = await api.call('documents.create', { title: patch.title ?? this.#title, content: patch.content ?? this.#text });
-      this.#id = created.id;
+    if (target.id === null) {
+      // Until the first save succeeds every edit is in the patch; what it lacks is still the new document's default.
+      const created = await api.call('documents.create', { title: patch.title ?? 'Untitled', content: patch.content ?? '' });
+      target.id = created.id;
+      if (this.#autosaver === saver) this.#id = created.id;
       const { title: _t, content: _c, ...rest } = patch;
       if (Object.keys(rest).length > 0) await api.call('documents.save', { id: created.id, ...rest });
     } else {
-      await api.call('documents.save', { id: this.#id, ...patch });
+      await api.call('documents.save', { id: target.id, ...patch });
     }
     void this.refreshList();
   }

@@ -5,7 +5,7 @@
  * `EditorPort`, so this class can be driven by tests with a fake editor.
  */
 import { ApiError, type DeviceName, type GenerationEvent, type HistoryEntry, type Timings } from '../../../shared/api';
-import { composePrompt } from '../../../shared/prompt';
+import { composePrompt, type ComposedPrompt } from '../../../shared/prompt';
 import { CandidateSet } from '../lib/candidates';
 import type { GenerateRequest } from '../lib/generation-router';
 import { cleanTemplateOutput } from '../lib/presets';
@@ -45,6 +45,11 @@ export interface RunInfo {
   deviceFallbackReason: string | null;
 }
 
+/** The facts of a generation before its `started` event. */
+function runNotStarted(modelId: string): RunInfo {
+  return { modelId, device: null, seed: null, promptTokens: 0, truncatedPromptTokens: 0, timings: null, deviceFallbackReason: null };
+}
+
 interface RunContext {
   request: GenerateRequest;
   source: GenerationSource;
@@ -76,12 +81,7 @@ export class WriteSession {
   #meterInput = $derived.by((): MeterInput | null => {
     const model = this.params.model;
     if (!model) return null;
-    const composed = composePrompt({
-      memory: this.documents.memory,
-      text: this.documents.text.slice(0, this.#cursor),
-      authorsNote: this.documents.authorsNote,
-      depth: this.#app.settings.authorsNoteDepth,
-    });
+    const composed = this.#compose(this.documents.text, this.#cursor);
     return { modelId: model.id, memory: composed.memory, prompt: composed.prompt };
   });
   #current: RunContext | null = null;
@@ -158,12 +158,7 @@ export class WriteSession {
       return;
     }
     const { text, cursor } = port.snapshot();
-    const composed = composePrompt({
-      memory: this.documents.memory,
-      text: text.slice(0, cursor),
-      authorsNote: this.documents.authorsNote,
-      depth: this.#app.settings.authorsNoteDepth,
-    });
+    const composed = this.#compose(text, cursor);
     port.markAnchor();
     await this.#generate(
       { modelId: model.id, prompt: composed.prompt, memory: composed.memory, params: this.params.request(), documentId: this.documents.id },
@@ -304,7 +299,7 @@ export class WriteSession {
     this.#source = source;
     this.#message = null;
     this.#candidates = CandidateSet.waiting(request.params.numReturnSequences ?? 3);
-    this.#run = { modelId: request.modelId, device: null, seed: null, promptTokens: 0, truncatedPromptTokens: 0, timings: null, deviceFallbackReason: null };
+    this.#run = runNotStarted(request.modelId);
     try {
       run.generationId = await this.#app.generations.start(request, (event) => this.#onEvent(run, event));
     } catch (error) {
@@ -356,8 +351,18 @@ export class WriteSession {
     }
   }
 
+  /** What Continue sends for `text` with the cursor at `cursor`: the document's memory and author's note applied. */
+  #compose(text: string, cursor: number): ComposedPrompt {
+    return composePrompt({
+      memory: this.documents.memory,
+      text: text.slice(0, cursor),
+      authorsNote: this.documents.authorsNote,
+      depth: this.#app.settings.authorsNoteDepth,
+    });
+  }
+
   #runInfo(): RunInfo {
-    return this.#run ?? { modelId: '', device: null, seed: null, promptTokens: 0, truncatedPromptTokens: 0, timings: null, deviceFallbackReason: null };
+    return this.#run ?? runNotStarted('');
   }
 
   async #recordAccept(historyId: number, candidateIndex: number): Promise<void> {

@@ -110,11 +110,23 @@ function countParameters(ckpt: Gpt2Checkpoint): number {
   return total;
 }
 
-function folderSize(dir: string): number {
+/**
+ * Bytes the folder takes on disk, each file counted once: onnx/model.safetensors is a hard link to
+ * the checkpoint's weights (buildGpt2Onnx), and counting it twice would double a model's size.
+ */
+function folderSize(dir: string, seen = new Set<string>()): number {
   let total = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
-    total += entry.isDirectory() ? folderSize(path) : statSync(path).size;
+    if (entry.isDirectory()) {
+      total += folderSize(path, seen);
+      continue;
+    }
+    const stat = statSync(path);
+    const inode = `${stat.dev}:${stat.ino}`;
+    if (seen.has(inode)) continue;
+    seen.add(inode);
+    total += stat.size;
   }
   return total;
 }

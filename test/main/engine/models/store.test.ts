@@ -176,4 +176,14 @@ describe('ModelStore', () => {
     expect(statSync(model.fullLogitsPath).size).toBeGreaterThan(0);
     expect(readdirSync(join(home, 'models'))).toEqual(['real']);
   });
+
+  it('counts hard-linked F32 weights once in sizeBytes', async () => {
+    const home = tempDir();
+    const model = await new ModelStore(home).import(legacyDir, 'f32');
+    // The graphs point at a hard link of the F32 weights: those bytes are on disk once, not twice.
+    const weights = statSync(join(model.dir, 'model.safetensors'));
+    const linked = statSync(join(model.dir, 'onnx', 'model.safetensors'));
+    expect(linked.ino).toBe(weights.ino);
+    expect(model.sizeBytes).toBe(folderBytes(model.dir) - linked.size);
+  });
 });

@@ -10,10 +10,10 @@ import { describeMachine, type MachineInfo } from './machine';
 import { measureModel, type ModelMeasurement } from './measure';
 import { BENCH_MODELS, ensureBenchModel } from './models';
 import { parseOptions, USAGE } from './options';
-import { engineTimingSummary, markdownTable, resultJson, rowsFor, worstSpread } from './report';
+import { wallCrossCheck, interferenceSummary, markdownTable, resultJson, rowsFor, worstSpread } from './report';
 
-/** Load average per core above which the figures are flagged as noisy. */
-const BUSY_LOAD_PER_CPU = 0.5;
+/** Share of disturbed timed runs above which a model's figures are flagged as noisy. */
+const DISTURBED_SHARE = 0.1;
 
 function log(line: string): void {
   process.stderr.write(`[bench] ${line}\n`);
@@ -28,19 +28,23 @@ function printMachine(machine: MachineInfo): void {
   console.log('');
 }
 
-function printModel(m: ModelMeasurement, machine: MachineInfo): void {
+function printModel(m: ModelMeasurement, maxInterference: number): void {
   const { nLayer, nEmbd, nHead, nPositions } = m.spec.shape;
   console.log(`## ${m.spec.label}: ${nLayer} layers, d=${nEmbd}, ${nHead} heads, ${nPositions} positions, vocab 50257, fp32, CPU EP`);
+  if (m.nodeFlags.length > 0) console.log(`Both measuring processes ran with: ${m.nodeFlags.join(' ')}`);
   console.log(`${(m.model.parameters / 1e6).toFixed(1)}M parameters, ${((m.model.parameters * 4) / 1e9).toFixed(2)} GB of fp32 weights; ${m.reps} timed repetitions after ${m.warmup} warm-up, medians; decode over ${m.decodeSteps} steps`);
   console.log('');
   console.log(markdownTable(rowsFor(m)));
   console.log('');
-  console.log(engineTimingSummary(m));
+  console.log(wallCrossCheck(m));
   for (const check of m.checks) console.log(`check: ${check}`);
+  console.log(interferenceSummary(m, maxInterference));
   const spread = worstSpread(m);
-  console.log(`noise: widest spread (max−min)/median = ${(spread.spread * 100).toFixed(0)}% (${spread.where}); load average ${m.loadAverage.before.toFixed(2)} → ${m.loadAverage.after.toFixed(2)}`);
-  if (Math.max(m.loadAverage.before, m.loadAverage.after) > BUSY_LOAD_PER_CPU * machine.cpus + 1) {
-    console.log('warning: the machine was busy with other work during this model; treat the figures as noisy');
+  console.log(`noise: widest spread (max−min)/median = ${(spread.spread * 100).toFixed(0)}% (${spread.where}); 1-minute load average (this bench included) ${m.loadAverage.before.toFixed(2)} → ${m.loadAverage.after.toFixed(2)}`);
+  const runs = Object.values(m.results).flatMap((r) => Object.values(r.runs).flat());
+  const disturbed = runs.filter((r) => r.othersCpus > maxInterference).length;
+  if (disturbed > DISTURBED_SHARE * runs.length) {
+    console.log(`warning: ${disturbed} of ${runs.length} timed runs shared the CPUs with other programs; treat the figures as noisy`);
   }
   console.log('');
 }
@@ -75,9 +79,11 @@ async function main(): Promise<void> {
       reps: options.reps[name],
       warmup: options.warmup,
       decodeSteps: options.decodeSteps[name],
+      maxInterference: options.maxInterference,
+      nodeFlags: options.nodeFlags,
     }, log);
     measurements.push(measurement);
-    printModel(measurement, machine);
+    printModel(measurement, options.maxInterference);
     // Written after every model, so a long run that is stopped keeps what it measured.
     mkdirSync(dirname(options.jsonPath), { recursive: true });
     writeFileSync(options.jsonPath, `${JSON.stringify(resultJson(machine, startedAt, measurements), null, 2)}\n`);

@@ -18,6 +18,10 @@ export interface BenchOptions {
   readonly benchDir: string;
   /** Where the JSON results go. */
   readonly jsonPath: string;
+  /** A timed run during which other programs kept more CPUs than this busy is repeated (up to 3 times). */
+  readonly maxInterference: number;
+  /** Extra Node/V8 flags for both measuring processes (e.g. --single-threaded-gc). */
+  readonly nodeFlags: readonly string[];
   /** Only write and import the models (the one-time part), measure nothing. */
   readonly prepareOnly: boolean;
 }
@@ -30,6 +34,9 @@ export const USAGE = `npm run bench -- [options]
   --smoke                a tiny 2-layer model: checks the bench itself in seconds (figures mean nothing)
   --reps N               timed repetitions per case (default 5 for gpt2, 3 for gpt2-large; --quick 3)
   --warmup N             untimed runs of every case first (default 1)
+  --max-interference X   repeat a timed run (up to 3 times) when other programs kept more than X CPUs
+                         busy during it (Linux; default 0.25; 'off' never repeats)
+  --node-flags "FLAGS"   extra Node/V8 flags for both measuring processes, e.g. "--single-threaded-gc"
   --prepare              only write and import the models into the cache, then stop
   --json FILE            results file (default out/bench-results/results-<time>.json)
   --dir DIR              model cache (default $INKWELL_BENCH_DIR or <tmp>/inkwell-bench)
@@ -46,6 +53,8 @@ export function parseOptions(argv: readonly string[], root: string): BenchOption
   let quick = false;
   let smoke = false;
   let prepareOnly = false;
+  let maxInterference = 0.25;
+  let nodeFlags: string[] = [];
   const models: BenchModelName[] = [];
   let reps: number | undefined;
   let warmup = 1;
@@ -69,6 +78,12 @@ export function parseOptions(argv: readonly string[], root: string): BenchOption
       else if (arg === '--quick') quick = true;
       else if (arg === '--smoke') smoke = true;
       else if (arg === '--prepare') prepareOnly = true;
+      else if (arg === '--node-flags') nodeFlags = value().split(/\s+/).filter((f) => f.length > 0);
+      else if (arg === '--max-interference') {
+        const v = value();
+        maxInterference = v === 'off' ? Number.POSITIVE_INFINITY : Number(v);
+        if (!(maxInterference >= 0)) throw new UsageError(`--max-interference must be a number ≥ 0 or off, got ${JSON.stringify(v)}`);
+      }
       else if (arg === '--model') {
         const name = value();
         if (name !== 'gpt2' && name !== 'gpt2-large') throw new UsageError(`--model must be gpt2 or gpt2-large, got ${JSON.stringify(name)}`);
@@ -91,6 +106,8 @@ export function parseOptions(argv: readonly string[], root: string): BenchOption
     decodeSteps: { gpt2: quick ? 24 : 32, 'gpt2-large': 12, smoke: 8 },
     benchDir,
     prepareOnly,
+    maxInterference,
+    nodeFlags,
     jsonPath: jsonPath ?? join(root, 'out', 'bench-results', `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
   };
 }

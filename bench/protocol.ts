@@ -45,8 +45,8 @@ export type Reply =
     readonly promptTokens: number;
     /** New token ids of each sequence. */
     readonly tokens: number[][];
-    /** Inkwell's own prefill/decode split (Engine timings), for cross-checking. */
-    readonly engineTimings?: { readonly prefillMs: number; readonly decodeMs: number };
+    /** The implementation's own prefill/decode split (see RunOutput in runners.ts). */
+    readonly split: { readonly prefillMs: number; readonly decodeMs: number };
     readonly memory: PhaseMemory;
   }
   | { readonly op: 'error'; readonly message: string };

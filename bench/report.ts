@@ -4,6 +4,9 @@
  */
 import type { MachineInfo } from './machine';
 import type { CaseKey, ImplementationMeasurement, ModelMeasurement, Phase } from './measure';
+import type { Implementation } from './protocol';
+
+const IMPLEMENTATION_KEYS: readonly Implementation[] = ['inkwell', 'transformers.js'];
 
 /** One row of the table. */
 export interface ReportRow {
@@ -30,11 +33,19 @@ function wall(m: ImplementationMeasurement, key: CaseKey): number {
 }
 
 /**
- * Decode time per step: (median time for 1 + S new tokens − median time for 1 new token) / S.
- * Both include tokenizing and the prefill, which cancel; what is left is S decode steps with
- * their token choice, as a user waits for them.
+ * Decode time per step: median over runs of (time from the first new token to the last) / S,
+ * from each implementation's own split (Inkwell's Engine timings, transformers.js's streamer
+ * calls), so the prefill's run-to-run variation does not leak into it.
  */
-function msPerStep(m: ImplementationMeasurement, first: CaseKey, decode: CaseKey, steps: number): number {
+function msPerStep(m: ImplementationMeasurement, decode: CaseKey, steps: number): number {
+  return median(m.runs[decode].map((r) => r.split.decodeMs / steps));
+}
+
+/**
+ * The same from wall times alone, as a cross-check that needs no hook inside either
+ * implementation: (median wall time for 1 + S new tokens − median for 1 new token) / S.
+ */
+function msPerStepFromWall(m: ImplementationMeasurement, first: CaseKey, decode: CaseKey, steps: number): number {
   return (wall(m, decode) - wall(m, first)) / steps;
 }
 
@@ -49,19 +60,19 @@ export function rowsFor(result: ModelMeasurement): ReportRow[] {
     const b = f(tjs);
     rows.push({ metric, unit, inkwell: a, transformersJs: b, ratio: a / b, better });
   };
-  add('load (model + tokenizer)', 'ms', 'lower', (m) => m.loadMs);
+  add('load (model + tokenizer)', 'ms', 'lower', (m) => median(m.loadMs));
   add('time to first token, 128-token prompt', 'ms', 'lower', (m) => wall(m, 'first128'));
   add('time to first token, 512-token prompt', 'ms', 'lower', (m) => wall(m, 'first512'));
-  add('decode K=1 greedy', 'ms/step', 'lower', (m) => msPerStep(m, 'first128', 'decodeK1', steps));
-  add('decode K=1 greedy', 'tokens/s', 'higher', (m) => 1000 / msPerStep(m, 'first128', 'decodeK1', steps));
+  add('decode K=1 greedy', 'ms/step', 'lower', (m) => msPerStep(m, 'decodeK1', steps));
+  add('decode K=1 greedy', 'tokens/s', 'higher', (m) => 1000 / msPerStep(m, 'decodeK1', steps));
   add('time to first token K=3 greedy, 128', 'ms', 'lower', (m) => wall(m, 'firstK3greedy'));
-  add('decode K=3 greedy', 'ms/step', 'lower', (m) => msPerStep(m, 'firstK3greedy', 'decodeK3greedy', steps));
-  add('decode K=3 greedy (3 sequences)', 'tokens/s', 'higher', (m) => 3000 / msPerStep(m, 'firstK3greedy', 'decodeK3greedy', steps));
+  add('decode K=3 greedy', 'ms/step', 'lower', (m) => msPerStep(m, 'decodeK3greedy', steps));
+  add('decode K=3 greedy (3 sequences)', 'tokens/s', 'higher', (m) => 3000 / msPerStep(m, 'decodeK3greedy', steps));
   add('time to first token K=3 sampled, 128', 'ms', 'lower', (m) => wall(m, 'firstK3sampled'));
-  add('decode K=3 sampled top-k 50', 'ms/step', 'lower', (m) => msPerStep(m, 'firstK3sampled', 'decodeK3sampled', steps));
-  add('decode K=3 sampled (3 sequences)', 'tokens/s', 'higher', (m) => 3000 / msPerStep(m, 'firstK3sampled', 'decodeK3sampled', steps));
+  add('decode K=3 sampled top-k 50', 'ms/step', 'lower', (m) => msPerStep(m, 'decodeK3sampled', steps));
+  add('decode K=3 sampled (3 sequences)', 'tokens/s', 'higher', (m) => 3000 / msPerStep(m, 'decodeK3sampled', steps));
   add('peak RSS (process high-water mark)', 'MiB', 'lower', (m) => m.maxRssMiB);
-  for (const phase of ['load', 'prefill 512', 'decode K=1', 'decode K=3'] as const satisfies readonly Phase[]) {
+  for (const phase of ['load', 'prefill 512', 'K=1 generation', 'K=3 generation'] as const satisfies readonly Phase[]) {
     add(`peak RSS sampled during ${phase}`, 'MiB', 'lower', (m) => m.phasePeakRssMiB[phase]);
   }
   return rows;
@@ -94,16 +105,17 @@ export function markdownTable(rows: readonly ReportRow[]): string {
   return lines.join('\n');
 }
 
-/** Inkwell's own prefill/decode split (Engine timings) as a cross-check of the wall-clock rows. */
-export function engineTimingSummary(result: ModelMeasurement): string {
-  const ink = result.results.inkwell;
-  const prefill = (key: CaseKey): number => median(ink.runs[key].map((r) => r.engineTimings?.prefillMs ?? Number.NaN));
-  const perStep = (key: CaseKey): number => median(ink.runs[key].map((r) => (r.engineTimings?.decodeMs ?? Number.NaN) / result.decodeSteps));
+/** The decode rows again from wall times only (see msPerStepFromWall), one line. */
+export function wallCrossCheck(result: ModelMeasurement): string {
+  const steps = result.decodeSteps;
+  const pair = (first: CaseKey, decode: CaseKey): string => IMPLEMENTATION_KEYS
+    .map((impl) => formatNumber(msPerStepFromWall(result.results[impl], first, decode, steps)))
+    .join(' / ');
   return [
-    `Inkwell Engine timings (inside generate, median): prefill 128 = ${formatNumber(prefill('first128'))} ms,`,
-    `prefill 512 = ${formatNumber(prefill('first512'))} ms, decode K=1 = ${formatNumber(perStep('decodeK1'))} ms/step,`,
-    `K=3 greedy = ${formatNumber(perStep('decodeK3greedy'))} ms/step, K=3 sampled = ${formatNumber(perStep('decodeK3sampled'))} ms/step`,
-    '(decode here includes the first token choice and is divided by the timed steps).',
+    'cross-check from wall times only, ms/step Inkwell / transformers.js:',
+    `K=1 greedy ${pair('first128', 'decodeK1')},`,
+    `K=3 greedy ${pair('firstK3greedy', 'decodeK3greedy')},`,
+    `K=3 sampled ${pair('firstK3sampled', 'decodeK3sampled')}`,
   ].join(' ');
 }
 
@@ -119,6 +131,19 @@ export function worstSpread(result: ModelMeasurement): { spread: number; where: 
     }
   }
   return worst;
+}
+
+/** How much other programs disturbed the timed runs. */
+export function interferenceSummary(result: ModelMeasurement, threshold: number): string {
+  const runs = Object.values(result.results).flatMap((m) => Object.values(m.runs).flat());
+  const known = runs.filter((r) => Number.isFinite(r.othersCpus));
+  if (known.length === 0) return 'interference: not measured (no /proc, or every run was shorter than 0.1 s)';
+  const repeated = runs.filter((r) => r.attempts > 1).length;
+  const disturbed = known.filter((r) => r.othersCpus > threshold).length;
+  const worst = Math.max(...known.map((r) => r.othersCpus));
+  return `interference: ${repeated} of ${runs.length} timed runs were repeated because other programs used CPU; `
+    + `${disturbed} still had others above ${threshold} CPUs; `
+    + `median ${median(known.map((r) => r.othersCpus)).toFixed(2)}, worst ${worst.toFixed(2)} CPUs used by others`;
 }
 
 /** The JSON result file's content. */
@@ -139,6 +164,7 @@ export function resultJson(machine: MachineInfo, startedAt: string, measurements
       reps: m.reps,
       warmup: m.warmup,
       decodeSteps: m.decodeSteps,
+      nodeFlags: m.nodeFlags,
       loadAverage: m.loadAverage,
       rows: rowsFor(m),
       checks: m.checks,

@@ -2,8 +2,8 @@
  * The two implementations under test behind one interface: Inkwell's Engine and
  * @huggingface/transformers, both on the same stored onnx/model.onnx, on the CPU.
  */
-import { AutoModelForCausalLM, AutoTokenizer, env, Tensor as HfTensor } from '@huggingface/transformers';
-import type { PreTrainedModel, PreTrainedTokenizer } from '@huggingface/transformers';
+import { AutoModelForCausalLM, AutoTokenizer, BaseStreamer, env, Tensor as HfTensor } from '@huggingface/transformers';
+import type { PreTrainedModel, PreTrainedTokenizer, TextStreamer } from '@huggingface/transformers';
 import { join } from 'node:path';
 import { Engine } from '../src/main/engine';
 import { GenerationParams } from '../src/shared/api';
@@ -13,7 +13,11 @@ import type { Implementation, RunSpec } from './protocol';
 export interface RunOutput {
   promptTokens: number;
   tokens: number[][];
-  engineTimings?: { prefillMs: number; decodeMs: number };
+  /**
+   * The implementation's own split: prefill up to the first token's logits, and decode from
+   * there to the last token (Inkwell: Engine timings; transformers.js: streamer timestamps).
+   */
+  split: { prefillMs: number; decodeMs: number };
 }
 
 /** A loaded implementation. */
@@ -44,7 +48,7 @@ class InkwellRunner implements Runner {
     return {
       promptTokens: result.promptTokens,
       tokens: result.sequences.map((s) => s.tokenIds),
-      engineTimings: { prefillMs: result.timings.prefillMs, decodeMs: result.timings.decodeMs },
+      split: { prefillMs: result.timings.prefillMs, decodeMs: result.timings.decodeMs },
     };
   }
 }
@@ -86,7 +90,10 @@ class TransformersRunner implements Runner {
     // transformers.js has no "prefill once, K continuations": K sequences are K copies of the prompt.
     const flat = new BigInt64Array(spec.k * n);
     for (let row = 0; row < spec.k; row++) ids.forEach((id, i) => (flat[row * n + i] = BigInt(id)));
+    const clock = new StepClock();
     const out = await this.#model.generate({
+      // The typings intersect BaseStreamer with TextStreamer; generate() only calls put() and end().
+      streamer: clock as unknown as TextStreamer,
       input_ids: new HfTensor('int64', flat, [spec.k, n]),
       attention_mask: new HfTensor('int64', new BigInt64Array(spec.k * n).fill(1n), [spec.k, n]),
       max_new_tokens: spec.newTokens,
@@ -97,7 +104,31 @@ class TransformersRunner implements Runner {
       repetition_penalty: 1,
     });
     const sequences = (out as HfTensor).tolist() as bigint[][];
-    return { promptTokens: n, tokens: sequences.map((row) => row.slice(n).map(Number)) };
+    return { promptTokens: n, tokens: sequences.map((row) => row.slice(n).map(Number)), split: clock.split() };
+  }
+}
+
+/**
+ * Timestamps from generate()'s streamer calls: put() gets the prompt first, then each step's
+ * tokens right after they are chosen; end() comes after the last. So prefill = start → first
+ * token chosen (like Inkwell's prefillMs, plus that one choice), decode = first token → end.
+ */
+class StepClock extends BaseStreamer {
+  readonly #start = performance.now();
+  #puts: number[] = [];
+  #end = Number.NaN;
+
+  override put(): void {
+    this.#puts.push(performance.now());
+  }
+
+  override end(): void {
+    this.#end = performance.now();
+  }
+
+  split(): { prefillMs: number; decodeMs: number } {
+    const first = this.#puts[1] ?? Number.NaN;
+    return { prefillMs: first - this.#start, decodeMs: this.#end - first };
   }
 }
 

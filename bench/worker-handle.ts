@@ -17,10 +17,11 @@ export class WorkerHandle {
   #exited: Error | undefined;
   readonly #ready: Promise<Reply>;
 
-  constructor(implementation: Implementation) {
+  /** `nodeFlags` are added to the worker's Node/V8 flags (an experiment knob; default none). */
+  constructor(implementation: Implementation, nodeFlags: readonly string[] = []) {
     this.implementation = implementation;
     const entry = fileURLToPath(new URL('./worker.js', import.meta.url));
-    this.#child = fork(entry, [implementation], { execArgv: ['--expose-gc', '--enable-source-maps'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.#child = fork(entry, [implementation], { execArgv: ['--expose-gc', '--enable-source-maps', ...nodeFlags], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.#ready = this.#next();
     // Awaited by every request; this only keeps an early crash from being an unhandled rejection.
     this.#ready.catch(() => undefined);
@@ -62,6 +63,11 @@ export class WorkerHandle {
     const reply = await this.#request({ op: 'run', id, spec });
     if (reply.op !== 'result' || reply.id !== id) throw new Error(`${this.implementation} worker answered ${reply.op} to run ${id}`);
     return reply;
+  }
+
+  /** The worker's process id. */
+  get pid(): number {
+    return this.#child.pid ?? -1;
   }
 
   /** Asks the worker to exit and waits for it (killing it after 10 s). */

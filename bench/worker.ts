@@ -9,7 +9,10 @@ import { createRunner } from './runners';
 const SAMPLE_MS = 5;
 const MiB = 1024 * 1024;
 
-/** Highest RSS over a phase, sampled on a timer (ORT runs off the main thread, so the timer keeps firing). */
+/**
+ * Highest RSS over a phase, sampled on a timer: the fallback where the parent cannot read
+ * /proc. It misses peaks inside a session run, which blocks this thread (onnxruntime-node 1.30).
+ */
 class PhaseSampler {
   #peak = 0;
   readonly #timer: NodeJS.Timeout;

@@ -89,8 +89,7 @@ export class Engine {
   async generate(req: EngineGenerateRequest): Promise<EngineGenerateResult> {
     const loadStart = performance.now();
     const model = this.models.get(req.modelId);
-    const tokenizer = await this.#tokenizer(model);
-    const decoder = await this.#acquire(model, req.params.device);
+    const { tokenizer, decoder } = await this.#load(model, req.params.device);
     const loadMs = performance.now() - loadStart;
     try {
       const session = decoder.session as DecoderSession;
@@ -153,7 +152,8 @@ export class Engine {
     if (tokenIds.length > window) {
       throw new EngineError('bad_input', `prompt is ${tokenIds.length} tokens; the model's context window is ${window}`);
     }
-    const decoder = await this.#acquire(model, device);
+    // Unlike generate, opened only after the prompt is checked: a refused prompt loads no decoder.
+    const { decoder } = await this.#acquire(model, device);
     try {
       const session = decoder.session as DecoderSession;
       const vocab = model.config.vocabSize;
@@ -228,8 +228,26 @@ export class Engine {
     return entry.ready;
   }
 
-  /** The decoder for (model, device), opened on first use; the caller must #releaseUse it. */
-  async #acquire(model: StoredModel, device: DeviceRequest): Promise<LoadedDecoder> {
+  /**
+   * The tokenizer and the decoder, loaded at the same time; the caller must #releaseUse the decoder.
+   * Errors come in the order a one-after-the-other load would give (tokenizer first), and a
+   * decoder this request opened is unloaded again when the tokenizer fails.
+   */
+  async #load(model: StoredModel, device: DeviceRequest): Promise<{ tokenizer: Gpt2Tokenizer; decoder: LoadedDecoder }> {
+    const [tokenizer, acquired] = await Promise.allSettled([this.#tokenizer(model), this.#acquire(model, device)]);
+    if (tokenizer.status === 'rejected') {
+      if (acquired.status === 'fulfilled') await this.#abandon(acquired.value.decoder, acquired.value.opened);
+      throw tokenizer.reason;
+    }
+    if (acquired.status === 'rejected') throw acquired.reason;
+    return { tokenizer: tokenizer.value, decoder: acquired.value.decoder };
+  }
+
+  /**
+   * The decoder for (model, device), opened on first use (`opened`: by this call); the caller must
+   * #releaseUse it.
+   */
+  async #acquire(model: StoredModel, device: DeviceRequest): Promise<{ decoder: LoadedDecoder; opened: boolean }> {
     this.#checkOpen();
     const stale = this.#decoders.filter((d) => d.modelId === model.id && d.importedAt !== model.importedAt);
     if (stale.length > 0) {
@@ -237,6 +255,7 @@ export class Engine {
       await Promise.all(stale.map((d) => this.#retire(d)));
     }
     let entry = this.#find(model.id, device);
+    const opened = !entry;
     if (!entry) {
       const created: LoadedDecoder = {
         modelId: model.id,
@@ -257,7 +276,7 @@ export class Engine {
       this.#decoders = this.#decoders.filter((d) => d !== entry);
       throw error;
     }
-    return entry;
+    return { decoder: entry, opened };
   }
 
   /** An open decoder for the request: same request, or a concrete device another request already resolved to. */
@@ -270,6 +289,15 @@ export class Engine {
   async #releaseUse(entry: LoadedDecoder): Promise<void> {
     entry.users--;
     if (entry.unloaded && entry.users === 0) await entry.session?.release();
+  }
+
+  /** Gives up a decoder a failed request acquired; one it opened is unloaded (released once no other request uses it). */
+  async #abandon(entry: LoadedDecoder, opened: boolean): Promise<void> {
+    if (opened && !entry.unloaded) {
+      this.#decoders = this.#decoders.filter((d) => d !== entry);
+      entry.unloaded = true;
+    }
+    await this.#releaseUse(entry);
   }
 
   /** Marks a decoder unloaded and releases it now, or when its last request ends. */

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GenerationParams, type GenerationParamsInput } from '../../../src/shared/api';
 import { Engine, EngineError } from '../../../src/main/engine';
-import { openDecoder } from '../../../src/main/engine/runtime';
+import { openDecoder, type DecoderSession } from '../../../src/main/engine/runtime';
 import { loadTokenizer, type Gpt2Tokenizer } from '../../../src/main/engine/tokenizer';
 import { makeRandomCheckpoint } from '../../helpers/checkpoint-factory';
 import { loadReferenceGpt2, referenceLogits, type ReferenceGpt2 } from '../../helpers/reference-gpt2';
@@ -207,6 +207,50 @@ describe('Engine', () => {
     const longMemory = Array.from({ length: 70 }, (_, i) => `m${i}`).join(' ');
     expect(await kindOf(engine.generate({ modelId: 'tiny', prompt: 'x', memory: longMemory, params: params() }))).toBe('bad_input');
     expect(await kindOf(engine.generate({ modelId: 'tiny', prompt: 'one two three', params: params({ maxLength: 2 }) }))).toBe('bad_input');
+  });
+
+  it('opens the decoder while the tokenizer loads, and releases it when the tokenizer fails', async () => {
+    const events: string[] = [];
+    let tokenizerFailed!: () => void;
+    const afterTokenizerFailure = new Promise<void>((resolve) => (tokenizerFailed = resolve));
+    const other = new Engine({
+      home,
+      // A one-after-the-other load never opens the decoder: the tokenizer fails first.
+      loadTokenizer: () => new Promise<Gpt2Tokenizer>((_, reject) => {
+        setImmediate(() => {
+          events.push('tokenizer failed');
+          reject(new EngineError('bad_input', 'tokenizer.json: not a tokenizer'));
+          tokenizerFailed();
+        });
+      }),
+      openDecoder: async (paths, config, device): Promise<DecoderSession> => {
+        events.push('decoder opening');
+        await afterTokenizerFailure;
+        const session = await openDecoder(paths, config, device);
+        events.push('decoder opened');
+        return {
+          device: session.device,
+          config: session.config,
+          step: (input) => session.step(input),
+          logitsAll: (ids) => session.logitsAll(ids),
+          release: async () => {
+            events.push('decoder released');
+            await session.release();
+          },
+        };
+      },
+    });
+    try {
+      const error = await other.generate({ modelId: 'tiny', prompt: 'x', params: params() }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(EngineError);
+      expect((error as EngineError).kind).toBe('bad_input');
+      expect((error as EngineError).message).toMatch(/tokenizer\.json/);
+      expect(events).toEqual(['decoder opening', 'tokenizer failed', 'decoder opened', 'decoder released']);
+      expect(other.loaded()).toEqual([]);
+    } finally {
+      await other.dispose();
+    }
+    expect(events.filter((e) => e === 'decoder released')).toHaveLength(1);
   });
 
   it('notices a model removed and imported again under the same id', async () => {

@@ -2,7 +2,8 @@
  * Choosing the next token from a processed logits row: greedy argmax, or
  * multinomial sampling after top-k and top-p with Hugging Face semantics.
  * Rows are vocabulary-sized (50 257 for GPT-2), so nothing here sorts the
- * whole row: candidates come from a bounded heap (partial selection).
+ * whole row: top-k candidates come from a bounded heap (partial selection),
+ * top-p-only ones from logit buckets (a bucket sort of the nucleus alone).
  */
 import type { Rng } from './rng';
 
@@ -126,7 +127,7 @@ export function nucleusSize(probs: Float64Array, topP: number): number {
 }
 
 /** Draws one of `ids` with (unnormalised) weights `weights[0..count)`. */
-function drawWeighted(ids: readonly number[], weights: Float64Array, count: number, rng: Rng): number {
+function drawWeighted(ids: ArrayLike<number>, weights: Float64Array, count: number, rng: Rng): number {
   let total = 0;
   for (let i = 0; i < count; i++) total += weights[i] as number;
   const target = rng.nextFloat() * total;
@@ -158,32 +159,159 @@ function drawFromFullRow(row: Float32Array, rng: Rng): number {
   return lastFinite;
 }
 
-/** How many candidates the top-p-only path looks at first; grown ×4 when the nucleus is wider. */
-const NUCLEUS_FIRST_GUESS = 64;
+/**
+ * Logit buckets of the top-p-only path below the row's maximum, plus one
+ * (index NUCLEUS_BUCKETS) for every finite token below their span.
+ */
+const NUCLEUS_BUCKETS = 4096;
+/** Bucket mark of tokens that are never candidates (-Infinity). */
+const NOT_A_CANDIDATE = NUCLEUS_BUCKETS + 1;
+/** Buckets up to this size are sorted by insertion; larger ones by the engine's sort. */
+const INSERTION_SORT_LIMIT = 32;
 
-/** Top-p without top-k: the nucleus from growing partial selections, normalised over the whole row. */
+/** Row-sized buffers the top-p-only path reuses (sampling is synchronous, so one set serves every row). */
+const scratch = {
+  exps: new Float64Array(0),
+  bucketOf: new Uint16Array(0),
+  ids: new Int32Array(0),
+  probs: new Float64Array(0),
+  mass: new Float64Array(NUCLEUS_BUCKETS + 1),
+  /** Per bucket: its size, then its start in `ids`, then (after the scatter) its end. */
+  ends: new Int32Array(NUCLEUS_BUCKETS + 1),
+};
+
+function rowBuffers(size: number): typeof scratch {
+  if (scratch.exps.length < size) {
+    scratch.exps = new Float64Array(size);
+    scratch.bucketOf = new Uint16Array(size);
+    scratch.ids = new Int32Array(size);
+    scratch.probs = new Float64Array(size);
+  }
+  return scratch;
+}
+
+/** Sorts `ids[from..to)` (ascending ids) best first: higher logit first, lower id first on equal logits. */
+function sortBestFirst(row: Float32Array, ids: Int32Array, from: number, to: number): void {
+  let sorted = true;
+  for (let i = from + 1; i < to && sorted; i++) sorted = (row[ids[i - 1] as number] as number) >= (row[ids[i] as number] as number);
+  // Quantised (e.g. float16) logits fill whole buckets with one value: already in order.
+  if (sorted) return;
+  if (to - from > INSERTION_SORT_LIMIT) {
+    ids.subarray(from, to).sort((a, b) => (row[b] as number) - (row[a] as number) || a - b);
+    return;
+  }
+  // Stable on equal logits, so the ascending ids keep their order among ties.
+  for (let i = from + 1; i < to; i++) {
+    const id = ids[i] as number;
+    const value = row[id] as number;
+    let j = i - 1;
+    while (j >= from && (row[ids[j] as number] as number) < value) {
+      ids[j + 1] = ids[j] as number;
+      j--;
+    }
+    ids[j + 1] = id;
+  }
+}
+
+/**
+ * The candidates of buckets 0..`last` best first, in `buffers.ids[0..n)`; returns n. Buckets hold
+ * logit ranges in descending order, so the result is a prefix of the whole row sorted best first.
+ */
+function candidatesUpTo(row: Float32Array, buffers: typeof scratch, last: number): number {
+  const { bucketOf, ids, ends } = buffers;
+  ends.fill(0);
+  for (let i = 0; i < row.length; i++) {
+    const b = bucketOf[i] as number;
+    if (b <= last) ends[b] = (ends[b] as number) + 1;
+  }
+  let n = 0;
+  for (let b = 0; b <= last; b++) {
+    const start = n;
+    n += ends[b] as number;
+    ends[b] = start;
+  }
+  for (let i = 0; i < row.length; i++) {
+    const b = bucketOf[i] as number;
+    if (b > last) continue;
+    const at = ends[b] as number;
+    ids[at] = i;
+    ends[b] = at + 1;
+  }
+  let from = 0;
+  for (let b = 0; b <= last; b++) {
+    const to = ends[b] as number;
+    sortBestFirst(row, ids, from, to);
+    from = to;
+  }
+  return n;
+}
+
+/**
+ * Top-p without top-k, normalised over the whole row: the same kept set, order and draw as
+ * sorting every finite token best first and applying nucleusSize, in O(V) plus a sort of the
+ * nucleus that runs inside buckets of nearly equal logits.
+ */
 function drawFromNucleus(row: Float32Array, topP: number, rng: Rng): number {
   let max = Number.NEGATIVE_INFINITY;
+  let min = Number.POSITIVE_INFINITY;
   let finite = 0;
   for (let i = 0; i < row.length; i++) {
     const v = row[i] as number;
     if (v > Number.NEGATIVE_INFINITY) {
       finite++;
       if (v > max) max = v;
+      if (v < min) min = v;
     }
   }
   if (finite === 0) return -1;
+  const buffers = rowBuffers(row.length);
+  const { exps, bucketOf, ids, probs, mass } = buffers;
   let sum = 0;
-  for (let i = 0; i < row.length; i++) sum += Math.exp((row[i] as number) - max);
-  for (let m = NUCLEUS_FIRST_GUESS; ; m *= 4) {
-    const ids = topCandidates(row, m);
-    const probs = new Float64Array(ids.length);
-    for (let i = 0; i < ids.length; i++) probs[i] = Math.exp((row[ids[i] as number] as number) - max) / sum;
-    let keep = nucleusSize(probs, topP);
-    // Every finite token is a candidate: rounding may leave the mass a hair under top_p; keep them all.
-    if (keep < 0 && ids.length >= finite) keep = ids.length;
-    if (keep > 0) return drawWeighted(ids, probs, keep, rng);
+  for (let i = 0; i < row.length; i++) {
+    const e = Math.exp((row[i] as number) - max);
+    exps[i] = e;
+    sum += e;
   }
+  if (!Number.isFinite(sum)) {
+    // NaN or +Infinity logits: every probability is NaN, and the cut keeps every finite token.
+    const all = topCandidates(row, finite);
+    for (let i = 0; i < all.length; i++) probs[i] = (exps[all[i] as number] as number) / sum;
+    const keep = nucleusSize(probs.subarray(0, all.length), topP);
+    return drawWeighted(all, probs, keep > 0 ? keep : all.length, rng);
+  }
+  // Tokens more than `span` below the maximum hold at most (1 − top_p) / 2 of the mass together
+  // (each at most e^−span / sum), so the cut lies inside the span and the bucket beyond it is rarely read.
+  const span = Math.min(max - min, Math.log((2 * finite) / (sum * (1 - topP))));
+  const scale = span > 0 ? NUCLEUS_BUCKETS / span : 0;
+  mass.fill(0);
+  for (let i = 0; i < row.length; i++) {
+    const v = row[i] as number;
+    if (!(v > Number.NEGATIVE_INFINITY)) {
+      bucketOf[i] = NOT_A_CANDIDATE;
+      continue;
+    }
+    // Monotone in v: a higher logit never lands in a later bucket, and equal logits share one.
+    const b = Math.min(NUCLEUS_BUCKETS, Math.floor((max - v) * scale));
+    bucketOf[i] = b;
+    mass[b] = (mass[b] as number) + (exps[i] as number);
+  }
+  const target = topP * sum;
+  let last = 0;
+  for (let cumulative = 0; last < NUCLEUS_BUCKETS; last++) {
+    cumulative += mass[last] as number;
+    if (cumulative >= target) break;
+  }
+  let n = candidatesUpTo(row, buffers, last);
+  for (let i = 0; i < n; i++) probs[i] = (exps[ids[i] as number] as number) / sum;
+  let keep = nucleusSize(probs.subarray(0, n), topP);
+  if (keep < 0 && last < NUCLEUS_BUCKETS) {
+    // The buckets' sum reached top_p but the best-first running sum (rounded differently) did not: take every bucket.
+    n = candidatesUpTo(row, buffers, NUCLEUS_BUCKETS);
+    for (let i = 0; i < n; i++) probs[i] = (exps[ids[i] as number] as number) / sum;
+    keep = nucleusSize(probs.subarray(0, n), topP);
+  }
+  // Every finite token is a candidate: rounding may leave the mass a hair under top_p; keep them all.
+  return drawWeighted(ids, probs, keep > 0 ? keep : n, rng);
 }
 
 /** Sampling settings after the processors: 0 turns top-k off, 1 turns top-p off. */

@@ -135,6 +135,23 @@ describe('sampleToken', () => {
     }
   });
 
+  it('matches the reference on flat GPT-2-wide rows with top-k 0 and top-p 0.9, token for token', () => {
+    // Flat rows put most of the vocabulary in the nucleus; every third row is quantised to float16's
+    // step near 1 (whole runs of tied logits) and every fourth has banned tokens.
+    for (let seed = 0; seed < 16; seed++) {
+      const rand = lcg(1000 + seed);
+      const row = randomRow(rand, 50257, seed % 2 === 0 ? 1 : 3);
+      if (seed % 3 === 0) row.forEach((v, i) => (row[i] = Math.round(v * 1024) / 1024));
+      if (seed % 4 === 0) for (let i = 0; i < 2000; i++) row[Math.floor(rand() * row.length)] = NEG_INF;
+      const kept = referenceKept(row, 0, 0.9);
+      for (let d = 0; d < 8; d++) {
+        const u = rand();
+        expect(sampleToken(Float32Array.from(row), { topK: 0, topP: 0.9 }, fixedRng([u])), `seed=${seed} u=${u}`)
+          .toBe(drawByReference(kept, u));
+      }
+    }
+  });
+
   it('samples with the softmax frequencies (10 000 draws, 5σ bound)', () => {
     const row = Float32Array.from([2, 1, 0, -1, NEG_INF]);
     const probs = softmaxOf(row, [0, 1, 2, 3]);

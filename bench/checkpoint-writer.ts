@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { gpt2TensorShapes } from '../src/main/engine/checkpoint/layout';
 import { writeTokenizerConfig, writeTokenizerJson } from '../src/main/engine/checkpoint/tokenizer-files';
 import { GPT2_EOS_ID, GPT2_VOCAB_SIZE, gpt2BpeTables } from '../test/helpers/checkpoint-factory';
+import { fillNormal, mulberry32, tensorSeed } from '../test/helpers/random';
 
 /** Bumped whenever the written bytes change, so cached bench models are rebuilt. */
 export const CHECKPOINT_WRITER_VERSION = 1;
@@ -19,25 +20,6 @@ export interface CheckpointShape {
   readonly nEmbd: number;
   readonly nHead: number;
   readonly nPositions: number;
-}
-
-/** mulberry32: a small, fast, seedable uniform [0, 1) generator. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** FNV-1a of the tensor name mixed with the seed: every tensor gets its own stream. */
-function tensorSeed(seed: number, name: string): number {
-  let h = (0x811c9dc5 ^ Math.imul(seed | 0, 0x9e3779b1)) >>> 0;
-  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
-  return h;
 }
 
 /**
@@ -51,16 +33,6 @@ function initFor(name: string, shape: readonly number[], nEmbd: number): { mean:
   if (/ln_(1|2|f)\.weight$/.test(name)) return { mean: 1, std: 0.1 };
   if (name.endsWith('.bias')) return { mean: 0, std: 0.05 };
   return { mean: 0, std: 1 / Math.sqrt(shape[0] ?? 1) };
-}
-
-/** Fills `out` with N(mean, std²) samples (Box–Muller). */
-function fillNormal(out: Float32Array, next: () => number, mean: number, std: number): void {
-  for (let i = 0; i < out.length; i += 2) {
-    const r = Math.sqrt(-2 * Math.log(1 - next()));
-    const angle = 2 * Math.PI * next();
-    out[i] = mean + std * r * Math.cos(angle);
-    if (i + 1 < out.length) out[i + 1] = mean + std * r * Math.sin(angle);
-  }
 }
 
 function configJson(shape: CheckpointShape): object {

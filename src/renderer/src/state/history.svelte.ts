@@ -4,6 +4,7 @@
  */
 import type { HistoryEntry } from '../../../shared/api';
 import { saveTextFile } from '../lib/files';
+import { localDayEnd, localDayStart } from '../lib/local-day';
 import type { AppState } from './app.svelte';
 
 /** The filters besides the search text. */
@@ -148,8 +149,8 @@ export class HistoryState {
         limit: pageSize,
         offset,
         ...(modelId ? { modelId } : {}),
-        ...(from ? { from } : {}),
-        ...(to ? { to } : {}),
+        ...(from ? { from: localDayStart(from) } : {}),
+        ...(to ? { to: localDayEnd(to) } : {}),
       });
       if (sequence !== this.#sequence) return;
       this.#entries = offset === 0 ? page.entries : [...this.#entries, ...page.entries];

@@ -26,10 +26,12 @@ const PICKLE_WEIGHTS = /\.(bin|pt|pth|ckpt|pkl)$/i;
 export async function readCheckpoint(dir: string): Promise<Gpt2Checkpoint> {
   const root = resolve(dir);
   const names = listFolder(root);
+  // Weights first: a pickle-only folder is refused with the conversion command even when its
+  // config.json is old or odd, since converting rewrites the config too.
+  const weightFiles = await locateWeightFiles(root, names);
   const configFile = join(root, 'config.json');
   const configJson = await readJsonFile(configFile);
   const config = parseGpt2Config(configJson, configFile);
-  const weightFiles = await locateWeightFiles(root, names);
   const tensors = await locateTensors(weightFiles, config);
   if ((configJson as { tie_word_embeddings?: unknown }).tie_word_embeddings === false && !tensors.has(LM_HEAD)) {
     throw new EngineError('bad_input', `${weightFiles[0] ?? root}: missing tensor ${LM_HEAD} (config.json says tie_word_embeddings false)`);

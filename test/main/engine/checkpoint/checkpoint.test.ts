@@ -262,6 +262,14 @@ describe('readCheckpoint refuses bad input', () => {
     expect(error.message).toContain(dir);
   });
 
+  it('pickle weights with an old-style config: still the pickle refusal, not a config error', async () => {
+    const dir = fresh();
+    rmSync(weights(dir));
+    writeFileSync(join(dir, 'pytorch_model.bin'), 'not a pickle');
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'gpt2' }));
+    await expectEngineError(readCheckpoint(dir), 'refused', 'pytorch_model.bin', 'safe_serialization=True');
+  });
+
   it('truncated safetensors', async () => {
     const dir = fresh();
     const size = readFileSync(weights(dir)).byteLength;

@@ -18,6 +18,8 @@ export default defineConfig({
           cli: resolve(__dirname, 'src/main/cli.ts'),
           // The inference process (utilityProcess in the app, child process in serve mode).
           'inference-process': resolve(__dirname, 'src/main/inference/process-entry.ts'),
+          // The decoder's worker thread, found next to the bundle at run time (runtime/threaded-decoder.ts).
+          'decoder-worker': resolve(__dirname, 'src/main/engine/runtime/worker-entry.ts'),
         },
       },
     },

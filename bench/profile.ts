@@ -15,7 +15,7 @@ import { argmax } from '../src/main/engine/generate/sampling';
 import { sequenceRng } from '../src/main/engine/generate/rng';
 import { pastName } from '../src/main/engine/onnx';
 import { loadTokenizer } from '../src/main/engine/tokenizer';
-import { openDecoder } from '../src/main/engine/runtime';
+import { openDecoder, openDecoderInThread } from '../src/main/engine/runtime';
 import type { OrtKvCache } from '../src/main/engine/runtime/kv-cache';
 import { InterferenceMeter } from './interference';
 import { describeMachine, loadAverage } from './machine';
@@ -71,8 +71,12 @@ async function main(): Promise<void> {
   };
   const ids = Array.from({ length: PAST }, (_, i) => 1000 + i);
   const prefill = await decoder.step({ batch: 1, inputIds: ids, seqLen: PAST, attentionMask: ids.map(() => 1), positionIds: ids.map((_, i) => i), past: null });
-  const cache = prefill.present as OrtKvCache;
-  const cache3 = cache.select([0, 0, 0]) as OrtKvCache;
+  const cache = prefill.present;
+  const cache3 = cache.select([0, 0, 0]);
+  // `decoder` may keep its caches in a worker thread; the bare runs need the tensors on this one.
+  const local = await openDecoderInThread(model, model.config, 'cpu');
+  const localCache = (await local.step({ batch: 1, inputIds: ids, seqLen: PAST, attentionMask: ids.map(() => 1), positionIds: ids.map((_, i) => i), past: null })).present as OrtKvCache;
+  const localCache3 = localCache.select([0, 0, 0]) as OrtKvCache;
   const nLayer = model.config.nLayer;
   const headDim = model.config.nEmbd / model.config.nHead;
   /** The decoder inputs of one step for `batch` rows of `seqLen` new tokens after `past`. */
@@ -92,8 +96,8 @@ async function main(): Promise<void> {
   };
   const feeds = {
     'prefill 128': feedsFor(1, PAST, null),
-    'decode K=1': feedsFor(1, 1, await cache.tensors()),
-    'decode K=3': feedsFor(3, 1, await cache3.tensors()),
+    'decode K=1': feedsFor(1, 1, await localCache.tensors()),
+    'decode K=3': feedsFor(3, 1, await localCache3.tensors()),
   };
 
   const samples = new Map<string, number[]>();
@@ -119,7 +123,7 @@ async function main(): Promise<void> {
       }]);
     }
   }
-  steps.push(['KvCache.select([0,0,0]) of a 128-position cache', async () => cache.select([0, 0, 0]).dispose()]);
+  steps.push(['KvCache.select([0,0,0]) of a 128-position cache (on this thread)', async () => localCache.select([0, 0, 0]).dispose()]);
   for (const [label, c] of choosers) steps.push([`token choice (1 row of 50 257): ${label}`, async () => void c.choose(logits.slice())]);
 
   // The whole loop, per decode step: Engine.generate against a bare loop (step + argmax) on the same decoder.
@@ -209,7 +213,10 @@ async function main(): Promise<void> {
   }
   cache3.dispose();
   cache.dispose();
+  localCache3.dispose();
+  localCache.dispose();
   await decoder.release();
+  await local.release();
   await engine.dispose();
   await Promise.all(Object.values(sessions).map((s) => s.release()));
 }

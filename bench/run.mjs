@@ -48,6 +48,8 @@ await build({
         'gpt2.bench': join(root, 'bench/gpt2.bench.ts'),
         worker: join(root, 'bench/worker.ts'),
         profile: join(root, 'bench/profile.ts'),
+        // The engine's decoder worker thread, looked up next to the bundle (src/main/engine/runtime/threaded-decoder.ts).
+        'decoder-worker': join(root, 'src/main/engine/runtime/worker-entry.ts'),
       },
       external: isExternal,
       output: { format: 'es', entryFileNames: '[name].js', chunkFileNames: 'chunks/[name]-[hash].js' },

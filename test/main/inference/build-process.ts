@@ -18,12 +18,19 @@ export async function buildInferenceProcess(): Promise<{ entry: string; remove()
     root: repoRoot,
     logLevel: 'error',
     build: {
-      ssr: join(repoRoot, 'src/main/inference/process-entry.ts'),
+      ssr: true,
       outDir,
       emptyOutDir: true,
       minify: false,
       target: 'node20',
-      rollupOptions: { output: { format: 'es', entryFileNames: 'inference-process.js' } },
+      rollupOptions: {
+        // The decoder's worker thread is looked up next to the bundle, as in electron.vite.config.ts.
+        input: {
+          'inference-process': join(repoRoot, 'src/main/inference/process-entry.ts'),
+          'decoder-worker': join(repoRoot, 'src/main/engine/runtime/worker-entry.ts'),
+        },
+        output: { format: 'es', entryFileNames: '[name].js' },
+      },
     },
   });
   return { entry: join(outDir, 'inference-process.js'), remove: () => rmSync(outDir, { recursive: true, force: true }) };

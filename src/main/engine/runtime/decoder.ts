@@ -219,10 +219,11 @@ class OrtDecoderSession implements DecoderSession {
 }
 
 /**
- * Opens the decoder on `device`. 'auto' takes the first available of CUDA → WebGPU → CPU (by
- * probe); a GPU that fails to open the graph falls back to CPU with the reason in `device`.
+ * Opens the decoder on `device` on the calling thread. 'auto' takes the first available of
+ * CUDA → WebGPU → CPU (by probe); a GPU that fails to open the graph falls back to CPU with the
+ * reason in `device`.
  */
-export async function openDecoder(paths: DecoderPaths, config: Gpt2Config, device: DeviceRequest): Promise<DecoderSession> {
+export async function openDecoderInThread(paths: DecoderPaths, config: Gpt2Config, device: DeviceRequest): Promise<DecoderSession> {
   if (!existsSync(paths.decoderPath)) throw new EngineError('not_found', `${paths.decoderPath}: decoder graph is missing`);
   let target: DeviceName = device === 'auto' ? 'cpu' : device;
   if (device === 'auto') {

@@ -1,0 +1,36 @@
+/**
+ * Messages between a ThreadedDecoderSession and the decoder worker. KV caches never cross:
+ * the caller names them by id, and only logits (transferred, not copied) come back.
+ */
+import type { DeviceReport, DeviceRequest, EngineErrorKind, Gpt2Config } from '../types';
+import type { DecoderPaths } from './decoder';
+
+/** Caller → worker. Requests with `call` get exactly one reply; select and dispose get none. */
+export type DecoderRequest =
+  | { type: 'open'; call: number; paths: DecoderPaths; config: Gpt2Config; device: DeviceRequest }
+  | {
+      type: 'step';
+      call: number;
+      batch: number;
+      seqLen: number;
+      inputIds: readonly number[];
+      attentionMask: readonly number[];
+      positionIds: readonly number[];
+      pastId: number | null;
+      presentId: number;
+    }
+  | { type: 'logitsAll'; call: number; ids: readonly number[] }
+  | { type: 'select'; fromId: number; toId: number; rows: readonly number[] }
+  | { type: 'dispose'; id: number }
+  | { type: 'release'; call: number };
+
+/** An error as it crosses the thread: EngineErrors keep their kind, others have none. */
+export interface WireError {
+  kind: EngineErrorKind | null;
+  message: string;
+}
+
+/** Worker → caller, one per request with a `call`. */
+export type DecoderReply =
+  | { call: number; ok: true; device?: DeviceReport; logits?: ArrayBuffer }
+  | { call: number; ok: false; error: WireError };

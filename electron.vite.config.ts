@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { defineConfig } from 'electron-vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { methodNames } from './src/shared/api';
 
 // Native and heavy packages stay outside the bundle: they are loaded from node_modules at run time.
 const external = ['better-sqlite3', 'onnxruntime-node', '@huggingface/transformers', 'ws', 'electron'];
@@ -17,7 +18,7 @@ export default defineConfig({
           // `inkwell` CLI and `inkwell serve` (plain Node, never imports electron).
           cli: resolve(__dirname, 'src/main/cli.ts'),
           // The inference process (utilityProcess in the app, child process in serve mode).
-          'inference-process': resolve(__dirname, 'src/main/inference/process-entry.ts'),
+          'inference-process': resolve(__dirname, 'src/main/inference-process/process-entry.ts'),
           // The decoder's worker thread, found next to the bundle at run time (runtime/threaded-decoder.ts).
           'decoder-worker': resolve(__dirname, 'src/main/engine/runtime/worker-entry.ts'),
         },
@@ -25,6 +26,8 @@ export default defineConfig({
     },
   },
   preload: {
+    // The preload's method list, derived from the method table (read in src/preload/bridge.ts).
+    define: { __INKWELL_API_METHODS__: JSON.stringify(methodNames) },
     build: {
       outDir: 'out/preload',
       rollupOptions: {

@@ -7,10 +7,11 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { version } from '../../package.json';
 import { createApiService } from './api/service';
-import { ModelStore } from './engine/models/store';
-import { HistoryStore } from './history';
+import { ModelStore } from './engine';
+import { AppDatabase } from './history';
 import { historyFile } from './history/location';
-import { InferenceClient, createNodeSpawner } from './inference/client';
+import { InferenceClient } from './inference/client';
+import { createNodeSpawner } from './inference/node-spawner';
 import { startHttpWsServer } from './transports/http-ws';
 
 /** Options of `startServe`. */
@@ -62,7 +63,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   let emit = (line: string): void => void early.push(line);
   const diagnostics = (line: string): void => emit(line);
 
-  const { store: history, notice } = HistoryStore.open(historyFile(home));
+  const { database: history, notice } = AppDatabase.open(historyFile(home));
   if (notice) diagnostics(notice);
   const inference = new InferenceClient({
     spawn: createNodeSpawner({ home, ...(options.inferenceEntry ? { entry: options.inferenceEntry } : {}) }),

@@ -5,8 +5,8 @@
  * messages structured-cloned as they would be between processes.
  */
 import { EngineError } from '../../src/main/engine/types';
-import type { ChildExit, ChildLike, Spawner } from '../../src/main/inference/client';
-import { serveInference, type InferenceEngine } from '../../src/main/inference/server';
+import type { ChildExit, ChildLike, Spawner } from '../../src/main/inference/child';
+import { serveInference, type InferenceEngine } from '../../src/main/inference-process/server';
 import type { DeviceStatus } from '../../src/shared/api';
 
 type GenerateRequest = Parameters<InferenceEngine['generate']>[0];

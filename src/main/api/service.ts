@@ -20,12 +20,12 @@ import {
   type MethodResponse,
   type ServerEvent,
 } from '../../shared/api';
+import type { InferenceArgs, InferenceResult } from '../common/inference-protocol';
 import type { GenerateHandlers, InferenceStateChange } from '../inference/client';
-import type { InferenceArgs, InferenceResult } from '../inference/protocol';
-import { isCudaProviderInstalled } from '../engine/runtime/cuda';
-import { errorMessage, toApiError } from './errors';
+import { isCudaProviderInstalled } from '../engine';
+import { errorMessage, toApiError } from '../common/errors';
 import type { HistoryPort } from './history-port';
-import { toModelSummary, type StoredModelFields } from './model-summary';
+import { toModelSummary, type StoredModelFields } from '../common/model-summary';
 
 /** What the service needs of the inference client (InferenceClient satisfies it). */
 export interface InferencePort {
@@ -145,7 +145,7 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
     let historyId: number;
     try {
       // Committed before 'done' is sent: whatever the UI shows as done is already in history.
-      historyId = history.addGeneration({
+      historyId = history.generations.add({
         modelId: outcome.modelId,
         device: outcome.device,
         prompt,
@@ -224,23 +224,23 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
     },
     tokenize: ({ modelId, text }) => inference.tokenize(modelId, text),
 
-    'history.list': (query) => history.list(query),
-    'history.get': ({ id }) => history.get(id),
-    'history.star': ({ id, starred }) => history.setStarred(id, starred),
-    'history.accept': ({ id, candidateIndex }) => history.setAccepted(id, candidateIndex),
-    'history.delete': ({ id }) => history.delete(id),
-    'history.export': ({ format, ids }) => history.export(format, ids),
+    'history.list': (query) => history.generations.list(query),
+    'history.get': ({ id }) => history.generations.get(id),
+    'history.star': ({ id, starred }) => history.generations.setStarred(id, starred),
+    'history.accept': ({ id, candidateIndex }) => history.generations.setAccepted(id, candidateIndex),
+    'history.delete': ({ id }) => history.generations.delete(id),
+    'history.export': ({ format, ids }) => history.generations.export(format, ids),
 
-    'documents.list': () => history.listDocuments(),
-    'documents.get': ({ id }) => history.getDocument(id),
-    'documents.create': ({ title, content }) => history.createDocument(title, content),
-    'documents.save': ({ id, ...changes }) => history.saveDocument(id, changes),
-    'documents.delete': ({ id }) => history.deleteDocument(id),
+    'documents.list': () => history.documents.list(),
+    'documents.get': ({ id }) => history.documents.get(id),
+    'documents.create': ({ title, content }) => history.documents.create(title, content),
+    'documents.save': ({ id, ...changes }) => history.documents.save(id, changes),
+    'documents.delete': ({ id }) => history.documents.delete(id),
     'files.open': () => requireDialog(deps.openFile)(),
     'files.save': ({ suggestedName, content }) => requireDialog(deps.saveFile)(suggestedName, content),
 
-    'settings.get': () => history.getSettings(),
-    'settings.set': (changes) => history.setSettings(changes),
+    'settings.get': () => history.settings.get(),
+    'settings.set': (changes) => history.settings.set(changes),
   };
 
   return {

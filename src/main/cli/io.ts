@@ -3,7 +3,7 @@
  * and the mapping from errors to exit codes (0 ok, 2 bad input or refused, 1 internal).
  */
 import { ZodError } from 'zod';
-import { EngineError } from '../engine/types';
+import { EngineError } from '../engine';
 
 /** What a command may use; the entry wires it to the process, tests to buffers. */
 export interface CliIo {

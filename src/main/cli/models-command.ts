@@ -1,5 +1,5 @@
 /** `inkwell models import|list|remove`. */
-import { ModelStore, formatParameters, type StoredModel } from '../engine/models/store';
+import { ModelStore, formatParameters, type StoredModel } from '../engine';
 import { parseCommandArgs, requireString } from './args';
 import { EXIT, SHOW_HELP, UsageError, type CliIo } from './io';
 

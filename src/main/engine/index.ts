@@ -7,15 +7,18 @@ import type { DeviceStatus, GenerationParams, GenerationResult } from '../../sha
 import { runGeneration, type GenerationStartInfo } from './generate/generate';
 import { randomSeed } from './generate/rng';
 import { ModelStore, type StoredModel } from './models/store';
-import { openDecoder, probeDevices, type DecoderSession } from './runtime';
+import type { DecoderSession, openDecoder, probeDevices } from './runtime';
 import { loadTokenizer, type Gpt2Tokenizer } from './tokenizer';
 import { EngineError, type DeviceName, type DeviceRequest } from './types';
 
 export { EngineError } from './types';
 export type { DeviceName, DeviceRequest, EngineErrorKind, FinishReason, Gpt2Config } from './types';
 export type { StoredModel } from './models/store';
-export { ModelStore } from './models/store';
+export { ModelStore, formatParameters } from './models/store';
 export type { GenerationStartInfo } from './generate/generate';
+export { topCandidates } from './generate/sampling';
+export { resolveHome } from './paths';
+export { isCudaProviderInstalled } from './runtime/cuda';
 
 /** One generation request (params already validated by the shared GenerationParams schema). */
 export interface EngineGenerateRequest {
@@ -80,9 +83,11 @@ export class Engine {
 
   constructor(opts: EngineOptions) {
     this.models = new ModelStore(opts.home);
-    this.#openDecoder = opts.openDecoder ?? openDecoder;
+    // onnxruntime-node is loaded on first use: processes that import this entry for ModelStore or
+    // resolveHome (the desktop main process, `inkwell --help`) never load the native runtime.
+    this.#openDecoder = opts.openDecoder ?? (async (...args) => (await import('./runtime')).openDecoder(...args));
     this.#loadTokenizer = opts.loadTokenizer ?? loadTokenizer;
-    this.#probeDevices = opts.probeDevices ?? probeDevices;
+    this.#probeDevices = opts.probeDevices ?? (async () => (await import('./runtime')).probeDevices());
   }
 
   /** Generates `params.numReturnSequences` continuations of memory + prompt, streaming text through onDelta. */

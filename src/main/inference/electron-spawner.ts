@@ -2,11 +2,11 @@
  * Spawns the inference process as an Electron utilityProcess (a Node process
  * Chromium manages, https://www.electronjs.org/docs/latest/api/utility-process)
  * and adapts it to the InferenceClient's ChildLike. The process reads its
- * messages from `process.parentPort` (see process-entry.ts).
+ * messages from `process.parentPort` (see inference-process/process-entry.ts).
  */
 import { existsSync } from 'node:fs';
 import { utilityProcess } from 'electron';
-import type { ChildExit, ChildLike, Spawner } from './client';
+import type { ChildExit, ChildLike, Spawner } from './child';
 
 /** Options of the Electron spawner. */
 export interface ElectronSpawnerOptions {

@@ -10,8 +10,8 @@ import { BrowserWindow, ipcMain } from 'electron';
 import type { IpcMainInvokeEvent, WebContents } from 'electron';
 import { ApiError, methodNames } from '../../shared/api';
 import type { MethodName, ServerEvent } from '../../shared/api';
-import { channelFor, EVENT_CHANNEL } from '../../preload/bridge';
-import type { IpcEnvelope } from '../../preload/bridge';
+import { channelFor, EVENT_CHANNEL } from '../../shared/bridge';
+import type { IpcEnvelope } from '../../shared/bridge';
 import type { OriginPolicy } from '../app/origins';
 
 /** The part of the API service (src/main/api/service.ts) this transport needs. */

@@ -18,7 +18,7 @@ import type { Duplex } from 'node:stream';
 import { resolve } from 'node:path';
 import { WebSocketServer, WebSocket } from 'ws';
 import { ApiError, type ApiErrorKind, type ServerEvent } from '../../shared/api';
-import { toApiError } from '../api/errors';
+import { toApiError } from '../common/errors';
 import { contentTypeOf, resolveInside, statInside } from '../static-files';
 
 /** The name of the cookie that carries the token. */

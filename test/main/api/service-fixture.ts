@@ -1,13 +1,13 @@
 /**
- * A service under test: a real HistoryStore in a temp folder, the real
+ * A service under test: a real AppDatabase in a temp folder, the real
  * InferenceClient over in-memory fake processes, and a fake model store.
  */
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
 import { createApiService, type ApiServiceDeps, type ModelsPort } from '../../../src/main/api/service';
-import type { StoredModelFields } from '../../../src/main/api/model-summary';
+import type { StoredModelFields } from '../../../src/main/common/model-summary';
 import { EngineError } from '../../../src/main/engine/types';
-import { HistoryStore } from '../../../src/main/history';
+import { AppDatabase } from '../../../src/main/history';
 import { InferenceClient } from '../../../src/main/inference/client';
 import type { GenerationEvent, ServerEvent } from '../../../src/shared/api';
 import { createFakeSpawner, type FakeEngine } from '../../helpers/fake-engine';
@@ -54,7 +54,7 @@ export function useServiceFixture() {
   });
 
   return (options: { engine?: () => FakeEngine; deps?: Partial<ApiServiceDeps>; cancelGraceMs?: number } = {}) => {
-    const { store: history } = HistoryStore.open(join(tempDir(), 'inkwell.db'));
+    const { database: history } = AppDatabase.open(join(tempDir(), 'inkwell.db'));
     const spawner = createFakeSpawner(options.engine);
     const inference = new InferenceClient({ spawn: spawner, ...(options.cancelGraceMs !== undefined ? { cancelGraceMs: options.cancelGraceMs } : {}) });
     const models = new FakeModels();

@@ -60,12 +60,12 @@ describe('ApiService validation', () => {
 
   it('refuses every hostile request with invalid_request and changes nothing', async () => {
     const { service, history, spawner, models } = makeService();
-    const document = history.createDocument('Draft', 'Once upon a time');
+    const document = history.documents.create('Draft', 'Once upon a time');
     const before = {
-      total: history.list({}).total,
-      documents: JSON.stringify(history.listDocuments()),
-      document: JSON.stringify(history.getDocument(document.id)),
-      settings: JSON.stringify(history.getSettings()),
+      total: history.generations.list({}).total,
+      documents: JSON.stringify(history.documents.list()),
+      document: JSON.stringify(history.documents.get(document.id)),
+      settings: JSON.stringify(history.settings.get()),
     };
 
     const cases: [string, unknown][] = [
@@ -89,10 +89,10 @@ describe('ApiService validation', () => {
       expect((thrown as ApiError).message.length, label).toBeLessThan(500);
     }
 
-    expect(history.list({}).total).toBe(before.total);
-    expect(JSON.stringify(history.listDocuments())).toBe(before.documents);
-    expect(JSON.stringify(history.getDocument(document.id))).toBe(before.document);
-    expect(JSON.stringify(history.getSettings())).toBe(before.settings);
+    expect(history.generations.list({}).total).toBe(before.total);
+    expect(JSON.stringify(history.documents.list())).toBe(before.documents);
+    expect(JSON.stringify(history.documents.get(document.id))).toBe(before.document);
+    expect(JSON.stringify(history.settings.get())).toBe(before.settings);
     expect(spawner.spawned).toHaveLength(0);
     expect(models.removed).toEqual([]);
   });

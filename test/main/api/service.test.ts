@@ -22,7 +22,7 @@ describe('ApiService routing', () => {
     const { service, history } = makeService({
       deps: { openFile: async () => ({ name: 'a.txt', content: 'A' }), saveFile: async (name) => ({ path: `/saved/${name}` }) },
     });
-    const doc = history.createDocument('Doc', 'text');
+    const doc = history.documents.create('Doc', 'text');
     // Each method with a valid request; none may answer "unknown method" or fail validation.
     const valid: Record<MethodName, unknown> = {
       'app.info': {},
@@ -88,11 +88,11 @@ describe('ApiService routing', () => {
     const created = (await service.handle('documents.create', { title: 'Chapter 1', content: 'It was' })) as { id: number };
     expect(await service.handle('documents.save', { id: created.id, memory: 'A lighthouse', authorsNote: 'Gloomy' })).toMatchObject({ memory: 'A lighthouse', authorsNote: 'Gloomy', content: 'It was' });
     expect(await service.handle('documents.list', {})).toEqual([expect.objectContaining({ id: created.id, title: 'Chapter 1' })]);
-    expect(history.getDocument(created.id).memory).toBe('A lighthouse');
+    expect(history.documents.get(created.id).memory).toBe('A lighthouse');
     expect(await service.handle('documents.delete', { id: created.id })).toEqual({ deleted: true });
     expect((await apiError(service.handle('documents.get', { id: created.id }))).kind).toBe('not_found');
 
-    const entry = history.addGeneration({
+    const entry = history.generations.add({
       modelId: 'tiny', device: 'cpu', prompt: 'The sea', memory: '', params, seed: 1,
       candidates: [{ text: ' was calm', tokenIds: [1], finishReason: 'length' }],
       timings: { loadMs: 0, prefillMs: 0, decodeMs: 0, tokensPerSecond: 0 }, promptTokens: 2, truncatedPromptTokens: 0, documentId: null,
@@ -161,9 +161,9 @@ describe('ApiService generation', () => {
     const { service, history } = fixture;
     let committedWhenDone: unknown = 'not checked';
     service.subscribe((event) => {
-      if (event.channel === 'generation' && event.event.type === 'done') committedWhenDone = history.get(event.event.result.historyId);
+      if (event.channel === 'generation' && event.event.type === 'done') committedWhenDone = history.generations.get(event.event.result.historyId);
     });
-    const doc = history.createDocument('Doc', '');
+    const doc = history.documents.create('Doc', '');
     const { generationId } = (await service.handle('generate.start', { modelId: 'tiny', prompt: 'Once', memory: 'Memory.', params, documentId: doc.id })) as { generationId: string };
     expect(generationId).toMatch(/^[0-9a-f-]{36}$/);
     const last = await fixture.finished(generationId);
@@ -175,7 +175,7 @@ describe('ApiService generation', () => {
     const result: GenerationResult = last.result;
     expect(result).toMatchObject({ generationId, modelId: 'tiny', device: 'cpu', seed: 4242 });
     expect(result.sequences.map((c) => c.text)).toEqual([' one two three', ' one two three']);
-    const entry = history.get(result.historyId);
+    const entry = history.generations.get(result.historyId);
     expect(committedWhenDone).toEqual(entry);
     expect(entry).toMatchObject({ prompt: 'Once', memory: 'Memory.', documentId: doc.id, seed: 4242, modelId: 'tiny' });
     // The seed actually used is stored with the parameters, so a re-run repeats the generation.
@@ -200,7 +200,7 @@ describe('ApiService generation', () => {
     const last = await fixture.finished(generationId);
     if (last.type !== 'done') throw new Error(`expected done, got ${JSON.stringify(last)}`);
     expect(last.result.sequences.map((c) => [c.text, c.finishReason])).toEqual([[' a', 'cancelled'], [' a', 'cancelled']]);
-    expect(fixture.history.get(last.result.historyId).candidates.every((c) => c.finishReason === 'cancelled')).toBe(true);
+    expect(fixture.history.generations.get(last.result.historyId).candidates.every((c) => c.finishReason === 'cancelled')).toBe(true);
     expect(await fixture.service.handle('generate.cancel', { generationId })).toEqual({ cancelled: false });
   });
 
@@ -223,7 +223,7 @@ describe('ApiService generation', () => {
       { text: ' a', tokenIds: [], finishReason: 'cancelled' },
       { text: ' a', tokenIds: [], finishReason: 'cancelled' },
     ]);
-    expect(fixture.history.get(last.result.historyId).prompt).toBe('Go');
+    expect(fixture.history.generations.get(last.result.historyId).prompt).toBe('Go');
   });
 
   it('reports engine errors as an error event and saves nothing', async () => {
@@ -237,7 +237,7 @@ describe('ApiService generation', () => {
     const { generationId } = (await fixture.service.handle('generate.start', { modelId: 'tiny', prompt: 'x', params })) as { generationId: string };
     const last = await fixture.finished(generationId);
     expect(last).toEqual({ type: 'error', generationId, error: { kind: 'model_error', message: 'CUDA ran out of memory' } });
-    expect(fixture.history.list({}).total).toBe(0);
+    expect(fixture.history.generations.list({}).total).toBe(0);
   });
 
   it('refuses an unknown model before starting anything', async () => {
@@ -266,13 +266,13 @@ describe('ApiService generation', () => {
     const engineEvents = fixture.events.flatMap((e) => (e.channel === 'engine' ? [e.status] : []));
     expect(engineEvents.map((s) => s.state)).toEqual(['starting', 'ready', 'crashed']);
     expect(engineEvents.at(-1)?.message).toContain('SIGKILL');
-    expect(history.list({}).total).toBe(0);
+    expect(history.generations.list({}).total).toBe(0);
     release();
 
     const again = (await service.handle('generate.start', { modelId: 'tiny', prompt: 'y', params })) as { generationId: string };
     const done = await fixture.finished(again.generationId);
     expect(done.type).toBe('done');
-    expect(history.list({}).total).toBe(1);
+    expect(history.generations.list({}).total).toBe(1);
   });
 
   it('close() cancels running generations and waits until they are saved', async () => {
@@ -283,7 +283,7 @@ describe('ApiService generation', () => {
     const events: GenerationEvent[] = fixture.generationEvents(generationId);
     const last = events.at(-1);
     if (last?.type !== 'done') throw new Error(`expected done, got ${JSON.stringify(last)}`);
-    expect(fixture.history.get(last.result.historyId).candidates[0]?.finishReason).toBe('cancelled');
+    expect(fixture.history.generations.get(last.result.historyId).candidates[0]?.finishReason).toBe('cancelled');
     expect((await apiError(fixture.service.handle('app.info', {}))).kind).toBe('refused');
   });
 });

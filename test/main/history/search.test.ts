@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HistoryStore } from '../../../src/main/history';
+import { AppDatabase } from '../../../src/main/history';
 import type { StoredEntry } from '../../../src/main/history';
 import { buildTextFilter, literalWords, quotePhrase } from '../../../src/main/history/search-query';
 import { useTempDirs } from '../../helpers/tmp';
@@ -50,15 +50,15 @@ function oracle(entries: readonly StoredEntry[], query: string): number[] {
 }
 
 describe('history full-text search', () => {
-  let store: HistoryStore;
+  let store: AppDatabase;
   let file: string;
   let entries: StoredEntry[];
 
   beforeAll(() => {
     file = join(tempDir(), 'search.db');
-    store = HistoryStore.open(file).store;
+    store = AppDatabase.open(file).database;
     corpus.forEach(({ prompt, candidates }, index) => {
-      store.addGeneration(
+      store.generations.add(
         sampleGeneration({
           prompt,
           createdAt: new Date(Date.UTC(2024, 0, 1, 0, index)).toISOString(),
@@ -66,24 +66,24 @@ describe('history full-text search', () => {
         }),
       );
     });
-    entries = store.list({ limit: 200 }).entries;
+    entries = store.generations.list({ limit: 200 }).entries;
   });
   afterAll(() => store.close());
 
   it('agrees with a substring oracle for every hostile query, and never throws', () => {
     expect(entries).toHaveLength(corpus.length);
     for (const query of hostileQueries) {
-      const result = store.list({ query, limit: 200 });
+      const result = store.generations.list({ query, limit: 200 });
       expect(result.entries.map((entry) => entry.id), `query ${JSON.stringify(query)}`).toEqual(oracle(entries, query));
       expect(result.total, `total for ${JSON.stringify(query)}`).toBe(result.entries.length);
     }
     // Lone surrogates are stored as SQLite receives them and read back as U+FFFD, so no oracle; just no error.
-    for (const query of ['\uD800', '\uDC00x', 'ab\uD83D']) expect(() => store.list({ query })).not.toThrow();
+    for (const query of ['\uD800', '\uDC00x', 'ab\uD83D']) expect(() => store.generations.list({ query })).not.toThrow();
   });
 
   it('finds each hostile word in the entry that contains it (the oracle is not vacuous)', () => {
     const expectHit = (query: string, prompt: string): void => {
-      const hits = store.list({ query }).entries.map((entry) => entry.prompt);
+      const hits = store.generations.list({ query }).entries.map((entry) => entry.prompt);
       expect(hits, `query ${JSON.stringify(query)}`).toContain(prompt);
     };
     expectHit('"quoted', corpus[0]!.prompt);
@@ -96,11 +96,11 @@ describe('history full-text search', () => {
     expectHit('100%', corpus[5]!.prompt);
     expectHit('éclair', corpus[6]!.prompt);
     expectHit('lighthouse', corpus[8]!.prompt);
-    expect(store.list({ query: '', limit: 200 }).total).toBe(corpus.length);
-    expect(store.list({ query: ' \t ', limit: 200 }).total).toBe(corpus.length);
+    expect(store.generations.list({ query: '', limit: 200 }).total).toBe(corpus.length);
+    expect(store.generations.list({ query: ' \t ', limit: 200 }).total).toBe(corpus.length);
     // LIKE wildcards are escaped: unescaped, '_' and '%' would match every entry.
-    expect(store.list({ query: '_' }).entries.map((entry) => entry.prompt)).toEqual([corpus[5]!.prompt]);
-    expect(store.list({ query: '%' }).entries.map((entry) => entry.prompt)).toEqual([corpus[5]!.prompt]);
+    expect(store.generations.list({ query: '_' }).entries.map((entry) => entry.prompt)).toEqual([corpus[5]!.prompt]);
+    expect(store.generations.list({ query: '%' }).entries.map((entry) => entry.prompt)).toEqual([corpus[5]!.prompt]);
   });
 
   it('agrees with the oracle on random substrings of the stored texts and random mixes of words', () => {
@@ -120,18 +120,18 @@ describe('history full-text search', () => {
       } else {
         query = Array.from({ length: 1 + random(3) }, () => pieces[random(pieces.length)]).join(' ');
       }
-      const ids = store.list({ query, limit: 200 }).entries.map((entry) => entry.id);
+      const ids = store.generations.list({ query, limit: 200 }).entries.map((entry) => entry.id);
       expect(ids, `query ${JSON.stringify(query)}`).toEqual(oracle(entries, query));
     }
   });
 
   it('keeps the FTS index consistent with its content after inserts, updates and deletes', () => {
-    const extra = store.addGeneration(sampleGeneration({ prompt: 'temporary entry zebra', candidates: [{ text: 'zebra crossing', tokenIds: [], finishReason: 'stop' }] }));
-    store.setStarred(extra.id, true);
-    store.setAccepted(extra.id, 0);
-    expect(store.list({ query: 'zebra' }).entries.map((entry) => entry.id)).toEqual([extra.id]);
-    store.delete(extra.id);
-    expect(store.list({ query: 'zebra' }).total).toBe(0);
+    const extra = store.generations.add(sampleGeneration({ prompt: 'temporary entry zebra', candidates: [{ text: 'zebra crossing', tokenIds: [], finishReason: 'stop' }] }));
+    store.generations.setStarred(extra.id, true);
+    store.generations.setAccepted(extra.id, 0);
+    expect(store.generations.list({ query: 'zebra' }).entries.map((entry) => entry.id)).toEqual([extra.id]);
+    store.generations.delete(extra.id);
+    expect(store.generations.list({ query: 'zebra' }).total).toBe(0);
     const db = new Database(file);
     try {
       expect(() => db.prepare("INSERT INTO generations_fts (generations_fts, rank) VALUES ('integrity-check', 1)").run()).not.toThrow();

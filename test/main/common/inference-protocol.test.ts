@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseReplyMessage, parseRequestMessage, parseResult } from '../../../src/main/inference/protocol';
+import { parseReplyMessage, parseRequestMessage, parseResult } from '../../../src/main/common/inference-protocol';
 import { GenerationParams } from '../../../src/shared/api';
 
 const params = GenerationParams.parse({});

@@ -8,7 +8,7 @@
  */
 import { Engine } from '../engine';
 import { serveInference, type ParentLink } from './server';
-import type { ReplyMessage } from './protocol';
+import type { ReplyMessage } from '../common/inference-protocol';
 
 /** Electron's utilityProcess channel (absent under plain Node). */
 interface ElectronParentPort {

@@ -5,8 +5,8 @@
  * Electron's parentPort or Node's IPC channel.
  */
 import type { DeviceStatus, GenerationParams } from '../../shared/api';
-import { errorMessage } from '../api/errors';
-import { toModelSummary, type StoredModelFields } from '../api/model-summary';
+import { errorMessage } from '../common/errors';
+import { toModelSummary, type StoredModelFields } from '../common/model-summary';
 import {
   PROTOCOL_VERSION,
   parseRequestMessage,
@@ -15,7 +15,7 @@ import {
   type InferenceResult,
   type ParsedRequest,
   type ReplyMessage,
-} from './protocol';
+} from '../common/inference-protocol';
 
 type DeviceName = 'cpu' | 'webgpu' | 'cuda';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EngineError } from '../../../src/main/engine/types';
-import type { ReplyMessage } from '../../../src/main/inference/protocol';
-import { serveInference } from '../../../src/main/inference/server';
+import type { ReplyMessage } from '../../../src/main/common/inference-protocol';
+import { serveInference } from '../../../src/main/inference-process/server';
 import { GenerationParams } from '../../../src/shared/api';
 import { FakeEngine } from '../../helpers/fake-engine';
 

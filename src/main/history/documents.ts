@@ -1,0 +1,108 @@
+/** The writer's documents: text, memory and author's note, most recently updated first. */
+import type Database from 'better-sqlite3';
+import { ApiError } from '../../shared/api';
+import type { DocumentFull, DocumentSummary } from '../../shared/api';
+import { notFound } from './errors';
+
+/** Fields of a document that a save may change. */
+export interface DocumentPatch {
+  title?: string;
+  content?: string;
+  memory?: string;
+  authorsNote?: string;
+}
+
+interface DocumentRow {
+  id: number;
+  title: string;
+  content: string;
+  memory: string;
+  authors_note: string;
+  created_at: string;
+  updated_at: string;
+  chars: number;
+}
+
+const documentColumns = 'id, title, content, memory, authors_note, created_at, updated_at, length(content) AS chars';
+
+function prepareStatements(db: Database.Database) {
+  return {
+    listDocuments: db.prepare('SELECT id, title, created_at, updated_at, length(content) AS chars FROM documents ORDER BY updated_at DESC, id DESC'),
+    selectDocument: db.prepare(`SELECT ${documentColumns} FROM documents WHERE id = ?`),
+    insertDocument: db.prepare('INSERT INTO documents (title, content, created_at, updated_at) VALUES (?, ?, ?, ?)'),
+    deleteDocument: db.prepare('DELETE FROM documents WHERE id = ?'),
+  };
+}
+
+/** Documents in the database; every write is committed before the method returns. */
+export class DocumentStore {
+  readonly #db: Database.Database;
+  readonly #statements: ReturnType<typeof prepareStatements>;
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+    this.#statements = prepareStatements(db);
+  }
+
+  /** All documents, most recently updated first. */
+  list(): DocumentSummary[] {
+    return (this.#statements.listDocuments.all() as Omit<DocumentRow, 'content' | 'memory' | 'authors_note'>[]).map((row) => ({
+      id: row.id,
+      title: row.title,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+      chars: row.chars,
+    }));
+  }
+
+  /** One document with its text, memory and author's note. */
+  get(id: number): DocumentFull {
+    const row = this.#statements.selectDocument.get(id) as DocumentRow | undefined;
+    if (!row) throw notFound('document', id);
+    return toDocument(row);
+  }
+
+  /** Creates a document; a blank title becomes "Untitled". */
+  create(title: string, content: string): DocumentFull {
+    const now = new Date().toISOString();
+    const { lastInsertRowid } = this.#statements.insertDocument.run(title.trim() === '' ? 'Untitled' : title, content, now, now);
+    return this.get(Number(lastInsertRowid));
+  }
+
+  /** Updates the given fields (and updated_at) and returns the document. */
+  save(id: number, patch: DocumentPatch): DocumentFull {
+    const columns: Record<keyof DocumentPatch, string> = { title: 'title', content: 'content', memory: 'memory', authorsNote: 'authors_note' };
+    const assignments: string[] = [];
+    const values: unknown[] = [];
+    for (const key of Object.keys(columns) as (keyof DocumentPatch)[]) {
+      const value = patch[key];
+      if (value === undefined) continue;
+      if (typeof value !== 'string') throw new ApiError('invalid_request', `document ${key} must be a string`);
+      assignments.push(`${columns[key]} = ?`);
+      values.push(value);
+    }
+    assignments.push('updated_at = ?');
+    values.push(new Date().toISOString());
+    const { changes } = this.#db.prepare(`UPDATE documents SET ${assignments.join(', ')} WHERE id = ?`).run(...values, id);
+    if (changes === 0) throw notFound('document', id);
+    return this.get(id);
+  }
+
+  /** Deletes a document; its history entries stay, with documentId null. */
+  delete(id: number): { deleted: boolean } {
+    return { deleted: this.#statements.deleteDocument.run(id).changes > 0 };
+  }
+}
+
+function toDocument(row: DocumentRow): DocumentFull {
+  return {
+    id: row.id,
+    title: row.title,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    chars: row.chars,
+    content: row.content,
+    memory: row.memory,
+    authorsNote: row.authors_note,
+  };
+}

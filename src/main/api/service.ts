@@ -164,18 +164,7 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
       emitGeneration({ type: 'error', generationId, error: { kind: apiError.kind, message: `the generation could not be saved to history: ${apiError.message}` } });
       return;
     }
-    const result: GenerationResult = {
-      generationId,
-      modelId: outcome.modelId,
-      device: outcome.device,
-      ...(outcome.deviceFallbackReason !== undefined ? { deviceFallbackReason: outcome.deviceFallbackReason } : {}),
-      seed: outcome.seed,
-      promptTokens: outcome.promptTokens,
-      truncatedPromptTokens: outcome.truncatedPromptTokens,
-      sequences: outcome.sequences,
-      timings: outcome.timings,
-      historyId,
-    };
+    const result: GenerationResult = { generationId, ...outcome, historyId };
     emitGeneration({ type: 'done', generationId, result });
   }
 

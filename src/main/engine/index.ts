@@ -3,7 +3,7 @@
  * tokenization and raw logits. Plain Node (CLI, serve, the app's inference
  * process); never imports electron.
  */
-import type { DeviceStatus, GenerationParams, GenerationResult } from '../../shared/api';
+import type { DeviceStatus, GenerationOutcome, GenerationParams, TokenizeResult } from '../../shared/api';
 import { runGeneration, type GenerationStartInfo } from './generate/generate';
 import { randomSeed } from './generate/rng';
 import { ModelStore, type StoredModel } from './models/store';
@@ -33,8 +33,8 @@ export interface EngineGenerateRequest {
   onDelta?(sequence: number, text: string): void;
 }
 
-/** What a generation returns: the API's GenerationResult before the service names it and saves it to history. */
-export type EngineGenerateResult = Omit<GenerationResult, 'generationId' | 'historyId'>;
+/** What a generation returns: the API's GenerationOutcome (the service names it and saves it to history). */
+export type EngineGenerateResult = GenerationOutcome;
 
 /** Raw next-token scores of a prompt. */
 export interface EngineLogits {
@@ -132,7 +132,7 @@ export class Engine {
   }
 
   /** Token ids of `text` and the display string of each token. */
-  async tokenize(modelId: string, text: string): Promise<{ ids: number[]; tokens: string[] }> {
+  async tokenize(modelId: string, text: string): Promise<TokenizeResult> {
     const tokenizer = await this.#tokenizer(this.models.get(modelId));
     const ids = tokenizer.encode(text);
     return { ids, tokens: tokenizer.tokenStrings(ids) };

@@ -1,16 +1,11 @@
 /** The writer's documents: text, memory and author's note, most recently updated first. */
 import type Database from 'better-sqlite3';
 import { ApiError } from '../../shared/api';
-import type { DocumentFull, DocumentSummary } from '../../shared/api';
+import type { DocumentFull, DocumentSummary, MethodParsedRequest } from '../../shared/api';
 import { notFound } from './errors';
 
-/** Fields of a document that a save may change. */
-export interface DocumentPatch {
-  title?: string;
-  content?: string;
-  memory?: string;
-  authorsNote?: string;
-}
+/** Fields of a document that a save may change (the documents.save request without its id). */
+export type DocumentPatch = Omit<MethodParsedRequest<'documents.save'>, 'id'>;
 
 interface DocumentRow {
   id: number;

@@ -4,40 +4,13 @@
  */
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
-import { ApiError, GenerationParams, LIMITS, parseRequest } from '../../shared/api';
-import type { Candidate, DeviceName, HistoryEntry, HistoryPage, MethodParsedRequest, MethodRequest, Timings } from '../../shared/api';
+import { ApiError, Candidate, DeviceName, GenerationParams, ModelId, parseRequest } from '../../shared/api';
+import type { ExportFile, ExportFormat, HistoryEntry, HistoryPage, MethodParsedRequest, MethodRequest } from '../../shared/api';
 import { normalizeDateTime, rangeEnd, rangeStart } from './date-range';
 import { invalid, notFound } from './errors';
 import { formatExport } from './export-format';
-import type { ExportFile, ExportFormat } from './export-format';
 import { parseJson, salvageParse } from './salvage';
 import { buildTextFilter } from './search-query';
-
-/** A finished generation as the engine reports it, to be saved. */
-export interface NewGeneration {
-  modelId: string;
-  device: DeviceName;
-  prompt: string;
-  /** Text kept at the start of the prompt; stored so a re-run can rebuild the same input. */
-  memory?: string;
-  params: GenerationParams;
-  seed: number;
-  candidates: Candidate[];
-  timings: Timings;
-  promptTokens: number;
-  truncatedPromptTokens: number;
-  documentId: number | null;
-  /** ISO date-time; defaults to now. */
-  createdAt?: string;
-}
-
-/** A history entry as stored, including the memory that preceded the prompt. */
-export type StoredEntry = HistoryEntry & { memory: string };
-
-/** A history page of stored entries. */
-export interface StoredPage extends HistoryPage {
-  entries: StoredEntry[];
-}
 
 /** The parsed 'history.list' request. */
 export type HistoryQuery = MethodParsedRequest<'history.list'>;
@@ -47,25 +20,23 @@ const finiteOrZero = z
   .custom<number>((value) => typeof value === 'number', 'expected a number')
   .transform((value) => (Number.isFinite(value) ? value : 0));
 const NewGenerationSchema = z.object({
-  modelId: z.string().min(1).max(LIMITS.maxIdChars),
-  device: z.enum(['cpu', 'webgpu', 'cuda']),
+  modelId: ModelId,
+  device: DeviceName,
   prompt: z.string(),
   memory: z.string().default(''),
   params: GenerationParams,
   seed: z.int().min(0),
-  candidates: z.array(
-    z.object({
-      text: z.string(),
-      tokenIds: z.array(z.int()),
-      finishReason: z.enum(['stop', 'length', 'cancelled']),
-    }),
-  ),
+  candidates: z.array(Candidate),
   timings: z.object({ loadMs: finiteOrZero, prefillMs: finiteOrZero, decodeMs: finiteOrZero, tokensPerSecond: finiteOrZero }),
   promptTokens: z.int().min(0),
   truncatedPromptTokens: z.int().min(0),
   documentId: z.int().min(1).nullable(),
+  /** ISO date-time; defaults to now. */
   createdAt: z.string().optional(),
 });
+
+/** A finished generation as the engine reports it, to be saved (memory is stored so a re-run can rebuild the same input). */
+export type NewGeneration = z.input<typeof NewGenerationSchema>;
 
 interface GenerationRow {
   id: number;
@@ -136,7 +107,7 @@ export class GenerationStore {
   }
 
   /** Saves a finished generation with all its candidates and returns the entry. */
-  add(generation: NewGeneration): StoredEntry {
+  add(generation: NewGeneration): HistoryEntry {
     const parsed = NewGenerationSchema.safeParse(generation);
     if (!parsed.success) throw invalid('generation', parsed.error);
     const g = parsed.data;
@@ -176,7 +147,7 @@ export class GenerationStore {
    * must occur, case-insensitively, in the prompt or a candidate. Ordering stays chronological
    * with a query too, so pages are stable and the list reads as a timeline.
    */
-  list(query: MethodRequest<'history.list'> = {}): StoredPage {
+  list(query: MethodRequest<'history.list'> = {}): HistoryPage {
     const q: HistoryQuery = parseRequest<'history.list'>('history.list', query).params;
     const conditions: string[] = [];
     const params: unknown[] = [];
@@ -220,7 +191,7 @@ export class GenerationStore {
   }
 
   /** One entry; ApiError not_found when there is none. */
-  get(id: number): StoredEntry {
+  get(id: number): HistoryEntry {
     const row = this.#statements.selectGeneration.get(id) as GenerationRow | undefined;
     if (!row) throw notFound('history entry', id);
     const [entry] = this.#toEntries([row]);
@@ -229,14 +200,14 @@ export class GenerationStore {
   }
 
   /** Stars or unstars an entry and returns it. */
-  setStarred(id: number, starred: boolean): StoredEntry {
+  setStarred(id: number, starred: boolean): HistoryEntry {
     const { changes } = this.#statements.setStarred.run(starred ? 1 : 0, id);
     if (changes === 0) throw notFound('history entry', id);
     return this.get(id);
   }
 
   /** Records which candidate the writer accepted (null: none); the index must name an existing candidate. */
-  setAccepted(id: number, candidateIndex: number | null): StoredEntry {
+  setAccepted(id: number, candidateIndex: number | null): HistoryEntry {
     const entry = this.get(id);
     if (candidateIndex !== null && (!Number.isInteger(candidateIndex) || candidateIndex < 0 || candidateIndex >= entry.candidates.length)) {
       throw new ApiError(
@@ -290,7 +261,7 @@ export class GenerationStore {
     return problems;
   }
 
-  #toEntries(rows: readonly GenerationRow[]): StoredEntry[] {
+  #toEntries(rows: readonly GenerationRow[]): HistoryEntry[] {
     if (rows.length === 0) return [];
     const candidatesById = new Map<number, Candidate[]>();
     const candidateRows = this.#statements.selectCandidates.all(JSON.stringify(rows.map((row) => row.id))) as CandidateRow[];

@@ -11,8 +11,7 @@ import type { OpenOptions } from './open-database';
 import { SettingsStore } from './settings';
 
 export type { DocumentPatch } from './documents';
-export type { ExportFile, ExportFormat } from './export-format';
-export type { HistoryQuery, NewGeneration, StoredEntry, StoredPage } from './generations';
+export type { HistoryQuery, NewGeneration } from './generations';
 export type { OpenOptions } from './open-database';
 export { DocumentStore } from './documents';
 export { GenerationStore } from './generations';

@@ -4,9 +4,8 @@
  * that it can be tested without a process; process-entry.ts plugs it into
  * Electron's parentPort or Node's IPC channel.
  */
-import type { DeviceStatus, GenerationParams } from '../../shared/api';
+import type { DeviceStatus, GenerationOutcome, GenerationParams, GenerationStartInfo, LoadedModel, TokenizeResult } from '../../shared/api';
 import { errorMessage } from '../common/errors';
-import { toModelSummary, type StoredModelFields } from '../common/model-summary';
 import {
   PROTOCOL_VERSION,
   parseRequestMessage,
@@ -16,8 +15,7 @@ import {
   type ParsedRequest,
   type ReplyMessage,
 } from '../common/inference-protocol';
-
-type DeviceName = 'cpu' | 'webgpu' | 'cuda';
+import { toModelSummary, type StoredModelFields } from '../common/model-summary';
 
 /** What the server needs of the engine (src/main/engine/index.ts `Engine` satisfies it). */
 export interface InferenceEngine {
@@ -28,12 +26,12 @@ export interface InferenceEngine {
     memory?: string;
     params: GenerationParams;
     signal?: AbortSignal;
-    onStart?(info: { device: DeviceName; seed: number; promptTokens: number; truncatedPromptTokens: number; numSequences: number }): void;
+    onStart?(info: GenerationStartInfo): void;
     onDelta?(sequence: number, text: string): void;
-  }): Promise<InferenceResult<'generate'>>;
-  tokenize(modelId: string, text: string): Promise<{ ids: number[]; tokens: string[] }>;
+  }): Promise<GenerationOutcome>;
+  tokenize(modelId: string, text: string): Promise<TokenizeResult>;
   logits(modelId: string, prompt: string, all: boolean): Promise<{ tokenIds: number[]; logitsLast: Float32Array; logits?: Float32Array[] }>;
-  loaded(): { modelId: string; device: DeviceName }[];
+  loaded(): LoadedModel[];
   probeDevices(): Promise<DeviceStatus[]>;
   unload(modelId: string): Promise<void>;
 }
@@ -76,22 +74,13 @@ export function serveInference(engine: InferenceEngine, link: ParentLink, log: (
         running.set(request.seq, controller);
         const progress = (event: GenerationProgress): void => reply({ seq: request.seq, event });
         try {
-          const result = await engine.generate({
+          // The engine's outcome is already the wire shape (GenerationOutcome); the client checks it on arrival.
+          return (await engine.generate({
             ...request.args,
             signal: controller.signal,
             onStart: (info) => progress({ type: 'started', ...info }),
             onDelta: (sequence, text) => progress({ type: 'delta', sequence, text }),
-          });
-          return {
-            modelId: result.modelId,
-            device: result.device,
-            ...(result.deviceFallbackReason !== undefined ? { deviceFallbackReason: result.deviceFallbackReason } : {}),
-            seed: result.seed,
-            promptTokens: result.promptTokens,
-            truncatedPromptTokens: result.truncatedPromptTokens,
-            sequences: result.sequences.map((c) => ({ text: c.text, tokenIds: [...c.tokenIds], finishReason: c.finishReason })),
-            timings: { ...result.timings },
-          } satisfies InferenceResult<'generate'>;
+          })) satisfies InferenceResult<'generate'>;
         } finally {
           running.delete(request.seq);
         }
@@ -101,10 +90,8 @@ export function serveInference(engine: InferenceEngine, link: ParentLink, log: (
         controller?.abort();
         return { cancelled: controller !== undefined } satisfies InferenceResult<'cancel'>;
       }
-      case 'tokenize': {
-        const { ids, tokens } = await engine.tokenize(request.args.modelId, request.args.text);
-        return { ids, tokens } satisfies InferenceResult<'tokenize'>;
-      }
+      case 'tokenize':
+        return (await engine.tokenize(request.args.modelId, request.args.text)) satisfies InferenceResult<'tokenize'>;
       case 'logits': {
         const { tokenIds, logitsLast, logits } = await engine.logits(request.args.modelId, request.args.prompt, request.args.all);
         return { tokenIds, logitsLast, ...(logits ? { logits } : {}) } satisfies InferenceResult<'logits'>;

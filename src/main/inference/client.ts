@@ -8,7 +8,7 @@
  * How the process is made is injected (`Spawner`): Node's child_process.fork
  * here (serve mode), Electron's utilityProcess in the desktop app.
  */
-import { ApiError, type DeviceStatus } from '../../shared/api';
+import { ApiError, type DeviceStatus, type EngineStatus, type GenerationStartInfo } from '../../shared/api';
 import { apiErrorFromKind, errorMessage } from '../common/errors';
 import {
   PROTOCOL_VERSION,
@@ -25,7 +25,7 @@ import type { ChildExit, ChildLike, Spawner } from './child';
 export type { ChildExit, ChildLike, Spawner } from './child';
 
 /** Lifecycle of the inference process, as the UI shows it. */
-export type InferenceState = 'stopped' | 'starting' | 'ready' | 'crashed';
+export type InferenceState = EngineStatus['state'];
 
 /** Emitted whenever the state changes; `message` says what happened after a crash. */
 export interface InferenceStateChange {
@@ -35,7 +35,7 @@ export interface InferenceStateChange {
 
 /** Streaming callbacks of one generation. */
 export interface GenerateHandlers {
-  onStart?(info: Omit<Extract<GenerationProgress, { type: 'started' }>, 'type'>): void;
+  onStart?(info: GenerationStartInfo): void;
   onDelta?(sequence: number, text: string): void;
 }
 

@@ -17,7 +17,8 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { resolve } from 'node:path';
 import { WebSocketServer, WebSocket } from 'ws';
-import { ApiError, type ApiErrorKind, type ServerEvent } from '../../shared/api';
+import { ApiError, type ApiErrorKind } from '../../shared/api';
+import type { ApiService } from '../api/service';
 import { toApiError } from '../common/errors';
 import { contentTypeOf, resolveInside, statInside } from '../static-files';
 
@@ -29,11 +30,8 @@ export const DEFAULT_MAX_BODY_BYTES = 12 * 1024 * 1024;
 const MAX_SOCKET_BACKLOG_BYTES = 16 * 1024 * 1024;
 const HEARTBEAT_MS = 30_000;
 
-/** The API the transport exposes (the ApiService satisfies it). */
-export interface ServedApi {
-  handle(method: string, payload: unknown): Promise<unknown>;
-  subscribe(listener: (event: ServerEvent) => void): () => void;
-}
+/** The API the transport exposes. */
+export type ServedApi = Pick<ApiService, 'handle' | 'subscribe'>;
 
 /** Options of the HTTP + WebSocket server. */
 export interface HttpWsServerOptions {
@@ -65,6 +63,11 @@ const statusOfKind: Record<ApiErrorKind, number> = {
   unauthorized: 401,
   refused: 403,
   not_found: 404,
+  // https://www.rfc-editor.org/rfc/rfc6585#section-4: "too many requests"; the client may retry later.
+  busy: 429,
+  read_only: 503,
+  // https://www.rfc-editor.org/rfc/rfc4918#section-11.5
+  disk_full: 507,
   cancelled: 409,
   model_error: 500,
   internal: 500,

@@ -3,13 +3,13 @@
  * InferenceClient over in-memory fake processes, and a fake model store.
  */
 import { join } from 'node:path';
-import { afterEach } from 'vitest';
-import { createApiService, type ApiServiceDeps, type ModelsPort } from '../../../src/main/api/service';
+import { afterEach, expect } from 'vitest';
+import { createApiService, type ApiService, type ApiServiceDeps, type ModelsPort } from '../../../src/main/api/service';
 import type { StoredModelFields } from '../../../src/main/common/model-summary';
 import { EngineError } from '../../../src/main/engine/types';
 import { AppDatabase } from '../../../src/main/history';
 import { InferenceClient } from '../../../src/main/inference/client';
-import type { GenerationEvent, ServerEvent } from '../../../src/shared/api';
+import { methods, ServerEvent, type GenerationEvent, type MethodName } from '../../../src/shared/api';
 import { createFakeSpawner, type FakeEngine } from '../../helpers/fake-engine';
 import { useTempDirs } from '../../helpers/tmp';
 
@@ -59,7 +59,7 @@ export function useServiceFixture() {
     const inference = new InferenceClient({ spawn: spawner, ...(options.cancelGraceMs !== undefined ? { cancelGraceMs: options.cancelGraceMs } : {}) });
     const models = new FakeModels();
     const logs: string[] = [];
-    const service = createApiService({
+    const real = createApiService({
       history,
       inference,
       models,
@@ -68,9 +68,25 @@ export function useServiceFixture() {
       log: (line) => logs.push(line),
       ...options.deps,
     });
+    // Every answer and every event of every test is checked against the contract's schemas.
+    const contractProblems: string[] = [];
+    const service: ApiService = {
+      ...real,
+      async handle(method, payload) {
+        const response = await real.handle(method, payload);
+        const checked = methods[method as MethodName].response.safeParse(response);
+        if (!checked.success) throw new Error(`${method} answered outside its response schema: ${checked.error.message}`);
+        return response;
+      },
+    };
     const events: ServerEvent[] = [];
-    service.subscribe((event) => events.push(event));
+    service.subscribe((event) => {
+      const checked = ServerEvent.safeParse(event);
+      if (!checked.success) contractProblems.push(`event outside the ServerEvent schema: ${checked.error.message}`);
+      events.push(event);
+    });
     open.push(async () => {
+      expect(contractProblems).toEqual([]);
       await service.close();
       await inference.close();
       history.close();

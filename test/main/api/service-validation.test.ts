@@ -16,8 +16,8 @@ const refusedByAll: unknown[] = [42, 'text', true, [], [{}], { bogus: 1 }, { __p
 
 /** Method-specific hostile payloads. */
 const hostile: Partial<Record<MethodName, unknown[]>> = {
-  'models.import': [{ path: '', id: 'x' }, { path: '/m', id: '../escape' }, { path: '/m', id: 'a'.repeat(65) }, { path: 5, id: 'x' }, { path: 'p'.repeat(5000), id: 'x' }],
-  'models.remove': [{ id: '' }, { id: '..' }, { id: 'x/y' }, { id: 7 }],
+  'models.import': [{ path: '', id: 'x' }, { path: '/m', id: '../escape' }, { path: '/m', id: 'a'.repeat(65) }, { path: '/m', id: 'con' }, { path: '/m', id: 'LPT1.txt' }, { path: 5, id: 'x' }, { path: 'p'.repeat(5000), id: 'x' }],
+  'models.remove': [{ id: '' }, { id: '..' }, { id: 'x/y' }, { id: 7 }, { id: 'nul' }],
   'generate.start': [
     { modelId: 'tiny', prompt: tenMegabytes, params },
     { modelId: 'tiny', prompt: 'ok', memory: tenMegabytes, params },
@@ -36,6 +36,7 @@ const hostile: Partial<Record<MethodName, unknown[]>> = {
     { modelId: 'tiny', prompt: 'ok', params, documentId: -3 },
     { modelId: 'tiny', prompt: 42, params },
     { prompt: 'ok', params },
+    { modelId: 'aux', prompt: 'ok', params },
   ],
   'generate.cancel': [{ generationId: '' }, { generationId: 'g'.repeat(65) }, { generationId: 1 }],
   tokenize: [{ modelId: 'tiny', text: tenMegabytes }, { modelId: 'tiny' }, { modelId: 'tiny', text: null }],

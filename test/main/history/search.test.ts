@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppDatabase } from '../../../src/main/history';
-import type { StoredEntry } from '../../../src/main/history';
+import type { HistoryEntry } from '../../../src/shared/api';
 import { buildTextFilter, literalWords, quotePhrase } from '../../../src/main/history/search-query';
 import { useTempDirs } from '../../helpers/tmp';
 import { sampleGeneration } from './sample-generation';
@@ -36,7 +36,7 @@ const hostileQueries = [
 ];
 
 /** Independent reference: every whitespace-separated word is a case-insensitive substring of the prompt or a candidate. */
-function oracle(entries: readonly StoredEntry[], query: string): number[] {
+function oracle(entries: readonly HistoryEntry[], query: string): number[] {
   const words = query
     .split(/[\s\u0000]+/u)
     .filter((word) => word.length > 0)
@@ -52,7 +52,7 @@ function oracle(entries: readonly StoredEntry[], query: string): number[] {
 describe('history full-text search', () => {
   let store: AppDatabase;
   let file: string;
-  let entries: StoredEntry[];
+  let entries: HistoryEntry[];
 
   beforeAll(() => {
     file = join(tempDir(), 'search.db');

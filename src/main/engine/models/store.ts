@@ -11,11 +11,11 @@ import {
 } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
-import { LIMITS } from '../../../shared/api';
+import { ModelId, WeightDtype } from '../../../shared/api';
 import { readCheckpoint, TOKENIZER_FILES, weightFileNames } from '../checkpoint';
 import { gpt2TokenizerConfig, readVocabAndMerges, writeTokenizerJson } from '../checkpoint/tokenizer-files';
 import { buildGpt2Onnx } from '../onnx';
-import type { Gpt2Checkpoint, Gpt2Config, WeightDtype } from '../types';
+import type { Gpt2Checkpoint, Gpt2Config } from '../types';
 import { EngineError } from '../types';
 
 /** A model in the store, as list/get/import report it. */
@@ -50,9 +50,6 @@ export interface ModelStoreOptions {
 /** The metadata file written last into every stored model. */
 export const MODEL_META_FILE = 'inkwell-model.json';
 
-const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-// Names Windows refuses as folder names; refused everywhere so a store can move between machines.
-const WINDOWS_RESERVED = /^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/i;
 const STALE_MS = 60 * 60 * 1000;
 const OTHER_FILES = ['config.json', 'generation_config.json'] as const;
 
@@ -73,7 +70,7 @@ const MetaSchema = z.object({
   id: z.string(),
   name: z.string(),
   importedAt: z.string(),
-  dtype: z.enum(['F32', 'F16', 'BF16']),
+  dtype: WeightDtype,
   parameters: z.int().nonnegative(),
   sizeBytes: z.int().nonnegative(),
   source: z.string(),
@@ -83,10 +80,11 @@ const MetaSchema = z.object({
 });
 type ModelMeta = z.infer<typeof MetaSchema>;
 
-/** Throws EngineError('bad_input') unless `id` is a valid model id (same rule as ModelId in src/shared/api.ts). */
+/** Throws EngineError('bad_input') unless `id` is a valid model id (the API's ModelId rule, src/shared/api.ts). */
 export function checkModelId(id: string): void {
-  if (typeof id !== 'string' || id.length === 0 || id.length > LIMITS.maxIdChars || !ID_PATTERN.test(id) || WINDOWS_RESERVED.test(id)) {
-    throw new EngineError('bad_input', `invalid model id ${JSON.stringify(id)}: use 1-${LIMITS.maxIdChars} letters, digits, ".", "_" or "-", starting with a letter or digit`);
+  const checked = ModelId.safeParse(id);
+  if (!checked.success) {
+    throw new EngineError('bad_input', `invalid model id ${JSON.stringify(String(id).slice(0, 80))}: ${checked.error.issues[0]?.message ?? 'invalid'}`);
   }
 }
 

@@ -396,6 +396,15 @@ export const methods = {
     request: z.strictObject({ generationId: z.string().min(1).max(LIMITS.maxIdChars) }),
     response: z.strictObject({ cancelled: z.boolean() }),
   },
+  /**
+   * A generation's state: running (with each sequence's text so far) or finished (with its result
+   * or error). Finished generations are kept 10 minutes (at most 64); an unknown id is not_found.
+   * A client that reconnects its event stream calls this to resync.
+   */
+  'generate.get': {
+    request: z.strictObject({ generationId: z.string().min(1).max(LIMITS.maxIdChars) }),
+    response: GenerationState,
+  },
   tokenize: {
     request: z.strictObject({ modelId: ModelId, text: Text }),
     response: TokenizeResult,

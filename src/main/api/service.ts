@@ -14,7 +14,9 @@ import {
   type DeviceStatus,
   type EngineStatus,
   type GenerationEvent,
+  type GenerationOutcome,
   type GenerationResult,
+  type GenerationStartInfo,
   type MethodName,
   type MethodParsedRequest,
   type MethodResponse,
@@ -24,6 +26,7 @@ import type { InferenceArgs, InferenceResult } from '../common/inference-protoco
 import type { GenerateHandlers, InferenceStateChange } from '../inference/client';
 import { isCudaProviderInstalled } from '../engine';
 import { errorMessage, toApiError } from '../common/errors';
+import { GenerationStates } from '../../shared/generation-state';
 import type { HistoryPort } from './history-port';
 import { toModelSummary, type StoredModelFields } from '../common/model-summary';
 
@@ -97,7 +100,13 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
       }
     }
   };
-  const emitGeneration = (event: GenerationEvent): void => emit({ channel: 'generation', event });
+  // Every generation event is folded into `generations` before it is sent, so generate.get always
+  // knows at least what a client was streamed.
+  const generations = new GenerationStates();
+  const emitGeneration = (event: GenerationEvent): void => {
+    generations.record(event);
+    emit({ channel: 'generation', event });
+  };
 
   const engineStatus = (loaded: EngineStatus['loaded'] = []): EngineStatus => {
     const { state, message } = inference.state;
@@ -107,19 +116,15 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
 
   async function runGeneration(generationId: string, request: MethodParsedRequest<'generate.start'>, signal: AbortSignal): Promise<void> {
     const { modelId, prompt, memory, params, documentId } = request;
-    let started: Parameters<NonNullable<GenerateHandlers['onStart']>>[0] | undefined;
-    const partial: string[] = [];
-    let outcome: InferenceResult<'generate'>;
+    let started: GenerationStartInfo | undefined;
+    let outcome: GenerationOutcome;
     try {
       outcome = await inference.generate({ modelId, prompt, memory, params }, {
         onStart: (info) => {
           started = info;
           emitGeneration({ type: 'started', generationId, modelId, ...info });
         },
-        onDelta: (sequence, text) => {
-          partial[sequence] = (partial[sequence] ?? '') + text;
-          emitGeneration({ type: 'delta', generationId, sequence, text });
-        },
+        onDelta: (sequence, text) => emitGeneration({ type: 'delta', generationId, sequence, text }),
       }, signal);
     } catch (error) {
       const apiError = toApiError(error);
@@ -128,6 +133,7 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
         return;
       }
       // The process gave up without its partial result (see InferenceClient cancelGraceMs): keep what was streamed.
+      const partial = generations.get(generationId)?.texts ?? [];
       outcome = {
         modelId,
         device: started.device,
@@ -199,6 +205,7 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
     'generate.start': ({ modelId, ...rest }) => {
       models.get(modelId);
       const generationId = randomUUID();
+      generations.begin(generationId);
       const controller = new AbortController();
       const finished = runGeneration(generationId, { modelId, ...rest }, controller.signal)
         .catch((error: unknown) => log(`api: generation ${generationId} failed unexpectedly: ${errorMessage(error)}`))
@@ -210,6 +217,11 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
       const generation = running.get(generationId);
       generation?.controller.abort();
       return { cancelled: generation !== undefined };
+    },
+    'generate.get': ({ generationId }) => {
+      const state = generations.get(generationId);
+      if (!state) throw new ApiError('not_found', `no generation ${JSON.stringify(generationId)} (finished generations are kept for 10 minutes)`);
+      return state;
     },
     tokenize: ({ modelId, text }) => inference.tokenize(modelId, text),
 

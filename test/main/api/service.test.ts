@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ApiError, GenerationParams, Settings, methodNames, type GenerationEvent, type GenerationResult, type MethodName } from '../../../src/shared/api';
 import { EngineError } from '../../../src/main/engine/types';
 import { FakeEngine } from '../../helpers/fake-engine';
@@ -32,6 +32,7 @@ describe('ApiService routing', () => {
       'models.remove': { id: 'tiny' },
       'generate.start': { modelId: 'tiny', prompt: 'Hello', params },
       'generate.cancel': { generationId: 'none' },
+      'generate.get': { generationId: 'none' },
       tokenize: { modelId: 'tiny', text: 'a b' },
       'history.list': {},
       'history.get': { id: 1 },
@@ -285,5 +286,44 @@ describe('ApiService generation', () => {
     if (last?.type !== 'done') throw new Error(`expected done, got ${JSON.stringify(last)}`);
     expect(fixture.history.generations.get(last.result.historyId).candidates[0]?.finishReason).toBe('cancelled');
     expect((await apiError(fixture.service.handle('app.info', {}))).kind).toBe('refused');
+  });
+});
+
+describe('ApiService generate.get (fault 3.8: a done lost during a WebSocket reconnect left the UI streaming forever)', () => {
+  it('reports a running generation with the text so far, then the finished one with its result, to a client that saw no events', async () => {
+    let release: () => void = () => {};
+    const fixture = makeService({
+      engine: () => {
+        const engine = new FakeEngine({ pieces: [' one', ' two'] });
+        engine.holdAfterFirstDelta = new Promise<void>((resolve) => (release = resolve));
+        return engine;
+      },
+    });
+    const { generationId } = (await fixture.service.handle('generate.start', { modelId: 'tiny', prompt: 'Once', params })) as { generationId: string };
+    expect(await fixture.service.handle('generate.get', { generationId })).toMatchObject({ generationId, status: 'running' });
+    await vi.waitFor(() => expect(fixture.generationEvents(generationId).some((e) => e.type === 'delta')).toBe(true));
+    await vi.waitFor(async () => expect(await fixture.service.handle('generate.get', { generationId })).toMatchObject({ texts: [' one', ' one'] }));
+    expect(await fixture.service.handle('generate.get', { generationId })).toMatchObject({
+      status: 'running',
+      started: { modelId: 'tiny', device: 'cpu', seed: 4242, numSequences: 2 },
+    });
+    release();
+    const last = await fixture.finished(generationId);
+    if (last.type !== 'done') throw new Error(`expected done, got ${JSON.stringify(last)}`);
+    expect(await fixture.service.handle('generate.get', { generationId })).toEqual({
+      generationId,
+      status: 'done',
+      texts: [' one two', ' one two'],
+      started: { modelId: 'tiny', device: 'cpu', seed: 4242, promptTokens: 5, truncatedPromptTokens: 0, numSequences: 2 },
+      result: last.result,
+    });
+  });
+
+  it('reports a failed generation with its error, and not_found for an id it never had', async () => {
+    const fixture = makeService({ engine: () => Object.assign(new FakeEngine(), { failNextGenerate: new EngineError('device', 'CUDA ran out of memory') }) });
+    const { generationId } = (await fixture.service.handle('generate.start', { modelId: 'tiny', prompt: 'x', params })) as { generationId: string };
+    await fixture.finished(generationId);
+    expect(await fixture.service.handle('generate.get', { generationId })).toMatchObject({ status: 'error', error: { kind: 'model_error', message: 'CUDA ran out of memory' } });
+    expect((await apiError(fixture.service.handle('generate.get', { generationId: 'never-started' }))).kind).toBe('not_found');
   });
 });

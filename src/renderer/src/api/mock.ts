@@ -19,6 +19,7 @@ import {
   type ModelSummary,
   type ServerEvent,
 } from '../../../shared/api';
+import { GenerationStates } from '../../../shared/generation-state';
 
 /** Knobs for tests and screenshots. */
 export interface MockOptions {
@@ -126,7 +127,9 @@ export function createMockApi(options: MockOptions = {}): MockApi {
   let nextGenerationId = 1;
   const loaded = new Map<string, 'cpu'>();
 
+  const generations = new GenerationStates();
   const emit = (event: ServerEvent): void => {
+    if (event.channel === 'generation') generations.record(event.event);
     for (const listener of [...listeners]) listener(event);
   };
   const engineStatus = (): EngineStatus => ({
@@ -272,6 +275,7 @@ export function createMockApi(options: MockOptions = {}): MockApi {
     'generate.start': (request) => {
       const model = findModel(request.modelId);
       const generationId = `mock-${nextGenerationId++}`;
+      generations.begin(generationId);
       setTimeout(() => runGeneration(generationId, request, model), 0);
       return { generationId };
     },
@@ -279,6 +283,11 @@ export function createMockApi(options: MockOptions = {}): MockApi {
       const run = running.get(generationId);
       if (run) run.cancelled = true;
       return { cancelled: run !== undefined };
+    },
+    'generate.get': ({ generationId }) => {
+      const state = generations.get(generationId);
+      if (!state) throw new ApiError('not_found', `no generation "${generationId}"`);
+      return state;
     },
     tokenize: ({ modelId, text }) => {
       findModel(modelId);

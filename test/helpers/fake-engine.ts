@@ -32,6 +32,9 @@ export class FakeEngine implements InferenceEngine {
   failNextGenerate: Error | null = null;
   /** When set, generate waits for it after the first delta (lets a test act mid-generation). */
   holdAfterFirstDelta: Promise<void> | null = null;
+  /** Sequences of the generations running now, and the most there ever were at once. */
+  runningSequences = 0;
+  peakRunningSequences = 0;
 
   constructor(options: FakeEngineOptions = {}) {
     this.#options = {
@@ -67,6 +70,16 @@ export class FakeEngine implements InferenceEngine {
       throw error;
     }
     const n = request.params.numReturnSequences;
+    this.runningSequences += n;
+    this.peakRunningSequences = Math.max(this.peakRunningSequences, this.runningSequences);
+    try {
+      return await this.#stream(request, n);
+    } finally {
+      this.runningSequences -= n;
+    }
+  }
+
+  async #stream(request: GenerateRequest, n: number): Promise<GenerateResult> {
     const seed = request.params.seed ?? 4242;
     this.#loaded.set(request.modelId, 'cpu');
     request.onStart?.({ device: 'cpu', seed, promptTokens: 5, truncatedPromptTokens: 0, numSequences: n });

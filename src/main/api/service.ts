@@ -23,6 +23,7 @@ import {
   type ServerEvent,
 } from '../../shared/api';
 import type { InferenceArgs, InferenceResult } from '../common/inference-protocol';
+import { AdmissionQueue, defaultAdmissionLimits, estimateGenerationCost, type Admission } from '../inference/admission';
 import type { GenerateHandlers, InferenceStateChange } from '../inference/client';
 import { isCudaProviderInstalled } from '../engine';
 import { errorMessage, toApiError } from '../common/errors';
@@ -59,6 +60,8 @@ export interface ApiServiceDeps {
   openFile?: () => Promise<{ name: string; content: string } | null>;
   /** Native save dialog (desktop only); the saved path, or null when cancelled. */
   saveFile?: (suggestedName: string, content: string) => Promise<{ path: string } | null>;
+  /** The bound on generation work (defaults to defaultAdmissionLimits() for this machine). */
+  admission?: AdmissionQueue;
   /** Defaults to looking for the CUDA provider library in onnxruntime-node. */
   cudaInstalled?: () => boolean;
   log?: (line: string) => void;
@@ -88,6 +91,7 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
   const cudaInstalled = deps.cudaInstalled ?? isCudaProviderInstalled;
   const listeners = new Set<(event: ServerEvent) => void>();
   const running = new Map<string, RunningGeneration>();
+  const admission = deps.admission ?? new AdmissionQueue(defaultAdmissionLimits());
   let knownDevices: DeviceStatus[] = [];
   let closed = false;
 
@@ -114,7 +118,21 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
   };
   const stopWatchingEngine = inference.onStateChange(() => emit({ channel: 'engine', status: engineStatus() }));
 
-  async function runGeneration(generationId: string, request: MethodParsedRequest<'generate.start'>, signal: AbortSignal): Promise<void> {
+  async function runGeneration(generationId: string, request: MethodParsedRequest<'generate.start'>, signal: AbortSignal, admitted: Admission): Promise<void> {
+    try {
+      await admitted.admitted;
+    } catch (error) {
+      emitGeneration({ type: 'error', generationId, error: toApiError(error).toJSON() });
+      return;
+    }
+    try {
+      await generateAndSave(generationId, request, signal);
+    } finally {
+      admitted.release();
+    }
+  }
+
+  async function generateAndSave(generationId: string, request: MethodParsedRequest<'generate.start'>, signal: AbortSignal): Promise<void> {
     const { modelId, prompt, memory, params, documentId } = request;
     let started: GenerationStartInfo | undefined;
     let outcome: GenerationOutcome;
@@ -202,12 +220,14 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
       return { removed: true as const };
     },
 
-    'generate.start': ({ modelId, ...rest }) => {
-      models.get(modelId);
+    'generate.start': (request) => {
+      const model = models.get(request.modelId);
+      const controller = new AbortController();
+      // Refused here, synchronously, when the machine is at its bound: the caller gets 'busy' at once.
+      const admitted = admission.enter(estimateGenerationCost(model.config, request), controller.signal);
       const generationId = randomUUID();
       generations.begin(generationId);
-      const controller = new AbortController();
-      const finished = runGeneration(generationId, { modelId, ...rest }, controller.signal)
+      const finished = runGeneration(generationId, request, controller.signal, admitted)
         .catch((error: unknown) => log(`api: generation ${generationId} failed unexpectedly: ${errorMessage(error)}`))
         .finally(() => running.delete(generationId));
       running.set(generationId, { controller, finished });

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ApiError, GenerationParams, Settings, methodNames, type GenerationEvent, type GenerationResult, type MethodName } from '../../../src/shared/api';
 import { EngineError } from '../../../src/main/engine/types';
+import { AdmissionQueue } from '../../../src/main/inference/admission';
 import { FakeEngine } from '../../helpers/fake-engine';
 import { storedModel, useServiceFixture } from './service-fixture';
 
@@ -325,5 +326,54 @@ describe('ApiService generate.get (fault 3.8: a done lost during a WebSocket rec
     await fixture.finished(generationId);
     expect(await fixture.service.handle('generate.get', { generationId })).toMatchObject({ status: 'error', error: { kind: 'model_error', message: 'CUDA ran out of memory' } });
     expect((await apiError(fixture.service.handle('generate.get', { generationId: 'never-started' }))).kind).toBe('not_found');
+  });
+});
+
+describe('ApiService admission (fault 3.1: 200 long jobs were all accepted and the inference process ran out of memory)', () => {
+  it('admits generations up to the bound, queues a few more, and answers the rest busy at once', async () => {
+    let release: () => void = () => {};
+    const hold = new Promise<void>((resolve) => (release = resolve));
+    let engine: FakeEngine | undefined;
+    const fixture = makeService({
+      engine: () => {
+        engine = new FakeEngine({ pieces: [' a', ' b'] });
+        engine.holdAfterFirstDelta = hold;
+        return engine;
+      },
+      deps: { admission: new AdmissionQueue({ maxSequences: 16, maxBytes: 64 * 1024 ** 3, maxQueuedSequences: 32 }) },
+    });
+    const request = { modelId: 'tiny', prompt: 'The lighthouse keeper '.repeat(40), params: GenerationParams.parse({ numReturnSequences: 8, maxNewTokens: 200 }) };
+    const accepted: string[] = [];
+    const refused: ApiError[] = [];
+    for (let i = 0; i < 200; i += 1) {
+      try {
+        accepted.push(((await fixture.service.handle('generate.start', request)) as { generationId: string }).generationId);
+      } catch (error) {
+        refused.push(error as ApiError);
+      }
+    }
+    // 2 × 8 sequences run, 4 × 8 wait; the other 194 are refused with a message the UI can show.
+    expect(accepted).toHaveLength(6);
+    expect(refused).toHaveLength(194);
+    expect(refused.every((e) => e instanceof ApiError && e.kind === 'busy')).toBe(true);
+    expect(refused[0]?.message).toMatch(/^Inkwell is busy: 16 sequence\(s\) are being generated and 4 request\(s\) are waiting/);
+    await vi.waitFor(() => expect(engine?.runningSequences).toBe(16));
+    release();
+    for (const id of accepted) expect((await fixture.finished(id)).type).toBe('done');
+    expect(engine?.peakRunningSequences).toBe(16);
+    // Room again once they finished.
+    const next = (await fixture.service.handle('generate.start', request)) as { generationId: string };
+    expect((await fixture.finished(next.generationId)).type).toBe('done');
+  });
+
+  it('refuses a generation the machine could never hold before starting anything', async () => {
+    const fixture = makeService({ deps: { admission: new AdmissionQueue({ maxSequences: 8, maxBytes: 256 * 1024 ** 2, maxQueuedSequences: 8 }) } });
+    const model = fixture.models.models.get('tiny');
+    if (model) model.config = { nLayer: 36, nEmbd: 1280, nHead: 20, nPositions: 1024, vocabSize: 50257 };
+    const big = { modelId: 'tiny', prompt: 'x'.repeat(4000), params: GenerationParams.parse({ numReturnSequences: 8, maxNewTokens: 1024 }) };
+    const error = await apiError(fixture.service.handle('generate.start', big));
+    expect(error.kind).toBe('refused');
+    expect(error.message).toMatch(/needs about \d+(\.\d)? GiB of memory for 8 sequence\(s\), more than the 256 MiB/);
+    expect(fixture.spawner.spawned).toHaveLength(0);
   });
 });

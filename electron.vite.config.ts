@@ -21,6 +21,8 @@ export default defineConfig({
           'inference-process': resolve(__dirname, 'src/main/inference-process/process-entry.ts'),
           // The decoder's worker thread, found next to the bundle at run time (runtime/threaded-decoder.ts).
           'decoder-worker': resolve(__dirname, 'src/main/engine/runtime/worker-entry.ts'),
+          // The model import's worker thread, found next to the inference process (inference-process/import-in-worker.ts).
+          'model-import-worker': resolve(__dirname, 'src/main/inference-process/import-worker.ts'),
         },
       },
     },

@@ -28,6 +28,7 @@ export async function buildInferenceProcess(): Promise<{ entry: string; remove()
         input: {
           'inference-process': join(repoRoot, 'src/main/inference-process/process-entry.ts'),
           'decoder-worker': join(repoRoot, 'src/main/engine/runtime/worker-entry.ts'),
+          'model-import-worker': join(repoRoot, 'src/main/inference-process/import-worker.ts'),
         },
         output: { format: 'es', entryFileNames: '[name].js' },
       },

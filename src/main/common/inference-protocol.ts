@@ -22,8 +22,8 @@ import {
   TokenizeResult,
 } from '../../shared/api';
 
-/** Bumped when a message shape changes; the child reports it in its hello. */
-export const PROTOCOL_VERSION = 1;
+/** Bumped when a message shape changes; the child reports it in its hello (2: heartbeats). */
+export const PROTOCOL_VERSION = 2;
 
 const Text = z.string().max(LIMITS.maxTextChars);
 const Seq = z.int().min(1).max(Number.MAX_SAFE_INTEGER);
@@ -87,6 +87,7 @@ export interface RequestMessage {
 /** Inference process → main. */
 export type ReplyMessage =
   | { hello: { pid: number; protocol: number } }
+  | { heartbeat: number }
   | { seq: number; result: unknown }
   | { seq: number; error: { kind: InferenceErrorKind; message: string } }
   | { seq: number; event: GenerationProgress };
@@ -98,6 +99,7 @@ const RequestEnvelope = z.strictObject({
 
 const ReplyEnvelope = z.union([
   z.strictObject({ hello: z.strictObject({ pid: z.int(), protocol: z.int() }) }),
+  z.strictObject({ heartbeat: z.int().min(0) }),
   z.strictObject({ seq: Seq, result: z.unknown() }),
   z.strictObject({ seq: Seq, error: z.strictObject({ kind: InferenceErrorKind, message: z.string().max(100_000) }) }),
   z.strictObject({ seq: Seq, event: GenerationProgress }),

@@ -196,6 +196,16 @@ export class Engine {
     return out;
   }
 
+  /**
+   * Gives memory back after work: collects the decoders' worker heaps and this thread's, which hold
+   * every step's KV cache as ArrayBuffers until a collection (needs --expose-gc; else a no-op).
+   * Loaded models stay loaded.
+   */
+  releaseIdleMemory(): void {
+    for (const decoder of this.#decoders) decoder.session?.collectGarbage?.();
+    (globalThis as { gc?: () => void }).gc?.();
+  }
+
   /** Which devices work on this machine (a real probe session per device, cached per process). */
   probeDevices(): Promise<DeviceStatus[]> {
     return this.#probeDevices();

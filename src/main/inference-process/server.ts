@@ -34,6 +34,8 @@ export interface InferenceEngine {
   loaded(): LoadedModel[];
   probeDevices(): Promise<DeviceStatus[]>;
   unload(modelId: string): Promise<void>;
+  /** Gives memory back after work (collections); models stay loaded. */
+  releaseIdleMemory?(): void;
 }
 
 /** The two directions of the parent link. */
@@ -42,9 +44,65 @@ export interface ParentLink {
   onMessage(listener: (message: unknown) => void): void;
 }
 
-/** Serves the protocol on `link` until the process ends; announces itself with a hello. */
-export function serveInference(engine: InferenceEngine, link: ParentLink, log: (line: string) => void): void {
+/** How the server reports, beats and tidies up. */
+export interface ServeOptions {
+  log: (line: string) => void;
+  /** Milliseconds between heartbeats, which tell the main side's watchdog this process still runs (default 1 s; 0: none). */
+  heartbeatMs?: number;
+  /** Milliseconds without work after which the engine gives memory back: its heaps are collected (default 2 s). */
+  idleReleaseMs?: number;
+  /**
+   * Milliseconds without work after which loaded models are unloaded too, giving back onnxruntime's
+   * arena and the weights (default 5 minutes, Ollama's keep_alive default; 0: never).
+   */
+  keepAliveMs?: number;
+}
+
+/** Operations that make the engine allocate; the idle release follows the last of them. */
+const WORK_OPS = new Set(['generate', 'tokenize', 'logits', 'importModel']);
+
+/** A running server. */
+export interface InferenceServer {
+  /** Stops beating, cancels every running generation and resolves once every request has ended. */
+  stop(): Promise<void>;
+}
+
+/** Serves the protocol on `link` until the process ends; announces itself with a hello, then beats. */
+export function serveInference(engine: InferenceEngine, link: ParentLink, options: ServeOptions): InferenceServer {
+  const { log } = options;
+  const heartbeatMs = options.heartbeatMs ?? 1_000;
+  const idleReleaseMs = options.idleReleaseMs ?? 2_000;
+  const keepAliveMs = options.keepAliveMs ?? 5 * 60_000;
   const running = new Map<number, AbortController>();
+  const inFlight = new Set<Promise<unknown>>();
+  let working = 0;
+  let idleTimers: ReturnType<typeof setTimeout>[] = [];
+
+  const startWork = (): void => {
+    working += 1;
+    idleTimers.forEach(clearTimeout);
+    idleTimers = [];
+  };
+  const whenIdle = (ms: number, task: () => Promise<void> | void, what: string): void => {
+    const timer = setTimeout(() => {
+      Promise.resolve()
+        .then(task)
+        .catch((error: unknown) => log(`inference: could not ${what}: ${errorMessage(error)}`));
+    }, ms);
+    timer.unref?.();
+    idleTimers.push(timer);
+  };
+  const endWork = (): void => {
+    working -= 1;
+    if (working > 0) return;
+    if (engine.releaseIdleMemory) whenIdle(idleReleaseMs, () => engine.releaseIdleMemory?.(), 'release idle memory');
+    if (keepAliveMs > 0) {
+      whenIdle(keepAliveMs, async () => {
+        for (const { modelId } of engine.loaded()) await engine.unload(modelId);
+        engine.releaseIdleMemory?.();
+      }, 'unload idle models');
+    }
+  };
 
   const reply = (message: ReplyMessage): void => {
     try {
@@ -61,10 +119,18 @@ export function serveInference(engine: InferenceEngine, link: ParentLink, log: (
       if (parsed.seq !== undefined) reply({ seq: parsed.seq, error: { kind: 'bad_input', message: parsed.problem } });
       return;
     }
-    run(parsed).then(
-      (result) => reply({ seq: parsed.seq, result }),
-      (error: unknown) => reply({ seq: parsed.seq, error: toWireError(error) }),
-    );
+    const work = WORK_OPS.has(parsed.op);
+    if (work) startWork();
+    const request = run(parsed)
+      .then(
+        (result) => reply({ seq: parsed.seq, result }),
+        (error: unknown) => reply({ seq: parsed.seq, error: toWireError(error) }),
+      )
+      .finally(() => {
+        inFlight.delete(request);
+        if (work) endWork();
+      });
+    inFlight.add(request);
   });
 
   async function run(request: ParsedRequest): Promise<unknown> {
@@ -109,6 +175,18 @@ export function serveInference(engine: InferenceEngine, link: ParentLink, log: (
   }
 
   reply({ hello: { pid: process.pid, protocol: PROTOCOL_VERSION } });
+  let beat = 0;
+  const heartbeat = heartbeatMs > 0 ? setInterval(() => reply({ heartbeat: ++beat }), heartbeatMs) : undefined;
+  heartbeat?.unref?.();
+
+  return {
+    async stop() {
+      clearInterval(heartbeat);
+      idleTimers.forEach(clearTimeout);
+      for (const controller of running.values()) controller.abort();
+      await Promise.allSettled([...inFlight]);
+    },
+  };
 }
 
 /** Engine errors keep their kind; anything else is reported as internal. */

@@ -16,8 +16,8 @@ export interface ChildLike {
   onMessage(listener: (message: unknown) => void): void;
   /** Called once, when the process has ended (or could not be started). */
   onExit(listener: (exit: ChildExit) => void): void;
-  /** Asks the process to end; it must end soon after. */
-  kill(): void;
+  /** Asks the process to end (SIGTERM, then SIGKILL after a grace period); `now`: SIGKILL at once (a hung or stopped process). */
+  kill(now?: boolean): void;
 }
 
 /** Starts one inference process. */

@@ -21,6 +21,7 @@ import {
   type RequestMessage,
 } from '../common/inference-protocol';
 import type { ChildExit, ChildLike, Spawner } from './child';
+import { Watchdog } from './watchdog';
 
 export type { ChildExit, ChildLike, Spawner } from './child';
 
@@ -47,6 +48,10 @@ export interface InferenceClientOptions {
   timeoutsMs?: Partial<Record<InferenceOp, number>>;
   /** How long a cancelled generation may take to return its partial result before it is rejected. */
   cancelGraceMs?: number;
+  /** Silence (not even a heartbeat) after which the process counts as hung and is replaced (default 15 s). */
+  hangMs?: number;
+  /** Time a running generation may stream nothing before the process counts as hung (default 5 minutes: a cold GPT-2 XL load). */
+  stallMs?: number;
 }
 
 /**
@@ -79,7 +84,10 @@ export class InferenceClient {
   readonly #log: (line: string) => void;
   readonly #timeouts: Record<InferenceOp, number>;
   readonly #cancelGraceMs: number;
+  readonly #hangMs: number;
+  readonly #stallMs: number;
   readonly #pending = new Map<number, Pending>();
+  #watchdog: Watchdog | null = null;
   readonly #listeners = new Set<(change: InferenceStateChange) => void>();
   #child: ChildLike | null = null;
   #exited: Promise<void> = Promise.resolve();
@@ -92,6 +100,8 @@ export class InferenceClient {
     this.#log = options.log ?? (() => {});
     this.#timeouts = { ...defaultTimeoutsMs, ...options.timeoutsMs };
     this.#cancelGraceMs = options.cancelGraceMs ?? 5_000;
+    this.#hangMs = options.hangMs ?? 15_000;
+    this.#stallMs = options.stallMs ?? 300_000;
   }
 
   /** The current state and, after a crash, what happened. */
@@ -217,6 +227,7 @@ export class InferenceClient {
         pending.timer.unref?.();
       }
       this.#pending.set(seq, pending);
+      if (op === 'generate') this.#watchdog?.progressed(seq);
       const message: RequestMessage = { seq, request: { op, args } };
       try {
         child.postMessage(message);
@@ -236,6 +247,13 @@ export class InferenceClient {
     let markExited: () => void = () => {};
     this.#exited = new Promise<void>((resolve) => (markExited = resolve));
     this.#setState({ state: 'starting' });
+    this.#watchdog = new Watchdog({
+      hangMs: this.#hangMs,
+      stallMs: this.#stallMs,
+      onHang: (reason) => {
+        if (this.#child === child) this.#replace(child, `the inference process stopped responding (${reason}); it was stopped and the next request starts a new one`);
+      },
+    });
     child.onMessage((message) => {
       if (this.#child === child) this.#onMessage(message);
     });
@@ -246,6 +264,21 @@ export class InferenceClient {
     return child;
   }
 
+  /** Gives up on a process that still runs but cannot be used: it is killed, everything in flight fails as a crash. */
+  #replace(child: ChildLike, message: string): void {
+    this.#child = null;
+    this.#watchdog?.stop();
+    this.#watchdog = null;
+    this.#log(`inference: ${message}`);
+    try {
+      child.kill(true);
+    } catch (error) {
+      this.#log(`inference: kill failed: ${errorMessage(error)}`);
+    }
+    this.#rejectAll(new ApiError('engine_crashed', message));
+    this.#setState({ state: 'crashed', message });
+  }
+
   #onMessage(raw: unknown): void {
     const parsed = parseReplyMessage(raw);
     if (!parsed.ok) {
@@ -253,9 +286,19 @@ export class InferenceClient {
       return;
     }
     const message = parsed.message;
+    this.#watchdog?.heard();
+    if ('heartbeat' in message) return;
     if ('hello' in message) {
       if (message.hello.protocol !== PROTOCOL_VERSION) {
-        this.#log(`inference: process speaks protocol ${message.hello.protocol}, expected ${PROTOCOL_VERSION}`);
+        // A stale build of the inference process: nothing it says can be trusted to mean what we think.
+        const child = this.#child;
+        if (child) {
+          this.#replace(
+            child,
+            `the inference process speaks protocol ${message.hello.protocol}, this app speaks ${PROTOCOL_VERSION} (a stale build: run \`npm run build\`)`,
+          );
+        }
+        return;
       }
       this.#setState({ state: 'ready' });
       return;
@@ -263,6 +306,7 @@ export class InferenceClient {
     const pending = this.#pending.get(message.seq);
     if (!pending) return; // answered after a timeout or cancel grace: the caller has moved on
     if ('event' in message) {
+      this.#watchdog?.progressed(message.seq);
       pending.onEvent?.(message.event);
       return;
     }
@@ -278,6 +322,8 @@ export class InferenceClient {
 
   #onExit(exit: ChildExit): void {
     this.#child = null;
+    this.#watchdog?.stop();
+    this.#watchdog = null;
     if (this.#closed) return;
     const how = exit.signal
       ? `signal ${exit.signal}${exit.signal === 'SIGKILL' ? ', possibly out of memory' : ''}`
@@ -292,6 +338,7 @@ export class InferenceClient {
     const pending = this.#pending.get(seq);
     if (pending?.timer) clearTimeout(pending.timer);
     this.#pending.delete(seq);
+    this.#watchdog?.forget(seq);
   }
 
   #rejectAll(error: ApiError): void {

@@ -14,7 +14,7 @@ export interface NodeSpawnerOptions {
   home: string;
   /** The built inference process; defaults to inference-process.js beside the running bundle (out/main). */
   entry?: string;
-  /** Node flags for the child (default none, so a test runner's loaders are not inherited). */
+  /** Node flags for the child (default: only --expose-gc, so a test runner's loaders are not inherited). */
   execArgv?: string[];
   env?: NodeJS.ProcessEnv;
   /** Milliseconds between SIGTERM and SIGKILL on kill(). */
@@ -38,7 +38,8 @@ export function createNodeSpawner(options: NodeSpawnerOptions): Spawner {
   return () => {
     if (!existsSync(entry)) throw new Error(`${entry} does not exist (run \`npm run build\`)`);
     const child = fork(entry, ['--home', options.home], {
-      execArgv: options.execArgv ?? [],
+      // --expose-gc: the process collects its heaps when idle (Engine.releaseIdleMemory, issue 6 §3.1).
+      execArgv: options.execArgv ?? ['--expose-gc'],
       env: { ...(options.env ?? process.env), INKWELL_HOME: options.home },
       // Typed arrays (logits) and non-finite numbers survive, as with Electron's structured clone.
       serialization: 'advanced',
@@ -66,9 +67,10 @@ export function createNodeSpawner(options: NodeSpawnerOptions): Spawner {
       onExit: (listener) => {
         exitListeners.push(listener);
       },
-      kill: () => {
+      kill: (now = false) => {
         if (ended) return;
-        child.kill('SIGTERM');
+        // SIGKILL also ends a stopped process, which SIGTERM would only reach once it is continued.
+        child.kill(now ? 'SIGKILL' : 'SIGTERM');
         setTimeout(() => {
           if (!ended) child.kill('SIGKILL');
         }, options.killGraceMs ?? 3_000).unref();

@@ -25,6 +25,10 @@ export const LIMITS = {
   maxTitleChars: 200,
   maxQueryChars: 500,
   maxPageSize: 200,
+  /** Characters of an error message: a message never echoes a hostile request back in full. */
+  maxErrorChars: 500,
+  /** Nesting of a JSON request body; the deepest request (settings.set) nests 3 levels. */
+  maxJsonDepth: 32,
 } as const;
 
 // Names Windows refuses as file or folder names (with any extension); refused everywhere, so that a
@@ -484,10 +488,16 @@ export function parseRequest<M extends MethodName>(method: string, payload: unkn
   const result = schema.safeParse(payload ?? {});
   if (!result.success) {
     const issue = result.error.issues[0];
-    const where = issue && issue.path.length > 0 ? issue.path.join('.') : 'request';
-    throw new ApiError('invalid_request', `${method}: ${where}: ${issue?.message ?? 'invalid'}`);
+    // Keys are the caller's: an unknown 5 M-character key must not come back in a 5 MB error.
+    const where = issue && issue.path.length > 0 ? issue.path.map((part) => clipText(String(part), 64)).join('.') : 'request';
+    throw new ApiError('invalid_request', clipText(`${method}: ${where}: ${issue?.message ?? 'invalid'}`, LIMITS.maxErrorChars));
   }
   return { method: method as M, params: result.data as MethodParsedRequest<M> };
+}
+
+/** `text` cut to `max` characters, an ellipsis marking the cut. */
+export function clipText(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, Math.max(0, max - 1))}…`;
 }
 
 /** What the renderer calls: one transport-neutral surface. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkModelId } from '../../src/main/engine/models/store';
-import { methods, ModelId } from '../../src/shared/api';
+import { ApiError, methods, ModelId, parseRequest } from '../../src/shared/api';
 
 describe('the contract', () => {
   // The API used to accept "con" and then the store refused it (issue 6 §1): one rule for both.
@@ -25,5 +25,19 @@ describe('the contract', () => {
       expect(typeof request.safeParse, method).toBe('function');
       expect(typeof response.safeParse, method).toBe('function');
     }
+  });
+
+  // Fault 3.6: an unknown 5 M-character key was echoed back in a 5 MB error.
+  it('never echoes a hostile request back in full in a validation error', () => {
+    let thrown: unknown;
+    try {
+      parseRequest('history.get', { id: 1, ['k'.repeat(5_000_000)]: true });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ApiError);
+    expect((thrown as ApiError).kind).toBe('invalid_request');
+    expect((thrown as ApiError).message.length).toBeLessThanOrEqual(500);
+    expect((thrown as ApiError).message).toMatch(/^history\.get: request: Unrecognized key: "kkkk/);
   });
 });

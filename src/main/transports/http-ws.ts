@@ -17,7 +17,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { resolve } from 'node:path';
 import { WebSocketServer, WebSocket } from 'ws';
-import { ApiError, type ApiErrorKind } from '../../shared/api';
+import { ApiError, clipText, LIMITS, type ApiErrorKind } from '../../shared/api';
 import type { ApiService } from '../api/service';
 import { toApiError } from '../common/errors';
 import { contentTypeOf, resolveInside, statInside } from '../static-files';
@@ -193,8 +193,19 @@ export async function startHttpWsServer(options: HttpWsServerOptions): Promise<H
       if (!/^application\/json\s*(;|$)/i.test(type)) {
         return sendError(res, 415, new ApiError('invalid_request', 'the request body must be application/json'));
       }
+      let text: string;
       try {
-        payload = JSON.parse(body.toString('utf8'));
+        // Strict: a lenient decode would store U+FFFD in place of whatever bytes the client meant.
+        text = strictUtf8.decode(body);
+      } catch {
+        return sendError(res, 400, new ApiError('invalid_request', 'the request body is not valid UTF-8'));
+      }
+      // Checked before parsing: JSON.parse of a 10 MB `[[[…]]]` blocked the event loop for ~1.8 s.
+      if (nestsDeeperThan(text, LIMITS.maxJsonDepth)) {
+        return sendError(res, 400, new ApiError('invalid_request', `the request body nests deeper than ${LIMITS.maxJsonDepth} levels`));
+      }
+      try {
+        payload = JSON.parse(text);
       } catch (error) {
         return sendError(res, 400, new ApiError('invalid_request', `the request body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`));
       }
@@ -383,7 +394,30 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 }
 
 function sendError(res: ServerResponse, status: number, error: ApiError): void {
-  sendJson(res, status, { error: error.toJSON() });
+  sendJson(res, status, { error: { kind: error.kind, message: clipText(error.message, LIMITS.maxErrorChars) } });
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Whether JSON `text` opens more than `limit` arrays/objects inside each other (strings are skipped). */
+export function nestsDeeperThan(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i += 1) {
+    const char = text.charCodeAt(i);
+    if (inString) {
+      if (char === 0x5c /* \ */) i += 1;
+      else if (char === 0x22 /* " */) inString = false;
+    } else if (char === 0x22) {
+      inString = true;
+    } else if (char === 0x5b /* [ */ || char === 0x7b /* { */) {
+      depth += 1;
+      if (depth > limit) return true;
+    } else if (char === 0x5d /* ] */ || char === 0x7d /* } */) {
+      depth -= 1;
+    }
+  }
+  return false;
 }
 
 function sendText(res: ServerResponse, status: number, text: string): void {

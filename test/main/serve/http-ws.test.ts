@@ -200,6 +200,34 @@ describe('serve transport', () => {
     expect(api.calls.map(([method]) => method)).toEqual(['app.info', 'void', 'app.info', 'history.get', 'generate.start', 'boom', 'app.info']);
   });
 
+  it('refuses hostile JSON bodies cheaply and briefly: deep nesting, invalid UTF-8, huge echoes (fault 3.6)', async () => {
+    const { server, api } = await start();
+    const post = (body: string | Buffer) => raw(server, '/api/call/app.info', { method: 'POST', headers: { ...cookieOf(server), 'Content-Type': 'application/json' }, body });
+
+    // 10 MB of `[[[…]]]` used to block the event loop for ~1.8 s inside JSON.parse.
+    const deep = await post(`${'['.repeat(5_000_000)}${']'.repeat(5_000_000)}`);
+    expect(deep.status).toBe(400);
+    expect(JSON.parse(deep.body).error).toEqual({ kind: 'invalid_request', message: 'the request body nests deeper than 32 levels' });
+    // Brackets inside strings are text, not nesting.
+    expect((await post(JSON.stringify({ text: '['.repeat(1000) }))).status).toBe(200);
+    expect((await post(JSON.stringify({ a: [[[[{ b: [1] }]]]] }))).status).toBe(200);
+
+    // "caf\xE9" in Latin-1 is not UTF-8; it used to be stored as "caf\uFFFD".
+    const latin1 = await post(Buffer.concat([Buffer.from('{"text":"caf'), Buffer.from([0xe9]), Buffer.from('"}')]));
+    expect(latin1.status).toBe(400);
+    expect(JSON.parse(latin1.body).error).toEqual({ kind: 'invalid_request', message: 'the request body is not valid UTF-8' });
+    const overlong = await post(Buffer.from([0x7b, 0x22, 0xc0, 0xaf, 0x22, 0x3a, 0x31, 0x7d]));
+    expect(overlong.status).toBe(400);
+    expect((await post(JSON.stringify({ text: 'café ☕ 𝄞' }))).status).toBe(200);
+
+    // An error that would repeat a 5 M-character request comes back clipped.
+    const echoed = await raw(server, '/api/call/echo', { method: 'POST', headers: { ...cookieOf(server), 'Content-Type': 'application/json' }, body: JSON.stringify({ ['k'.repeat(5_000_000)]: 1 }) });
+    expect(echoed.status).toBe(400);
+    expect(echoed.body.length).toBeLessThan(1_000);
+    expect(JSON.parse(echoed.body).error.message).toMatch(/^echo: \{"kkk+…$/);
+    expect(api.calls.map(([method]) => method)).toEqual(['app.info', 'app.info', 'app.info', 'echo']);
+  });
+
   it('streams events over the WebSocket to an authorised page of our own origin', async () => {
     const { server, api } = await start();
     const eventsUrl = `ws://127.0.0.1:${server.port}/api/events`;

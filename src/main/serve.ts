@@ -12,7 +12,7 @@ import { AppDatabase } from './history';
 import { historyFile } from './history/location';
 import { InferenceClient } from './inference/client';
 import { createNodeSpawner } from './inference/node-spawner';
-import { startHttpWsServer } from './transports/http-ws';
+import { bindWarning, startHttpWsServer } from './transports/http-ws';
 
 /** Options of `startServe`. */
 export interface ServeOptions {
@@ -95,6 +95,8 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   }
 
   log(server.url);
+  const warning = bindWarning(options.host);
+  if (warning) log(warning);
   emit = log;
   for (const line of early.splice(0)) log(line);
 

@@ -14,6 +14,7 @@ import { createReadStream } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname as osHostname, networkInterfaces } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { resolve } from 'node:path';
 import { WebSocketServer, WebSocket } from 'ws';
@@ -85,8 +86,10 @@ export async function startHttpWsServer(options: HttpWsServerOptions): Promise<H
   const tokenMatches = (candidate: string | undefined | null): boolean =>
     typeof candidate === 'string' && candidate.length > 0 && candidate.length <= 256 && timingSafeEqual(digest(candidate), tokenDigest);
 
-  const wildcardHost = options.host === '0.0.0.0' || options.host === '::';
+  const wildcardHost = isWildcardHost(options.host);
   let origins = new Set<string>();
+  let port = 0;
+  const machineNames = cachedMachineNames();
   let contentSecurityPolicy = '';
 
   const server = createServer((req, res) => {
@@ -111,12 +114,24 @@ export async function startHttpWsServer(options: HttpWsServerOptions): Promise<H
     return query !== null && tokenMatches(query.get('token'));
   }
 
+  /**
+   * DNS rebinding: a hostile page whose name now resolves to this machine sends Host (and Origin)
+   * with its own name. Only names of this server pass: the bound host, or on a wildcard bind this
+   * machine's own names and addresses. https://en.wikipedia.org/wiki/DNS_rebinding#Protection
+   */
+  function hostAllowed(req: IncomingMessage): boolean {
+    const host = parseHostHeader(req.headers.host);
+    if (!host || (host.port !== null && host.port !== port)) return false;
+    if (wildcardHost) return machineNames().has(host.name);
+    return [...origins].some((origin) => origin === `http://${hostForUrl(host.name)}:${port}`);
+  }
+
   function originAllowed(req: IncomingMessage): boolean {
     const origin = req.headers.origin;
     // Browsers always send Origin on WebSocket and cross-origin requests; a client without one is not a browser page.
     if (origin === undefined) return true;
     if (origins.has(origin.toLowerCase())) return true;
-    // Bound to every interface, the page's origin is whatever name the browser used for this machine.
+    // Bound to every interface, the page's origin is whatever name of this machine the browser used (Host is checked first).
     return wildcardHost && origin.toLowerCase() === `http://${String(req.headers.host).toLowerCase()}`;
   }
 
@@ -133,6 +148,10 @@ export async function startHttpWsServer(options: HttpWsServerOptions): Promise<H
     const { path, query } = splitTarget(req.url ?? '/');
     const method = req.method ?? 'GET';
     const isApi = path === '/api' || path.startsWith('/api/');
+    if (!hostAllowed(req)) {
+      res.setHeader('Cache-Control', 'no-store');
+      return sendError(res, 421, new ApiError('unauthorized', `the Host header ${JSON.stringify(clipText(String(req.headers.host ?? ''), 100))} does not name this server`));
+    }
 
     if (path === '/' && query.has('token') && (method === 'GET' || method === 'HEAD')) {
       if (!tokenMatches(query.get('token'))) return sendUnauthorized(res, false);
@@ -229,6 +248,7 @@ export async function startHttpWsServer(options: HttpWsServerOptions): Promise<H
     socket.on('error', () => socket.destroy());
     const { path, query } = splitTarget(req.url ?? '/');
     if (path !== '/api/events') return refuseUpgrade(socket, 404, 'Not Found');
+    if (!hostAllowed(req)) return refuseUpgrade(socket, 421, 'Misdirected Request');
     if (!originAllowed(req)) return refuseUpgrade(socket, 403, 'Forbidden');
     if (!isAuthorized(req, query)) return refuseUpgrade(socket, 401, 'Unauthorized');
     wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws));
@@ -271,7 +291,7 @@ export async function startHttpWsServer(options: HttpWsServerOptions): Promise<H
   });
   server.on('error', (error) => log(`serve: server error: ${error.message}`));
 
-  const port = (server.address() as AddressInfo).port;
+  port = (server.address() as AddressInfo).port;
   const origin = `http://${hostForUrl(options.host)}:${port}`;
   origins = allowedOrigins(options.host, port);
   contentSecurityPolicy = [
@@ -309,6 +329,48 @@ export async function startHttpWsServer(options: HttpWsServerOptions): Promise<H
       })();
       return closing;
     },
+  };
+}
+
+/** Hosts that bind every interface. */
+export function isWildcardHost(host: string): boolean {
+  return ['0.0.0.0', '::', '::0', '0:0:0:0:0:0:0:0', '[::]'].includes(host.trim().toLowerCase());
+}
+
+/** What to tell the person starting the server when it is reachable from other machines; null on loopback. */
+export function bindWarning(host: string): string | null {
+  const name = host.trim().toLowerCase();
+  if (['127.0.0.1', 'localhost', '::1', '[::1]'].includes(name) || name.startsWith('127.')) return null;
+  const where = isWildcardHost(host) ? `on every interface (${host})` : `on ${host}`;
+  return (
+    `warning: serving plain HTTP ${where}: anyone who can reach this machine and has the token can use Inkwell, and the ` +
+    `token and your text travel unencrypted. Keep the default --host 127.0.0.1 unless you need this; an SSH tunnel or a TLS proxy is safer.`
+  );
+}
+
+/** The host name (lower case, IPv6 without brackets) and port of a Host header; null when it is malformed. */
+function parseHostHeader(header: string | undefined): { name: string; port: number | null } | null {
+  if (!header) return null;
+  const match = /^(?:\[([0-9a-f:.]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/i.exec(header.trim());
+  if (!match) return null;
+  const name = (match[1] ?? match[2] ?? '').toLowerCase().replace(/\.$/, '');
+  return { name, port: match[3] === undefined ? null : Number(match[3]) };
+}
+
+/** This machine's names and addresses (loopback included), re-read every few seconds: addresses change. */
+function cachedMachineNames(): () => Set<string> {
+  let names = new Set<string>();
+  let readAt = -Infinity;
+  return () => {
+    if (Date.now() - readAt < 5_000) return names;
+    readAt = Date.now();
+    const hostname = osHostname().toLowerCase();
+    const found = ['localhost', '127.0.0.1', '::1', hostname, `${hostname}.local`, hostname.split('.')[0] ?? hostname];
+    for (const addresses of Object.values(networkInterfaces())) {
+      for (const address of addresses ?? []) found.push(address.address.toLowerCase().replace(/%.*$/, ''));
+    }
+    names = new Set(found.filter((name) => name.length > 0));
+    return names;
   };
 }
 

@@ -8,6 +8,7 @@ import { basename, dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { migrate, migrations as defaultMigrations, MigrationError, NewerSchemaError, schemaVersion } from './migrations';
 import type { Migration } from './migrations';
+import { damageIsOnlyInIndex, rebuildIndexByCopy, type IndexRepair } from './index-repair';
 
 /** How to open: a native binding for Electron's ABI, and (tests only) a different migration list. */
 export interface OpenOptions {
@@ -25,10 +26,20 @@ const environmentalCodes = ['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_CANTOPEN', '
 /** Opens (creating if needed) the database at `file`; `notice` says what was set aside and where. */
 export function openHistoryDatabase(file: string, options: OpenOptions = {}): { db: Database.Database; notice?: string } {
   mkdirSync(dirname(file), { recursive: true });
+  let repairProblem: string | undefined;
   try {
     return { db: openChecked(file, options) };
   } catch (error) {
     if (!(error instanceof UnusableFileError)) throw error;
+    if (error.cause instanceof IndexDamageError) {
+      try {
+        const repair = rebuildIndexByCopy(file, error.cause.schemaVersion, options.migrations ?? defaultMigrations, (path) => connect(path, options, false));
+        return { db: openChecked(file, options), notice: describeRepair(file, repair) };
+      } catch (repairError) {
+        // Not repairable after all: the file is set aside as any other unusable file, and the notice says why.
+        repairProblem = repairError instanceof Error ? repairError.message : String(repairError);
+      }
+    }
     let asidePath: string;
     try {
       asidePath = setAside(file);
@@ -37,7 +48,8 @@ export function openHistoryDatabase(file: string, options: OpenOptions = {}): { 
       throw new Error(`history database ${file} is unusable (${error.message}) and could not be moved aside: ${reason}`, { cause: renameError });
     }
     try {
-      return { db: openChecked(file, options), notice: describeSetAside(file, asidePath, error.cause) };
+      const notice = describeSetAside(file, asidePath, error.cause);
+      return { db: openChecked(file, options), notice: repairProblem ? `${notice} (Rebuilding its damaged search index failed: ${repairProblem}.)` : notice };
     } catch (freshError) {
       // Even an empty database cannot be set up (a migration bug, a full disk): put the user's file
       // back where it was rather than pile up set-aside copies on every start.
@@ -46,6 +58,16 @@ export function openHistoryDatabase(file: string, options: OpenOptions = {}): { 
       const reason = freshError instanceof Error ? freshError.message : String(freshError);
       throw new Error(`cannot open history database ${file}: ${reason} (the existing file was left in place)`, { cause: freshError });
     }
+  }
+}
+
+/** quick_check failed, but only the full-text index is damaged: the rows can be kept. */
+class IndexDamageError extends Error {
+  constructor(
+    readonly report: string,
+    readonly schemaVersion: number,
+  ) {
+    super(`the full-text index is damaged (quick_check reported: ${report})`);
   }
 }
 
@@ -118,7 +140,9 @@ function checkContents(db: Database.Database, options: OpenOptions): void {
   const known = (options.migrations ?? defaultMigrations).length;
   if (version > known) throw new NewerSchemaError(version, known);
   const check = db.pragma('quick_check', { simple: true });
-  if (check !== 'ok') throw new Error(`quick_check reported: ${String(check)}`);
+  if (check === 'ok') return;
+  if (damageIsOnlyInIndex(db)) throw new IndexDamageError(String(check), version);
+  throw new Error(`quick_check reported: ${String(check)}`);
 }
 
 function sqliteCode(error: unknown): string | undefined {
@@ -160,6 +184,13 @@ function moveDatabaseFiles(from: string, to: string): void {
 
 function removeDatabaseFiles(file: string): void {
   for (const path of [file, ...companionSuffixes.map((suffix) => file + suffix)]) rmSync(path, { force: true });
+}
+
+function describeRepair(file: string, repair: IndexRepair): string {
+  return (
+    `The search index of the history database ${file} was damaged. It was rebuilt from your ${repair.entries} saved ` +
+    `generation(s); nothing was lost. The damaged file is kept, unchanged, at ${repair.damagedCopy}.`
+  );
 }
 
 function describeSetAside(file: string, aside: string, cause: unknown): string {

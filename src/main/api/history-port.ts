@@ -6,6 +6,8 @@ import type { DocumentStore, GenerationStore, SettingsStore } from '../history';
 
 /** The stores' surface used by the API. */
 export interface HistoryPort {
+  /** True when the database can be read but not written. */
+  readonly readOnly: boolean;
   generations: Pick<GenerationStore, 'add' | 'list' | 'get' | 'setStarred' | 'setAccepted' | 'delete' | 'export'>;
   documents: Pick<DocumentStore, 'list' | 'get' | 'create' | 'save' | 'delete'>;
   settings: Pick<SettingsStore, 'get' | 'set'>;

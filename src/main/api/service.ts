@@ -221,6 +221,8 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
     },
 
     'generate.start': (request) => {
+      // Refused before any work: a result that cannot be saved would be lost.
+      if (history.readOnly) throw new ApiError('read_only', 'Inkwell cannot save generations: its history database is read-only (see the notice at start-up)');
       const model = models.get(request.modelId);
       const controller = new AbortController();
       // Refused here, synchronously, when the machine is at its bound: the caller gets 'busy' at once.

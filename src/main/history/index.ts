@@ -12,7 +12,8 @@ import { SettingsStore } from './settings';
 
 export type { DocumentPatch } from './documents';
 export type { HistoryQuery, NewGeneration } from './generations';
-export type { OpenOptions } from './open-database';
+export type { DatabaseOpenProblem, OpenOptions } from './open-database';
+export { DatabaseOpenError } from './open-database';
 export { DocumentStore } from './documents';
 export { GenerationStore } from './generations';
 export { SettingsStore } from './settings';
@@ -31,10 +32,13 @@ export class AppDatabase {
   readonly generations: GenerationStore;
   readonly documents: DocumentStore;
   readonly settings: SettingsStore;
+  /** True when the file can be read but not written: every write fails with ApiError read_only. */
+  readonly readOnly: boolean;
   readonly #db: Database.Database;
 
-  private constructor(db: Database.Database) {
+  private constructor(db: Database.Database, readOnly: boolean) {
     this.#db = db;
+    this.readOnly = readOnly;
     this.generations = new GenerationStore(db);
     this.documents = new DocumentStore(db);
     this.settings = new SettingsStore(db);
@@ -42,11 +46,13 @@ export class AppDatabase {
 
   /**
    * Opens (or creates) the database at `file`. A file that is not usable is moved to
-   * `<file>.corrupt-<timestamp>` and a fresh one started; `notice` then says so, for the UI to show.
+   * `<file>.corrupt-<timestamp>` and a fresh one started, a damaged search index is rebuilt, and a
+   * read-only file opens read-only; `notice` then says so, for the UI to show. Throws
+   * DatabaseOpenError (with the reason) for a file from a newer Inkwell or a folder it cannot use.
    */
   static open(file: string, options: OpenOptions = {}): { database: AppDatabase; notice?: string } {
-    const { db, notice } = openHistoryDatabase(file, options);
-    const database = new AppDatabase(db);
+    const { db, notice, readOnly } = openHistoryDatabase(file, options);
+    const database = new AppDatabase(db, readOnly);
     return notice === undefined ? { database } : { database, notice };
   }
 

@@ -89,7 +89,18 @@ export const migrations: readonly Migration[] = [
       db.exec(initialSchema);
     },
   },
+  {
+    version: 2,
+    name: 'app_meta: which Inkwell wrote the schema',
+    up(db) {
+      // Read by an older Inkwell that meets this file, to say which version it needs (issue 6 §3.3).
+      db.exec('CREATE TABLE app_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID');
+    },
+  },
 ];
+
+/** app_meta key: the Inkwell version that applied the newest migration. */
+export const SCHEMA_WRITER_KEY = 'schema_written_by';
 
 /** The schema version this code writes. */
 export const latestSchemaVersion = migrations.length;
@@ -111,9 +122,21 @@ export class NewerSchemaError extends Error {
   constructor(
     readonly fileVersion: number,
     readonly knownVersion: number,
+    /** The Inkwell version that wrote it, when the file says (app_meta, schema 2 and later). */
+    readonly writtenBy?: string,
   ) {
     super(`schema version ${fileVersion} is newer than this version of Inkwell understands (${knownVersion})`);
     this.name = 'NewerSchemaError';
+  }
+}
+
+/** The Inkwell version recorded as having written the schema, if the file has app_meta. */
+export function schemaWriter(db: Database.Database): string | undefined {
+  try {
+    const value = db.prepare('SELECT value FROM app_meta WHERE key = ?').pluck().get(SCHEMA_WRITER_KEY);
+    return typeof value === 'string' ? value : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -126,14 +149,14 @@ export function schemaVersion(db: Database.Database): number {
  * Brings `db` up to the last version in `list`, one transaction per migration.
  * Throws NewerSchemaError for a file from the future and MigrationError when a step fails.
  */
-export function migrate(db: Database.Database, list: readonly Migration[] = migrations): { from: number; to: number } {
+export function migrate(db: Database.Database, list: readonly Migration[] = migrations, appVersion?: string): { from: number; to: number } {
   list.forEach((migration, index) => {
     if (migration.version !== index + 1) {
       throw new Error(`migrations must be numbered 1, 2, 3, …: entry ${index} has version ${migration.version}`);
     }
   });
   const from = schemaVersion(db);
-  if (from > list.length) throw new NewerSchemaError(from, list.length);
+  if (from > list.length) throw new NewerSchemaError(from, list.length, schemaWriter(db));
   for (const migration of list) {
     // IMMEDIATE takes the write lock before user_version is re-read, so two processes opening
     // the same file at once cannot both apply the same step.
@@ -142,6 +165,9 @@ export function migrate(db: Database.Database, list: readonly Migration[] = migr
       if (current >= migration.version) return;
       migration.up(db);
       db.pragma(`user_version = ${migration.version}`);
+      if (appVersion !== undefined && hasTable(db, 'app_meta')) {
+        db.prepare('INSERT INTO app_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(SCHEMA_WRITER_KEY, appVersion);
+      }
     });
     try {
       apply.immediate();
@@ -151,6 +177,10 @@ export function migrate(db: Database.Database, list: readonly Migration[] = migr
     }
   }
   return { from, to: list.length };
+}
+
+function hasTable(db: Database.Database, name: string): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?").pluck().get(name) !== undefined;
 }
 
 function isSqliteBusy(error: unknown): boolean {

@@ -7,6 +7,7 @@ import { afterEach, expect } from 'vitest';
 import { createApiService, type ApiService, type ApiServiceDeps, type ModelsPort } from '../../../src/main/api/service';
 import type { StoredModelFields } from '../../../src/main/common/model-summary';
 import { EngineError } from '../../../src/main/engine/types';
+import type { HistoryPort } from '../../../src/main/api/history-port';
 import { AppDatabase } from '../../../src/main/history';
 import { InferenceClient } from '../../../src/main/inference/client';
 import { methods, ServerEvent, type GenerationEvent, type MethodName } from '../../../src/shared/api';
@@ -53,14 +54,14 @@ export function useServiceFixture() {
     for (const close of open.splice(0).reverse()) await close();
   });
 
-  return (options: { engine?: () => FakeEngine; deps?: Partial<ApiServiceDeps>; cancelGraceMs?: number } = {}) => {
+  return (options: { engine?: () => FakeEngine; deps?: Partial<ApiServiceDeps>; cancelGraceMs?: number; wrapHistory?: (history: AppDatabase) => HistoryPort } = {}) => {
     const { database: history } = AppDatabase.open(join(tempDir(), 'inkwell.db'));
     const spawner = createFakeSpawner(options.engine);
     const inference = new InferenceClient({ spawn: spawner, ...(options.cancelGraceMs !== undefined ? { cancelGraceMs: options.cancelGraceMs } : {}) });
     const models = new FakeModels();
     const logs: string[] = [];
     const real = createApiService({
-      history,
+      history: options.wrapHistory ? options.wrapHistory(history) : history,
       inference,
       models,
       appInfo: { version: '9.9.9', dataDir: '/data', transport: 'http', nativeFileDialogs: false, notices: [] },

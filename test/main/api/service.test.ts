@@ -1,4 +1,6 @@
+import Database from 'better-sqlite3';
 import { describe, expect, it, vi } from 'vitest';
+import type { HistoryPort } from '../../../src/main/api/history-port';
 import { ApiError, GenerationParams, Settings, methodNames, type GenerationEvent, type GenerationResult, type MethodName } from '../../../src/shared/api';
 import { EngineError } from '../../../src/main/engine/types';
 import { AdmissionQueue } from '../../../src/main/inference/admission';
@@ -374,6 +376,59 @@ describe('ApiService admission (fault 3.1: 200 long jobs were all accepted and t
     const error = await apiError(fixture.service.handle('generate.start', big));
     expect(error.kind).toBe('refused');
     expect(error.message).toMatch(/needs about \d+(\.\d)? GiB of memory for 8 sequence\(s\), more than the 256 MiB/);
+    expect(fixture.spawner.spawned).toHaveLength(0);
+  });
+});
+
+describe('ApiService storage failures (fault 3.3: every write to a read-only or full database failed as "internal")', () => {
+  /** A real SqliteError of the given kind, made on a throwaway in-memory database. */
+  function sqliteFull(): Error {
+    const db = new Database(':memory:');
+    db.pragma('max_page_count = 2');
+    try {
+      db.exec('CREATE TABLE t (x); INSERT INTO t VALUES (randomblob(100000))');
+    } catch (error) {
+      return error as Error;
+    } finally {
+      db.close();
+    }
+    throw new Error('expected SQLITE_FULL');
+  }
+
+  it('reports a full disk when a generation cannot be saved, as disk_full', async () => {
+    const full = sqliteFull();
+    expect((full as { code?: string }).code).toBe('SQLITE_FULL');
+    const fixture = makeService({
+      wrapHistory: (real): HistoryPort => {
+        const g = real.generations;
+        return {
+          readOnly: false,
+          documents: real.documents,
+          settings: real.settings,
+          generations: {
+            add: () => {
+              throw full;
+            },
+            list: (q) => g.list(q),
+            get: (id) => g.get(id),
+            setStarred: (id, starred) => g.setStarred(id, starred),
+            setAccepted: (id, index) => g.setAccepted(id, index),
+            delete: (id) => g.delete(id),
+            export: (format, ids) => g.export(format, ids),
+          },
+        };
+      },
+    });
+    const { generationId } = (await fixture.service.handle('generate.start', { modelId: 'tiny', prompt: 'x', params })) as { generationId: string };
+    const last = await fixture.finished(generationId);
+    expect(last).toMatchObject({ type: 'error', error: { kind: 'disk_full', message: expect.stringMatching(/could not be saved to history: Inkwell cannot save: the disk is full/) } });
+  });
+
+  it('refuses to start a generation that a read-only history could not keep', async () => {
+    const fixture = makeService();
+    Object.defineProperty(fixture.history, 'readOnly', { value: true });
+    const error = await apiError(fixture.service.handle('generate.start', { modelId: 'tiny', prompt: 'x', params }));
+    expect(error.kind).toBe('read_only');
     expect(fixture.spawner.spawned).toHaveLength(0);
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { latestSchemaVersion } from '../../../src/main/history/migrations';
 import { useDatabaseFixture } from './database-fixture';
 
 const openStore = useDatabaseFixture();
@@ -11,7 +12,7 @@ describe('AppDatabase connection', () => {
     expect(info.synchronous).toBe(2);
     expect(info.foreignKeys).toBe(1);
     expect(info.busyTimeout).toBeGreaterThanOrEqual(5000);
-    expect(info.userVersion).toBe(1);
+    expect(info.userVersion).toBe(latestSchemaVersion);
     store.close();
     store.close();
   });

@@ -1,12 +1,13 @@
 import { createRequire } from 'node:module';
-import { existsSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { AppDatabase } from '../../../src/main/history';
+import { AppDatabase, DatabaseOpenError } from '../../../src/main/history';
 import { latestSchemaVersion, migrate, MigrationError, migrations } from '../../../src/main/history/migrations';
 import type { Migration } from '../../../src/main/history/migrations';
 import { useTempDirs } from '../../helpers/tmp';
+import { runUnprivileged } from '../../helpers/unprivileged';
 import { sampleGeneration } from './sample-generation';
 
 const tempDir = useTempDirs('inkwell-open-');
@@ -128,7 +129,7 @@ describe('migrations', () => {
       },
     };
     const { database: store, notice } = AppDatabase.open(file, { migrations: [...migrations, failsWithData] });
-    expect(notice).toMatch(/migration 2 .*cannot convert old rows/);
+    expect(notice).toMatch(new RegExp(`migration ${latestSchemaVersion + 1} .*cannot convert old rows`));
     expect(store.connectionInfo().userVersion).toBe(latestSchemaVersion + 1);
     store.close();
     const [aside] = asideFiles(dir).filter((name) => !/-(wal|shm)$/.test(name));
@@ -181,16 +182,6 @@ describe('opening damaged or foreign files', () => {
     expect(asideFiles(dir)).toEqual([]);
   });
 
-  it('sets aside, byte for byte, a database from a newer Inkwell and says so', () => {
-    const { dir, file } = populatedDatabase(2);
-    const db = new Database(file);
-    db.pragma(`user_version = ${latestSchemaVersion + 7}`);
-    db.close();
-    const before = readFileSync(file);
-    const asidePath = expectSetAside(dir, file, new RegExp(`newer version of Inkwell \\(schema ${latestSchemaVersion + 7}; this version understands up to ${latestSchemaVersion}\\)`));
-    expect(readFileSync(asidePath)).toEqual(before);
-  });
-
   it('creates the data folder when it does not exist yet', () => {
     const file = join(tempDir(), 'nested', 'deeper', 'inkwell.db');
     const { database: store, notice } = AppDatabase.open(file);
@@ -203,7 +194,7 @@ describe('opening damaged or foreign files', () => {
     const dir = tempDir();
     const file = join(dir, 'inkwell.db');
     mkdirSync(file);
-    expect(() => AppDatabase.open(file)).toThrow(/cannot open history database .*inkwell\.db/);
+    expect(() => AppDatabase.open(file)).toThrow(/cannot open the history database .*inkwell\.db/);
     expect(asideFiles(dir)).toEqual([]);
   });
 
@@ -216,5 +207,54 @@ describe('opening damaged or foreign files', () => {
     expect(() => AppDatabase.open(file, { nativeBinding: join(dir, 'missing.node') })).toThrow(/cannot open history database/);
     expect(asideFiles(dir)).toEqual([]);
     expect(promptsIn(file)).toHaveLength(1);
+  });
+});
+
+describe('a database Inkwell may not write, or from a newer Inkwell (fault 3.3)', () => {
+  const probe = join(import.meta.dirname, '../../helpers/storage-probe.ts');
+
+  it('a read-only database is detected at open and said so; saves fail as read_only, not internal', () => {
+    const { dir, file } = populatedDatabase(3);
+    // Readable by the unprivileged child, writable by nobody; the folder stays writable (-wal, -shm).
+    chmodSync(dir, 0o777);
+    chmodSync(file, 0o444);
+    const { result } = runUnprivileged<{ notice?: string; readOnly: boolean; total: number; saveError: { kind: string; message: string } | null }>(probe, ['open', file]);
+    expect(result.readOnly).toBe(true);
+    expect(result.notice).toMatch(/^Inkwell cannot write to its history database .*inkwell\.db \(the file or its folder is read-only\)/);
+    expect(result.total).toBe(3);
+    expect(result.saveError?.kind).toBe('read_only');
+    expect(result.saveError?.message).toMatch(/read-only/);
+    chmodSync(file, 0o644);
+    expect(promptsIn(file)).toHaveLength(3);
+  });
+
+  it('refuses a database from a newer Inkwell, naming the version that wrote it, and leaves it untouched', () => {
+    const { dir, file } = populatedDatabase(2);
+    const db = new Database(file);
+    db.pragma(`user_version = ${latestSchemaVersion + 7}`);
+    db.prepare("UPDATE app_meta SET value = '9.4.0' WHERE key = 'schema_written_by'").run();
+    db.close();
+    const before = readFileSync(file);
+    let thrown: unknown;
+    try {
+      AppDatabase.open(file);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(DatabaseOpenError);
+    expect((thrown as DatabaseOpenError).problem).toBe('newer_version');
+    expect((thrown as Error).message).toMatch(
+      new RegExp(`was written by Inkwell 9\\.4\\.0 \\(schema ${latestSchemaVersion + 7}\\); this is Inkwell .*, which understands schema versions up to ${latestSchemaVersion}\\. Update Inkwell to open it\\. The file was left untouched\\.`),
+    );
+    expect(readFileSync(file)).toEqual(before);
+    expect(asideFiles(dir)).toEqual([]);
+    expect(userVersionOf(file)).toBe(latestSchemaVersion + 7);
+  });
+
+  it('records which Inkwell wrote the schema', () => {
+    const { file } = populatedDatabase(1);
+    const db = new Database(file, { readonly: true });
+    expect(db.prepare("SELECT value FROM app_meta WHERE key = 'schema_written_by'").pluck().get()).toMatch(/^\d+\.\d+\.\d+/);
+    db.close();
   });
 });

@@ -3,13 +3,20 @@ import { defineConfig } from 'electron-vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { methodNames } from './src/shared/api';
 
-// Native and heavy packages stay outside the bundle: they are loaded from node_modules at run time.
-const external = ['better-sqlite3', 'onnxruntime-node', '@huggingface/transformers', 'ws', 'electron'];
+// Native packages stay outside the bundle: they are loaded from node_modules at run time.
+const external = ['better-sqlite3', 'onnxruntime-node', 'onnxruntime-common', 'ws', 'electron'];
 
 export default defineConfig({
   main: {
+    resolve: {
+      // @huggingface/transformers (bundled: Inkwell uses its tokenizers only) imports sharp at load for
+      // images; the stub keeps sharp and its libvips binaries out of the installer.
+      alias: { sharp: resolve(__dirname, 'build/sharp-unavailable.mjs') },
+    },
     build: {
       outDir: 'out/main',
+      // Bundled rather than loaded from node_modules, so that its unused parts stay out of the installer.
+      externalizeDeps: { exclude: ['@huggingface/transformers'] },
       rollupOptions: {
         external,
         input: {

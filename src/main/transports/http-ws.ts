@@ -2,7 +2,7 @@
  * Serve mode's transport: the built renderer and the API contract over
  * HTTP + WebSocket, guarded by a random token as Jupyter does.
  *
- * Wire protocol (TEAM.md "Serve-mode wire protocol"):
+ * Wire protocol (what src/renderer/src/api/http-client.ts speaks):
  * - GET `/?token=T` with the right token sets the `inkwell_token` cookie and
  *   redirects to `/`, so the token leaves the address bar.
  * - Every other request needs that cookie or `Authorization: Bearer T`; else 401.

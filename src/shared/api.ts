@@ -287,6 +287,8 @@ export const HistoryEntry = z.strictObject({
   promptTokens: Count,
   truncatedPromptTokens: Count,
   documentId: Id.nullable(),
+  /** Title of the entry's document; null when it has none or the document was deleted. */
+  documentTitle: z.string().nullable(),
 });
 export type HistoryEntry = z.infer<typeof HistoryEntry>;
 
@@ -301,6 +303,10 @@ export const DocumentSummary = z.strictObject({
   updatedAt: z.string(),
   createdAt: z.string(),
   chars: Count,
+  /** True while the title follows the first line of the text (created without a title, not renamed since). */
+  autoTitle: z.boolean(),
+  /** Words in the text (src/shared/documents.ts countWords). */
+  words: Count,
 });
 export type DocumentSummary = z.infer<typeof DocumentSummary>;
 
@@ -355,15 +361,23 @@ export type TokenizeResult = z.infer<typeof TokenizeResult>;
 const Empty = z.strictObject({});
 const Deleted = z.strictObject({ deleted: z.boolean() });
 
-const HistoryQuery = z.strictObject({
-  /** Free text; always treated as literal words. */
+/** Which history entries a list or an export covers. */
+const HistoryFilters = z.strictObject({
+  /**
+   * What the writer typed: `"a phrase"` matches as written, `word*` a word starting with "word",
+   * anything else is literal text; every term must occur (prompt, memory or a candidate).
+   */
   query: z.string().max(LIMITS.maxQueryChars).default(''),
   modelId: ModelId.optional(),
-  /** ISO dates (inclusive). */
+  /** ISO dates (inclusive); `from` later than `to` is refused. */
   from: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
   to: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
   starredOnly: z.boolean().default(false),
   documentId: Id.optional(),
+});
+
+const HistoryQuery = z.strictObject({
+  ...HistoryFilters.shape,
   limit: z.int().min(1).max(LIMITS.maxPageSize).default(50),
   offset: z.int().min(0).max(1_000_000).default(0),
 });
@@ -425,10 +439,12 @@ export const methods = {
     response: HistoryEntry,
   },
   'history.delete': { request: z.strictObject({ id: Id }), response: Deleted },
+  /** Every entry the filters match (all of them, not a page), oldest first; `ids` narrows it to those entries. */
   'history.export': {
     request: z.strictObject({
       format: ExportFormat,
       ids: z.array(Id).max(10_000).optional(),
+      ...HistoryFilters.shape,
     }),
     response: ExportFile,
   },
@@ -437,7 +453,8 @@ export const methods = {
   'documents.get': { request: z.strictObject({ id: Id }), response: DocumentFull },
   'documents.create': {
     request: z.strictObject({
-      title: z.string().max(LIMITS.maxTitleChars).default('Untitled'),
+      /** Absent, blank or "Untitled": the document takes its first line as its title (autoTitle). */
+      title: z.string().max(LIMITS.maxTitleChars).optional(),
       content: Text.default(''),
     }),
     response: DocumentFull,

@@ -252,7 +252,7 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
     'history.star': ({ id, starred }) => history.generations.setStarred(id, starred),
     'history.accept': ({ id, candidateIndex }) => history.generations.setAccepted(id, candidateIndex),
     'history.delete': ({ id }) => history.generations.delete(id),
-    'history.export': ({ format, ids }) => history.generations.export(format, ids),
+    'history.export': ({ format, ...filters }) => history.generations.export(format, filters),
 
     'documents.list': () => history.documents.list(),
     'documents.get': ({ id }) => history.documents.get(id),

@@ -23,7 +23,7 @@ function formatMarkdown(entries: readonly HistoryEntry[], now: Date): string {
       `- Prompt tokens: ${entry.promptTokens}${entry.truncatedPromptTokens > 0 ? ` (${entry.truncatedPromptTokens} cut from the start)` : ''}`,
       `- Timings: load ${round(entry.timings.loadMs)} ms, prefill ${round(entry.timings.prefillMs)} ms, decode ${round(entry.timings.decodeMs)} ms, ${round(entry.timings.tokensPerSecond)} tokens/s`,
     ];
-    if (entry.documentId !== null) lines.push(`- Document: ${entry.documentId}`);
+    if (entry.documentId !== null) lines.push(`- Document: ${entry.documentTitle ?? 'untitled'} (${entry.documentId})`);
     if (entry.memory) lines.push('', '### Memory', '', fenced(entry.memory));
     lines.push('', '### Prompt', '', fenced(entry.prompt));
     entry.candidates.forEach((candidate, index) => {

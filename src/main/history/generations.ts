@@ -10,10 +10,13 @@ import { normalizeDateTime, rangeEnd, rangeStart } from './date-range';
 import { invalid, notFound } from './errors';
 import { formatExport } from './export-format';
 import { parseJson, salvageParse } from './salvage';
-import { buildTextFilter } from './search-query';
+import { buildTextFilter, EXACT_CHECK_FUNCTION, registerSearchFunctions } from './search-query';
 
 /** The parsed 'history.list' request. */
 export type HistoryQuery = MethodParsedRequest<'history.list'>;
+
+/** What selects entries: the filters history.list and history.export share. */
+export type HistoryFilters = Omit<HistoryQuery, 'limit' | 'offset'> & { ids?: readonly number[] };
 
 // A zero-length decode reports Infinity tokens/s; z.number() rejects non-finite values, and a lost save is worse than a 0.
 const finiteOrZero = z
@@ -57,6 +60,7 @@ interface GenerationRow {
   prompt_tokens: number;
   truncated_prompt_tokens: number;
   document_id: number | null;
+  document_title: string | null;
 }
 
 interface CandidateRow {
@@ -69,7 +73,9 @@ interface CandidateRow {
 
 const generationColumns =
   'g.id, g.created_at, g.model_id, g.device, g.prompt, g.memory, g.params, g.seed, g.candidate_count, g.accepted_index, g.starred, ' +
-  'g.load_ms, g.prefill_ms, g.decode_ms, g.tokens_per_second, g.prompt_tokens, g.truncated_prompt_tokens, g.document_id';
+  'g.load_ms, g.prefill_ms, g.decode_ms, g.tokens_per_second, g.prompt_tokens, g.truncated_prompt_tokens, g.document_id, d.title AS document_title';
+/** Every entry with its document's title (the join finds none once the document is deleted). */
+const generationsWithDocument = 'generations g LEFT JOIN documents d ON d.id = g.document_id';
 
 function prepareStatements(db: Database.Database) {
   return {
@@ -81,12 +87,14 @@ function prepareStatements(db: Database.Database) {
     ),
     insertCandidate: db.prepare('INSERT INTO candidates (generation_id, idx, text, token_ids, finish_reason) VALUES (?, ?, ?, ?, ?)'),
     // External-content FTS: the index is written from the same view 'integrity-check' compares it with.
-    indexGeneration: db.prepare('INSERT INTO generations_fts (rowid, prompt, outputs) SELECT id, prompt, outputs FROM generation_search_text WHERE id = ?'),
+    indexGeneration: db.prepare(
+      'INSERT INTO generations_fts (rowid, prompt, memory, outputs) SELECT id, prompt, memory, outputs FROM generation_search_text WHERE id = ?',
+    ),
     unindexGeneration: db.prepare(
-      "INSERT INTO generations_fts (generations_fts, rowid, prompt, outputs) SELECT 'delete', id, prompt, outputs FROM generation_search_text WHERE id = ?",
+      "INSERT INTO generations_fts (generations_fts, rowid, prompt, memory, outputs) SELECT 'delete', id, prompt, memory, outputs FROM generation_search_text WHERE id = ?",
     ),
     deleteGeneration: db.prepare('DELETE FROM generations WHERE id = ?'),
-    selectGeneration: db.prepare(`SELECT ${generationColumns} FROM generations g WHERE g.id = ?`),
+    selectGeneration: db.prepare(`SELECT ${generationColumns} FROM ${generationsWithDocument} WHERE g.id = ?`),
     selectCandidates: db.prepare(
       'SELECT generation_id, idx, text, token_ids, finish_reason FROM candidates WHERE generation_id IN (SELECT value FROM json_each(?)) ORDER BY generation_id, idx',
     ),
@@ -103,6 +111,7 @@ export class GenerationStore {
 
   constructor(db: Database.Database) {
     this.#db = db;
+    registerSearchFunctions(db);
     this.#statements = prepareStatements(db);
   }
 
@@ -143,51 +152,67 @@ export class GenerationStore {
   }
 
   /**
-   * One page of history, newest first (created_at, then id). Search words are literal text: each
-   * must occur, case-insensitively, in the prompt or a candidate. Ordering stays chronological
+   * One page of history, newest first (created_at, then id). The query is what the writer typed
+   * (search-query.ts: phrases, word prefixes, literal text otherwise). Ordering stays chronological
    * with a query too, so pages are stable and the list reads as a timeline.
    */
   list(query: MethodRequest<'history.list'> = {}): HistoryPage {
     const q: HistoryQuery = parseRequest<'history.list'>('history.list', query).params;
+    const { where, params } = this.#where(q);
+    return this.#db.transaction(() => {
+      const total = this.#db.prepare(`SELECT count(*) FROM ${generationsWithDocument} ${where}`).pluck().get(...params) as number;
+      const rows = this.#db
+        .prepare(`SELECT ${generationColumns} FROM ${generationsWithDocument} ${where} ORDER BY g.created_at DESC, g.id DESC LIMIT ? OFFSET ?`)
+        .all(...params, q.limit, q.offset) as GenerationRow[];
+      return { entries: this.#toEntries(rows), total };
+    })();
+  }
+
+  /** The WHERE clause (and its parameters) that selects the entries `filters` describe. */
+  #where(filters: HistoryFilters): { where: string; params: unknown[] } {
     const conditions: string[] = [];
     const params: unknown[] = [];
-    const text = buildTextFilter(q.query);
+    const anyText = (test: (column: string) => string, value: unknown): void => {
+      conditions.push(`(${test('g.prompt')} OR ${test('g.memory')} OR EXISTS (SELECT 1 FROM candidates c WHERE c.generation_id = g.id AND ${test('c.text')}))`);
+      params.push(value, value, value);
+    };
+    const text = buildTextFilter(filters.query);
     if (text.match !== null) {
       conditions.push('g.id IN (SELECT rowid FROM generations_fts WHERE generations_fts MATCH ?)');
       params.push(text.match);
     }
-    for (const pattern of text.likePatterns) {
-      conditions.push(
-        "(g.prompt LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM candidates c WHERE c.generation_id = g.id AND c.text LIKE ? ESCAPE '\\'))",
-      );
-      params.push(pattern, pattern);
+    for (const pattern of text.likePatterns) anyText((column) => `${column} LIKE ? ESCAPE '\\'`, pattern);
+    for (const term of text.exact) {
+      const check = term.kind === 'prefix' ? EXACT_CHECK_FUNCTION.prefix : EXACT_CHECK_FUNCTION.phrase;
+      anyText((column) => `${check}(${column}, ?)`, term.text);
     }
-    if (q.modelId !== undefined) {
+    if (filters.modelId !== undefined) {
       conditions.push('g.model_id = ?');
-      params.push(q.modelId);
+      params.push(filters.modelId);
     }
-    if (q.from !== undefined) {
+    const start = filters.from === undefined ? undefined : rangeStart(filters.from);
+    const end = filters.to === undefined ? undefined : rangeEnd(filters.to);
+    if (start !== undefined && end !== undefined && (end.inclusive ? start > end.bound : start >= end.bound)) {
+      throw new ApiError('invalid_request', `history: "from" (${filters.from}) is later than "to" (${filters.to}), so nothing can match`);
+    }
+    if (start !== undefined) {
       conditions.push('g.created_at >= ?');
-      params.push(rangeStart(q.from));
+      params.push(start);
     }
-    if (q.to !== undefined) {
-      const end = rangeEnd(q.to);
+    if (end !== undefined) {
       conditions.push(end.inclusive ? 'g.created_at <= ?' : 'g.created_at < ?');
       params.push(end.bound);
     }
-    if (q.starredOnly) conditions.push('g.starred = 1');
-    if (q.documentId !== undefined) {
+    if (filters.starredOnly) conditions.push('g.starred = 1');
+    if (filters.documentId !== undefined) {
       conditions.push('g.document_id = ?');
-      params.push(q.documentId);
+      params.push(filters.documentId);
     }
-    const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
-    return this.#db.transaction(() => {
-      const total = this.#db.prepare(`SELECT count(*) FROM generations g ${where}`).pluck().get(...params) as number;
-      const rows = this.#db
-        .prepare(`SELECT ${generationColumns} FROM generations g ${where} ORDER BY g.created_at DESC, g.id DESC LIMIT ? OFFSET ?`)
-        .all(...params, q.limit, q.offset) as GenerationRow[];
-      return { entries: this.#toEntries(rows), total };
-    })();
+    if (filters.ids !== undefined) {
+      conditions.push('g.id IN (SELECT value FROM json_each(?))');
+      params.push(JSON.stringify([...new Set(filters.ids)]));
+    }
+    return { where: conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '', params };
   }
 
   /** One entry; ApiError not_found when there is none. */
@@ -227,19 +252,23 @@ export class GenerationStore {
     }).immediate();
   }
 
-  /** Exports the given entries (all when `ids` is absent), oldest first, as JSON or Markdown. */
-  export(format: ExportFormat, ids?: readonly number[]): ExportFile {
+  /**
+   * Exports every entry the filters match (all of them, not a page; only `ids` when given), oldest
+   * first, as JSON or Markdown. Ids that name no entry are refused as not_found.
+   */
+  export(format: ExportFormat, filters: Partial<HistoryFilters> = {}): ExportFile {
+    const parsed = parseRequest<'history.export'>('history.export', { format, ...filters }).params;
+    const { where, params } = this.#where(parsed);
     const entries = this.#db.transaction(() => {
-      if (ids === undefined) {
-        return this.#toEntries(this.#db.prepare(`SELECT ${generationColumns} FROM generations g ORDER BY g.created_at, g.id`).all() as GenerationRow[]);
+      if (parsed.ids !== undefined) {
+        const unique = [...new Set(parsed.ids)];
+        const existing = new Set(
+          this.#db.prepare('SELECT id FROM generations WHERE id IN (SELECT value FROM json_each(?))').pluck().all(JSON.stringify(unique)) as number[],
+        );
+        const missing = unique.filter((id) => !existing.has(id));
+        if (missing.length > 0) throw new ApiError('not_found', `history entries not found: ${missing.slice(0, 20).join(', ')}${missing.length > 20 ? ', …' : ''}`);
       }
-      const unique = [...new Set(ids)];
-      const rows = this.#db
-        .prepare(`SELECT ${generationColumns} FROM generations g WHERE g.id IN (SELECT value FROM json_each(?)) ORDER BY g.created_at, g.id`)
-        .all(JSON.stringify(unique)) as GenerationRow[];
-      const found = new Set(rows.map((row) => row.id));
-      const missing = unique.filter((id) => !found.has(id));
-      if (missing.length > 0) throw new ApiError('not_found', `history entries not found: ${missing.slice(0, 20).join(', ')}${missing.length > 20 ? ', …' : ''}`);
+      const rows = this.#db.prepare(`SELECT ${generationColumns} FROM ${generationsWithDocument} ${where} ORDER BY g.created_at, g.id`).all(...params) as GenerationRow[];
       return this.#toEntries(rows);
     })();
     return formatExport(entries, format, new Date());
@@ -286,6 +315,7 @@ export class GenerationStore {
       promptTokens: row.prompt_tokens,
       truncatedPromptTokens: row.truncated_prompt_tokens,
       documentId: row.document_id,
+      documentTitle: row.document_title,
     }));
   }
 }

@@ -4,6 +4,7 @@
  * leaves the database at the previous version with its data untouched.
  */
 import type Database from 'better-sqlite3';
+import { countWords, titleFromContent, UNTITLED } from '../../shared/documents';
 
 /** One schema step: `up` runs inside a transaction that also sets user_version to `version`. */
 export interface Migration {
@@ -95,6 +96,45 @@ export const migrations: readonly Migration[] = [
     up(db) {
       // Read by an older Inkwell that meets this file, to say which version it needs (issue 6 §3.3).
       db.exec('CREATE TABLE app_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID');
+    },
+  },
+  {
+    version: 3,
+    name: 'memory text in the full-text index',
+    up(db) {
+      // The Memory sent with a prompt is what the writer remembers typing; search covers it too.
+      db.exec(`
+        DROP TABLE generations_fts;
+        DROP VIEW generation_search_text;
+        CREATE VIEW generation_search_text AS
+        SELECT g.id AS id,
+               g.prompt AS prompt,
+               g.memory AS memory,
+               (SELECT group_concat(c.text, char(10) ORDER BY c.idx) FROM candidates c WHERE c.generation_id = g.id) AS outputs
+        FROM generations g;
+        CREATE VIRTUAL TABLE generations_fts USING fts5(
+          prompt, memory, outputs,
+          content = 'generation_search_text', content_rowid = 'id',
+          tokenize = 'trigram'
+        );
+        INSERT INTO generations_fts (generations_fts) VALUES ('rebuild');
+      `);
+    },
+  },
+  {
+    version: 4,
+    name: 'documents: automatic titles and word counts',
+    up(db) {
+      db.exec(`
+        ALTER TABLE documents ADD COLUMN auto_title INTEGER NOT NULL DEFAULT 0 CHECK (auto_title IN (0, 1));
+        ALTER TABLE documents ADD COLUMN words INTEGER NOT NULL DEFAULT 0 CHECK (words >= 0);
+      `);
+      // Documents created without a title were all called "Untitled": from now on they take their first line.
+      const update = db.prepare('UPDATE documents SET words = ?, auto_title = ?, title = ? WHERE id = ?');
+      for (const row of db.prepare('SELECT id, title, content FROM documents').all() as { id: number; title: string; content: string }[]) {
+        const auto = row.title === UNTITLED;
+        update.run(countWords(row.content), auto ? 1 : 0, auto ? titleFromContent(row.content) : row.title, row.id);
+      }
     },
   },
 ];

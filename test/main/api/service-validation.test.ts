@@ -45,7 +45,7 @@ const hostile: Partial<Record<MethodName, unknown[]>> = {
   'history.star': [{ id: 1 }, { id: 1, starred: 'yes' }],
   'history.accept': [{ id: 1, candidateIndex: -1 }, { id: 1, candidateIndex: 99 }, { id: 1 }],
   'history.delete': [{ id: -5 }, { ids: [1] }],
-  'history.export': [{ format: 'pdf' }, { format: 'json', ids: Array.from({ length: 20_000 }, (_, i) => i + 1) }, { format: 'json', ids: [0] }],
+  'history.export': [{ format: 'pdf' }, { format: 'json', from: 'yesterday' }, { format: 'json', query: 'q'.repeat(10_000) }, { format: 'json', limit: 5 }, { format: 'json', ids: Array.from({ length: 20_000 }, (_, i) => i + 1) }, { format: 'json', ids: [0] }],
   'documents.get': [{ id: 'one' }],
   'documents.create': [{ title: 't'.repeat(1000) }, { content: tenMegabytes }, { title: 5 }],
   'documents.save': [{ id: 1, content: tenMegabytes }, { id: 1, memory: tenMegabytes }, { id: 1, title: '' }, { id: 1, authorsNote: 3 }, { content: 'no id' }],

@@ -28,6 +28,7 @@ describe('GenerationStore', () => {
       promptTokens: 4,
       truncatedPromptTokens: 0,
       documentId: null,
+      documentTitle: null,
     };
     expect(saved).toEqual(expected);
     store.close();
@@ -48,10 +49,10 @@ describe('GenerationStore', () => {
     expectApiError(() => store.generations.setAccepted(b.id, -1), 'invalid_request');
     expect(store.generations.get(b.id).acceptedIndex).toBeNull();
 
-    expect(store.generations.list({ query: 'lighthouse' }).entries.map((e) => e.id)).toEqual([a.id]);
+    expect(store.generations.list({ query: 'alpha' }).entries.map((e) => e.id)).toEqual([a.id]);
     expect(store.generations.delete(a.id)).toEqual({ deleted: true });
     expect(store.generations.delete(a.id)).toEqual({ deleted: false });
-    expect(store.generations.list({ query: 'lighthouse' }).total).toBe(0);
+    expect(store.generations.list({ query: 'alpha' }).total).toBe(0);
     expectApiError(() => store.generations.get(a.id), 'not_found', new RegExp(`history entry ${a.id} not found`));
     expect(store.checkIntegrity()).toEqual([]);
     store.close();
@@ -74,7 +75,7 @@ describe('GenerationStore', () => {
     expectApiError(() => store.generations.get(999), 'not_found');
     expectApiError(() => store.generations.setStarred(999, true), 'not_found');
     expectApiError(() => store.generations.setAccepted(999, 0), 'not_found');
-    expectApiError(() => store.generations.export('json', [999]), 'not_found', /999/);
+    expectApiError(() => store.generations.export('json', { ids: [999] }), 'not_found', /999/);
     store.close();
   });
 
@@ -182,7 +183,7 @@ describe('GenerationStore export', () => {
     expect(all.mimeType).toBe('application/json');
     expect(all.filename).toMatch(/^inkwell-history-\d{8}-\d{6}\.json$/);
     expect(JSON.parse(all.content)).toEqual([first, second]);
-    expect(JSON.parse(store.generations.export('json', [second.id]).content)).toEqual([second]);
+    expect(JSON.parse(store.generations.export('json', { ids: [second.id] }).content)).toEqual([second]);
     store.close();
   });
 
@@ -223,6 +224,59 @@ describe('GenerationStore export', () => {
     store.generations.add(sampleGeneration({ prompt: many }));
     const md = store.generations.export('markdown');
     expect(md.content).toContain(`\`\`\`\`\`text\n${many}\n\`\`\`\`\``);
+    store.close();
+  });
+});
+
+describe('GenerationStore filtered export, document titles and date ranges (issue 7)', () => {
+  it('exports every entry the filters match, not one page of them', () => {
+    const { database: store } = openStore();
+    const doc = store.documents.create('Chapter 2', '');
+    for (let i = 0; i < 60; i += 1) {
+      store.generations.add(sampleGeneration({ prompt: `watchman ${i}`, modelId: i % 2 === 0 ? 'gpt2' : 'tiny', createdAt: `2024-03-0${1 + (i % 5)}T12:00:00Z`, documentId: i < 10 ? doc.id : null }));
+    }
+    for (let i = 0; i < 10; i += 1) store.generations.add(sampleGeneration({ prompt: `harbour ${i}`, memory: '' }));
+    const exported = (filters: Parameters<typeof store.generations.export>[1]) =>
+      (JSON.parse(store.generations.export('json', filters).content) as { prompt: string }[]).map((entry) => entry.prompt);
+    expect(store.generations.list({ query: 'watchman' }).entries).toHaveLength(50);
+    expect(exported({ query: 'watchman' })).toHaveLength(60);
+    expect(exported({ query: 'watchman', modelId: 'gpt2' })).toHaveLength(30);
+    expect(exported({ query: 'watchman', from: '2024-03-02', to: '2024-03-02' })).toHaveLength(12);
+    expect(exported({ documentId: doc.id })).toHaveLength(10);
+    expect(exported({})).toHaveLength(70);
+    // ids narrow the selection; the filters still apply.
+    const ids = store.generations.list({ query: 'harbour' }).entries.map((entry) => entry.id);
+    expect(exported({ ids, query: 'harbour 3' })).toEqual(['harbour 3']);
+    const first = store.generations.list({ limit: 1 }).entries[0]!;
+    store.generations.setStarred(first.id, true);
+    expect(exported({ starredOnly: true })).toEqual([first.prompt]);
+    const markdown = store.generations.export('markdown', { query: 'watchman' }).content;
+    expect(markdown).toMatch(/Exported .* · 60 entries/);
+    store.close();
+  });
+
+  it('names each entry\'s document, follows a rename, and says null once the document is gone', () => {
+    const { database: store } = openStore();
+    const doc = store.documents.create('The Lighthouse', 'text');
+    const inDoc = store.generations.add(sampleGeneration({ documentId: doc.id }));
+    const loose = store.generations.add(sampleGeneration({ documentId: null }));
+    expect(store.generations.get(inDoc.id).documentTitle).toBe('The Lighthouse');
+    expect(store.generations.get(loose.id).documentTitle).toBeNull();
+    store.documents.save(doc.id, { title: 'The Keeper' });
+    expect(store.generations.list({}).entries.map((entry) => entry.documentTitle)).toEqual([null, 'The Keeper']);
+    expect(store.generations.export('markdown').content).toContain('- Document: The Keeper');
+    store.documents.delete(doc.id);
+    expect(store.generations.get(inDoc.id)).toMatchObject({ documentId: null, documentTitle: null });
+    store.close();
+  });
+
+  it('refuses a range whose start is after its end, saying so, for lists and exports', () => {
+    const { database: store } = openStore();
+    store.generations.add(sampleGeneration({ createdAt: '2024-05-01T10:00:00Z' }));
+    expectApiError(() => store.generations.list({ from: '2024-05-03', to: '2024-05-01' }), 'invalid_request', /"from" \(2024-05-03\) is later than "to" \(2024-05-01\)/);
+    expectApiError(() => store.generations.export('json', { from: '2024-05-01T12:00:00Z', to: '2024-05-01T11:00:00Z' }), 'invalid_request', /is later than/);
+    expect(store.generations.list({ from: '2024-05-01', to: '2024-05-01' }).total).toBe(1);
+    expect(store.generations.list({ from: '2024-05-01T10:00:00Z', to: '2024-05-01T10:00:00Z' }).total).toBe(1);
     store.close();
   });
 });

@@ -2,16 +2,18 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppDatabase } from '../../../src/main/history';
+import { migrations } from '../../../src/main/history/migrations';
+import { openHistoryDatabase } from '../../../src/main/history/open-database';
 import type { HistoryEntry } from '../../../src/shared/api';
-import { buildTextFilter, literalWords, quotePhrase } from '../../../src/main/history/search-query';
+import { buildTextFilter, hasWordStartingWith, parseSearchQuery, quotePhrase } from '../../../src/main/history/search-query';
 import { useTempDirs } from '../../helpers/tmp';
 import { sampleGeneration } from './sample-generation';
 
 const tempDir = useTempDirs('inkwell-search-');
 
 /** Texts with every kind of character FTS5 query syntax gives meaning to, plus scripts without spaces. */
-const corpus: { prompt: string; candidates: string[] }[] = [
-  { prompt: 'He said "quoted words" and left.', candidates: ["it's a trap", 'plain sailing'] },
+const corpus: { prompt: string; candidates: string[]; memory?: string }[] = [
+  { prompt: 'He said "quoted words" and left.', candidates: ["it's a trap", 'plain sailing'], memory: "Mara is the keeper's daughter." },
   { prompt: 'The a-b test and the c--d case', candidates: ['AND then OR else', 'NOT x marks the spot'] },
   { prompt: 'Use *stars* and (parens) here', candidates: ['key:value pairs', 'NEAR(a b) is an operator'] },
   { prompt: 'Emoji time 😀 and family 👨‍👩‍👧', candidates: ['thumbs 👍🏽 up', 'no emoji here'] },
@@ -20,7 +22,9 @@ const corpus: { prompt: string; candidates: string[] }[] = [
   { prompt: 'Éclair and crème brûlée', candidates: ['ÉCLAIR shouting', 'naïve café'] },
   { prompt: 'quotes \'single\' and "double" and `back`', candidates: ['apostrophe\'s fine', '"'] },
   { prompt: 'Lighthouse keeper at dawn', candidates: ['The LIGHTHOUSE shone', 'a keeper of keys'] },
-  { prompt: 'nothing special', candidates: [] },
+  { prompt: 'nothing special', candidates: [], memory: 'A story told over the radio.' },
+  { prompt: 'Over the hills and far away', candidates: ['the line was long', 'outline of a coast'], memory: 'linear time' },
+  { prompt: 'Deadline tonight', candidates: ['lines of text', 'on-line help and LINE-ups'] },
   { prompt: 'caret ^ and minus - and plus + signs', candidates: ['col:umn "x" y', 'a AND b OR c NOT d'] },
   { prompt: 'tabs\tand\nnewlines', candidates: ['multi\nline\ncandidate'] },
 ];
@@ -33,18 +37,64 @@ const hostileQueries = [
   '"quoted words"', 'quoted words', '"quoted', "it's", "'single'", 'Éclair', 'éclair', 'ÉCLAIR', 'crème', 'brûlée',
   'lighthouse', 'LIGHTHOUSE keeper', 'keeper dawn', 'keeper nowhere', 'a', 'e', 'ab', 'xyz', '\u0000', 'a\u0000b', 'x\u0000',
   '`', '`back`', ',', '，', 'sig', 'nals', 'multi line', '\\\\', 'a"b', 'the', 'THE', 'trap"', 'x" OR "y',
+  // What a writer types: phrases, prefixes, both, and their degenerate forms.
+  '"over the"', '"OVER THE"', '"over  the"', '"over the" radio', '"the line"', '"line was"', 'line*', 'LINE*', 'lin*', 'li*', 'l*',
+  'line**', '*line', '**', '"line*"', 'line* "far away"', '"a b" c*', '""', '" "', '"x', 'x"', '"a"b c"', '"quoted words"',
+  'keeper*', "keeper's", 'daughter', 'radio', '"told over"', 'dead*', 'deadline*', 'up*', 'ups', '"on-line"', 'on-l*',
 ];
 
-/** Independent reference: every whitespace-separated word is a case-insensitive substring of the prompt or a candidate. */
+type Term = { kind: 'literal' | 'phrase' | 'prefix'; text: string };
+
+/** How the oracle reads a query, written apart from search-query.ts: "…" phrases, word* prefixes, literal otherwise. */
+function oracleTerms(query: string): Term[] {
+  const terms: Term[] = [];
+  const seen = new Set<string>();
+  const push = (term: Term) => {
+    if (seen.has(term.kind + term.text)) return;
+    seen.add(term.kind + term.text);
+    terms.push(term);
+  };
+  const phrase = /"(.*?)"(?=[\s\u0000]|$)/suy;
+  const word = /[^\s\u0000]+/uy;
+  let at = 0;
+  while (at < query.length) {
+    if (/[\s\u0000]/u.test(query[at]!)) {
+      at += 1;
+      continue;
+    }
+    phrase.lastIndex = at;
+    const quoted = phrase.exec(query);
+    if (quoted && quoted[1]!.trim() !== '') {
+      push({ kind: 'phrase', text: quoted[1]! });
+      at = phrase.lastIndex;
+      continue;
+    }
+    word.lastIndex = at;
+    const plain = word.exec(query)![0];
+    at = word.lastIndex;
+    const stars = /^(.*[^*])\*+$/su.exec(plain);
+    push(stars ? { kind: 'prefix', text: stars[1]! } : { kind: 'literal', text: plain });
+  }
+  return terms;
+}
+
+/**
+ * Independent reference: every term occurs, case-insensitively, in the prompt, the memory or one
+ * candidate; a prefix at the start of a word (not right after a letter or digit).
+ */
 function oracle(entries: readonly HistoryEntry[], query: string): number[] {
-  const words = query
-    .split(/[\s\u0000]+/u)
-    .filter((word) => word.length > 0)
-    .map((word) => word.toLowerCase());
+  const terms = oracleTerms(query);
+  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   return entries
     .filter((entry) => {
-      const texts = [entry.prompt, ...entry.candidates.map((candidate) => candidate.text)].map((text) => text.toLowerCase());
-      return words.every((word) => texts.some((text) => text.includes(word)));
+      const texts = [entry.prompt, entry.memory, ...entry.candidates.map((candidate) => candidate.text)];
+      return terms.every((term) =>
+        texts.some((text) =>
+          term.kind === 'prefix'
+            ? new RegExp(`(?<![\\p{L}\\p{N}])${escape(term.text)}`, 'iu').test(text)
+            : text.toLowerCase().includes(term.text.toLowerCase()),
+        ),
+      );
     })
     .map((entry) => entry.id);
 }
@@ -57,10 +107,11 @@ describe('history full-text search', () => {
   beforeAll(() => {
     file = join(tempDir(), 'search.db');
     store = AppDatabase.open(file).database;
-    corpus.forEach(({ prompt, candidates }, index) => {
+    corpus.forEach(({ prompt, candidates, memory }, index) => {
       store.generations.add(
         sampleGeneration({
           prompt,
+          memory: memory ?? '',
           createdAt: new Date(Date.UTC(2024, 0, 1, 0, index)).toISOString(),
           candidates: candidates.map((text, i) => ({ text, tokenIds: [i], finishReason: 'stop' })),
         }),
@@ -146,18 +197,95 @@ describe('history full-text search', () => {
   });
 });
 
-describe('search query building', () => {
-  it('splits on any whitespace and NUL, keeps punctuation, and drops repeats', () => {
-    expect(literalWords('  a-b\t"c"\u3000d\u0000e a-b ')).toEqual(['a-b', '"c"', 'd', 'e']);
-    expect(literalWords('')).toEqual([]);
+describe('what a writer types (issue 7: quoted phrases and prefix queries found nothing)', () => {
+  let store: AppDatabase;
+  const prompts = (query: string): string[] => store.generations.list({ query, limit: 200 }).entries.map((entry) => entry.prompt);
+  beforeAll(() => {
+    store = AppDatabase.open(join(tempDir(), 'writer.db')).database;
+    const add = (prompt: string, candidates: string[], memory = '') =>
+      store.generations.add(sampleGeneration({ prompt, memory, candidates: candidates.map((text) => ({ text, tokenIds: [1], finishReason: 'stop' as const })) }));
+    add('The fox jumped over the fence', ['and ran.']);
+    add('Over and above', ['the fence held']);
+    add('Draw a line here', ['lines everywhere']);
+    add('An outline only', ['hotline bling']);
+    add('Plain prompt', ['nothing'], 'A memory about lighthouses and over the top plans');
+  });
+  afterAll(() => store.close());
+
+  it('a quoted phrase matches those words together, in that order', () => {
+    expect(prompts('"over the"')).toEqual(['Plain prompt', 'The fox jumped over the fence']);
+    expect(prompts('over the')).toEqual(['Plain prompt', 'Over and above', 'The fox jumped over the fence']);
+    expect(prompts('"the over"')).toEqual([]);
   });
 
-  it('quotes long words as FTS5 phrases (doubling quotes) and turns short ones into escaped LIKE patterns', () => {
+  it('a trailing * matches words that start with it, not words that contain it', () => {
+    expect(prompts('line*')).toEqual(['Draw a line here']);
+    expect(prompts('line')).toEqual(['An outline only', 'Draw a line here']);
+    expect(prompts('out*')).toEqual(['An outline only']);
+  });
+
+  it('searches the memory sent with the prompt', () => {
+    expect(prompts('lighthouses')).toEqual(['Plain prompt']);
+    expect(prompts('"over the top"')).toEqual(['Plain prompt']);
+  });
+});
+
+describe('search query parsing', () => {
+  it('reads phrases, prefixes and literal words, drops repeats, and keeps stray quotes and stars literal', () => {
+    expect(parseSearchQuery('  a-b\t"c d"\u3000line*\u0000e a-b ')).toEqual([
+      { kind: 'literal', text: 'a-b' },
+      { kind: 'phrase', text: 'c d' },
+      { kind: 'prefix', text: 'line' },
+      { kind: 'literal', text: 'e' },
+    ]);
+    expect(parseSearchQuery('"unclosed here')).toEqual([{ kind: 'literal', text: '"unclosed' }, { kind: 'literal', text: 'here' }]);
+    expect(parseSearchQuery('"" * ** x"y')).toEqual([
+      { kind: 'literal', text: '""' },
+      { kind: 'literal', text: '*' },
+      { kind: 'literal', text: '**' },
+      { kind: 'literal', text: 'x"y' },
+    ]);
+    expect(parseSearchQuery('')).toEqual([]);
+  });
+
+  it('quotes long terms as FTS5 strings (doubling quotes), makes short ones escaped LIKE patterns, and checks prefixes and spaced phrases exactly', () => {
     expect(quotePhrase('say "hi"')).toBe('"say ""hi"""');
-    expect(buildTextFilter('NEAR( "quoted" 5% a_b ab 😀')).toEqual({
-      match: '"NEAR(" """quoted""" "a_b"',
+    expect(buildTextFilter('NEAR( "quoted" 5% a_b ab 😀 "over the" line*')).toEqual({
+      match: '"NEAR(" "quoted" "a_b" "over the" "line"',
       likePatterns: ['%5\\%%', '%ab%', '%😀%'],
+      exact: [
+        { kind: 'phrase', text: 'over the' },
+        { kind: 'prefix', text: 'line' },
+      ],
     });
-    expect(buildTextFilter('  ')).toEqual({ match: null, likePatterns: [] });
+    expect(buildTextFilter('  ')).toEqual({ match: null, likePatterns: [], exact: [] });
+  });
+
+  it('finds a word start after punctuation and never inside a word', () => {
+    expect(hasWordStartingWith('an on-line help', 'line')).toBe(true);
+    expect(hasWordStartingWith('an outline', 'line')).toBe(false);
+    expect(hasWordStartingWith('LINE-ups', 'line')).toBe(true);
+    expect(hasWordStartingWith('x😀line', 'line')).toBe(true);
+    expect(hasWordStartingWith('éline', 'line')).toBe(false);
+  });
+});
+
+describe('the memory migration', () => {
+  it('indexes the memory of entries saved before memory was searchable', () => {
+    const file = join(tempDir(), 'old.db');
+    // Schema 2 (memory not indexed), with one entry written as that version wrote it.
+    openHistoryDatabase(file, { migrations: migrations.slice(0, 2) }).db.close();
+    const db = new Database(file);
+    db.prepare(
+      `INSERT INTO generations (created_at, model_id, device, prompt, memory, params, seed, candidate_count, load_ms, prefill_ms, decode_ms,
+         tokens_per_second, prompt_tokens, truncated_prompt_tokens) VALUES ('2024-01-01T00:00:00.000Z', 'tiny', 'cpu', 'A prompt', 'The keeper Elias', '{}', 1, 0, 0, 0, 0, 0, 2, 0)`,
+    ).run();
+    db.exec("INSERT INTO generations_fts (rowid, prompt, outputs) SELECT id, prompt, outputs FROM generation_search_text");
+    expect(db.prepare("SELECT count(*) FROM generations_fts WHERE generations_fts MATCH '\"Elias\"'").pluck().get()).toBe(0);
+    db.close();
+    const reopened = AppDatabase.open(file).database;
+    expect(reopened.generations.list({ query: 'Elias' }).entries.map((entry) => entry.memory)).toEqual(['The keeper Elias']);
+    expect(reopened.checkIntegrity()).toEqual([]);
+    reopened.close();
   });
 });

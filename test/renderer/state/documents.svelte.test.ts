@@ -4,7 +4,7 @@ import type { AppState } from '../../../src/renderer/src/state/app.svelte';
 import { DocumentState } from '../../../src/renderer/src/state/documents.svelte';
 
 function doc(id: number, content: string): DocumentFull {
-  return { id, title: `Doc ${id}`, content, memory: '', authorsNote: '', chars: content.length, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: `2026-01-0${id}T00:00:00.000Z` };
+  return { id, title: `Doc ${id}`, autoTitle: false, words: content.split(' ').length, content, memory: '', authorsNote: '', chars: content.length, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: `2026-01-0${id}T00:00:00.000Z` };
 }
 
 /** A fake back end with two documents whose saves of document 1 fail `failures` times. */

@@ -19,6 +19,7 @@ import {
   type ModelSummary,
   type ServerEvent,
 } from '../../../shared/api';
+import { countWords, titleFromContent, UNTITLED } from '../../../shared/documents';
 import { GenerationStates } from '../../../shared/generation-state';
 
 /** Knobs for tests and screenshots. */
@@ -238,6 +239,7 @@ export function createMockApi(options: MockOptions = {}): MockApi {
           promptTokens: promptTokens - truncatedPromptTokens,
           truncatedPromptTokens,
           documentId: request.documentId,
+          documentTitle: documents.find((d) => d.id === request.documentId)?.title ?? null,
         };
         history.unshift(entry);
         emit({
@@ -336,7 +338,11 @@ export function createMockApi(options: MockOptions = {}): MockApi {
     'documents.get': ({ id }) => ({ ...findDocument(id) }),
     'documents.create': ({ title, content }) => {
       const at = now().toISOString();
-      const doc: DocumentFull = { id: nextDocumentId++, title, content, memory: '', authorsNote: '', createdAt: at, updatedAt: at, chars: content.length };
+      const autoTitle = title === undefined || title.trim() === '' || title === UNTITLED;
+      const doc: DocumentFull = {
+        id: nextDocumentId++, title: autoTitle ? titleFromContent(content) : title, autoTitle, content, memory: '', authorsNote: '',
+        createdAt: at, updatedAt: at, chars: content.length, words: countWords(content),
+      };
       documents = [...documents, doc];
       return { ...doc };
     },
@@ -344,7 +350,10 @@ export function createMockApi(options: MockOptions = {}): MockApi {
       const current = findDocument(id);
       const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
       const doc: DocumentFull = { ...current, ...defined, updatedAt: now().toISOString() };
+      if (patch.title !== undefined) doc.autoTitle = false;
+      else if (doc.autoTitle) doc.title = titleFromContent(doc.content);
       doc.chars = doc.content.length;
+      doc.words = countWords(doc.content);
       documents = documents.map((d) => (d.id === id ? doc : d));
       return { ...doc };
     },
@@ -376,13 +385,14 @@ export function createMockApi(options: MockOptions = {}): MockApi {
       'Out past the breakwater, a single boat was still making for the harbour.',
     ].join('\n');
     documents = [
-      { id: nextDocumentId++, title: 'The Lighthouse Keeper', content: story, memory: 'Elias is sixty-two, a widower, proud and quiet. The letter is from his estranged daughter, Mara.', authorsNote: 'Slow, atmospheric, third person past tense.', createdAt: at(600), updatedAt: at(3), chars: story.length },
-      { id: nextDocumentId++, title: 'Launch copy — Morning Roast', content: 'Morning Roast: small-batch coffee delivered every two weeks.\n', memory: '', authorsNote: '', createdAt: at(2000), updatedAt: at(1500), chars: 62 },
+      { id: nextDocumentId++, title: 'The Lighthouse Keeper', autoTitle: false, content: story, memory: 'Elias is sixty-two, a widower, proud and quiet. The letter is from his estranged daughter, Mara.', authorsNote: 'Slow, atmospheric, third person past tense.', createdAt: at(600), updatedAt: at(3), chars: story.length, words: countWords(story) },
+      { id: nextDocumentId++, title: 'Launch copy — Morning Roast', autoTitle: false, content: 'Morning Roast: small-batch coffee delivered every two weeks.\n', memory: '', authorsNote: '', createdAt: at(2000), updatedAt: at(1500), chars: 62, words: 8 },
     ];
     const base = { device: 'cpu' as const, memory: '', promptTokens: 96, truncatedPromptTokens: 0, documentId: 1, starred: false, acceptedIndex: null };
     const params = { ...Settings.parse({}).generation };
     const entry = (id: number, minutesAgo: number, modelId: string, prompt: string, candidates: string[], extra: Partial<HistoryEntry> = {}): HistoryEntry => ({
       ...base,
+      documentTitle: documents.find((d) => d.id === (extra.documentId ?? base.documentId))?.title ?? null,
       id,
       createdAt: at(minutesAgo),
       modelId,

@@ -29,6 +29,7 @@ import { isCudaProviderInstalled } from '../engine';
 import { errorMessage, toApiError } from '../common/errors';
 import { GenerationStates } from '../../shared/generation-state';
 import type { HistoryPort } from './history-port';
+import { describeMachine, resolveImportFolder, thisMachine, type MachineContext } from './import-path';
 import { toModelSummary, type StoredModelFields } from '../common/model-summary';
 
 /** What the service needs of the inference client (InferenceClient satisfies it). */
@@ -60,6 +61,8 @@ export interface ApiServiceDeps {
   openFile?: () => Promise<{ name: string; content: string } | null>;
   /** Native save dialog (desktop only); the saved path, or null when cancelled. */
   saveFile?: (suggestedName: string, content: string) => Promise<{ path: string } | null>;
+  /** Where import paths are resolved (defaults to this machine, described by appInfo.transport). */
+  machine?: MachineContext;
   /** The bound on generation work (defaults to defaultAdmissionLimits() for this machine). */
   admission?: AdmissionQueue;
   /** Defaults to looking for the CUDA provider library in onnxruntime-node. */
@@ -92,6 +95,7 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
   const listeners = new Set<(event: ServerEvent) => void>();
   const running = new Map<string, RunningGeneration>();
   const admission = deps.admission ?? new AdmissionQueue(defaultAdmissionLimits());
+  const machine = deps.machine ?? thisMachine(deps.appInfo.transport);
   let knownDevices: DeviceStatus[] = [];
   let closed = false;
 
@@ -212,7 +216,19 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
         return engineStatus();
       }
     },
-    'models.import': ({ path, id }) => inference.importModel(path, id),
+    'models.import': async ({ path, id }) => {
+      const folder = resolveImportFolder(path, machine);
+      try {
+        return await inference.importModel(folder, id);
+      } catch (error) {
+        // The engine names files inside the folder; say which machine they were looked for on.
+        const apiError = toApiError(error);
+        if ((apiError.kind === 'invalid_request' || apiError.kind === 'not_found') && apiError.message.includes(folder)) {
+          throw new ApiError(apiError.kind, `${apiError.message} (on ${describeMachine(machine)})`);
+        }
+        throw apiError;
+      }
+    },
     'models.remove': async ({ id }) => {
       models.get(id);
       await inference.unload(id);

@@ -2,6 +2,7 @@
  * A service under test: a real AppDatabase in a temp folder, the real
  * InferenceClient over in-memory fake processes, and a fake model store.
  */
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, expect } from 'vitest';
 import { createApiService, type ApiService, type ApiServiceDeps, type ModelsPort } from '../../../src/main/api/service';
@@ -56,6 +57,9 @@ export function useServiceFixture() {
 
   return (options: { engine?: () => FakeEngine; deps?: Partial<ApiServiceDeps>; cancelGraceMs?: number; wrapHistory?: (history: AppDatabase) => HistoryPort } = {}) => {
     const { database: history } = AppDatabase.open(join(tempDir(), 'inkwell.db'));
+    // The user's home on the back end's machine: import paths are resolved there.
+    const userHome = tempDir();
+    for (const folder of ['ckpt', 'bad']) mkdirSync(join(userHome, folder));
     const spawner = createFakeSpawner(options.engine);
     const inference = new InferenceClient({ spawn: spawner, ...(options.cancelGraceMs !== undefined ? { cancelGraceMs: options.cancelGraceMs } : {}) });
     const models = new FakeModels();
@@ -66,6 +70,7 @@ export function useServiceFixture() {
       models,
       appInfo: { version: '9.9.9', dataDir: '/data', transport: 'http', nativeFileDialogs: false, notices: [] },
       cudaInstalled: () => false,
+      machine: { homedir: userHome, hostname: 'inkwell-test-host', transport: 'http' },
       log: (line) => logs.push(line),
       ...options.deps,
     });
@@ -103,6 +108,6 @@ export function useServiceFixture() {
       }
       throw new Error(`generation ${generationId} did not finish`);
     };
-    return { service, history, inference, spawner, models, logs, events, generationEvents, finished };
+    return { service, history, inference, spawner, models, logs, events, generationEvents, finished, userHome };
   };
 }

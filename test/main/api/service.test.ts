@@ -3,6 +3,9 @@ import { describe, expect, it, vi } from 'vitest';
 import type { HistoryPort } from '../../../src/main/api/history-port';
 import { ApiError, GenerationParams, Settings, methodNames, type GenerationEvent, type GenerationResult, type MethodName } from '../../../src/shared/api';
 import { EngineError } from '../../../src/main/engine/types';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describeMachine } from '../../../src/main/api/import-path';
 import { AdmissionQueue } from '../../../src/main/inference/admission';
 import { FakeEngine } from '../../helpers/fake-engine';
 import { storedModel, useServiceFixture } from './service-fixture';
@@ -31,7 +34,7 @@ describe('ApiService routing', () => {
       'app.info': {},
       'models.list': {},
       'models.status': {},
-      'models.import': { path: '/ckpt', id: 'imported' },
+      'models.import': { path: '~/ckpt', id: 'imported' },
       'models.remove': { id: 'tiny' },
       'generate.start': { modelId: 'tiny', prompt: 'Hello', params },
       'generate.cancel': { generationId: 'none' },
@@ -72,9 +75,9 @@ describe('ApiService routing', () => {
       { id: 'tiny', name: 'tiny (1K)', nLayer: 2, nEmbd: 32, nHead: 2, nPositions: 64, vocabSize: 50257, parameters: 1234, dtype: 'F32', sizeBytes: 5678, importedAt: '2024-05-01T10:00:00.000Z' },
     ]);
     expect(await service.handle('tokenize', { modelId: 'tiny', text: 'a b' })).toEqual({ ids: [0, 1], tokens: ['a', ' b'] });
-    expect(await service.handle('models.import', { path: '/ckpt', id: 'fresh' })).toMatchObject({ id: 'fresh', nLayer: 2 });
+    expect(await service.handle('models.import', { path: 'ckpt', id: 'fresh' })).toMatchObject({ id: 'fresh', nLayer: 2 });
     expect(spawner.spawned[0]?.engine.calls.map((c) => c.method)).toEqual(['tokenize', 'import']);
-    expect((await apiError(service.handle('models.import', { path: '/bad', id: 'broken' }))).kind).toBe('invalid_request');
+    expect((await apiError(service.handle('models.import', { path: '~/bad', id: 'broken' }))).kind).toBe('invalid_request');
 
     const settings = await service.handle('settings.set', { theme: 'dark', generation: { ...params, temperature: 0.5 } });
     expect(settings).toMatchObject({ theme: 'dark', generation: { temperature: 0.5 } });
@@ -430,5 +433,34 @@ describe('ApiService storage failures (fault 3.3: every write to a read-only or 
     const error = await apiError(fixture.service.handle('generate.start', { modelId: 'tiny', prompt: 'x', params }));
     expect(error.kind).toBe('read_only');
     expect(fixture.spawner.spawned).toHaveLength(0);
+  });
+});
+
+describe('ApiService models.import paths (issue 7: ~ and relative paths were not expanded)', () => {
+  it('expands ~ and takes relative paths from the home folder of the machine the back end runs on', async () => {
+    const fixture = makeService();
+    await fixture.service.handle('models.import', { path: '~/ckpt', id: 'a' });
+    await fixture.service.handle('models.import', { path: 'ckpt', id: 'b' });
+    await fixture.service.handle('models.import', { path: join(fixture.userHome, 'ckpt'), id: 'c' });
+    const imports = fixture.spawner.spawned[0]?.engine.calls.filter((c) => c.method === 'import').map((c) => c.args[0]);
+    expect(imports).toEqual([join(fixture.userHome, 'ckpt'), join(fixture.userHome, 'ckpt'), join(fixture.userHome, 'ckpt')]);
+  });
+
+  it('says which machine a missing or wrong path is on, and imports nothing', async () => {
+    const fixture = makeService();
+    writeFileSync(join(fixture.userHome, 'weights.bin'), 'x');
+    const missing = await apiError(fixture.service.handle('models.import', { path: '~/models/gpt2', id: 'x' }));
+    expect(missing).toMatchObject({ kind: 'invalid_request', message: `there is no folder ${join(fixture.userHome, 'models', 'gpt2')} on the computer running inkwell serve (inkwell-test-host)` });
+    const file = await apiError(fixture.service.handle('models.import', { path: '~/weights.bin', id: 'x' }));
+    expect(file.message).toMatch(/weights\.bin on the computer running inkwell serve \(inkwell-test-host\) is a file/);
+    expect((await apiError(fixture.service.handle('models.import', { path: '~root/models', id: 'x' }))).message).toMatch(/only ~ \(your own home folder\) is expanded/);
+    // The engine's own complaints about files in the folder name the machine too.
+    const bad = await apiError(fixture.service.handle('models.import', { path: '~/bad', id: 'x' }));
+    expect(bad.message).toBe(`${join(fixture.userHome, 'bad')}/config.json: malformed JSON (on the computer running inkwell serve (inkwell-test-host))`);
+    expect(fixture.spawner.spawned[0]?.engine.calls.filter((c) => c.method === 'import').map((c) => c.args[0])).toEqual([join(fixture.userHome, 'bad')]);
+  });
+
+  it('says "this computer" in the desktop app', () => {
+    expect(describeMachine({ homedir: '/home/w', hostname: 'laptop', transport: 'electron' })).toBe('this computer (laptop)');
   });
 });

@@ -56,6 +56,11 @@ describe('SseParser', () => {
       expect(parse([crlf.slice(0, cut), crlf.slice(cut)]).map((e) => e.data), `cut at ${cut}`).toEqual(['a', 'b']);
     }
     expect(parse(['data: a\r\rdata: b\r\r']).map((e) => e.data)).toEqual(['a', 'b']);
+    // The LF of a split CRLF is not a blank line: the two data lines stay one event.
+    const multiLine = 'data: a\r\ndata: b\r\n\r\n';
+    for (let cut = 0; cut <= multiLine.length; cut++) {
+      expect(parse([multiLine.slice(0, cut), multiLine.slice(cut)]).map((e) => e.data), `cut at ${cut}`).toEqual(['a\nb']);
+    }
     // A lone CR ends a line; the LF after it is the blank line that dispatches only if it follows immediately.
     expect(parse(['data: a\r', '\n', '\n']).map((e) => e.data)).toEqual(['a']);
   });

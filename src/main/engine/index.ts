@@ -6,6 +6,8 @@
 import type { DeviceStatus, GenerationParams, GenerationResult } from '../../shared/api';
 import { runGeneration, type GenerationStartInfo } from './generate/generate';
 import { randomSeed } from './generate/rng';
+import { Inspector } from './inspect/inspector';
+import type { openInspectSession } from './runtime/inspect-session';
 import { ModelStore, type StoredModel } from './models/store';
 import { openDecoder, probeDevices, type DecoderSession } from './runtime';
 import { loadTokenizer, type Gpt2Tokenizer } from './tokenizer';
@@ -16,6 +18,11 @@ export type { DeviceName, DeviceRequest, EngineErrorKind, FinishReason, Gpt2Conf
 export type { StoredModel } from './models/store';
 export { ModelStore } from './models/store';
 export type { GenerationStartInfo } from './generate/generate';
+export { Inspector, NEXT_TOKEN_TOP, MAX_TOP, DEFAULT_MAX_INSPECT_BYTES } from './inspect/inspector';
+export type { InspectRequest, InspectResult, PositionPrediction, TopToken } from './inspect/inspector';
+export type { AttentionLayerPayload, AttentionOverviewPayload, LensLayerPayload } from './inspect/inspection';
+export { decodeHalfBits } from './inspect/inspection';
+export type { TokenView } from './inspect/token-view';
 
 /** One generation request (params already validated by the shared GenerationParams schema). */
 export interface EngineGenerateRequest {
@@ -48,6 +55,9 @@ export interface EngineOptions {
   openDecoder?: typeof openDecoder;
   loadTokenizer?: typeof loadTokenizer;
   probeDevices?: typeof probeDevices;
+  openInspectSession?: typeof openInspectSession;
+  /** Largest inspect pass held in memory (default DEFAULT_MAX_INSPECT_BYTES). */
+  maxInspectBytes?: number;
 }
 
 /** A decoder opened for one (model, requested device). */
@@ -71,6 +81,8 @@ interface LoadedTokenizer {
 export class Engine {
   /** The model store under <home>/models. */
   readonly models: ModelStore;
+  /** Inspect passes: attention, next-token log-probabilities, logit lens (graphs built and opened on first use). */
+  readonly inspector: Inspector;
   readonly #openDecoder: typeof openDecoder;
   readonly #loadTokenizer: typeof loadTokenizer;
   readonly #probeDevices: typeof probeDevices;
@@ -83,6 +95,15 @@ export class Engine {
     this.#openDecoder = opts.openDecoder ?? openDecoder;
     this.#loadTokenizer = opts.loadTokenizer ?? loadTokenizer;
     this.#probeDevices = opts.probeDevices ?? probeDevices;
+    this.inspector = new Inspector({
+      model: (id) => {
+        this.#checkOpen();
+        return this.models.get(id);
+      },
+      tokenizer: (model) => this.#tokenizer(model),
+      ...(opts.openInspectSession ? { openInspectSession: opts.openInspectSession } : {}),
+      ...(opts.maxInspectBytes !== undefined ? { maxBytes: opts.maxInspectBytes } : {}),
+    });
   }
 
   /** Generates `params.numReturnSequences` continuations of memory + prompt, streaming text through onDelta. */
@@ -201,7 +222,7 @@ export class Engine {
     this.#tokenizers.delete(modelId);
     const leaving = this.#decoders.filter((d) => d.modelId === modelId);
     this.#decoders = this.#decoders.filter((d) => d.modelId !== modelId);
-    await Promise.all(leaving.map((d) => this.#retire(d)));
+    await Promise.all([...leaving.map((d) => this.#retire(d)), this.inspector.unload(modelId)]);
   }
 
   /** Releases everything; the engine refuses work afterwards. */
@@ -210,7 +231,7 @@ export class Engine {
     const leaving = this.#decoders;
     this.#decoders = [];
     this.#tokenizers.clear();
-    await Promise.all(leaving.map((d) => this.#retire(d)));
+    await Promise.all([...leaving.map((d) => this.#retire(d)), this.inspector.dispose()]);
   }
 
   async #tokenizer(model: StoredModel): Promise<Gpt2Tokenizer> {

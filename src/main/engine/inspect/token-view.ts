@@ -159,11 +159,7 @@ export function tokenViews(ids: readonly number[], bytesOf: (id: number) => Uint
   return views;
 }
 
-/** A single token's text for lists and JSON: its exact text, or its bytes as "<0xE2><0x80>" when it is only part of a character. */
+/** A single token's text for lists and JSON: its exact text, with bytes that are only part of a character spelled "<0xE2>". */
 export function tokenText(bytes: Uint8Array): string {
-  try {
-    return strict.decode(bytes);
-  } catch {
-    return Array.from(bytes, (b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`).join('');
-  }
+  return splitUnits(bytes).map((u) => u.text ?? `<0x${(bytes[u.start] as number).toString(16).toUpperCase().padStart(2, '0')}>`).join('');
 }

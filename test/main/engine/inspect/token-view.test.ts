@@ -121,5 +121,6 @@ describe('tokenViews on hand-made byte splits', () => {
   it('tokenText spells a partial character as <0xHH> bytes', () => {
     expect(tokenText(Uint8Array.from([0xe2, 0x80]))).toBe('<0xE2><0x80>');
     expect(tokenText(Uint8Array.from([0x20, 0x77]))).toBe(' w');
+    expect(tokenText(Uint8Array.from([0x20, 0xf0, 0x9f]))).toBe(' <0xF0><0x9F>');
   });
 });

@@ -81,9 +81,13 @@ ten most likely next tokens.
 `;
 
 const TOKENIZE = `Usage: inkwell tokenize --model <id> --text <text> --json
+       inkwell tokenize --bert --text <text> [--json]
 
 Prints {ids, tokens}: the token ids of <text> and each token's text. Without --json, prints one
 "id<TAB>token" line per token.
+  --bert   BERT WordPiece (bert-base-uncased) instead of a model's GPT-2 tokenizer, with [CLS] and
+           [SEP]; without --json the tokens on one line. Its files are read from
+           $INKWELL_HOME/tokenizers/bert-base-uncased (inkwell models pull bert-base-uncased).
 `;
 
 const INSPECT_COMMON = `  --device auto|cpu|webgpu|cuda   where to run (default auto)

@@ -6,6 +6,7 @@
 import type { DeviceStatus, GenerationParams, GenerationResult } from '../../shared/api';
 import { runGeneration, type GenerationStartInfo } from './generate/generate';
 import { randomSeed } from './generate/rng';
+import { bertTokenizerDir, importBertTokenizer, loadBertTokenizer, type BertWordPiece, type WordPieceResult } from './inspect/bert-tokenizer';
 import { Inspector } from './inspect/inspector';
 import type { openInspectSession } from './runtime/inspect-session';
 import { ModelStore, type StoredModel } from './models/store';
@@ -23,6 +24,8 @@ export type { InspectRequest, InspectResult, PositionPrediction, TopToken } from
 export type { AttentionLayerPayload, AttentionOverviewPayload, LensLayerPayload } from './inspect/inspection';
 export { decodeHalfBits } from './inspect/inspection';
 export type { TokenView } from './inspect/token-view';
+export { BERT_TOKENIZER_NAME } from './inspect/bert-tokenizer';
+export type { WordPieceResult } from './inspect/bert-tokenizer';
 
 /** One generation request (params already validated by the shared GenerationParams schema). */
 export interface EngineGenerateRequest {
@@ -88,10 +91,13 @@ export class Engine {
   readonly #probeDevices: typeof probeDevices;
   #decoders: LoadedDecoder[] = [];
   readonly #tokenizers = new Map<string, LoadedTokenizer>();
+  readonly #home: string;
+  #bert: Promise<BertWordPiece> | undefined;
   #disposed = false;
 
   constructor(opts: EngineOptions) {
     this.models = new ModelStore(opts.home);
+    this.#home = opts.home;
     this.#openDecoder = opts.openDecoder ?? openDecoder;
     this.#loadTokenizer = opts.loadTokenizer ?? loadTokenizer;
     this.#probeDevices = opts.probeDevices ?? probeDevices;
@@ -152,6 +158,30 @@ export class Engine {
     const tokenizer = await this.#tokenizer(this.models.get(modelId));
     const ids = tokenizer.encode(text);
     return { ids, tokens: tokenizer.tokenStrings(ids) };
+  }
+
+  /**
+   * BERT WordPiece tokens of `text` with [CLS] and [SEP] (bert-base-uncased's tokenizer from
+   * <home>/tokenizers/bert-base-uncased); EngineError not_found saying how to get it when missing.
+   */
+  async wordPiece(text: string): Promise<WordPieceResult> {
+    this.#checkOpen();
+    if (!this.#bert) {
+      const loading = loadBertTokenizer(bertTokenizerDir(this.#home));
+      this.#bert = loading;
+      // Not kept after a failure: the files may be pulled or imported while the engine runs.
+      loading.catch(() => {
+        if (this.#bert === loading) this.#bert = undefined;
+      });
+    }
+    return (await this.#bert).tokenize(text);
+  }
+
+  /** Installs the BERT tokenizer files found in `dir` (tokenizer.json or vocab.txt, checked first) for wordPiece(). */
+  async importBertTokenizer(dir: string): Promise<void> {
+    this.#checkOpen();
+    const imported = await importBertTokenizer(dir, bertTokenizerDir(this.#home));
+    this.#bert = Promise.resolve(imported);
   }
 
   /** Display text of each token id (e.g. 50256 → "<|endoftext|>"). */

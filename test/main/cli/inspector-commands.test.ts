@@ -4,7 +4,7 @@
  * positions), their JSON checked against the float64 reference with the tolerances stated in
  * test/main/engine/inspect/inspector.test.ts, and their errors and exit codes.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -169,6 +169,21 @@ describe('inkwell lens', () => {
     const run = await inkwell(['lens', '--model', 'm', '--text', 'Hello world']);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/\n {5}layer {2}0: .*\n {5}layer {2}1: /);
+  });
+});
+
+describe('inkwell tokenize --bert', () => {
+  it('says how to get the BERT tokenizer when it is missing, then prints its WordPiece tokens', async () => {
+    const missing = await inkwell(['tokenize', '--bert', '--text', 'I read a good novel.']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^inkwell: error: the BERT tokenizer \(bert-base-uncased\) is not installed: .*`inkwell models pull bert-base-uncased`/);
+    const dir = join(home, 'tokenizers', 'bert-base-uncased');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'vocab.txt'), ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'i', 'read', 'a', 'good', 'nov', '##el', '.'].join('\n'));
+    const plain = await inkwell(['tokenize', '--bert', '--text', 'I read a good novel.']);
+    expect(plain).toMatchObject({ code: 0, stdout: '[CLS] i read a good nov ##el . [SEP]\n' });
+    expect(await json(['tokenize', '--bert', '--text', 'A novel', '--json'])).toEqual({ ids: [2, 7, 9, 10, 3], tokens: ['[CLS]', 'a', 'nov', '##el', '[SEP]'] });
+    expect((await inkwell(['tokenize', '--bert', '--model', 'm', '--text', 'x'])).code).toBe(2);
   });
 });
 

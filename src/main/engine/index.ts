@@ -24,6 +24,7 @@ export type { InspectRequest, InspectResult, PositionPrediction, TopToken } from
 export type { AttentionLayerPayload, AttentionOverviewPayload, LensLayerPayload } from './inspect/inspection';
 export { decodeHalfBits } from './inspect/inspection';
 export type { TokenView } from './inspect/token-view';
+export type { HalfMatrix, PositionalEncoding, PositionalEncodingsPayload, PositionalOptions } from './inspect/positional';
 export { BERT_TOKENIZER_NAME } from './inspect/bert-tokenizer';
 export type { WordPieceResult } from './inspect/bert-tokenizer';
 

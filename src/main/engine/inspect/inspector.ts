@@ -4,6 +4,7 @@
  * log-probabilities at once, attention and the logit lens one layer at a time.
  */
 import { dirname } from 'node:path';
+import { readCheckpoint } from '../checkpoint';
 import type { StoredModel } from '../models/store';
 import { openInspectSession, type InspectSession } from '../runtime/inspect-session';
 import type { Gpt2Tokenizer } from '../tokenizer';
@@ -13,6 +14,7 @@ import {
   inspectionBytes, Inspection, nextTokenTargets,
   type AttentionLayerPayload, type AttentionOverviewPayload, type LensLayerPayload,
 } from './inspection';
+import { positionalEncodings, readTensorFloat32, type PositionalEncodingsPayload, type PositionalOptions } from './positional';
 import { tokenText, tokenViews, type TokenView } from './token-view';
 
 /** What to inspect: a text (tokenized with the model's tokenizer) or exact token ids (e.g. a candidate's). */
@@ -107,6 +109,7 @@ export class Inspector {
   readonly #sessions = new Map<string, OpenSession>();
   #passes: HeldPass[] = [];
   #queue: Promise<unknown> = Promise.resolve();
+  #positional: { key: string; payload: Promise<PositionalEncodingsPayload> } | undefined;
 
   constructor(deps: InspectorDeps) {
     this.#deps = deps;
@@ -142,6 +145,25 @@ export class Inspector {
     return this.#exclusive(() => inspection.lensLayer(layer, k));
   }
 
+  /** The sinusoidal and the learned (wpe) position encodings of `modelId`, with their position-by-position cosine similarities. */
+  positionalEncodings(modelId: string, options: PositionalOptions = {}): Promise<PositionalEncodingsPayload> {
+    const model = this.#deps.model(modelId);
+    const key = `${model.id}\0${model.importedAt}\0${options.maxPositions ?? ''}\0${options.maxDims ?? ''}`;
+    if (this.#positional?.key !== key) {
+      const payload = (async () => {
+        const wpe = (await readCheckpoint(model.dir)).tensors.get('wpe.weight');
+        if (!wpe) throw new EngineError('bad_input', `${model.dir}: no wpe.weight`);
+        return positionalEncodings(readTensorFloat32(wpe), model.config.nPositions, model.config.nEmbd, options);
+      })();
+      const entry = { key, payload };
+      this.#positional = entry;
+      payload.catch(() => {
+        if (this.#positional === entry) this.#positional = undefined;
+      });
+    }
+    return this.#positional.payload;
+  }
+
   /** The text of each token id for lists and JSON (partial characters as "<0xE2>"). */
   async tokenTexts(modelId: string, ids: readonly number[]): Promise<string[]> {
     const tokenizer = await this.#deps.tokenizer(this.#deps.model(modelId));
@@ -151,6 +173,7 @@ export class Inspector {
   /** Forgets the passes and closes the session of `modelId`. */
   async unload(modelId: string): Promise<void> {
     this.#passes = this.#passes.filter((p) => p.modelId !== modelId);
+    if (this.#positional?.key.startsWith(`${modelId}\0`)) this.#positional = undefined;
     const open = this.#sessions.get(modelId);
     this.#sessions.delete(modelId);
     if (open) await this.#exclusive(async () => (await open.ready.catch(() => undefined))?.release());

@@ -146,15 +146,18 @@ async function createOn(paths: InspectPaths, device: DeviceName): Promise<[Infer
 
 /**
  * Opens the inspect graphs on `device` ('auto': the first available of CUDA → WebGPU → CPU); a GPU
- * that cannot open them falls back to the CPU with the reason in `device`.
+ * that is missing or cannot open them falls back to the CPU with the reason in `device`.
  */
 export async function openInspectSession(paths: InspectPaths, config: Gpt2Config, device: DeviceRequest): Promise<InspectSession> {
-  let target: DeviceName = device === 'auto' ? 'cpu' : device;
-  if (device === 'auto') {
-    const status = await probeDevices();
-    target = AUTO_ORDER.find((d) => status.some((s) => s.name === d && s.available)) ?? 'cpu';
-  }
+  const status = await probeDevices();
+  let target: DeviceName = device === 'auto' ? (AUTO_ORDER.find((d) => status.some((s) => s.name === d && s.available)) ?? 'cpu') : device;
   let fallbackReason: string | undefined;
+  const probed = status.find((s) => s.name === target);
+  // A device the probe found missing is not tried: loading its provider would only fail again, noisily.
+  if (target !== 'cpu' && probed && !probed.available) {
+    fallbackReason = `${target} is not available, using cpu: ${probed.reason ?? 'the probe session failed'}`;
+    target = 'cpu';
+  }
   if (target !== 'cpu') {
     try {
       const [forward, readout] = await createOn(paths, target);

@@ -15,6 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GenerationParams } from '../../../../src/shared/api';
 import { Engine, EngineError, decodeHalfBits } from '../../../../src/main/engine';
 import { makeRandomCheckpoint, type RandomCheckpointOptions } from '../../../helpers/checkpoint-factory';
 import {
@@ -253,6 +254,26 @@ describe('inspector requests', () => {
     }
     const wide = await engine.inspector.overview(req, 64);
     expect(wide.size).toBe(16);
+  });
+
+  it('a device that is not there falls back to the CPU with the reason', async () => {
+    const summary = await engine.inspector.inspect({ modelId: 'small', tokenIds: [464, 2068], device: 'cuda' });
+    expect(summary.device).toBe('cpu');
+    expect(summary.deviceFallbackReason).toMatch(/^cuda is not available, using cpu: /);
+  });
+
+  it('generating never opens the inspect graphs', async () => {
+    const opened: string[] = [];
+    const spied = new Engine({ home, openInspectSession: async (paths) => { opened.push(paths.forwardPath); throw new Error('not in this test'); } });
+    try {
+      const result = await spied.generate({ modelId: 'small', prompt: 'The quick', params: GenerationParams.parse({ device: 'cpu', maxNewTokens: 3, seed: 1 }) });
+      expect(result.sequences[0]?.tokenIds).toHaveLength(3);
+      expect(opened).toEqual([]);
+      await expect(spied.inspector.inspect({ modelId: 'small', text: 'The quick' })).rejects.toThrow('not in this test');
+      expect(opened).toHaveLength(1);
+    } finally {
+      await spied.dispose();
+    }
   });
 
   it('an inspect pass leaves generation\'s graphs untouched and builds its own once', async () => {

@@ -8,7 +8,7 @@ import { runGeneration, type GenerationStartInfo } from './generate/generate';
 import { randomSeed } from './generate/rng';
 import { bertTokenizerDir, importBertTokenizer, loadBertTokenizer, type BertWordPiece, type WordPieceResult } from './inspect/bert-tokenizer';
 import { Inspector } from './inspect/inspector';
-import type { openInspectSession } from './runtime/inspect-session';
+import type { openInspectSession } from './runtime/threaded-inspect-session';
 import { ModelStore, type StoredModel } from './models/store';
 import { openDecoder, probeDevices, type DecoderSession } from './runtime';
 import { loadTokenizer, type Gpt2Tokenizer } from './tokenizer';

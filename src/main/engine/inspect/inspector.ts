@@ -6,7 +6,8 @@
 import { dirname } from 'node:path';
 import { readCheckpoint } from '../checkpoint';
 import type { StoredModel } from '../models/store';
-import { openInspectSession, type InspectSession } from '../runtime/inspect-session';
+import type { InspectSession } from '../runtime/inspect-session';
+import { openInspectSession } from '../runtime/threaded-inspect-session';
 import type { Gpt2Tokenizer } from '../tokenizer';
 import { EngineError, type DeviceName, type DeviceRequest } from '../types';
 import { ensureInspectGraphs } from './graph-files';

@@ -1,6 +1,7 @@
 /**
- * InspectSession: the inspect pass's two graphs (onnx/inspect-graphs.ts) on one execution provider.
- * Opened only when someone inspects, so decoding never loads or waits for them.
+ * InspectSession: the inspect pass's two graphs (onnx/inspect-graphs.ts) on one execution provider,
+ * on the calling thread (threaded-inspect-session.ts runs it in a worker). Opened only when someone
+ * inspects, so decoding never loads or waits for them.
  */
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { INSPECT_OUTPUTS } from '../onnx/inspect-graphs';
@@ -145,10 +146,11 @@ async function createOn(paths: InspectPaths, device: DeviceName): Promise<[Infer
 }
 
 /**
- * Opens the inspect graphs on `device` ('auto': the first available of CUDA → WebGPU → CPU); a GPU
- * that is missing or cannot open them falls back to the CPU with the reason in `device`.
+ * Opens the inspect graphs on `device` on the calling thread ('auto': the first available of
+ * CUDA → WebGPU → CPU); a GPU that is missing or cannot open them falls back to the CPU with the
+ * reason in `device`.
  */
-export async function openInspectSession(paths: InspectPaths, config: Gpt2Config, device: DeviceRequest): Promise<InspectSession> {
+export async function openInspectSessionInThread(paths: InspectPaths, config: Gpt2Config, device: DeviceRequest): Promise<InspectSession> {
   const status = await probeDevices();
   let target: DeviceName = device === 'auto' ? (AUTO_ORDER.find((d) => status.some((s) => s.name === d && s.available)) ?? 'cpu') : device;
   let fallbackReason: string | undefined;

@@ -50,6 +50,12 @@ interface LensJson {
   positions: { logprob: number | null; entropy: number; top: { token: string; id: number; logprob: number }[] }[];
 }
 
+/**
+ * An attention weight for JSON: five significant digits, which keep every digit float16 holds
+ * (2^-11 relative) and drop the long exact binary expansions (0.0001220703125).
+ */
+const jsonWeight = (value: number): string => (value === 0 ? '0' : String(Number(value.toPrecision(5))));
+
 const quoted = (text: string): string => JSON.stringify(text);
 /** A probability with three significant digits, small ones in exponent form. */
 const probability = (logprob: number): string => {
@@ -71,13 +77,20 @@ export async function attentionCommand(argv: readonly string[], io: CliIo, home:
     const layers = layer === undefined ? Array.from({ length: summary.layers }, (_, l) => l) : [layer];
     const S = summary.tokenIds.length;
     if (args.values.json) {
-      const attentions: number[][][][] = [];
-      for (const l of layers) {
+      const head = { tokens, token_ids: summary.tokenIds, layers: summary.layers, heads: summary.heads, ...(layer !== undefined ? { layer } : {}) };
+      // Written a head at a time: every layer of GPT-2 Large over 1024 tokens is 755 M numbers, far
+      // more text than one JavaScript string may hold.
+      io.stdout(`${JSON.stringify(head).slice(0, -1)},"attentions":[`);
+      for (const [n, l] of layers.entries()) {
         const rows = await engine.inspector.attentionRows(request, l);
-        attentions.push(rows.map((head) => head.map((row) => Array.from({ length: S }, (_, j) => (j < row.length ? (row[j] as number) : 0)))));
+        io.stdout(n === 0 ? '[' : ',[');
+        rows.forEach((headRows, h) => {
+          const text = headRows.map((row) => `[${Array.from({ length: S }, (_, j) => (j < row.length ? jsonWeight(row[j] as number) : '0')).join(',')}]`);
+          io.stdout(`${h === 0 ? '' : ','}[${text.join(',')}]`);
+        });
+        io.stdout(']');
       }
-      const out = { tokens, token_ids: summary.tokenIds, layers: summary.layers, heads: summary.heads, ...(layer !== undefined ? { layer } : {}), attentions };
-      io.stdout(`${JSON.stringify(out)}\n`);
+      io.stdout(']}\n');
       return EXIT.ok;
     }
     io.stdout(`${S} tokens, ${summary.layers} layers × ${summary.heads} heads; each query with the ${SHOWN_KEYS} keys it attends to most\n`);

@@ -168,7 +168,7 @@ export class Inspector {
   /** The text of each token id for lists and JSON (partial characters as "<0xE2>"). */
   async tokenTexts(modelId: string, ids: readonly number[]): Promise<string[]> {
     const tokenizer = await this.#deps.tokenizer(this.#deps.model(modelId));
-    return ids.map((id) => tokenText(tokenizer.tokenBytes(id)));
+    return ids.map((id) => textOfId(tokenizer, id));
   }
 
   /** Forgets the passes and closes the session of `modelId`. */
@@ -229,7 +229,7 @@ export class Inspector {
 
       const top = (row: number): TopToken[] => Array.from({ length: NEXT_TOKEN_TOP }, (_, r) => {
         const id = final.topIds[row * NEXT_TOKEN_TOP + r] as number;
-        return { id, token: tokenText(tokenizer.tokenBytes(id)), logprob: final.topLogprobs[row * NEXT_TOKEN_TOP + r] as number };
+        return { id, token: textOfId(tokenizer, id), logprob: final.topLogprobs[row * NEXT_TOKEN_TOP + r] as number };
       });
       const S = ids.length;
       const result: InspectResult = {
@@ -282,6 +282,14 @@ export class Inspector {
     });
     return ready;
   }
+}
+
+/**
+ * A predicted id's text. A checkpoint may have more output rows than its tokenizer has tokens (a
+ * vocabulary padded for speed); such an id has no text and is shown as "<id N>".
+ */
+function textOfId(tokenizer: Gpt2Tokenizer, id: number): string {
+  return id < tokenizer.vocabSize ? tokenText(tokenizer.tokenBytes(id)) : `<id ${id}>`;
 }
 
 function checkTop(k: number): void {

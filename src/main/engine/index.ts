@@ -19,7 +19,7 @@ export type { DeviceName, DeviceRequest, EngineErrorKind, FinishReason, Gpt2Conf
 export type { StoredModel } from './models/store';
 export { ModelStore } from './models/store';
 export type { GenerationStartInfo } from './generate/generate';
-export { Inspector, NEXT_TOKEN_TOP, MAX_TOP, DEFAULT_MAX_INSPECT_BYTES } from './inspect/inspector';
+export { Inspector, NEXT_TOKEN_TOP, MAX_TOP, DEFAULT_MAX_INSPECT_BYTES, DEFAULT_INSPECT_IDLE_MS } from './inspect/inspector';
 export type { InspectRequest, InspectResult, PositionPrediction, TopToken } from './inspect/inspector';
 export type { AttentionLayerPayload, AttentionOverviewPayload, LensLayerPayload } from './inspect/inspection';
 export { decodeHalfBits } from './inspect/inspection';
@@ -62,6 +62,8 @@ export interface EngineOptions {
   openInspectSession?: typeof openInspectSession;
   /** Largest inspect pass held in memory (default DEFAULT_MAX_INSPECT_BYTES). */
   maxInspectBytes?: number;
+  /** An unused inspect session is released after this long (default DEFAULT_INSPECT_IDLE_MS; 0: never). */
+  inspectIdleReleaseMs?: number;
 }
 
 /** A decoder opened for one (model, requested device). */
@@ -110,6 +112,7 @@ export class Engine {
       tokenizer: (model) => this.#tokenizer(model),
       ...(opts.openInspectSession ? { openInspectSession: opts.openInspectSession } : {}),
       ...(opts.maxInspectBytes !== undefined ? { maxBytes: opts.maxInspectBytes } : {}),
+      ...(opts.inspectIdleReleaseMs !== undefined ? { idleReleaseMs: opts.inspectIdleReleaseMs } : {}),
     });
   }
 

@@ -77,6 +77,12 @@ export const MAX_TOP = 100;
  * GPT-2 Large × 1024 holds 0.94 GB, × 512 0.28 GB.
  */
 export const DEFAULT_MAX_INSPECT_BYTES = 2 * 1024 ** 3;
+/**
+ * The inspect graphs hold their own copy of the weights (onnxruntime prepacks each session's MatMul
+ * weights separately; GPT-2 Large: 3.1 GB beside the decoder's), so an idle inspect session is let go.
+ * Held passes stay; the next lens layer reopens it.
+ */
+export const DEFAULT_INSPECT_IDLE_MS = 5 * 60_000;
 /** Passes kept for re-use (e.g. switching back and forth between two texts). */
 const KEPT_PASSES = 2;
 
@@ -87,6 +93,8 @@ export interface InspectorDeps {
   openInspectSession?: typeof openInspectSession;
   /** Largest pass held (default DEFAULT_MAX_INSPECT_BYTES); a longer text is refused before it runs. */
   maxBytes?: number;
+  /** An inspect session unused this long is released (default DEFAULT_INSPECT_IDLE_MS; 0: never). */
+  idleReleaseMs?: number;
 }
 
 interface OpenSession {
@@ -107,7 +115,9 @@ export class Inspector {
   readonly #deps: InspectorDeps;
   readonly #open: typeof openInspectSession;
   readonly #maxBytes: number;
+  readonly #idleMs: number;
   readonly #sessions = new Map<string, OpenSession>();
+  readonly #idleTimers = new Map<string, NodeJS.Timeout>();
   #passes: HeldPass[] = [];
   #queue: Promise<unknown> = Promise.resolve();
   #positional: { key: string; payload: Promise<PositionalEncodingsPayload> } | undefined;
@@ -116,6 +126,7 @@ export class Inspector {
     this.#deps = deps;
     this.#open = deps.openInspectSession ?? openInspectSession;
     this.#maxBytes = deps.maxBytes ?? DEFAULT_MAX_INSPECT_BYTES;
+    this.#idleMs = deps.idleReleaseMs ?? DEFAULT_INSPECT_IDLE_MS;
   }
 
   /** Runs the inspect pass (or finds it held) and returns its summary. */
@@ -142,8 +153,8 @@ export class Inspector {
   /** The logit lens after block `layer`, top `k` per position. */
   async lens(req: InspectRequest, layer: number, k: number): Promise<LensLayerPayload> {
     checkTop(k);
-    const { inspection } = await this.#pass(req);
-    return this.#exclusive(() => inspection.lensLayer(layer, k));
+    const { inspection, modelId } = await this.#pass(req);
+    return this.#exclusive(() => inspection.lensLayer(layer, k)).finally(() => this.#touch(modelId));
   }
 
   /** The sinusoidal and the learned (wpe) position encodings of `modelId`, with their position-by-position cosine similarities. */
@@ -175,9 +186,30 @@ export class Inspector {
   async unload(modelId: string): Promise<void> {
     this.#passes = this.#passes.filter((p) => p.modelId !== modelId);
     if (this.#positional?.key.startsWith(`${modelId}\0`)) this.#positional = undefined;
+    await this.#closeSession(modelId);
+  }
+
+  /** Whether `modelId` has an inspect session open (or opening). */
+  hasSession(modelId: string): boolean {
+    return this.#sessions.has(modelId);
+  }
+
+  async #closeSession(modelId: string): Promise<void> {
+    clearTimeout(this.#idleTimers.get(modelId));
+    this.#idleTimers.delete(modelId);
     const open = this.#sessions.get(modelId);
     this.#sessions.delete(modelId);
     if (open) await this.#exclusive(async () => (await open.ready.catch(() => undefined))?.release());
+  }
+
+  /** (Re)starts the idle countdown of `modelId`'s session, if it has one. */
+  #touch(modelId: string): void {
+    if (this.#idleMs <= 0 || !this.#sessions.has(modelId)) return;
+    clearTimeout(this.#idleTimers.get(modelId));
+    // The release is queued behind running work, so a pass that began before the timer fired keeps its session.
+    const timer = setTimeout(() => void this.#closeSession(modelId), this.#idleMs);
+    timer.unref();
+    this.#idleTimers.set(modelId, timer);
   }
 
   /** Forgets every pass and closes every session. */
@@ -225,7 +257,8 @@ export class Inspector {
       const readoutStart = performance.now();
       const final = await session.readout(forward.hidden[model.config.nLayer - 1] as Float32Array, nextTokenTargets(ids), NEXT_TOKEN_TOP);
       const readoutMs = performance.now() - readoutStart;
-      const inspection = new Inspection(ids, model.config, forward, final, (h, t, k) => session.readout(h, t, k));
+      // The session may be released when idle and opened again by the time a lens layer is asked for.
+      const inspection = new Inspection(ids, model.config, forward, final, async (h, t, k) => (await this.#session(model, device)).readout(h, t, k));
 
       const top = (row: number): TopToken[] => Array.from({ length: NEXT_TOKEN_TOP }, (_, r) => {
         const id = final.topIds[row * NEXT_TOKEN_TOP + r] as number;
@@ -249,7 +282,7 @@ export class Inspector {
       const pass: HeldPass = { key, modelId: model.id, inspection, result };
       this.#passes = [pass, ...this.#passes];
       return { ...pass, computed: true };
-    });
+    }).finally(() => this.#touch(model.id));
   }
 
   /** The held passes that may stay while a pass of `needed` bytes runs. */
@@ -265,6 +298,9 @@ export class Inspector {
   }
 
   async #session(model: StoredModel, device: DeviceRequest): Promise<InspectSession> {
+    // No countdown while the session is in use; #touch starts it when the work is done.
+    clearTimeout(this.#idleTimers.get(model.id));
+    this.#idleTimers.delete(model.id);
     const current = this.#sessions.get(model.id);
     if (current && current.importedAt === model.importedAt && current.device === device) return current.ready;
     if (current) {

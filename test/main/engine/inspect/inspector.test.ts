@@ -284,3 +284,26 @@ describe('inspector requests', () => {
     expect(files.filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 });
+
+describe('idle inspect sessions', () => {
+  it('an unused session is released, the held pass stays, and the next lens layer reopens it', async () => {
+    const src = join(home, 'src-idle');
+    await makeRandomCheckpoint(src, { nLayer: 2, nEmbd: 16, nHead: 2, nPositions: 16, seed: 61 });
+    const idle = new Engine({ home, inspectIdleReleaseMs: 150 });
+    try {
+      await idle.models.import(src, 'idle');
+      const req = { modelId: 'idle', tokenIds: [464, 2068, 7586], device: 'cpu' as const };
+      const first = await idle.inspector.inspect(req);
+      expect(idle.inspector.hasSession('idle')).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(idle.inspector.hasSession('idle')).toBe(false);
+      expect((await idle.inspector.inspect(req)).reused).toBe(true);
+      const lens = await idle.inspector.lens(req, 1, 3);
+      expect(idle.inspector.hasSession('idle')).toBe(true);
+      // The last block's lens is the next-token view the pass computed before the release.
+      expect(Array.from(lens.topIds.subarray(0, 3))).toEqual(first.positions[0]!.top.slice(0, 3).map((t) => t.id));
+    } finally {
+      await idle.dispose();
+    }
+  });
+});

@@ -157,17 +157,28 @@ export class Inspection {
     const data = new Uint8Array(layers * heads * cells * cells);
     const sums = new Float64Array(cells * cells);
     const triangle = (S * (S + 1)) / 2;
+    const table = halfTable();
     for (let l = 0; l < layers; l++) {
-      const values = decodeHalfBits(this.forward.attentions[l] as Uint16Array);
+      const bits = this.forward.attentions[l] as Uint16Array;
       for (let h = 0; h < heads; h++) {
         sums.fill(0);
         let at = h * triangle;
         for (let i = 0; i < S; i++) {
           const row = (blockOf[i] as number) * cells;
+          // Runs along the row one key block at a time, summing in a local.
+          let block = 0;
+          let blockEnd = cells > 1 ? (blockStarts[1] as number) : S;
+          let acc = 0;
           for (let j = 0; j <= i; j++) {
-            const cell = row + (blockOf[j] as number);
-            sums[cell] = (sums[cell] as number) + (values[at++] as number);
+            if (j === blockEnd) {
+              sums[row + block] = (sums[row + block] as number) + acc;
+              acc = 0;
+              block++;
+              blockEnd = block + 1 < cells ? (blockStarts[block + 1] as number) : S;
+            }
+            acc += table[bits[at++] as number] as number;
           }
+          sums[row + block] = (sums[row + block] as number) + acc;
         }
         const base = (l * heads + h) * cells * cells;
         for (let c = 0; c < cells * cells; c++) {
@@ -179,6 +190,14 @@ export class Inspection {
     this.#overview = { size: cells, payload };
     return payload;
   }
+}
+
+let halfValues: Float32Array | undefined;
+
+/** Every float16 bit pattern's value, built once. */
+function halfTable(): Float32Array {
+  halfValues ??= decodeHalfBits(Uint16Array.from({ length: 65536 }, (_, bits) => bits));
+  return halfValues;
 }
 
 /** float16 bit patterns → float32 values (exact). */

@@ -211,6 +211,12 @@ async function main(): Promise<void> {
     const overview = await timed(1, () => engine.inspector.overview(held, 64));
     add('overview of every layer × head, 64 × 64 cells (first request)', median(overview.runs), 'ms', overview);
     add('  its payload bytes (uint8)', (await engine.inspector.overview(held, 64)).data.byteLength, 'bytes');
+
+    const positional = await timed(1, () => engine.inspector.positionalEncodings(model.id));
+    add('positional encodings: sinusoid + wpe + both cosine similarities (first request)', median(positional.runs), 'ms', positional);
+    const encodings = await engine.inspector.positionalEncodings(model.id);
+    const halves = [encodings.sinusoidal.values, encodings.sinusoidal.similarity, encodings.learned.values, encodings.learned.similarity];
+    add('  its payload bytes (float16)', halves.reduce((sum, m) => sum + m.data.byteLength, 0), 'bytes');
   } finally {
     await engine.dispose();
   }

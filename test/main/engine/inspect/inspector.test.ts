@@ -187,6 +187,13 @@ describe('inspector requests', () => {
     expect(again.positions).toEqual(first.positions);
   });
 
+  it('two requests for the same text at once run one pass', async () => {
+    const req = { modelId: 'small', tokenIds: [464, 2068, 7586, 13], device: 'cpu' as const };
+    const [a, b] = await Promise.all([engine.inspector.inspect(req), engine.inspector.inspect(req)]);
+    expect([a.reused, b.reused].sort()).toEqual([false, true]);
+    expect(a.positions).toEqual(b.positions);
+  });
+
   it('a one-token text has no positions, only the prediction after it', async () => {
     const summary = await engine.inspector.inspect({ modelId: 'small', tokenIds: [464], device: 'cpu' });
     expect(summary.positions).toEqual([]);

@@ -55,14 +55,6 @@ function int64(values: readonly number[], dims: readonly number[]): Tensor {
   return new Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), dims);
 }
 
-/**
- * The arena is off: an inspect session sits idle between passes, and an arena would keep its peak
- * (GPT-2 Large × 1024 tokens: several 84 MB attention buffers) for as long as the model is loaded.
- */
-function inspectOptions(device: DeviceName): InferenceSession.SessionOptions {
-  return { ...baseOptions(device), enableCpuMemArena: false };
-}
-
 class OrtInspectSession implements InspectSession {
   private released = false;
 
@@ -136,9 +128,9 @@ class OrtInspectSession implements InspectSession {
 }
 
 async function createOn(paths: InspectPaths, device: DeviceName): Promise<[InferenceSession, InferenceSession]> {
-  const forward = await InferenceSession.create(paths.forwardPath, inspectOptions(device));
+  const forward = await InferenceSession.create(paths.forwardPath, baseOptions(device));
   try {
-    return [forward, await InferenceSession.create(paths.readoutPath, inspectOptions(device))];
+    return [forward, await InferenceSession.create(paths.readoutPath, baseOptions(device))];
   } catch (error) {
     await forward.release();
     throw error;

@@ -160,7 +160,7 @@ export class Inspector {
   /** The sinusoidal and the learned (wpe) position encodings of `modelId`, with their position-by-position cosine similarities. */
   positionalEncodings(modelId: string, options: PositionalOptions = {}): Promise<PositionalEncodingsPayload> {
     const model = this.#deps.model(modelId);
-    const key = `${model.id}\0${model.importedAt}\0${options.maxPositions ?? ''}\0${options.maxDims ?? ''}`;
+    const key = [model.id, model.importedAt, options.maxPositions, options.maxDims, options.maxSimilarityPositions].join('\0');
     if (this.#positional?.key !== key) {
       const payload = (async () => {
         const wpe = (await readCheckpoint(model.dir)).tensors.get('wpe.weight');

@@ -23,7 +23,7 @@ export interface HalfMatrix {
 export interface PositionalEncoding {
   /** [positions.length × dims.length]: value of dimension dims[c] at position positions[r]. */
   readonly values: HalfMatrix;
-  /** [positions.length × positions.length]: cosine similarity of the full vectors at positions[r] and positions[c]. */
+  /** [similarityPositions.length²]: cosine similarity of the full vectors at similarityPositions[r] and [c]. */
   readonly similarity: HalfMatrix;
 }
 
@@ -35,6 +35,8 @@ export interface PositionalEncodingsPayload {
   readonly positions: readonly number[];
   /** The dimensions kept in `values`. */
   readonly dims: readonly number[];
+  /** The positions the similarity matrices compare (every n-th, from 0). */
+  readonly similarityPositions: readonly number[];
   readonly sinusoidal: PositionalEncoding;
   readonly learned: PositionalEncoding;
 }
@@ -45,7 +47,15 @@ export interface PositionalOptions {
   readonly maxPositions?: number;
   /** At most this many dimensions in `values` (default: all); the similarity always uses every dimension. */
   readonly maxDims?: number;
+  /**
+   * At most this many positions in the similarity matrices (default 256): their cost grows with the
+   * square (GPT-2 Large at all 1024 positions: 671 M multiply-adds on the calling thread).
+   */
+  readonly maxSimilarityPositions?: number;
 }
+
+/** Default size of the similarity matrices. */
+export const DEFAULT_SIMILARITY_POSITIONS = 256;
 
 /** PE(pos, 2i) = sin(pos / 10000^(2i/d)), PE(pos, 2i+1) = cos(pos / 10000^(2i/d)): [nPositions × d], row-major. */
 export function sinusoidalEncoding(nPositions: number, d: number): Float32Array {
@@ -104,10 +114,10 @@ function cosineSimilarity(matrix: Float32Array, d: number, positions: readonly n
   return toHalfMatrix(n, n, (r, c) => sims[r * n + c] as number);
 }
 
-function encodingOf(matrix: Float32Array, d: number, positions: readonly number[], dims: readonly number[]): PositionalEncoding {
+function encodingOf(matrix: Float32Array, d: number, positions: readonly number[], dims: readonly number[], similarityPositions: readonly number[]): PositionalEncoding {
   return {
     values: toHalfMatrix(positions.length, dims.length, (r, c) => matrix[(positions[r] as number) * d + (dims[c] as number)] as number),
-    similarity: cosineSimilarity(matrix, d, positions),
+    similarity: cosineSimilarity(matrix, d, similarityPositions),
   };
 }
 
@@ -133,12 +143,14 @@ export function positionalEncodings(wpe: Float32Array, nPositions: number, nEmbd
   if (wpe.length !== nPositions * nEmbd) throw new EngineError('internal', `wpe has ${wpe.length} values, expected ${nPositions} × ${nEmbd}`);
   const positions = strided(nPositions, options.maxPositions);
   const dims = strided(nEmbd, options.maxDims);
+  const similarityPositions = strided(nPositions, options.maxSimilarityPositions ?? DEFAULT_SIMILARITY_POSITIONS);
   return {
     nPositions,
     nEmbd,
     positions,
     dims,
-    sinusoidal: encodingOf(sinusoidalEncoding(nPositions, nEmbd), nEmbd, positions, dims),
-    learned: encodingOf(wpe, nEmbd, positions, dims),
+    similarityPositions,
+    sinusoidal: encodingOf(sinusoidalEncoding(nPositions, nEmbd), nEmbd, positions, dims, similarityPositions),
+    learned: encodingOf(wpe, nEmbd, positions, dims, similarityPositions),
   };
 }

@@ -60,6 +60,8 @@ describe('positional encodings', () => {
     expect(out).toMatchObject({ nPositions, nEmbd });
     expect(out.positions).toEqual(Array.from({ length: nPositions }, (_, i) => i));
     expect(out.dims).toEqual(Array.from({ length: nEmbd }, (_, i) => i));
+    // 48 positions are under the default of 256 compared positions: all of them.
+    expect(out.similarityPositions).toEqual(out.positions);
     for (const [matrix, expected] of [[out.sinusoidal.values, (p: number, k: number) => sinusoid(p, k, nEmbd)], [out.learned.values, (p: number, k: number) => wpe[p * nEmbd + k]!]] as const) {
       expect(matrix).toMatchObject({ rows: nPositions, cols: nEmbd });
       let min = Infinity;
@@ -97,8 +99,9 @@ describe('positional encodings', () => {
 
   it('downsampling keeps every stride-th position and dimension, exactly those rows of the full matrices', async () => {
     const full = await engine.inspector.positionalEncodings('pos');
-    const small = await engine.inspector.positionalEncodings('pos', { maxPositions: 10, maxDims: 7 });
+    const small = await engine.inspector.positionalEncodings('pos', { maxPositions: 10, maxDims: 7, maxSimilarityPositions: 10 });
     expect(small.positions).toEqual([0, 5, 10, 15, 20, 25, 30, 35, 40, 45]);
+    expect(small.similarityPositions).toEqual(small.positions);
     expect(small.dims).toEqual([0, 3, 6, 9, 12, 15, 18]);
     small.positions.forEach((p, r) => {
       small.dims.forEach((k, c) => {
@@ -108,6 +111,10 @@ describe('positional encodings', () => {
       small.positions.forEach((q, c) => expect(small.learned.similarity.data[r * 10 + c]).toBe(full.learned.similarity.data[p * nPositions + q]));
     });
     expect(strided(5, undefined)).toEqual([0, 1, 2, 3, 4]);
+    const fewer = await engine.inspector.positionalEncodings('pos', { maxSimilarityPositions: 4 });
+    expect(fewer.similarityPositions).toEqual([0, 12, 24, 36]);
+    expect(fewer.learned.values.rows).toBe(nPositions);
+    fewer.similarityPositions.forEach((p, r) => fewer.similarityPositions.forEach((q, c) => expect(fewer.sinusoidal.similarity.data[r * 4 + c]).toBe(full.sinusoidal.similarity.data[p * nPositions + q])));
     expect(() => strided(5, 0)).toThrow('must be a positive integer');
   });
 });

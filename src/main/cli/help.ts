@@ -13,7 +13,13 @@ Commands:
   logits --model <id> --prompt <text> [--all] --json
                                   next-token logits of a prompt
   tokenize --model <id> --text <text> --json
-                                  token ids and tokens of a text
+                                  token ids and tokens of a text (--bert: BERT WordPiece)
+  attention --model <id> --text <text> [--layer N] --json
+                                  attention weights of every layer and head
+  probs --model <id> --text <text> --json
+                                  log-probability of each token and the top 10 alternatives
+  lens --model <id> --text <text> [--layer N] [--top K] --json
+                                  the logit lens: each layer's prediction at each position
   serve [--port N] [--host H]     serve the app and its API over HTTP for a browser
   help [command]                  show help for a command
 
@@ -75,10 +81,50 @@ ten most likely next tokens.
 `;
 
 const TOKENIZE = `Usage: inkwell tokenize --model <id> --text <text> --json
+       inkwell tokenize --bert --text <text> [--json]
 
 Prints {ids, tokens}: the token ids of <text> and each token's text. Without --json, prints one
 "id<TAB>token" line per token.
+  --bert   BERT WordPiece (bert-base-uncased) instead of a model's GPT-2 tokenizer, with [CLS] and
+           [SEP]; without --json the tokens on one line. Its files are read from
+           $INKWELL_HOME/tokenizers/bert-base-uncased (inkwell models pull bert-base-uncased).
 `;
+
+const INSPECT_COMMON = `  --device auto|cpu|webgpu|cuda   where to run (default auto)
+The text must fit the model's context window (nothing is cut). Tokens that hold only part of a
+character are written as their bytes, e.g. "<0xE2><0x80>".
+`;
+
+const ATTENTION = `Usage: inkwell attention --model <id> --text <text> [--layer N] --json
+
+Prints {tokens, token_ids, layers, heads, attentions}: attentions[layer][head][i][j] is how much
+token i attends to token j (softmax weights: each row sums to 1, and j > i is always 0). With
+--layer N, attentions holds that one layer and "layer": N says which. Values are kept as float16
+(about 3 significant digits). Without --json, prints for each head the three tokens each token
+attends to most.
+  --layer N    one layer, 0 to layers - 1
+${INSPECT_COMMON}`;
+
+const PROBS = `Usage: inkwell probs --model <id> --text <text> --json
+
+Prints {tokens, token_ids, positions: [{logprob, top: [{token, id, logprob}]}]}. positions[k] is
+about token k+1 given tokens 0..k: logprob is the natural-log probability the model gave the token
+that actually follows, and top the 10 tokens it found most likely there. The first token has no
+entry (nothing comes before it), so there is one position fewer than tokens. Without --json,
+prints one line per token with its probability and the three most likely alternatives.
+${INSPECT_COMMON}`;
+
+const LENS = `Usage: inkwell lens --model <id> --text <text> [--layer N] [--top K] --json
+
+The logit lens: the residual stream after each block, read through the final LayerNorm and the
+output embedding, shows where in the depth the model settles on its next token. Prints
+{tokens, token_ids, layers, k, lens: [{layer, positions: [{logprob, entropy, top: [{token, id, logprob}]}]}]}.
+lens[n].positions[p] is what block lens[n].layer predicts after token p: logprob is the
+log-probability there of the token that actually follows (null after the last token), entropy
+is in nats, top the K most likely tokens. The last layer is the model's own output.
+  --layer N    one layer, 0 to layers - 1 (default: every layer)
+  --top K      tokens per position, 1 to 100 (default 5)
+${INSPECT_COMMON}`;
 
 const SERVE = `Usage: inkwell serve [--port N] [--host H]
 
@@ -96,5 +142,8 @@ export const HELP: Readonly<Record<string, string>> = {
   generate: GENERATE,
   logits: LOGITS,
   tokenize: TOKENIZE,
+  attention: ATTENTION,
+  probs: PROBS,
+  lens: LENS,
   serve: SERVE,
 };

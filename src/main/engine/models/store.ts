@@ -336,6 +336,12 @@ export class ModelStore {
     return this.get(id);
   }
 
+  /** Throws EngineError('bad_input') unless `id` is a valid id that no stored model uses (case-insensitively). */
+  ensureIdFree(id: string): void {
+    checkModelId(id);
+    this.refuseExisting(id);
+  }
+
   /** Deletes model `id`; EngineError not_found when there is none. */
   remove(id: string): void {
     checkModelId(id);

@@ -221,7 +221,7 @@ describe('ModelStore import faults (issue 6, fault 3.4)', () => {
     ['F32', 'wte.weight', 0xff800000, '-Inf'],
     ['F16', 'h.1.attn.c_proj.bias', 0x7e00, 'NaN'],
     ['BF16', 'ln_f.weight', 0x7f80, '+Inf'],
-  ] as const)('NaN/Inf weights are refused at import, naming the tensor (%s %s %s)', async (dtype, tensor, bits) => {
+  ] as const)('NaN/Inf weights are refused at import, naming the tensor (%s %s, %s %s)', async (dtype, tensor, bits, _label) => {
     const src = join(tempDir(), 'nan');
     await makeRandomCheckpoint(src, { nLayer: 2, nEmbd: 16, nHead: 2, dtype });
     await poke(src, tensor, 7, bits);

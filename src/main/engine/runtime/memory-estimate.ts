@@ -141,12 +141,16 @@ function gib(bytes: number): string {
 
 /**
  * Compares the estimate of `precision` with `available` (which should already exclude models that
- * stay loaded) and names the smaller precisions that would fit.
+ * stay loaded) and names those of `alternatives` that would fit; the default suits the CPU, where
+ * fp16 brings no gain (pass ['fp16', 'int8', 'int4'] for a GPU).
  */
-export function checkMemory(dims: ModelDimensions, precision: Precision, workload: MemoryWorkload, available: AvailableMemory): MemoryVerdict {
+export function checkMemory(
+  dims: ModelDimensions, precision: Precision, workload: MemoryWorkload, available: AvailableMemory,
+  alternatives: readonly Precision[] = ['int8', 'int4'],
+): MemoryVerdict {
   const needed = estimateMemory(dims, precision, workload).totalBytes;
   if (needed <= available.availableBytes) return { fits: true, shortfallBytes: 0 };
-  const smaller = (['fp16', 'int8', 'int4'] as const)
+  const smaller = alternatives
     .filter((p) => p !== precision && weightBytes(dims, p) < weightBytes(dims, precision))
     .map((p) => ({ p, bytes: estimateMemory(dims, p, workload).totalBytes }))
     .filter(({ bytes }) => bytes <= available.availableBytes);

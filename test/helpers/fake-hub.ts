@@ -174,7 +174,8 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
       return;
     }
     if (fault?.cutAfterBytes !== undefined) {
-      res.write(body.subarray(0, fault.cutAfterBytes), () => setTimeout(() => res.socket?.destroy(), 20));
+      // A graceful close after the bytes: the client gets exactly cutAfterBytes, then a premature end.
+      res.write(body.subarray(0, fault.cutAfterBytes), () => res.socket?.end());
       return;
     }
     res.end(body);

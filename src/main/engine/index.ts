@@ -13,8 +13,21 @@ import { EngineError, type DeviceName, type DeviceRequest } from './types';
 
 export { EngineError } from './types';
 export type { DeviceName, DeviceRequest, EngineErrorKind, FinishReason, Gpt2Config } from './types';
-export type { StoredModel } from './models/store';
-export { ModelStore } from './models/store';
+export type { ImportOptions, ImportProgress, ImportTransfer, StoredModel } from './models/store';
+export { ModelOrigin, ModelStore } from './models/store';
+export type { CachedRepo, CacheImportOptions, HfCacheListing } from './models/hf-cache';
+export { findCachedRepo, hfHubCacheDir, importFromHfCache, listHfCache } from './models/hf-cache';
+export type { PullOptions, PullProgress, PullResult } from './models/pull';
+export { pull, resolvePullTarget, tokenizerDir, TOKENIZER_META_FILE } from './models/pull';
+export type { HubConnection, HubFailure } from './models/hub-http';
+export { DEFAULT_HUB_ENDPOINT, HubError, hubConnectionFromEnv } from './models/hub-http';
+export type { CatalogEntry, CatalogModel, CatalogTokenizer, PrecisionFootprint } from './models/catalog';
+export { BERT_TOKENIZER, catalog, catalogEntry, catalogEntryForRepo } from './models/catalog';
+export type { ModelDimensions, Precision } from './models/footprint';
+export { PRECISIONS, QUANT_BLOCK_SIZE, bytesReadPerToken, checkpointBytes, matMulNBitsBytes, parameterCount, storedBytes, weightBytes } from './models/footprint';
+export type { AvailableMemory, MemoryEstimate, MemoryVerdict, MemoryWorkload } from './runtime/memory-estimate';
+export { availableMemory, checkMemory, estimateMemory } from './runtime/memory-estimate';
+export { formatBytes } from './models/disk';
 export type { GenerationStartInfo } from './generate/generate';
 
 /** One generation request (params already validated by the shared GenerationParams schema). */

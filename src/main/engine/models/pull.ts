@@ -22,7 +22,6 @@ import { downloadFile, PARTIAL_SUFFIX } from './hub-download';
 import { hubConnectionFromEnv, type HubConnection } from './hub-http';
 import { checkRepoId, listRepoFiles, resolveUrl, type HubFile } from './hub-repo';
 import type { ImportProgress, ModelStore, StoredModel } from './store';
-import { checkModelId } from './store';
 import { TransferMeter } from './transfer-meter';
 
 /** What a pull is doing, for a progress bar. */
@@ -169,11 +168,10 @@ function bytesOnDisk(dir: string, file: HubFile): number {
 /** Downloads `files` into `dir` (skipping those finished in an earlier run), reporting overall progress. */
 async function downloadAll(
   dir: string, repo: string, files: readonly HubFile[], connection: HubConnection, options: PullOptions, done: Map<string, number>, total: number,
-): Promise<{ commit?: string; downloaded: number }> {
+): Promise<{ commit?: string }> {
   const meter = new TransferMeter(total, [...done.values()].reduce((a, b) => a + b, 0));
   let lastReport = 0;
   let commit: string | undefined;
-  let downloaded = 0;
   const report = (file: string, force: boolean) => {
     const now = performance.now();
     if (!force && now - lastReport < PROGRESS_INTERVAL_MS) return;
@@ -201,12 +199,11 @@ async function downloadAll(
       },
     });
     writeFileSync(record, JSON.stringify({ size: file.size, sha256: file.sha256, gitOid: file.gitOid }));
-    downloaded += file.size - outcome.resumedFrom;
     commit ??= outcome.commit;
     done.set(file.path, file.size);
     report(file.path, true);
   }
-  return { ...(commit ? { commit } : {}), downloaded };
+  return commit ? { commit } : {};
 }
 
 function isRecordOf(record: string, file: HubFile): boolean {
@@ -243,14 +240,14 @@ export async function pull(store: ModelStore, nameOrAlias: string, options: Pull
 }
 
 async function pullModel(store: ModelStore, repo: string, id: string, connection: HubConnection, options: PullOptions): Promise<PullResult> {
-  if (options.id === undefined) {
-    try {
-      checkModelId(id);
-    } catch {
-      throw new EngineError('bad_input', `${repo}'s name does not make a valid model id; choose one with --id`);
+  try {
+    store.ensureIdFree(id);
+  } catch (error) {
+    if (options.id === undefined && error instanceof EngineError && error.message.startsWith('invalid model id')) {
+      throw new EngineError('bad_input', `${repo}'s name does not make a valid model id; choose one with --id`, { cause: error });
     }
+    throw error;
   }
-  store.ensureIdFree(id);
   options.onProgress?.({ phase: 'listing', bytesDone: 0, bytesTotal: 0, bytesPerSecond: 0 });
   const listing = await listRepoFiles(repo, connection, options.signal);
   let files = selectCheckpointFiles(listing, repo);
@@ -263,6 +260,7 @@ async function pullModel(store: ModelStore, repo: string, id: string, connection
   const unlock = lockDownload(dir, repo);
   try {
     const done = new Map(files.map((f) => [f.path, bytesOnDisk(dir, f)]));
+    let resumedBytes = [...done.values()].reduce((a, b) => a + b, 0);
     // config.json (and the shard index) first: a repository that is not GPT-2 is refused before gigabytes move.
     const small = files.filter((f) => f.path === 'config.json' || f.path === WEIGHTS_INDEX_FILE);
     await downloadAll(dir, repo, small, connection, options, done, small.reduce((s, f) => s + f.size, 0));
@@ -271,7 +269,10 @@ async function pullModel(store: ModelStore, repo: string, id: string, connection
     if (files.some((f) => f.path === WEIGHTS_INDEX_FILE)) {
       const shards = await shardFiles(join(dir, WEIGHTS_INDEX_FILE), listing, repo);
       files = [...files, ...shards];
-      for (const shard of shards) done.set(shard.path, bytesOnDisk(dir, shard));
+      for (const shard of shards) {
+        done.set(shard.path, bytesOnDisk(dir, shard));
+        resumedBytes += done.get(shard.path) ?? 0;
+      }
     }
     const total = files.reduce((s, f) => s + f.size, 0);
     const onDisk = [...done.values()].reduce((a, b) => a + b, 0);
@@ -279,7 +280,7 @@ async function pullModel(store: ModelStore, repo: string, id: string, connection
     await ensureDiskSpace(dir, total - onDisk + importExtraBytes(configJson, weightBytes) + PULL_MARGIN_BYTES, `downloading ${repo}`, store.freeDiskBytes);
     // The small files before the weights, so that a resumed pull spends its time on the one large transfer.
     const rest = files.filter((f) => !small.includes(f)).sort((a, b) => a.size - b.size);
-    const { commit, downloaded } = await downloadAll(dir, repo, rest, connection, options, done, total);
+    const { commit } = await downloadAll(dir, repo, rest, connection, options, done, total);
     const model = await store.import(dir, id, {
       transfer: 'link',
       origin: { kind: 'hub', repo, endpoint: connection.endpoint, ...(commit ? { revision: commit } : {}) },
@@ -291,7 +292,7 @@ async function pullModel(store: ModelStore, repo: string, id: string, connection
       throw error;
     });
     rmSync(dir, { recursive: true, force: true });
-    return { kind: 'model', repo, model, downloadedBytes: downloaded, resumedBytes: onDisk };
+    return { kind: 'model', repo, model, downloadedBytes: total - resumedBytes, resumedBytes };
   } finally {
     if (existsSync(dir)) unlock();
   }

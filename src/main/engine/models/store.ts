@@ -22,6 +22,8 @@ import { buildGpt2Onnx } from '../onnx';
 import type { Gpt2Checkpoint, Gpt2Config, WeightDtype } from '../types';
 import { EngineError } from '../types';
 import { diskWriteError, ensureDiskSpace, freeDiskBytes, type FreeDiskBytes } from './disk';
+import { hfHubCacheDir, importFromHfCache, listHfCache, type CacheImportOptions, type HfCacheListing } from './hf-cache';
+import { pull, type PullOptions, type PullResult } from './pull';
 
 /** A model in the store, as list/get/import report it. */
 export interface StoredModel {
@@ -334,6 +336,24 @@ export class ModelStore {
       throw new EngineError('internal', `importing ${source} as ${JSON.stringify(id)} failed: ${(error as Error).message}`, { cause: error });
     }
     return this.get(id);
+  }
+
+  /**
+   * Downloads `nameOrAlias` from the Hugging Face Hub (a catalog alias, bert-base-uncased for its
+   * tokenizer files, or any owner/name GPT-2 repository) and imports it; see pull.ts.
+   */
+  pull(nameOrAlias: string, options: PullOptions = {}): Promise<PullResult> {
+    return pull(this, nameOrAlias, options);
+  }
+
+  /** The repositories in the local Hugging Face cache (default: where huggingface_hub keeps it), those already imported marked. */
+  listHfCache(cacheDir: string = hfHubCacheDir()): Promise<HfCacheListing> {
+    return listHfCache(cacheDir, this);
+  }
+
+  /** Imports a repository from the local Hugging Face cache, hard-linking its weights instead of copying them. */
+  importFromHfCache(nameOrAlias: string, options: Partial<CacheImportOptions> = {}): Promise<StoredModel> {
+    return importFromHfCache(this, nameOrAlias, { cacheDir: hfHubCacheDir(), ...options });
   }
 
   /** Throws EngineError('bad_input') unless `id` is a valid id that no stored model uses (case-insensitively). */

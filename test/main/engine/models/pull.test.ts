@@ -129,7 +129,10 @@ describe('pull from the Hub', () => {
     expect(result.kind).toBe('model');
     const cdn = weightRequests();
     expect(cdn.map((r) => r.status)).toEqual([200, 206]);
-    expect(cdn[1]?.range).toBe('bytes=1000000-');
+    // What arrived before the cut (bytes still in the stream's buffer when the socket closed are dropped, not trusted).
+    const resumedAt = Number(/^bytes=(\d+)-$/.exec(cdn[1]?.range ?? '')?.[1]);
+    expect(resumedAt).toBeGreaterThan(0);
+    expect(resumedAt).toBeLessThanOrEqual(1_000_000);
     expect(cdn[1]?.ifRange).toMatch(/^"[0-9a-f]{64}"$/);
     if (result.kind === 'model') expect(readFileSync(join(result.model.dir, 'model.safetensors')).equals(files['model.safetensors'] as Buffer)).toBe(true);
   });
@@ -142,13 +145,15 @@ describe('pull from the Hub', () => {
     expect((error as HubError).reason).toBe('network');
     expect(error.message).toContain('the partial file is kept');
     const partial = join(downloadDir(home, REPO), 'model.safetensors.partial');
-    expect(statSync(partial).size).toBe(1_500_000);
+    const kept = statSync(partial).size;
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThanOrEqual(1_500_000);
     expect(store(home).list()).toEqual([]);
 
     hub.requests.length = 0;
     const result = await pull(store(home), REPO, { connection: connection(), ...quick });
-    expect(result.kind === 'model' && result.resumedBytes).toBeGreaterThanOrEqual(1_500_000);
-    expect(weightRequests().map((r) => [r.status, r.range])).toEqual([[206, 'bytes=1500000-']]);
+    expect(result.kind === 'model' && result.resumedBytes).toBeGreaterThanOrEqual(kept);
+    expect(weightRequests().map((r) => [r.status, r.range])).toEqual([[206, `bytes=${kept}-`]]);
     // config.json and the tokenizer were finished and verified in the first run: not fetched again.
     expect(hub.requests.filter((r) => r.path.endsWith('/config.json') || r.path.endsWith('/tokenizer.json'))).toHaveLength(0);
   });
@@ -157,10 +162,12 @@ describe('pull from the Hub', () => {
     hub.fault(REPO, 'model.safetensors', { cutAfterBytes: 700_000, times: 1 });
     const home = tempDir();
     await pullError(pull(store(home), REPO, { connection: connection(), retries: 0, ...quick }));
+    const kept = statSync(join(downloadDir(home, REPO), 'model.safetensors.partial')).size;
+    expect(kept).toBeGreaterThan(0);
     hub.fault(REPO, 'model.safetensors', { ignoreRange: true });
     hub.requests.length = 0;
     const result = await pull(store(home), REPO, { connection: connection(), ...quick });
-    expect(weightRequests().map((r) => [r.status, r.range])).toEqual([[200, 'bytes=700000-']]);
+    expect(weightRequests().map((r) => [r.status, r.range])).toEqual([[200, `bytes=${kept}-`]]);
     if (result.kind !== 'model') throw new Error('expected a model');
     expect(readFileSync(join(result.model.dir, 'model.safetensors')).equals(files['model.safetensors'] as Buffer)).toBe(true);
   });

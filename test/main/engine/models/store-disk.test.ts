@@ -41,6 +41,11 @@ vi.mock('node:fs', async (importOriginal) => {
       if (injected.mkdirSync) throw errnoError(injected.mkdirSync);
       return real.mkdirSync(...args);
     },
+    // The synchronous copy too, whichever the store uses.
+    copyFileSync: (...args: Parameters<typeof real.copyFileSync>) => {
+      if (injected.copyFile) throw errnoError(injected.copyFile);
+      return real.copyFileSync(...args);
+    },
   };
 });
 

@@ -16,7 +16,8 @@ import { HubError, type HubConnection } from '../../../../src/main/engine/models
 import { downloadDir, pull, type PullOptions, type PullProgress } from '../../../../src/main/engine/models/pull';
 import { ModelStore, type OnnxBuilder } from '../../../../src/main/engine/models/store';
 import { EngineError } from '../../../../src/main/engine/types';
-import { makeRandomCheckpoint } from '../../../helpers/checkpoint-factory';
+import type { WeightDtype } from '../../../../src/main/engine/types';
+import { encodeSafetensors, makeRandomCheckpoint } from '../../../helpers/checkpoint-factory';
 import { repoFilesFromFolder, startFakeHub, type FakeHub } from '../../../helpers/fake-hub';
 import { useTempDirs } from '../../../helpers/tmp';
 
@@ -56,6 +57,26 @@ async function pullError(promise: Promise<unknown>): Promise<EngineError> {
 
 const weightRequests = (server: 'hub' | 'cdn' = 'cdn') => hub.requests.filter((r) => r.server === server && (server === 'cdn' || r.path.endsWith('model.safetensors')));
 
+/** model.safetensors split in two shards and an index, as save_pretrained writes a large model. */
+function shard(repoFiles: Record<string, Buffer>): Record<string, Buffer> {
+  const buf = repoFiles['model.safetensors'] as Buffer;
+  const n = Number(buf.readBigUInt64LE(0));
+  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: WeightDtype; shape: number[]; data_offsets: [number, number] }>;
+  const parts = [new Map<string, { dtype: WeightDtype; shape: number[]; bytes: Uint8Array }>(), new Map<string, { dtype: WeightDtype; shape: number[]; bytes: Uint8Array }>()];
+  const weightMap: Record<string, string> = {};
+  for (const [key, value] of Object.entries(header)) {
+    if (key === '__metadata__') continue;
+    const which = key.startsWith('h.') ? 1 : 0;
+    parts[which]?.set(key, { dtype: value.dtype, shape: value.shape, bytes: buf.subarray(8 + n + value.data_offsets[0], 8 + n + value.data_offsets[1]) });
+    weightMap[key] = `model-0000${which + 1}-of-00002.safetensors`;
+  }
+  return {
+    'model-00001-of-00002.safetensors': encodeSafetensors(parts[0] ?? new Map()),
+    'model-00002-of-00002.safetensors': encodeSafetensors(parts[1] ?? new Map()),
+    'model.safetensors.index.json': Buffer.from(JSON.stringify({ metadata: {}, weight_map: weightMap })),
+  };
+}
+
 beforeAll(async () => {
   checkpoint = join(tempDir(), 'ckpt');
   await makeRandomCheckpoint(checkpoint, { nLayer: 1, nEmbd: 16, nHead: 2, seed: 5 });
@@ -77,6 +98,7 @@ beforeAll(async () => {
       'owner/private': { private: true, files },
       'owner/pickled': { files: { 'config.json': files['config.json'] ?? '', 'pytorch_model.bin': 'x', 'tokenizer.json': files['tokenizer.json'] ?? '' } },
       'owner/bert': { files: { ...files, 'config.json': '{"model_type": "bert"}' } },
+      'owner/sharded': { files: { ...shard(files), 'config.json': files['config.json'] ?? '', 'tokenizer.json': files['tokenizer.json'] ?? '' } },
       'google-bert/bert-base-uncased': { files: { 'vocab.txt': '[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\n', 'tokenizer_config.json': '{"do_lower_case": true}', 'config.json': '{}' } },
     },
   });
@@ -286,6 +308,16 @@ describe('pull from the Hub', () => {
     expect(hub.requests).toEqual([]);
     const other = await pull(s, REPO, { id: 'tiny-2', connection: connection(), ...quick });
     expect(other.kind === 'model' && other.model.id).toBe('tiny-2');
+  });
+
+  it('pulls a sharded checkpoint: the index first, then the shards it names', async () => {
+    const result = await pull(store(), 'owner/sharded', { connection: connection(), ...quick });
+    if (result.kind !== 'model') throw new Error('expected a model');
+    const ckpt = await readCheckpoint(result.model.dir);
+    expect(ckpt.tensors.get('h.0.ln_1.weight')?.file).toBe(join(result.model.dir, 'model-00002-of-00002.safetensors'));
+    const order = hub.requests.filter((r) => r.server === 'hub' && r.path.includes('/resolve/')).map((r) => r.path.split('/').pop());
+    expect(order.slice(0, 2).sort()).toEqual(['config.json', 'model.safetensors.index.json']);
+    expect(order).toContain('model-00001-of-00002.safetensors');
   });
 
   it('pulls bert-base-uncased as tokenizer files into <home>/tokenizers/bert-base-uncased', async () => {

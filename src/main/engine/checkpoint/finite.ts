@@ -28,10 +28,9 @@ export interface ScanOptions {
   readonly onProgress?: (progress: ScanProgress) => void;
 }
 
-/** Counts of non-finite elements in one chunk, and the index of the first one. */
-function countNonFinite(chunk: ArrayBuffer, length: number, dtype: WeightDtype): { count: number; first: number } {
-  const mask = EXPONENT_MASK[dtype];
-  const view = dtype === 'F32' ? new Uint32Array(chunk, 0, length / 4) : new Uint16Array(chunk, 0, length / 2);
+/** Non-finite F32 elements (as int32 bits) and the index of the first; one loop per element type keeps each monomorphic. */
+function countFloat32(view: Int32Array): { count: number; first: number } {
+  const mask = EXPONENT_MASK.F32;
   let count = 0;
   let first = -1;
   for (let i = 0; i < view.length; i++) {
@@ -41,6 +40,23 @@ function countNonFinite(chunk: ArrayBuffer, length: number, dtype: WeightDtype):
     }
   }
   return { count, first };
+}
+
+function countHalf(view: Uint16Array, mask: number): { count: number; first: number } {
+  let count = 0;
+  let first = -1;
+  for (let i = 0; i < view.length; i++) {
+    if (((view[i] as number) & mask) === mask) {
+      if (first < 0) first = i;
+      count++;
+    }
+  }
+  return { count, first };
+}
+
+/** Counts of non-finite elements in one chunk, and the index of the first one (the exponent mask fits int32 for F32). */
+function countNonFinite(chunk: ArrayBuffer, length: number, dtype: WeightDtype): { count: number; first: number } {
+  return dtype === 'F32' ? countFloat32(new Int32Array(chunk, 0, length / 4)) : countHalf(new Uint16Array(chunk, 0, length / 2), EXPONENT_MASK[dtype]);
 }
 
 /** Sorted by file and offset, so each file is read front to back. */

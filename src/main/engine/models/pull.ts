@@ -57,8 +57,13 @@ export type PullResult =
   | { readonly kind: 'model'; readonly repo: string; readonly model: StoredModel; readonly downloadedBytes: number; readonly resumedBytes: number }
   | { readonly kind: 'tokenizer'; readonly repo: string; readonly alias: string; readonly dir: string; readonly files: readonly string[] };
 
-/** What `nameOrAlias` names: a catalog alias (gpt2, gpt2-large, bert-base-uncased, …) or an owner/name repository. */
+/**
+ * What `nameOrAlias` names: a catalog alias (gpt2, gpt2-large, bert-base-uncased, …), an owner/name
+ * repository, or a repository's page URL as copied from the browser (https://huggingface.co/owner/name).
+ */
 export function resolvePullTarget(nameOrAlias: string): { kind: 'model'; repo: string; defaultId: string } | { kind: 'tokenizer'; entry: CatalogTokenizer } {
+  const page = /^https?:\/\/[^/]+\/([^/?#]+(?:\/[^/?#]+)?)\/?$/.exec(nameOrAlias.trim())?.[1];
+  if (page !== undefined) return resolvePullTarget(page);
   const entry = catalogEntry(nameOrAlias);
   if (entry?.kind === 'tokenizer') return { kind: 'tokenizer', entry };
   if (entry) return { kind: 'model', repo: entry.repo, defaultId: entry.alias };

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readCheckpoint } from '../../../../src/main/engine/checkpoint';
 import { HubError, type HubConnection } from '../../../../src/main/engine/models/hub-http';
-import { downloadDir, pull, type PullOptions, type PullProgress } from '../../../../src/main/engine/models/pull';
+import { downloadDir, pull, resolvePullTarget, type PullOptions, type PullProgress } from '../../../../src/main/engine/models/pull';
 import { ModelStore, type OnnxBuilder } from '../../../../src/main/engine/models/store';
 import { EngineError } from '../../../../src/main/engine/types';
 import type { WeightDtype } from '../../../../src/main/engine/types';
@@ -232,6 +232,14 @@ describe('pull from the Hub', () => {
     const toCdn = hub.requests.filter((r) => r.server === 'cdn');
     expect(toCdn).toHaveLength(1);
     expect(toCdn[0]?.authorization).toBeUndefined();
+  });
+
+  it('takes an alias, owner/name or a repository page URL', () => {
+    expect(resolvePullTarget('gpt2-large')).toEqual({ kind: 'model', repo: 'openai-community/gpt2-large', defaultId: 'gpt2-large' });
+    expect(resolvePullTarget('someone/my-gpt2')).toEqual({ kind: 'model', repo: 'someone/my-gpt2', defaultId: 'my-gpt2' });
+    expect(resolvePullTarget('https://huggingface.co/someone/my-gpt2/')).toEqual({ kind: 'model', repo: 'someone/my-gpt2', defaultId: 'my-gpt2' });
+    expect(resolvePullTarget('bert-base-uncased').kind).toBe('tokenizer');
+    expect(() => resolvePullTarget('https://huggingface.co/a/b/c')).toThrow(EngineError);
   });
 
   it('follows a renamed repository (a relative redirect on the same host)', async () => {

@@ -170,7 +170,7 @@ function bytesOnDisk(dir: string, file: HubFile): number {
   return existsSync(partial) ? Math.min(statSync(partial).size, file.size) : 0;
 }
 
-/** Downloads `files` into `dir` (skipping those finished in an earlier run), reporting overall progress. */
+/** Downloads `files` into `dir` (skipping those finished in an earlier run), reporting progress as the sum of `done` out of `total`. */
 async function downloadAll(
   dir: string, repo: string, files: readonly HubFile[], connection: HubConnection, options: PullOptions, done: Map<string, number>, total: number,
 ): Promise<{ commit?: string }> {
@@ -268,7 +268,9 @@ async function pullModel(store: ModelStore, repo: string, id: string, connection
     let resumedBytes = [...done.values()].reduce((a, b) => a + b, 0);
     // config.json (and the shard index) first: a repository that is not GPT-2 is refused before gigabytes move.
     const small = files.filter((f) => f.path === 'config.json' || f.path === WEIGHTS_INDEX_FILE);
-    await downloadAll(dir, repo, small, connection, options, done, small.reduce((s, f) => s + f.size, 0));
+    const smallDone = new Map(small.map((f) => [f.path, done.get(f.path) ?? 0]));
+    await downloadAll(dir, repo, small, connection, options, smallDone, small.reduce((s, f) => s + f.size, 0));
+    for (const [path, bytes] of smallDone) done.set(path, bytes);
     const configJson = await readJsonFile(join(dir, 'config.json'), MAX_SETTINGS_FILE_BYTES);
     parseGpt2Config(configJson, `${repo}: config.json`);
     if (files.some((f) => f.path === WEIGHTS_INDEX_FILE)) {

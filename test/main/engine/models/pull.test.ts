@@ -8,7 +8,7 @@
  * tokenizer files. After every failure the store holds no model.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readCheckpoint } from '../../../../src/main/engine/checkpoint';
@@ -137,6 +137,7 @@ describe('pull from the Hub', () => {
       + Buffer.byteLength(GENERATION_CONFIG);
     expect(downloading.at(-1)?.bytesDone).toBe(downloading.at(-1)?.bytesTotal);
     expect(downloading.at(-1)?.bytesTotal).toBe(total);
+    for (const p of downloading) expect(p.bytesDone).toBeLessThanOrEqual(p.bytesTotal);
     for (let i = 1; i < downloading.length; i++) {
       if (downloading[i]?.bytesTotal === downloading[i - 1]?.bytesTotal) {
         expect(downloading[i]?.bytesDone).toBeGreaterThanOrEqual(downloading[i - 1]?.bytesDone ?? 0);
@@ -173,11 +174,25 @@ describe('pull from the Hub', () => {
     expect(store(home).list()).toEqual([]);
 
     hub.requests.length = 0;
-    const result = await pull(store(home), REPO, { connection: connection(), ...quick });
+    const progress: PullProgress[] = [];
+    const result = await pull(store(home), REPO, { connection: connection(), onProgress: (p) => progress.push(p), ...quick });
     expect(result.kind === 'model' && result.resumedBytes).toBeGreaterThanOrEqual(kept);
+    for (const p of progress.filter((e) => e.phase === 'downloading')) expect(p.bytesDone).toBeLessThanOrEqual(p.bytesTotal);
     expect(weightRequests().map((r) => [r.status, r.range])).toEqual([[206, `bytes=${kept}-`]]);
     // config.json and the tokenizer were finished and verified in the first run: not fetched again.
     expect(hub.requests.filter((r) => r.path.endsWith('/config.json') || r.path.endsWith('/tokenizer.json'))).toHaveLength(0);
+  });
+
+  it('progress stays within the total when a resumed pull fetches config.json again beside a partial weights file', async () => {
+    hub.fault(REPO, 'model.safetensors', { cutAfterBytes: 1_500_000, times: 1 });
+    const home = tempDir();
+    await pullError(pull(store(home), REPO, { connection: connection(), retries: 0, ...quick }));
+    rmSync(join(downloadDir(home, REPO), 'config.json.done.json'));
+    const progress: PullProgress[] = [];
+    await pull(store(home), REPO, { connection: connection(), onProgress: (p) => progress.push(p), ...quick });
+    const downloading = progress.filter((e) => e.phase === 'downloading');
+    expect(downloading.length).toBeGreaterThan(0);
+    for (const p of downloading) expect(p.bytesDone, `${p.file}`).toBeLessThanOrEqual(p.bytesTotal);
   });
 
   it('a server that ignores Range (200 instead of 206) is read again from byte 0, correctly', async () => {

@@ -5,7 +5,11 @@ const MAIN = `inkwell — run GPT-2 family models locally (Inkwell's engine and 
 Usage: inkwell <command> [options]
 
 Commands:
+  models pull <alias|owner/name>  download a GPT-2 model from the Hugging Face Hub (gpt2, gpt2-large, …)
+  models catalog [--json]         the models pull offers, with download size and memory per precision
+  models cache [--json]           what the local Hugging Face cache holds, and what can be imported
   models import <dir> --id <id>   import a Hugging Face GPT-2 checkpoint folder (safetensors)
+  models import --from-cache <repo>  import from the Hugging Face cache without copying the weights
   models list [--json]            list imported models
   models remove <id>              delete an imported model
   generate --model <id> --prompt <text> [options]
@@ -32,16 +36,45 @@ Exit codes: 0 success, 2 bad input or refused request (message on stderr), 1 int
 `;
 
 const MODELS = `Usage:
+  inkwell models pull <alias|owner/name> [--id <id>] [--json]
+  inkwell models catalog [--json]
+  inkwell models cache [--json]
   inkwell models import <dir> --id <id> [--json]
+  inkwell models import --from-cache <owner/name|alias> [--id <id>] [--json]
   inkwell models list [--json]
   inkwell models remove <id>
 
+pull     downloads a GPT-2 model from the Hugging Face Hub and imports it. <alias> is one of
+         gpt2, distilgpt2, gpt2-medium, gpt2-large, gpt2-xl (openai-community/… and
+         distilbert/distilgpt2), or give any owner/name GPT-2 repository (fine-tunes). Only the
+         files a model needs are fetched (config.json, the safetensors weights, the tokenizer,
+         generation_config.json); each is checked against the Hub's sha256 before use. An
+         interrupted pull (Ctrl-C, a dropped connection) resumes where it stopped when run
+         again. "bert-base-uncased" fetches BERT's tokenizer files (vocab.txt, tokenizer.json,
+         tokenizer_config.json) into <home>/tokenizers/bert-base-uncased for the tokens view.
+         The id defaults to the alias or the repository's name.
+         Environment: HF_ENDPOINT (default https://huggingface.co, e.g. a mirror), HF_TOKEN (sent
+         as a bearer token to that endpoint only, for gated or private repositories).
+         A repository with only pytorch_model.bin is refused with the command that converts it.
+catalog  the models pull offers: parameters, download size, and memory per precision (fp32, fp16,
+         int8, int4), estimated for one sequence over the whole context window
+cache    lists the Hugging Face cache ($HF_HUB_CACHE, else $HF_HOME/hub, else
+         ~/.cache/huggingface/hub): GPT-2 models that can be imported, and every other repository
+         with the reason it cannot
 import   validates a Hugging Face GPT-2 folder (config.json, model.safetensors in F32/F16/BF16,
-         tokenizer.json or vocab.json + merges.txt), copies it into the store and builds its ONNX
-         graphs. Pickle checkpoints (pytorch_model.bin) are refused: convert them to safetensors
-         first. Ids use letters, digits, ".", "_" and "-".
-list     the imported models (--json: an array of objects with id, name, sizes, dtype, …)
-remove   deletes a model from the store
+         tokenizer.json or vocab.json + merges.txt), scans the weights for NaN/Inf, copies it into
+         the store and builds its ONNX graphs. With --from-cache <repo>, imports that repository
+         from the Hugging Face cache, hard-linking its weights instead of copying them (a copy
+         only if the cache is on another disk); the id defaults to the alias or the repository's
+         name. Pickle checkpoints (pytorch_model.bin) are refused: convert them to safetensors
+         with python -c "from transformers import GPT2LMHeadModel as M, AutoTokenizer as T;
+         M.from_pretrained('IN').save_pretrained('OUT', safe_serialization=True);
+         T.from_pretrained('IN').save_pretrained('OUT')". Ids use letters, digits, ".", "_", "-".
+list     the imported models (--json: an array of objects with id, name, sizes, dtype, origin, …)
+remove   deletes a model from the store (weights shared with the Hugging Face cache stay there)
+
+Progress goes to stderr: a bar on a terminal, plain lines otherwise. Ctrl-C stops (exit code
+130); nothing half-done is ever listed as a model. Failures exit with code 2 and the reason.
 `;
 
 const GENERATE = `Usage: inkwell generate --model <id> --prompt <text> [options]

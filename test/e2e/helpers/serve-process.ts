@@ -26,10 +26,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `inkwell <args>` with INKWELL_HOME set to `home`. */
-export function runCli(args: string[], home: string, timeoutMs = 120_000): Promise<CliResult> {
+/** Runs `inkwell <args>` with INKWELL_HOME set to `home` (and `env` added to the environment). */
+export function runCli(args: string[], home: string, timeoutMs = 120_000, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, env: { ...process.env, INKWELL_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, env: { ...process.env, ...env, INKWELL_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

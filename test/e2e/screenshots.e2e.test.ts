@@ -64,6 +64,13 @@ describe.runIf(wanted && unavailable === null)('screenshots (demo back end)', ()
         await page.getByRole('searchbox', { name: 'Search history' }).fill('stove');
         await expect.poll(() => page.locator('mark').count(), poll).toBeGreaterThan(0);
         await shoot(page, 'history');
+        const label = await page.getByRole('list', { name: 'History entries' }).getByRole('article').nth(1).getAttribute('aria-labelledby');
+        // The re-run adds an entry at the top: hold on to this one by its id.
+        const entry = page.locator(`article[aria-labelledby="${label}"]`);
+        await entry.getByRole('button', { name: 'Re-run' }).click();
+        await expect.poll(async () => (await entry.getByRole('region', { name: 'Re-run' }).getByRole('status').textContent()) ?? '', poll).toMatch(/^Done/);
+        await entry.scrollIntoViewIfNeeded();
+        await shoot(page, 'history-rerun');
         await page.getByRole('link', { name: 'Models' }).click();
         await page.getByText('Get CUDA support').waitFor();
         await shoot(page, 'models');

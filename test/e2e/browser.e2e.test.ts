@@ -73,7 +73,7 @@ describe.skipIf(skipReason !== null)('browser against inkwell serve', () => {
     await page.keyboard.type(typed);
 
     await page.getByRole('button', { name: 'Continue' }).click();
-    const cards = page.getByRole('list', { name: 'Candidates' }).getByRole('listitem');
+    const cards = page.getByRole('list', { name: 'Candidates', exact: true }).getByRole('listitem');
     await expect.poll(() => cards.count(), poll).toBe(2);
     await expect.poll(() => page.getByRole('button', { name: 'Accept' }).isEnabled(), poll).toBe(true);
     await expect.poll(() => frames.some((f) => f.type === 'done' || f.type === 'error'), poll).toBe(true);
@@ -106,7 +106,7 @@ describe.skipIf(skipReason !== null)('browser against inkwell serve', () => {
 
   it('drives candidates from the keyboard: Ctrl+Enter continues, Alt+] cycles, Escape dismisses', async () => {
     const editor = page.getByRole('textbox', { name: 'Editor' });
-    const cards = page.getByRole('list', { name: 'Candidates' }).getByRole('listitem');
+    const cards = page.getByRole('list', { name: 'Candidates', exact: true }).getByRole('listitem');
     await editor.press('Control+Enter');
     await expect.poll(() => page.getByRole('status').filter({ hasText: 'candidates ready' }).count(), poll).toBe(1);
     const pressed = () => cards.getByRole('button', { pressed: true }).textContent();

@@ -144,6 +144,7 @@ describe.skipIf(skipReason !== null)('the writing flow puts generated text only 
     expect(await page.getByRole('heading', { name: 'History', level: 1 }).isVisible()).toBe(true);
 
     await page.getByRole('link', { name: 'Write' }).click();
+    await editor(page).waitFor();
     expect(await candidateCards(page).count()).toBe(0);
     await cursorToEnd(page);
     await page.keyboard.press('Tab');

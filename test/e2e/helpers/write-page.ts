@@ -76,12 +76,12 @@ export function ghost(page: Page): Locator {
 
 /** The candidates panel. */
 export function candidatesPanel(page: Page): Locator {
-  return page.getByRole('region', { name: 'Candidates' });
+  return page.getByRole('region', { name: 'Candidates', exact: true });
 }
 
 /** The candidate cards. */
 export function candidateCards(page: Page): Locator {
-  return page.getByRole('list', { name: 'Candidates' }).getByRole('listitem');
+  return page.getByRole('list', { name: 'Candidates', exact: true }).getByRole('listitem');
 }
 
 /** The candidates panel's status line ("Writing 2 candidates…", "2 candidates ready"). */

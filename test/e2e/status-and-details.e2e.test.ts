@@ -25,6 +25,7 @@ import {
   poll,
   setNumber,
   waitForDocument,
+  waitUntilSaved,
   type AppPage,
 } from './helpers/write-page';
 
@@ -51,6 +52,7 @@ describe.skipIf(skipReason !== null)('status honesty and details', () => {
 
   afterEach(async () => {
     const errors = (app?.errors ?? []).filter((e) => !(allowConnectionNoise && connectionNoise.test(e)));
+    if (app && !allowConnectionNoise) await waitUntilSaved(app.page);
     await app?.context.close();
     app = null;
     allowConnectionNoise = false;

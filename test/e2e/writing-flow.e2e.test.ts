@@ -29,6 +29,7 @@ import {
   topInView,
   waitForCandidates,
   waitForDocument,
+  waitUntilSaved,
   type AppPage,
 } from './helpers/write-page';
 
@@ -51,6 +52,7 @@ describe.skipIf(skipReason !== null)('the writing flow puts generated text only 
 
   afterEach(async () => {
     const errors = app?.errors ?? [];
+    if (app) await waitUntilSaved(app.page);
     await app?.context.close();
     app = null;
     expect(errors).toEqual([]);

@@ -26,6 +26,9 @@ export async function openApp(browser: Browser, server: ServeProcess, viewport =
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
   const errors = collectPageErrors(page);
+  // INKWELL_E2E_CPU_THROTTLE=6 runs the page as on a slow machine, to shake out timing assumptions.
+  const throttle = Number(process.env['INKWELL_E2E_CPU_THROTTLE'] ?? '1');
+  if (throttle > 1) await (await context.newCDPSession(page)).send('Emulation.setCPUThrottlingRate', { rate: throttle });
   await page.goto(server.url);
   await editor(page).waitFor();
   await expect.poll(() => page.getByRole('combobox', { name: 'Model' }).inputValue(), poll).not.toBe('');
@@ -139,4 +142,9 @@ export function captureGenerateRequests(page: Page): Record<string, unknown>[] {
 export async function waitForMeter(page: Page): Promise<void> {
   const meter = page.getByRole('region', { name: 'Context window' });
   await expect.poll(async () => (await meter.textContent()) ?? '', poll).toMatch(/\d+ \/ \d+ tokens(?! …)/);
+}
+
+/** Waits until the open document's edits are written (so the next test's "latest document" is not this one). */
+export async function waitUntilSaved(page: Page): Promise<void> {
+  await expect.poll(async () => (await page.getByRole('status', { name: 'Save status', includeHidden: true }).textContent()) ?? '', poll).toMatch(/^Saved/);
 }

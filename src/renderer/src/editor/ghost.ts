@@ -95,16 +95,22 @@ export function ghostText(state: EditorState): string | null {
 /** Room kept between the anchor (or the ghost's end) and the edges of the editor, in pixels. */
 const viewMargin = 24;
 
+/** Keys with which a writer moves through the text themselves. */
+const navigationKeys = new Set(['PageUp', 'PageDown', 'ArrowUp', 'ArrowDown', 'Home', 'End']);
+
 /**
  * Keeps the anchor and the start of the ghost in view while candidates stream
- * in and the panel below the editor grows: when the ghost first appears it is
- * scrolled into view (the anchor kept clear of the top edge, then as much of
- * the ghost as fits); afterwards the view follows only while the anchor is on
- * screen, so a writer who scrolls away to read is not pulled back.
+ * in and the panel below the editor grows (the editor shrinks from the
+ * bottom, which is where the anchor is at the end of a document): the anchor
+ * is kept clear of the top edge, then as much of the ghost as fits is shown.
+ * It follows from the moment a ghost appears until the writer scrolls, clicks
+ * or moves through the text themselves, so nobody who scrolled away to read
+ * is pulled back.
  */
 const keepGhostInView = ViewPlugin.fromClass(
   class {
     readonly view: EditorView;
+    following = false;
 
     constructor(view: EditorView) {
       this.view = view;
@@ -113,12 +119,15 @@ const keepGhostInView = ViewPlugin.fromClass(
     update(update: ViewUpdate): void {
       const before = update.startState.field(ghostField, false);
       const after = update.state.field(ghostField, false);
-      if (!visibleGhost(after)) return;
-      const appeared = !visibleGhost(before) || before.anchor !== after.anchor;
-      if (appeared || before?.text !== after.text || update.geometryChanged) this.#follow(after.anchor, appeared);
+      if (!visibleGhost(after)) {
+        this.following = false;
+        return;
+      }
+      if (!visibleGhost(before) || before.anchor !== after.anchor) this.following = true;
+      if (this.following && (before?.text !== after.text || update.geometryChanged || update.viewportChanged)) this.#follow(after.anchor);
     }
 
-    #follow(anchor: number, appeared: boolean): void {
+    #follow(anchor: number): void {
       this.view.requestMeasure({
         key: this,
         read: (view) => ({
@@ -127,8 +136,7 @@ const keepGhostInView = ViewPlugin.fromClass(
           ghost: view.contentDOM.querySelector('.cm-ghost')?.getBoundingClientRect() ?? null,
         }),
         write: ({ scroller, caret, ghost }, view) => {
-          if (!caret) return;
-          if (!appeared && (caret.bottom < scroller.top || caret.top > scroller.bottom)) return;
+          if (!caret || !this.following) return;
           const top = scroller.top + viewMargin;
           const bottom = scroller.bottom - viewMargin;
           let delta = 0;
@@ -138,10 +146,26 @@ const keepGhostInView = ViewPlugin.fromClass(
             if (end > bottom) delta = Math.min(end - bottom, caret.top - top);
             if (caret.bottom > bottom) delta = Math.max(delta, caret.bottom - bottom);
           }
-          if (delta !== 0) view.scrollDOM.scrollTop += delta;
+          if (Math.abs(delta) >= 1) view.scrollDOM.scrollTop += delta;
         },
       });
     }
+  },
+  {
+    eventHandlers: {
+      wheel() {
+        this.following = false;
+      },
+      touchmove() {
+        this.following = false;
+      },
+      mousedown() {
+        this.following = false;
+      },
+      keydown(event) {
+        if (navigationKeys.has(event.key)) this.following = false;
+      },
+    },
   },
 );
 

@@ -30,6 +30,8 @@ export default defineConfig({
           'decoder-worker': resolve(__dirname, 'src/main/engine/runtime/worker-entry.ts'),
           // The model import's worker thread, found next to the inference process (inference-process/import-in-worker.ts).
           'model-import-worker': resolve(__dirname, 'src/main/inference-process/import-worker.ts'),
+          // The inspect pass's worker thread (runtime/threaded-inspect-session.ts), found the same way.
+          'inspect-worker': resolve(__dirname, 'src/main/engine/runtime/inspect-worker-entry.ts'),
         },
       },
     },

@@ -14,6 +14,10 @@ export interface CliIo {
   interrupt: AbortSignal;
   /** Environment ($INKWELL_HOME, …). */
   env: NodeJS.ProcessEnv;
+  /** True when stderr is a terminal: progress is drawn as a bar there, and written as plain lines otherwise. */
+  stderrIsTTY?: boolean;
+  /** Width of that terminal. */
+  columns?: number;
 }
 
 /** Exit codes of `inkwell`. */
@@ -58,6 +62,7 @@ export function exitCodeFor(error: unknown): number {
   if (error instanceof UsageError || error instanceof RefusedError || error instanceof ZodError) return EXIT.badInput;
   if (dataFolderProblem(error)) return EXIT.badInput;
   if (error instanceof EngineError) {
+    if (error.kind === 'cancelled') return EXIT.interrupted;
     return error.kind === 'bad_input' || error.kind === 'not_found' || error.kind === 'refused' ? EXIT.badInput : EXIT.internal;
   }
   return EXIT.internal;
@@ -70,6 +75,7 @@ export function describeError(error: unknown): string {
     return `inkwell: error: ${error.message}\n(see \`${help}\`)\n`;
   }
   if (error instanceof RefusedError) return `inkwell: error: ${error.message}\n`;
+  if (error instanceof EngineError && error.kind === 'cancelled') return `inkwell: ${error.message}\n`;
   if (dataFolderProblem(error)) return `inkwell: error: ${error instanceof Error ? error.message : String(error)}\n`;
   if (error instanceof EngineError && error.kind !== 'internal') return `inkwell: error: ${error.message}\n`;
   const message = error instanceof Error ? error.message : String(error);

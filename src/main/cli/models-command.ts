@@ -1,37 +1,14 @@
-/** `inkwell models import|list|remove`. */
-import { ModelStore, formatParameters, type StoredModel } from '../engine';
+/** `inkwell models import|list|remove|pull|cache|catalog`. */
+import { formatBytes, formatParameters, ModelStore } from '../engine';
 import { parseCommandArgs, requireString } from './args';
+import { cacheCommand, catalogCommand, importFromCache, pullCommand, storeImportProgress } from './hub-commands';
 import { EXIT, SHOW_HELP, UsageError, type CliIo } from './io';
+import { modelJson, table } from './model-json';
+import { createTerminalProgress } from './progress';
 
-/** A stored model as the CLI's JSON shows it. */
-export function modelJson(m: StoredModel): Record<string, unknown> {
-  return {
-    id: m.id,
-    name: m.name,
-    n_layer: m.config.nLayer,
-    n_embd: m.config.nEmbd,
-    n_head: m.config.nHead,
-    n_positions: m.config.nPositions,
-    vocab_size: m.config.vocabSize,
-    parameters: m.parameters,
-    dtype: m.dtype,
-    size_bytes: m.sizeBytes,
-    imported_at: m.importedAt,
-    dir: m.dir,
-  };
-}
+export { modelJson } from './model-json';
 
-function formatBytes(n: number): string {
-  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(1)} GiB`;
-  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
-  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${n} B`;
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join('  ').trimEnd()).join('\n') + '\n';
-}
+const SUBCOMMANDS = 'import, list, remove, pull, cache or catalog';
 
 /** Runs `inkwell models <sub> …`. */
 export async function modelsCommand(argv: readonly string[], io: CliIo, home: string): Promise<number> {
@@ -45,7 +22,7 @@ export async function modelsCommand(argv: readonly string[], io: CliIo, home: st
       if (args.values.json) {
         io.stdout(`${JSON.stringify(models.map(modelJson), null, 2)}\n`);
       } else if (models.length === 0) {
-        io.stderr(`no models in ${store.root} (import one with \`inkwell models import <dir> --id <id>\`)\n`);
+        io.stderr(`no models in ${store.root} (get one with \`inkwell models pull gpt2\`, or see \`inkwell models catalog\` and \`inkwell models cache\`)\n`);
       } else {
         io.stdout(table([
           ['ID', 'NAME', 'DTYPE', 'PARAMS', 'SIZE', 'IMPORTED'],
@@ -55,12 +32,18 @@ export async function modelsCommand(argv: readonly string[], io: CliIo, home: st
       return EXIT.ok;
     }
     case 'import': {
-      const args = parseCommandArgs('models', rest, { id: { type: 'string' }, json: { type: 'boolean' } }, 1);
+      const args = parseCommandArgs('models', rest, { id: { type: 'string' }, json: { type: 'boolean' }, 'from-cache': { type: 'string' } }, 1);
       if (args.values.help) return SHOW_HELP;
       const dir = args.positionals[0];
-      if (dir === undefined) throw new UsageError('models', 'models import needs the checkpoint folder: inkwell models import <dir> --id <id>');
+      const fromCache = args.values['from-cache'];
+      if (typeof fromCache === 'string') {
+        if (dir !== undefined) throw new UsageError('models', 'give either a folder or --from-cache <repo>, not both');
+        return importFromCache(store, fromCache, args, io);
+      }
+      if (dir === undefined) throw new UsageError('models', 'models import needs the checkpoint folder: inkwell models import <dir> --id <id> (or --from-cache <repo>)');
       const id = requireString('models', args, 'id');
-      const model = await store.import(dir, id);
+      const progress = createTerminalProgress(io);
+      const model = await store.import(dir, id, { signal: io.interrupt, onProgress: storeImportProgress(progress) }).finally(() => progress.finish());
       if (args.values.json) io.stdout(`${JSON.stringify(modelJson(model), null, 2)}\n`);
       else io.stdout(`imported ${model.id}: ${model.name}, ${model.dtype}, ${formatBytes(model.sizeBytes)} → ${model.dir}\n`);
       return EXIT.ok;
@@ -74,13 +57,19 @@ export async function modelsCommand(argv: readonly string[], io: CliIo, home: st
       io.stdout(`removed ${id}\n`);
       return EXIT.ok;
     }
+    case 'pull':
+      return pullCommand(store, rest, io);
+    case 'cache':
+      return cacheCommand(store, rest, io);
+    case 'catalog':
+      return catalogCommand(rest, io);
     case '--help':
     case '-h':
     case 'help':
       return SHOW_HELP;
     case undefined:
-      throw new UsageError('models', 'missing models command: import, list or remove');
+      throw new UsageError('models', `missing models command: ${SUBCOMMANDS}`);
     default:
-      throw new UsageError('models', `unknown models command ${JSON.stringify(sub)} (import, list or remove)`);
+      throw new UsageError('models', `unknown models command ${JSON.stringify(sub)} (${SUBCOMMANDS})`);
   }
 }

@@ -22,6 +22,7 @@ import { ApiError, clipText, LIMITS, type ApiErrorKind } from '../../shared/api'
 import type { ApiService } from '../api/service';
 import { toApiError } from '../common/errors';
 import { contentTypeOf, resolveInside, statInside } from '../static-files';
+import { parseJsonBody, readRequestBody } from './http-body';
 
 /** The name of the cookie that carries the token. */
 export const TOKEN_COOKIE = 'inkwell_token';
@@ -200,7 +201,7 @@ export async function startHttpWsServer(options: HttpWsServerOptions): Promise<H
   }
 
   async function callMethod(req: IncomingMessage, res: ServerResponse, apiMethod: string): Promise<void> {
-    const body = await readBody(req, maxBodyBytes);
+    const body = await readRequestBody(req, maxBodyBytes);
     if (body === 'too_large') {
       res.setHeader('Connection', 'close');
       return sendError(res, 413, new ApiError('invalid_request', `the request body is larger than ${maxBodyBytes} bytes`));
@@ -212,22 +213,9 @@ export async function startHttpWsServer(options: HttpWsServerOptions): Promise<H
       if (!/^application\/json\s*(;|$)/i.test(type)) {
         return sendError(res, 415, new ApiError('invalid_request', 'the request body must be application/json'));
       }
-      let text: string;
-      try {
-        // Strict: a lenient decode would store U+FFFD in place of whatever bytes the client meant.
-        text = strictUtf8.decode(body);
-      } catch {
-        return sendError(res, 400, new ApiError('invalid_request', 'the request body is not valid UTF-8'));
-      }
-      // Checked before parsing: JSON.parse of a 10 MB `[[[…]]]` blocked the event loop for ~1.8 s.
-      if (nestsDeeperThan(text, LIMITS.maxJsonDepth)) {
-        return sendError(res, 400, new ApiError('invalid_request', `the request body nests deeper than ${LIMITS.maxJsonDepth} levels`));
-      }
-      try {
-        payload = JSON.parse(text);
-      } catch (error) {
-        return sendError(res, 400, new ApiError('invalid_request', `the request body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`));
-      }
+      const json = parseJsonBody(body);
+      if (!json.ok) return sendError(res, 400, new ApiError('invalid_request', json.problem));
+      payload = json.value;
     }
     try {
       const result = await api.handle(apiMethod, payload);
@@ -396,31 +384,6 @@ async function resolveStaticFile(root: string, path: string): Promise<{ path: st
   return candidate === null ? null : statInside(root, candidate);
 }
 
-/** Reads the body up to `limit` bytes; past it, drains (a bounded amount) and reports 'too_large'. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too_large'> {
-  return new Promise((resolveBody, rejectBody) => {
-    const declared = Number(req.headers['content-length']);
-    // Past four times the limit nobody is waiting for a polite answer: drop the connection.
-    if (Number.isFinite(declared) && declared > limit * 4) {
-      req.destroy();
-      resolveBody('too_large');
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let total = 0;
-    req.on('data', (chunk: Buffer) => {
-      total += chunk.length;
-      if (total > limit * 4) req.destroy();
-      else if (total <= limit) chunks.push(chunk);
-    });
-    req.on('end', () => resolveBody(total > limit ? 'too_large' : Buffer.concat(chunks)));
-    req.on('error', rejectBody);
-    req.on('close', () => {
-      if (total > limit) resolveBody('too_large');
-    });
-  });
-}
-
 function parseCookies(header: string | undefined): [string, string][] {
   if (!header) return [];
   return header.split(';').flatMap((part) => {
@@ -459,28 +422,6 @@ function sendError(res: ServerResponse, status: number, error: ApiError): void {
   sendJson(res, status, { error: { kind: error.kind, message: clipText(error.message, LIMITS.maxErrorChars) } });
 }
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** Whether JSON `text` opens more than `limit` arrays/objects inside each other (strings are skipped). */
-export function nestsDeeperThan(text: string, limit: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i += 1) {
-    const char = text.charCodeAt(i);
-    if (inString) {
-      if (char === 0x5c /* \ */) i += 1;
-      else if (char === 0x22 /* " */) inString = false;
-    } else if (char === 0x22) {
-      inString = true;
-    } else if (char === 0x5b /* [ */ || char === 0x7b /* { */) {
-      depth += 1;
-      if (depth > limit) return true;
-    } else if (char === 0x5d /* ] */ || char === 0x7d /* } */) {
-      depth -= 1;
-    }
-  }
-  return false;
-}
 
 function sendText(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(Buffer.byteLength(text)) });

@@ -42,7 +42,8 @@ describe('an unwritable data folder', () => {
     chmodSync(join(checkpoint, '..'), 0o755);
     const { result } = runUnprivileged<{ exit: number; stderr: string }>(probe, ['import', home, checkpoint]);
     expect(result.exit).toBe(2);
-    expect(result.stderr).toMatch(new RegExp(`^inkwell: error: .*(EACCES|permission denied).*${join(home, 'models')}`));
+    expect(result.stderr).toMatch(/^inkwell: error: .*(EACCES|permission denied)/);
+    expect(result.stderr).toContain(home);
     expect(result.stderr).not.toContain('    at ');
   });
 });

@@ -44,7 +44,8 @@ export interface DecoderPaths {
   fullLogitsPath: string;
 }
 
-function baseOptions(device: DeviceName): InferenceSession.SessionOptions {
+/** Session options shared by every Inkwell graph on `device`. */
+export function baseOptions(device: DeviceName): InferenceSession.SessionOptions {
   return {
     executionProviders: [EXECUTION_PROVIDER[device]],
     graphOptimizationLevel: 'all',

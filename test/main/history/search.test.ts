@@ -5,7 +5,7 @@ import { AppDatabase } from '../../../src/main/history';
 import { migrations } from '../../../src/main/history/migrations';
 import { openHistoryDatabase } from '../../../src/main/history/open-database';
 import type { HistoryEntry } from '../../../src/shared/api';
-import { buildTextFilter, hasWordStartingWith, parseSearchQuery, quotePhrase } from '../../../src/main/history/search-query';
+import { buildTextFilter, quotePhrase } from '../../../src/main/history/search-query';
 import { useTempDirs } from '../../helpers/tmp';
 import { sampleGeneration } from './sample-generation';
 
@@ -230,24 +230,7 @@ describe('what a writer types (issue 7: quoted phrases and prefix queries found 
   });
 });
 
-describe('search query parsing', () => {
-  it('reads phrases, prefixes and literal words, drops repeats, and keeps stray quotes and stars literal', () => {
-    expect(parseSearchQuery('  a-b\t"c d"\u3000line*\u0000e a-b ')).toEqual([
-      { kind: 'literal', text: 'a-b' },
-      { kind: 'phrase', text: 'c d' },
-      { kind: 'prefix', text: 'line' },
-      { kind: 'literal', text: 'e' },
-    ]);
-    expect(parseSearchQuery('"unclosed here')).toEqual([{ kind: 'literal', text: '"unclosed' }, { kind: 'literal', text: 'here' }]);
-    expect(parseSearchQuery('"" * ** x"y')).toEqual([
-      { kind: 'literal', text: '""' },
-      { kind: 'literal', text: '*' },
-      { kind: 'literal', text: '**' },
-      { kind: 'literal', text: 'x"y' },
-    ]);
-    expect(parseSearchQuery('')).toEqual([]);
-  });
-
+describe('search query building', () => {
   it('quotes long terms as FTS5 strings (doubling quotes), makes short ones escaped LIKE patterns, and checks prefixes and spaced phrases exactly', () => {
     expect(quotePhrase('say "hi"')).toBe('"say ""hi"""');
     expect(buildTextFilter('NEAR( "quoted" 5% a_b ab 😀 "over the" line*')).toEqual({
@@ -261,13 +244,6 @@ describe('search query parsing', () => {
     expect(buildTextFilter('  ')).toEqual({ match: null, likePatterns: [], exact: [] });
   });
 
-  it('finds a word start after punctuation and never inside a word', () => {
-    expect(hasWordStartingWith('an on-line help', 'line')).toBe(true);
-    expect(hasWordStartingWith('an outline', 'line')).toBe(false);
-    expect(hasWordStartingWith('LINE-ups', 'line')).toBe(true);
-    expect(hasWordStartingWith('x😀line', 'line')).toBe(true);
-    expect(hasWordStartingWith('éline', 'line')).toBe(false);
-  });
 });
 
 describe('the memory migration', () => {

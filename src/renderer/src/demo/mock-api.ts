@@ -27,6 +27,7 @@ import {
 } from '../../../shared/api';
 import { countWords, titleFromContent, UNTITLED } from '../../../shared/documents';
 import { GenerationStates } from '../../../shared/generation-state';
+import { matchesSearch } from '../../../shared/search-syntax';
 
 /** Knobs for tests and screenshots. */
 export interface MockOptions {
@@ -163,6 +164,25 @@ export function createMockApi(options: MockOptions = {}): MockApi {
     const model = models.find((m) => m.id === id);
     if (!model) throw new ApiError('not_found', `model "${id}" is not imported`);
     return model;
+  };
+  /** As the real store: the search syntax of src/shared/search-syntax.ts over prompt, memory and candidates, then the filters. */
+  const filterHistory = (q: Omit<MethodParsedRequest<'history.list'>, 'limit' | 'offset'> & { ids?: number[] }): HistoryEntry[] => {
+    const from = q.from === undefined ? null : Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(q.from) ? `${q.from}T00:00:00.000Z` : q.from);
+    const to = q.to === undefined ? null : /^\d{4}-\d{2}-\d{2}$/.test(q.to) ? Date.parse(`${q.to}T00:00:00.000Z`) + 86_400_000 - 1 : Date.parse(q.to);
+    if (from !== null && to !== null && from > to) {
+      throw new ApiError('invalid_request', `history: "from" (${q.from}) is later than "to" (${q.to}), so nothing can match`);
+    }
+    return history.filter((e) => {
+      if (!matchesSearch([e.prompt, e.memory, ...e.candidates.map((c) => c.text)], q.query)) return false;
+      if (q.modelId && e.modelId !== q.modelId) return false;
+      if (q.starredOnly && !e.starred) return false;
+      if (q.documentId && e.documentId !== q.documentId) return false;
+      if (q.ids && !q.ids.includes(e.id)) return false;
+      const at = Date.parse(e.createdAt);
+      if (from !== null && at < from) return false;
+      if (to !== null && at > to) return false;
+      return true;
+    });
   };
   const summary = ({ content: _c, memory: _m, authorsNote: _a, ...rest }: DocumentFull) => rest;
 
@@ -303,21 +323,7 @@ export function createMockApi(options: MockOptions = {}): MockApi {
       return { ids: tokens.map(tokenId), tokens };
     },
     'history.list': (q) => {
-      // As the real index: every word (split on white space) occurs, case-insensitively, in the prompt or a candidate.
-      const words = q.query.toLowerCase().split(/[\s\u0000]+/).filter(Boolean);
-      const from = q.from === undefined ? null : Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(q.from) ? `${q.from}T00:00:00.000Z` : q.from);
-      const to = q.to === undefined ? null : /^\d{4}-\d{2}-\d{2}$/.test(q.to) ? Date.parse(`${q.to}T00:00:00.000Z`) + 86_400_000 - 1 : Date.parse(q.to);
-      const matches = history.filter((e) => {
-        const haystack = `${e.prompt}\n${e.candidates.map((c) => c.text).join('\n')}`.toLowerCase();
-        if (!words.every((w) => haystack.includes(w))) return false;
-        if (q.modelId && e.modelId !== q.modelId) return false;
-        if (q.starredOnly && !e.starred) return false;
-        if (q.documentId && e.documentId !== q.documentId) return false;
-        const at = Date.parse(e.createdAt);
-        if (from !== null && at < from) return false;
-        if (to !== null && at > to) return false;
-        return true;
-      });
+      const matches = filterHistory(q);
       return { entries: matches.slice(q.offset, q.offset + q.limit), total: matches.length };
     },
     'history.get': ({ id }) => findEntry(id),
@@ -336,8 +342,8 @@ export function createMockApi(options: MockOptions = {}): MockApi {
       history = history.filter((e) => e.id !== id);
       return { deleted: history.length < before };
     },
-    'history.export': ({ format, ids }) => {
-      const entries = ids ? history.filter((e) => ids.includes(e.id)) : history;
+    'history.export': ({ format, ...filters }) => {
+      const entries = filterHistory(filters).reverse();
       if (format === 'json') return { filename: 'inkwell-history.json', mimeType: 'application/json', content: JSON.stringify(entries, null, 2) };
       const md = entries
         .map((e) => `## ${e.createdAt} · ${e.modelId}\n\n**Prompt**\n\n${e.prompt}\n\n${e.candidates.map((c, i) => `${i + 1}. ${c.text}`).join('\n')}\n`)

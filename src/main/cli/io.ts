@@ -13,6 +13,8 @@ export interface CliIo {
   interrupt: AbortSignal;
   /** Environment ($INKWELL_HOME, …). */
   env: NodeJS.ProcessEnv;
+  /** stderr is a terminal: long work draws a progress bar there (redrawn in place). */
+  stderrIsTerminal?: boolean;
 }
 
 /** Exit codes of `inkwell`. */

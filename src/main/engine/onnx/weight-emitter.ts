@@ -25,6 +25,18 @@ export interface WeightEmitter {
   linear(g: GraphBuilder, x: Value, name: string, k: number, n: number): Value;
 }
 
+/** One initializer per (graph, name): an emitter serves both graphs of a model, and a weight used twice is declared once. */
+function initializerCache(): (g: GraphBuilder, name: string, create: () => Value) => Value {
+  const perGraph = new WeakMap<GraphBuilder, Map<string, Value>>();
+  return (g, name, create) => {
+    let values = perGraph.get(g);
+    if (!values) perGraph.set(g, (values = new Map()));
+    let value = values.get(name);
+    if (!value) values.set(name, (value = create()));
+    return value;
+  };
+}
+
 function lookup<T>(refs: ReadonlyMap<string, T>, name: string): T {
   const ref = refs.get(name);
   if (ref === undefined) throw new Error(`weight ${name} is missing`);
@@ -46,15 +58,9 @@ function gemmTransposedHead(g: GraphBuilder, x: Value, head: Value, k: number, n
 
 /** The imported graph: float32 weights in place in model.safetensors (or weights.f32.bin). */
 export function float32Emitter(weights: Float32Weights, tiedLmHead: boolean, vocabSize: number, d: number): WeightEmitter {
-  const cache = new Map<string, Value>();
-  const initializer = (g: GraphBuilder, name: string, shape: readonly number[]): Value => {
-    let value = cache.get(name);
-    if (!value) {
-      value = g.externalInitializer(name, 'float32', shape, lookup(weights, name));
-      cache.set(name, value);
-    }
-    return value;
-  };
+  const cached = initializerCache();
+  const initializer = (g: GraphBuilder, name: string, shape: readonly number[]): Value =>
+    cached(g, name, () => g.externalInitializer(name, 'float32', shape, lookup(weights, name)));
   return {
     float: initializer,
     embed: (g, ids) => g.op('Gather', [initializer(g, 'wte.weight', [vocabSize, d]), ids]),
@@ -99,15 +105,9 @@ export interface QuantizedWeights {
 export function quantizedEmitter(weights: QuantizedWeights, vocabSize: number, d: number): WeightEmitter {
   const { quantization: q, accuracyLevel } = weights;
   const blob = (q.blockSize * q.bits) / 8;
-  const floats = new Map<string, Value>();
-  const float = (g: GraphBuilder, name: string, shape: readonly number[]): Value => {
-    let value = floats.get(name);
-    if (!value) {
-      value = g.externalInitializer(name, 'float32', shape, lookup(weights.floats, name));
-      floats.set(name, value);
-    }
-    return value;
-  };
+  const cached = initializerCache();
+  const float = (g: GraphBuilder, name: string, shape: readonly number[]): Value =>
+    cached(g, name, () => g.externalInitializer(name, 'float32', shape, lookup(weights.floats, name)));
   const parts = (g: GraphBuilder, name: string, n: number): { data: Value; scales: Value; zeroPoints: Value | null; kBlocks: number } => {
     const refs = lookup(weights.matrices, name);
     const base = name === LM_HEAD_WEIGHT ? 'lm_head' : name.replace(/\.weight$/, '');
@@ -163,25 +163,11 @@ const FLOAT16 = elemTypeCode('float16');
  * The embedding reads the float16 wte rows and widens them.
  */
 export function halfEmitter(weights: HalfWeights, vocabSize: number, d: number): WeightEmitter {
-  const floats = new Map<string, Value>();
-  const halves = new Map<string, Value>();
-  const half = (g: GraphBuilder, name: string, shape: readonly number[]): Value => {
-    let value = halves.get(name);
-    if (!value) {
-      value = g.externalInitializer(`${name}.fp16`, 'float16', shape, lookup(weights.halves, name));
-      halves.set(name, value);
-    }
-    return value;
-  };
+  const cached = initializerCache();
+  const half = (g: GraphBuilder, name: string, shape: readonly number[]): Value =>
+    cached(g, `${name}.fp16`, () => g.externalInitializer(`${name}.fp16`, 'float16', shape, lookup(weights.halves, name)));
   return {
-    float: (g, name, shape) => {
-      let value = floats.get(name);
-      if (!value) {
-        value = g.externalInitializer(name, 'float32', shape, lookup(weights.floats, name));
-        floats.set(name, value);
-      }
-      return value;
-    },
+    float: (g, name, shape) => cached(g, name, () => g.externalInitializer(name, 'float32', shape, lookup(weights.floats, name))),
     embed: (g, ids) => g.op('Cast', [g.op('Gather', [half(g, 'wte.weight', [vocabSize, d]), ids])], { to: FLOAT }),
     linear: (g, x, name, k, n) => {
       const x16 = g.op('Cast', [x], { to: FLOAT16 });

@@ -4,7 +4,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { Command, Implementation, PhaseMemory, Reply, RunSpec } from './protocol';
+import type { Command, Implementation, LoadSpec, PhaseMemory, Reply, RunSpec } from './protocol';
 
 type ResultReply = Extract<Reply, { op: 'result' }>;
 
@@ -51,8 +51,8 @@ export class WorkerHandle {
   }
 
   /** Loads the model; the load time and memory of that phase. */
-  async load(home: string, modelId: string): Promise<{ loadMs: number; memory: PhaseMemory }> {
-    const reply = await this.#request({ op: 'load', home, modelId });
+  async load(spec: LoadSpec): Promise<{ loadMs: number; memory: PhaseMemory }> {
+    const reply = await this.#request({ op: 'load', ...spec });
     if (reply.op !== 'loaded') throw new Error(`${this.implementation} worker answered ${reply.op} to load`);
     return reply;
   }

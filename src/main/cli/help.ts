@@ -5,9 +5,12 @@ const MAIN = `inkwell — run GPT-2 family models locally (Inkwell's engine and 
 Usage: inkwell <command> [options]
 
 Commands:
-  models import <dir> --id <id>   import a Hugging Face GPT-2 checkpoint folder (safetensors)
-  models list [--json]            list imported models
-  models remove <id>              delete an imported model
+  models import <dir> --id <id> [--precision int8,int4]
+                                  import a Hugging Face GPT-2 checkpoint folder (safetensors)
+  models convert <id> --precision fp16|int8|int4 [--json]
+                                  add a precision variant (measured against fp32 when made)
+  models list [--json]            list imported models and their variants
+  models remove <id> [--precision P]   delete a model, or only one of its variants
   generate --model <id> --prompt <text> [options]
                                   continue a prompt (streams text; --json for one JSON object)
   logits --model <id> --prompt <text> [--all] --json
@@ -26,16 +29,27 @@ Exit codes: 0 success, 2 bad input or refused request (message on stderr), 1 int
 `;
 
 const MODELS = `Usage:
-  inkwell models import <dir> --id <id> [--json]
+  inkwell models import <dir> --id <id> [--precision fp16,int8,int4] [--json]
+  inkwell models convert <id> --precision fp16|int8|int4[,…] [--no-measure] [--json]
   inkwell models list [--json]
-  inkwell models remove <id>
+  inkwell models remove <id> [--precision fp16|int8|int4]
 
 import   validates a Hugging Face GPT-2 folder (config.json, model.safetensors in F32/F16/BF16,
          tokenizer.json or vocab.json + merges.txt), copies it into the store and builds its ONNX
          graphs. Pickle checkpoints (pytorch_model.bin) are refused: convert them to safetensors
          first. Ids use letters, digits, ".", "_" and "-".
-list     the imported models (--json: an array of objects with id, name, sizes, dtype, …)
-remove   deletes a model from the store
+         --precision also makes those variants right after the import (as convert does).
+convert  writes a precision variant beside the fp32 graphs: int8 and int4 store every weight
+         matrix, lm_head included, as 8- or 4-bit blocks of 32 with one scale each
+         (com.microsoft MatMulNBits, for the CPU); fp16 stores them as float16 with the
+         residual stream and layer norms kept in float32 (for GPUs). Each variant is then
+         measured against fp32 on the same weights: mean KL divergence of the next-token
+         distribution, greedy agreement and perplexity on a fixed Brown-corpus sample, and
+         decode speed on this machine (--no-measure skips that). A progress bar shows on a
+         terminal; Ctrl-C cancels and leaves nothing behind. --json prints the variants made.
+list     the imported models and their variants with sizes and measured figures
+         (--json: an array of objects with id, name, sizes, dtype, variants, …)
+remove   deletes a model from the store; with --precision only that variant
 `;
 
 const GENERATE = `Usage: inkwell generate --model <id> --prompt <text> [options]
@@ -57,8 +71,10 @@ Options (defaults follow the Hugging Face text-generation pipeline):
                              same text (a random seed is picked and reported otherwise)
   --stop <string>            stop a sequence before this text (repeatable, up to 8)
   --device auto|cpu|webgpu|cuda   where to run (default auto: CUDA, then WebGPU, then CPU)
+  --precision auto|fp32|fp16|int8|int4   weights to run with (default auto: int8 on the CPU and
+                             fp16 on a GPU when the model has that variant, else fp32)
   --json                     print one JSON object instead of streaming:
-                             {model, device, seed, prompt_tokens, truncated_prompt_tokens,
+                             {model, precision, device, seed, prompt_tokens, truncated_prompt_tokens,
                               sequences: [{text, token_ids, finish_reason}],
                               timings: {load_ms, prefill_ms, decode_ms, tokens_per_second}}
 
@@ -68,10 +84,11 @@ JSON). Ctrl-C stops generating and prints what was written so far (exit code 130
 
 const LOGITS = `Usage: inkwell logits --model <id> --prompt <text> [--all] --json
 
-Prints {token_ids, logits_last}: the prompt's token ids and the vocabulary-sized logits at its
-last position; with --all also logits: one row per prompt position. Without --json, prints the
-ten most likely next tokens.
+Prints {precision, token_ids, logits_last}: the prompt's token ids and the vocabulary-sized logits
+at its last position; with --all also logits: one row per prompt position. Without --json, prints
+the ten most likely next tokens.
   --device auto|cpu|webgpu|cuda   where to run (default auto)
+  --precision auto|fp32|fp16|int8|int4   weights to run with (default auto, as for generate)
 `;
 
 const TOKENIZE = `Usage: inkwell tokenize --model <id> --text <text> --json

@@ -173,6 +173,21 @@ export function formatParameters(n: number): string {
   return String(n);
 }
 
+/**
+ * Weight bytes one decode step reads in `precision`: every block matrix and lm_head (the
+ * embedding gathers one row). fp32 from the shapes (untied or tied, lm_head is [vocab, d]);
+ * variants as their converter counted them, scales and zero points included.
+ */
+export function decodeWeightBytes(model: StoredModel, precision: Precision): number {
+  if (precision !== 'fp32') {
+    const variant = model.variants.find((v) => v.precision === precision);
+    if (!variant) throw new EngineError('not_found', `model ${JSON.stringify(model.id)} has no ${precision} variant`);
+    return variant.matrixBytes;
+  }
+  const { nLayer, nEmbd: d, vocabSize } = model.config;
+  return 4 * (nLayer * 12 * d * d + vocabSize * d);
+}
+
 /** Default display name derived from the config. */
 export function describeModel(config: Gpt2Config, parameters: number): string {
   return `gpt2-like ${config.nLayer}L/${config.nEmbd}d (${formatParameters(parameters)})`;

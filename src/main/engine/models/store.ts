@@ -497,12 +497,13 @@ export class ModelStore {
       renameSync(target, trash);
     }
     renameSync(tmp, target);
+    fsyncPath(join(dir, 'onnx'));
+    // Gone before the metadata is written, so the model's size no longer counts the replaced files.
+    if (trash) rmSync(trash, { recursive: true, force: true });
     const meta = this.readMeta(dir);
     const variants = [...(meta.variants ?? []).filter((v) => v.precision !== entry.precision), entry]
       .sort((a, b) => VARIANT_PRECISIONS.indexOf(a.precision) - VARIANT_PRECISIONS.indexOf(b.precision));
     writeMeta(dir, { ...meta, variants });
-    fsyncPath(join(dir, 'onnx'));
-    if (trash) rmSync(trash, { recursive: true, force: true });
   }
 
   private readMeta(dir: string): ModelMeta {

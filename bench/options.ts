@@ -57,6 +57,9 @@ export const USAGE = `npm run bench -- [options]
   --out FILE             full results file (default out/bench-results/results-<time>.json)
   --dir DIR              model cache (default $INKWELL_BENCH_DIR or <tmp>/inkwell-bench)
   --profile              instead: where one decode step's time goes in Inkwell (with --model)
+  --profile-ops          instead: a decode step's time by operator, from onnxruntime's profiler
+                         (with --model, --precision; default int4)
+  --block-sizes          instead: KL and decode speed of each int4/int8 block size (with --model)
   --help
 
 Models are random-weight checkpoints with the real shapes, written once into the cache folder

@@ -40,8 +40,8 @@ import   validates a Hugging Face GPT-2 folder (config.json, model.safetensors i
          first. Ids use letters, digits, ".", "_" and "-".
          --precision also makes those variants right after the import (as convert does).
 convert  writes a precision variant beside the fp32 graphs: int8 and int4 store every weight
-         matrix, lm_head included, as 8- or 4-bit blocks of 32 with one scale each
-         (com.microsoft MatMulNBits, for the CPU); fp16 stores them as float16 with the
+         matrix, lm_head included, as 8- or 4-bit blocks of 32 with one scale each (and a zero
+         point for int4; com.microsoft MatMulNBits, for the CPU); fp16 stores them as float16 with the
          residual stream and layer norms kept in float32 (for GPUs). Each variant is then
          measured against fp32 on the same weights: mean KL divergence of the next-token
          distribution, greedy agreement and perplexity on a fixed Brown-corpus sample, and

@@ -68,6 +68,8 @@ interface LoadedDecoder {
   readonly modelId: string;
   readonly requested: DeviceRequest;
   readonly precision: Precision;
+  /** Why this CPU decoder stands in for a GPU one that failed to open (set by #acquireFor). */
+  readonly fallbackReason?: string;
   /** Changes when the model is removed and imported again under the same id, or its variant is made again. */
   readonly importedAt: string;
   readonly ready: Promise<DecoderSession>;
@@ -121,7 +123,7 @@ export class Engine {
         onStart: req.onStart?.bind(req),
         onDelta: req.onDelta?.bind(req),
       });
-      const fallbackReason = session.device.fallbackReason;
+      const fallbackReason = session.device.fallbackReason ?? decoder.fallbackReason;
       return {
         modelId: model.id,
         precision: decoder.precision,
@@ -297,8 +299,9 @@ export class Engine {
     if (request !== 'auto' || used !== 'cpu' || device === 'cpu') return acquired;
     const cpuPrecision = defaultPrecision('cpu', ['fp32', ...model.variants.map((v) => v.precision)]);
     if (cpuPrecision === precision) return acquired;
+    const reason = acquired.decoder.session?.device.fallbackReason;
     await this.#abandon(acquired.decoder, acquired.opened);
-    return this.#acquire(model, 'cpu', cpuPrecision);
+    return this.#acquire(model, 'cpu', cpuPrecision, reason === undefined ? undefined : `${reason}; ${cpuPrecision} weights instead of ${precision} on the cpu`);
   }
 
   /** Graph paths of `precision` (fp32: the imported graphs). */
@@ -313,7 +316,7 @@ export class Engine {
    * The decoder for (model, device, precision), opened on first use (`opened`: by this call); the
    * caller must #releaseUse it.
    */
-  async #acquire(model: StoredModel, device: DeviceRequest, precision: Precision): Promise<{ decoder: LoadedDecoder; opened: boolean }> {
+  async #acquire(model: StoredModel, device: DeviceRequest, precision: Precision, fallbackReason?: string): Promise<{ decoder: LoadedDecoder; opened: boolean }> {
     this.#checkOpen();
     const { stamp, ...paths } = this.#paths(model, precision);
     const stale = this.#decoders.filter((d) => d.modelId === model.id && d.precision === precision && d.importedAt !== stamp);
@@ -328,6 +331,7 @@ export class Engine {
         modelId: model.id,
         requested: device,
         precision,
+        ...(fallbackReason !== undefined ? { fallbackReason } : {}),
         importedAt: stamp,
         ready: this.#openDecoder(paths, model.config, device),
         users: 0,

@@ -29,18 +29,21 @@ export type VariantFormat =
     };
 
 /**
- * The formats `inkwell models convert` writes. Block size 32 with symmetric scales and
- * accuracy_level 4 for both bit widths, chosen by measurement on the bench machine
- * (docs/performance.md, "Choosing the block size"): block 32 gave the lowest KL divergence of
- * the block sizes tried, and MatMulNBits' int8-activation kernel ran it as fast as larger
- * blocks, because a decode step is bound by the bytes read and block 32 adds only
- * 4 bytes of scale per 32 weights (+12.5% for int4, +3% for int8). Zero points (asymmetric)
- * cost another 1/32 byte per weight and measured no lower KL on GPT-2's zero-centred weights.
+ * The formats `inkwell models convert` writes, chosen by measurement (`npm run bench --
+ * --block-sizes`, docs/performance.md "Choosing the block size"). On the GPT-2 shape, over the
+ * Brown sample, int4's mean KL against fp32 grows with the block: 0.32 nats at 32, 0.37 at 64,
+ * 0.43 at 128, 0.50 at 256; per-block zero points lower block 32 to 0.29 for 2.5% more bytes
+ * (1 byte per 64 weights), so int4 is block 32 with zero points. int8 at block 32 measured 1.7e-3
+ * nats (2.7e-3 at 128), negligible next to int4, and stays symmetric. accuracy_level 4 (int8
+ * activations) for both: for int8 it is the only fast CPU kernel (level 0 ran about 50× slower
+ * here), and for int4 it gave the same KL as level 0 (0.3245 vs 0.3238) at a shorter step. The
+ * larger blocks' few percent fewer bytes did not buy a step time we could separate from noise on
+ * the shared 2-core machine, so the lower KL decided.
  */
 export const VARIANT_FORMATS: Readonly<Record<VariantPrecision, VariantFormat>> = {
   fp16: { precision: 'fp16' },
   int8: { precision: 'int8', quantization: { bits: 8, blockSize: 32, symmetric: true }, accuracyLevel: 4 },
-  int4: { precision: 'int4', quantization: { bits: 4, blockSize: 32, symmetric: true }, accuracyLevel: 4 },
+  int4: { precision: 'int4', quantization: { bits: 4, blockSize: 32, symmetric: false }, accuracyLevel: 4 },
 };
 
 /** Progress and cancellation of one variant build. */

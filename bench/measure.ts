@@ -131,7 +131,8 @@ async function timedRun(worker: WorkerHandle, meter: InterferenceMeter, spec: Ru
   for (let attempts = 1; ; attempts++) {
     meter.start();
     rss.start();
-    const reply = await worker.run(spec);
+    // A failed run must not leave the sampler's timer keeping the bench alive.
+    const reply = await worker.run(spec).finally(() => rss.stop());
     const peakRssMiB = rss.stop();
     const othersCpus = meter.stop();
     if (!(othersCpus > maxInterference) || attempts >= MAX_ATTEMPTS) return { reply, othersCpus, attempts, peakRssMiB };
@@ -208,7 +209,7 @@ export async function measureModel(
     for (const worker of workers) {
       const rss = new RssSampler(worker.pid);
       rss.start();
-      const loaded = await worker.load(load);
+      const loaded = await worker.load(load).finally(() => rss.stop());
       const loadPeak = rss.stop();
       log(`${label}: ${worker.implementation} measuring process loaded in ${(loaded.loadMs / 1000).toFixed(2)} s (high-water RSS ${loaded.memory.maxRssMiB.toFixed(0)} MiB)`);
       const phases = emptyPhases();

@@ -45,7 +45,7 @@ export const USAGE = `npm run bench -- [options]
   --reps N               timed repetitions per case (default 5 for gpt2, 3 for gpt2-large; --quick 2)
   --warmup N             untimed runs of every case first (default 1)
   --max-interference X   repeat a timed run (up to 3 times) when other programs kept more than X CPUs
-                         busy during it (Linux; default 0.25; 'off' never repeats)
+                         busy during it (Linux; default 0.25, off with --quick; 'off' never repeats)
   --node-flags "FLAGS"   extra Node/V8 flags for both measuring processes, e.g. "--single-threaded-gc"
   --prepare              only write and import the models into the cache, then stop
   --precision LIST       precisions to measure, e.g. fp32,int4 (default fp32,fp16,int8,int4; variants
@@ -72,7 +72,7 @@ export function parseOptions(argv: readonly string[], root: string): BenchOption
   let quick = false;
   let smoke = false;
   let prepareOnly = false;
-  let maxInterference = 0.25;
+  let maxInterference: number | undefined;
   let nodeFlags: string[] = [];
   const models: BenchModelName[] = [];
   let reps: number | undefined;
@@ -138,7 +138,8 @@ export function parseOptions(argv: readonly string[], root: string): BenchOption
     quick: quick || smoke,
     benchDir,
     prepareOnly,
-    maxInterference,
+    // Quick runs keep every first attempt: on a busy machine the repeats are what make a run slow.
+    maxInterference: maxInterference ?? (quick ? Number.POSITIVE_INFINITY : 0.25),
     nodeFlags,
     outPath: outPath ?? join(root, 'out', 'bench-results', `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
   };

@@ -244,8 +244,8 @@ function fsyncTree(dir: string): void {
 /** Room left for the two graph files and the metadata beside a variant's weights. */
 const GRAPH_BYTES_MARGIN = 16 * 1024 * 1024;
 
-/** Refuses a write of `bytes` into `dir` when its file system has less room than that. */
-function checkFreeSpace(dir: string, bytes: number): void {
+/** Refuses (EngineError 'refused') a write of `bytes` into `dir` when its file system has less room than that. */
+export function checkFreeSpace(dir: string, bytes: number): void {
   const stats = statfsSync(dir);
   const free = stats.bavail * stats.bsize;
   if (free < bytes) {

@@ -29,7 +29,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../../../src/main/engine';
-import { ModelStore, type StoredVariant } from '../../../../src/main/engine/models/store';
+import { checkFreeSpace, ModelStore, type StoredVariant } from '../../../../src/main/engine/models/store';
 import { qualityWindows } from '../../../../src/main/engine/models/quality-sample';
 import { measureQuality } from '../../../../src/main/engine/models/variant-measure';
 import { loadTokenizer } from '../../../../src/main/engine/tokenizer';
@@ -203,6 +203,14 @@ describe('conversion and the store', () => {
     expect(before - second.sizeBytes - after.sizeBytes).toBeGreaterThanOrEqual(0);
     expect(before - second.sizeBytes - after.sizeBytes).toBeLessThan(4096);
     expect(() => store.removeVariant('m', 'int8')).toThrow(EngineError);
+  });
+
+  it('a variant larger than the free disk space is refused with both figures, before anything is written', () => {
+    const onnx = join(store.get('m').dir, 'onnx');
+    const before = readdirSync(onnx);
+    expect(() => checkFreeSpace(onnx, Number.MAX_SAFE_INTEGER)).toThrow(/not enough free disk space in .*: the variant needs \d+ MiB, \d+ MiB are free/);
+    expect(() => checkFreeSpace(onnx, 1)).not.toThrow();
+    expect(readdirSync(onnx)).toEqual(before);
   });
 
   it('asking the Engine for a precision the model lacks names the convert command', async () => {

@@ -57,17 +57,20 @@ export function topTokens(logits: Float32Array, k: number): { id: number; logit:
   return ids.map((id) => ({ id, logit: logits[id] as number, probability: Math.exp((logits[id] as number) - max) / sum }));
 }
 
-/** Runs `inkwell tokenize …`. */
+/** Runs `inkwell tokenize …` (GPT-2 BPE of a model, or with --bert the BERT WordPiece tokenizer). */
 export async function tokenizeCommand(argv: readonly string[], io: CliIo, home: string): Promise<number> {
-  const args = parseCommandArgs('tokenize', argv, { model: { type: 'string' }, text: { type: 'string' }, json: { type: 'boolean' } });
+  const args = parseCommandArgs('tokenize', argv, { model: { type: 'string' }, text: { type: 'string' }, json: { type: 'boolean' }, bert: { type: 'boolean' } });
   if (args.values.help) return SHOW_HELP;
-  const modelId = requireString('tokenize', args, 'model');
+  const bert = args.values.bert === true;
+  if (bert && args.values.model !== undefined) throw new UsageError('tokenize', '--bert and --model exclude each other: BERT WordPiece needs no model');
+  const modelId = bert ? '' : requireString('tokenize', args, 'model');
   const text = requireString('tokenize', args, 'text');
   const { Engine } = await import('../engine');
   const engine = new Engine({ home });
   try {
-    const { ids, tokens } = await engine.tokenize(modelId, text);
+    const { ids, tokens } = bert ? await engine.wordPiece(text) : await engine.tokenize(modelId, text);
     if (args.values.json) io.stdout(`${JSON.stringify({ ids, tokens })}\n`);
+    else if (bert) io.stdout(`${tokens.join(' ')}\n`);
     else io.stdout(ids.map((id, i) => `${id}\t${JSON.stringify(tokens[i])}\n`).join(''));
     return EXIT.ok;
   } finally {

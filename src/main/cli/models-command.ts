@@ -1,65 +1,16 @@
-/** `inkwell models import|list|remove|convert`. */
-import { ModelStore, formatParameters, type StoredModel, type StoredVariant } from '../engine/models/store';
+/** `inkwell models import|list|remove|convert|pull|cache|catalog`. */
+import { formatBytes } from '../engine/models/disk';
+import { ModelStore, formatParameters, type StoredVariant } from '../engine/models/store';
 import { isVariantPrecision, VARIANT_PRECISIONS, type VariantPrecision } from '../engine/precision';
 import { parseCommandArgs, requireString } from './args';
+import { cacheCommand, catalogCommand, importFromCache, pullCommand, storeImportProgress } from './hub-commands';
 import { EXIT, SHOW_HELP, UsageError, type CliIo } from './io';
-import { ProgressBar } from './progress-bar';
+import { modelJson, table, variantJson } from './model-json';
+import { createTerminalProgress } from './progress';
 
-/** A precision variant as the CLI's JSON shows it (snake_case, figures as measured). */
-export function variantJson(v: StoredVariant): Record<string, unknown> {
-  return {
-    precision: v.precision,
-    size_bytes: v.sizeBytes,
-    weight_bytes_per_token: v.matrixBytes,
-    created_at: v.createdAt,
-    format: {
-      bits: v.format.bits,
-      block_size: v.format.blockSize,
-      symmetric: v.format.symmetric,
-      accuracy_level: v.format.accuracyLevel,
-      embedding: v.format.embedding,
-      matmul: v.format.matmul,
-    },
-    quality: v.quality && {
-      sample: v.quality.sample,
-      positions: v.quality.positions,
-      mean_kl: v.quality.meanKl,
-      max_kl: v.quality.maxKl,
-      greedy_agreement: v.quality.greedyAgreement,
-      perplexity: v.quality.perplexity,
-      fp32_perplexity: v.quality.fp32Perplexity,
-    },
-    speed: v.speed && {
-      device: v.speed.device,
-      threads: v.speed.threads,
-      prompt_tokens: v.speed.promptTokens,
-      steps: v.speed.steps,
-      decode_ms_per_step: v.speed.decodeMsPerStep,
-      fp32_decode_ms_per_step: v.speed.fp32DecodeMsPerStep,
-      decode_tokens_per_s: 1000 / v.speed.decodeMsPerStep,
-    },
-    dir: v.dir,
-  };
-}
+export { modelJson } from './model-json';
 
-/** A stored model as the CLI's JSON shows it. */
-export function modelJson(m: StoredModel): Record<string, unknown> {
-  return {
-    id: m.id,
-    name: m.name,
-    n_layer: m.config.nLayer,
-    n_embd: m.config.nEmbd,
-    n_head: m.config.nHead,
-    n_positions: m.config.nPositions,
-    vocab_size: m.config.vocabSize,
-    parameters: m.parameters,
-    dtype: m.dtype,
-    size_bytes: m.sizeBytes,
-    imported_at: m.importedAt,
-    dir: m.dir,
-    variants: m.variants.map(variantJson),
-  };
-}
+const SUBCOMMANDS = 'import, list, remove, convert, pull, cache or catalog';
 
 /** One line per variant under its model in `models list`: size, speed and quality cost. */
 function variantLine(v: StoredVariant): string {
@@ -86,16 +37,17 @@ function variantList(command: string, text: string): VariantPrecision[] {
 async function convertAll(store: ModelStore, id: string, precisions: readonly VariantPrecision[], io: CliIo, options: { json: boolean; measure: boolean }): Promise<StoredVariant[]> {
   const made: StoredVariant[] = [];
   for (const precision of precisions) {
-    const bar = new ProgressBar(io, `${id} → ${precision}`);
+    const progress = createTerminalProgress(io);
     const started = performance.now();
+    const label = { weights: 'writing weights', quality: 'measuring quality against fp32', speed: 'measuring decode speed', done: 'done' } as const;
     try {
       made.push(await store.convert(id, precision, {
         signal: io.interrupt,
         measure: options.measure,
-        onProgress: (p) => bar.update(p.fraction, { weights: 'writing weights', quality: 'measuring quality against fp32', speed: 'measuring decode speed', done: 'done' }[p.phase]),
+        onProgress: (p) => progress.update({ label: `${id} → ${precision}: ${label[p.phase]}`, done: p.fraction * 1000, total: 1000, unit: 'steps' }),
       }));
     } finally {
-      bar.finish();
+      progress.finish();
     }
     const variant = made[made.length - 1] as StoredVariant;
     if (!options.json) io.stdout(`converted ${id} to ${precision} in ${((performance.now() - started) / 1000).toFixed(1)} s\n${variantLine(variant)}\n`);
@@ -103,17 +55,6 @@ async function convertAll(store: ModelStore, id: string, precisions: readonly Va
   return made;
 }
 
-function formatBytes(n: number): string {
-  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(1)} GiB`;
-  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
-  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${n} B`;
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]?.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length))) ?? [];
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join('  ').trimEnd()).join('\n') + '\n';
-}
 
 /** Runs `inkwell models <sub> …`. */
 export async function modelsCommand(argv: readonly string[], io: CliIo, home: string): Promise<number> {
@@ -127,7 +68,7 @@ export async function modelsCommand(argv: readonly string[], io: CliIo, home: st
       if (args.values.json) {
         io.stdout(`${JSON.stringify(models.map(modelJson), null, 2)}\n`);
       } else if (models.length === 0) {
-        io.stderr(`no models in ${store.root} (import one with \`inkwell models import <dir> --id <id>\`)\n`);
+        io.stderr(`no models in ${store.root} (get one with \`inkwell models pull gpt2\`, or see \`inkwell models catalog\` and \`inkwell models cache\`)\n`);
       } else {
         const rows = table([
           ['ID', 'NAME', 'DTYPE', 'PARAMS', 'SIZE', 'IMPORTED'],
@@ -143,15 +84,21 @@ export async function modelsCommand(argv: readonly string[], io: CliIo, home: st
       return EXIT.ok;
     }
     case 'import': {
-      const args = parseCommandArgs('models', rest, { id: { type: 'string' }, json: { type: 'boolean' }, precision: { type: 'string' } }, 1);
+      const args = parseCommandArgs('models', rest, { id: { type: 'string' }, json: { type: 'boolean' }, 'from-cache': { type: 'string' }, precision: { type: 'string' } }, 1);
       if (args.values.help) return SHOW_HELP;
       const dir = args.positionals[0];
-      if (dir === undefined) throw new UsageError('models', 'models import needs the checkpoint folder: inkwell models import <dir> --id <id>');
+      const fromCache = args.values['from-cache'];
+      if (typeof fromCache === 'string') {
+        if (dir !== undefined) throw new UsageError('models', 'give either a folder or --from-cache <repo>, not both');
+        return importFromCache(store, fromCache, args, io);
+      }
+      if (dir === undefined) throw new UsageError('models', 'models import needs the checkpoint folder: inkwell models import <dir> --id <id> (or --from-cache <repo>)');
       const id = requireString('models', args, 'id');
       const precisions = typeof args.values.precision === 'string' ? variantList('models', args.values.precision) : [];
       const json = args.values.json === true;
-      const imported = await store.import(dir, id);
-      if (!json) io.stdout(`imported ${imported.id}: ${imported.name}, ${imported.dtype}, ${formatBytes(imported.sizeBytes)} → ${imported.dir}\n`);
+      const progress = createTerminalProgress(io);
+      const model = await store.import(dir, id, { signal: io.interrupt, onProgress: storeImportProgress(progress) }).finally(() => progress.finish());
+      if (!json) io.stdout(`imported ${model.id}: ${model.name}, ${model.dtype}, ${formatBytes(model.sizeBytes)} → ${model.dir}\n`);
       await convertAll(store, id, precisions, io, { json, measure: true });
       if (json) io.stdout(`${JSON.stringify(modelJson(store.get(id)), null, 2)}\n`);
       return EXIT.ok;
@@ -184,13 +131,19 @@ export async function modelsCommand(argv: readonly string[], io: CliIo, home: st
       io.stdout(`removed ${id}\n`);
       return EXIT.ok;
     }
+    case 'pull':
+      return pullCommand(store, rest, io);
+    case 'cache':
+      return cacheCommand(store, rest, io);
+    case 'catalog':
+      return catalogCommand(rest, io);
     case '--help':
     case '-h':
     case 'help':
       return SHOW_HELP;
     case undefined:
-      throw new UsageError('models', 'missing models command: import, list, convert or remove');
+      throw new UsageError('models', `missing models command: ${SUBCOMMANDS}`);
     default:
-      throw new UsageError('models', `unknown models command ${JSON.stringify(sub)} (import, list, convert or remove)`);
+      throw new UsageError('models', `unknown models command ${JSON.stringify(sub)} (${SUBCOMMANDS})`);
   }
 }

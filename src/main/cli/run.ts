@@ -4,6 +4,7 @@ import { resolveHome } from '../engine/paths';
 import { generateCommand } from './generate-command';
 import { HELP } from './help';
 import { logitsCommand, tokenizeCommand } from './inspect-commands';
+import { attentionCommand, lensCommand, probsCommand } from './inspector-commands';
 import { describeError, EXIT, exitCodeFor, SHOW_HELP, UsageError, type CliIo } from './io';
 import { modelsCommand } from './models-command';
 import { serveCommand } from './serve-command';
@@ -15,6 +16,9 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   generate: generateCommand,
   logits: logitsCommand,
   tokenize: tokenizeCommand,
+  attention: attentionCommand,
+  probs: probsCommand,
+  lens: lensCommand,
   serve: serveCommand,
 };
 

@@ -6,6 +6,9 @@
 import type { DeviceStatus, GenerationParams, GenerationResult } from '../../shared/api';
 import { runGeneration, type GenerationStartInfo } from './generate/generate';
 import { randomSeed } from './generate/rng';
+import { bertTokenizerDir, importBertTokenizer, loadBertTokenizer, type BertWordPiece, type WordPieceResult } from './inspect/bert-tokenizer';
+import { Inspector } from './inspect/inspector';
+import type { openInspectSession } from './runtime/threaded-inspect-session';
 import { ModelStore, type StoredModel } from './models/store';
 import { defaultPrecision, type Precision, type PrecisionRequest } from './precision';
 import { AUTO_ORDER, openDecoder, probeDevices, type DecoderPaths, type DecoderSession } from './runtime';
@@ -14,9 +17,30 @@ import { EngineError, type DeviceName, type DeviceRequest } from './types';
 
 export { EngineError } from './types';
 export type { DeviceName, DeviceRequest, EngineErrorKind, FinishReason, Gpt2Config } from './types';
-export type { ConvertOptions, ConvertProgress, StoredModel, StoredVariant } from './models/store';
-export { ModelStore } from './models/store';
+export type { ConvertOptions, ConvertProgress, ImportOptions, ImportProgress, ImportTransfer, StoredModel, StoredVariant } from './models/store';
+export { ModelOrigin, ModelStore } from './models/store';
+export type { CachedRepo, CacheImportOptions, HfCacheListing } from './models/hf-cache';
+export { findCachedRepo, hfHubCacheDir, importFromHfCache, listHfCache } from './models/hf-cache';
+export type { PullOptions, PullProgress, PullResult } from './models/pull';
+export { pull, resolvePullTarget, tokenizerDir, TOKENIZER_META_FILE } from './models/pull';
+export type { HubConnection, HubFailure } from './models/hub-http';
+export { DEFAULT_HUB_ENDPOINT, HubError, hubConnectionFromEnv } from './models/hub-http';
+export type { CatalogEntry, CatalogModel, CatalogTokenizer, PrecisionFootprint } from './models/catalog';
+export { BERT_TOKENIZER, catalog, catalogEntry, catalogEntryForRepo } from './models/catalog';
+export type { ModelDimensions } from './models/footprint';
+export { bytesReadPerToken, checkpointBytes, matMulNBitsBytes, parameterCount, storedBytes, weightBytes } from './models/footprint';
+export type { AvailableMemory, MemoryEstimate, MemoryVerdict, MemoryWorkload } from './runtime/memory-estimate';
+export { availableMemory, checkMemory, estimateMemory } from './runtime/memory-estimate';
+export { formatBytes } from './models/disk';
 export type { GenerationStartInfo } from './generate/generate';
+export { Inspector, NEXT_TOKEN_TOP, MAX_TOP, DEFAULT_MAX_INSPECT_BYTES, DEFAULT_INSPECT_IDLE_MS } from './inspect/inspector';
+export type { InspectRequest, InspectResult, PositionPrediction, TopToken } from './inspect/inspector';
+export type { AttentionLayerPayload, AttentionOverviewPayload, LensLayerPayload } from './inspect/inspection';
+export { decodeHalfBits } from './inspect/inspection';
+export type { TokenView } from './inspect/token-view';
+export type { HalfMatrix, PositionalEncoding, PositionalEncodingsPayload, PositionalOptions } from './inspect/positional';
+export { BERT_TOKENIZER_NAME } from './inspect/bert-tokenizer';
+export type { WordPieceResult } from './inspect/bert-tokenizer';
 export { defaultPrecision, isPrecision, isVariantPrecision, PRECISIONS, VARIANT_PRECISIONS } from './precision';
 export type { Precision, PrecisionRequest, VariantPrecision } from './precision';
 
@@ -61,6 +85,11 @@ export interface EngineOptions {
   openDecoder?: typeof openDecoder;
   loadTokenizer?: typeof loadTokenizer;
   probeDevices?: typeof probeDevices;
+  openInspectSession?: typeof openInspectSession;
+  /** Largest inspect pass held in memory (default DEFAULT_MAX_INSPECT_BYTES). */
+  maxInspectBytes?: number;
+  /** An unused inspect session is released after this long (default DEFAULT_INSPECT_IDLE_MS; 0: never). */
+  inspectIdleReleaseMs?: number;
 }
 
 /** A decoder opened for one (model, requested device). */
@@ -87,19 +116,34 @@ interface LoadedTokenizer {
 export class Engine {
   /** The model store under <home>/models. */
   readonly models: ModelStore;
+  /** Inspect passes: attention, next-token log-probabilities, logit lens (graphs built and opened on first use). */
+  readonly inspector: Inspector;
   readonly #openDecoder: typeof openDecoder;
   readonly #loadTokenizer: typeof loadTokenizer;
   readonly #probeDevices: typeof probeDevices;
   readonly #precision: PrecisionRequest;
   #decoders: LoadedDecoder[] = [];
   readonly #tokenizers = new Map<string, LoadedTokenizer>();
+  readonly #home: string;
+  #bert: Promise<BertWordPiece> | undefined;
   #disposed = false;
 
   constructor(opts: EngineOptions) {
     this.models = new ModelStore(opts.home);
+    this.#home = opts.home;
     this.#openDecoder = opts.openDecoder ?? openDecoder;
     this.#loadTokenizer = opts.loadTokenizer ?? loadTokenizer;
     this.#probeDevices = opts.probeDevices ?? probeDevices;
+    this.inspector = new Inspector({
+      model: (id) => {
+        this.#checkOpen();
+        return this.models.get(id);
+      },
+      tokenizer: (model) => this.#tokenizer(model),
+      ...(opts.openInspectSession ? { openInspectSession: opts.openInspectSession } : {}),
+      ...(opts.maxInspectBytes !== undefined ? { maxBytes: opts.maxInspectBytes } : {}),
+      ...(opts.inspectIdleReleaseMs !== undefined ? { idleReleaseMs: opts.inspectIdleReleaseMs } : {}),
+    });
     this.#precision = opts.precision ?? 'auto';
   }
 
@@ -150,6 +194,30 @@ export class Engine {
     const tokenizer = await this.#tokenizer(this.models.get(modelId));
     const ids = tokenizer.encode(text);
     return { ids, tokens: tokenizer.tokenStrings(ids) };
+  }
+
+  /**
+   * BERT WordPiece tokens of `text` with [CLS] and [SEP] (bert-base-uncased's tokenizer from
+   * <home>/tokenizers/bert-base-uncased); EngineError not_found saying how to get it when missing.
+   */
+  async wordPiece(text: string): Promise<WordPieceResult> {
+    this.#checkOpen();
+    if (!this.#bert) {
+      const loading = loadBertTokenizer(bertTokenizerDir(this.#home));
+      this.#bert = loading;
+      // Not kept after a failure: the files may be pulled or imported while the engine runs.
+      loading.catch(() => {
+        if (this.#bert === loading) this.#bert = undefined;
+      });
+    }
+    return (await this.#bert).tokenize(text);
+  }
+
+  /** Installs the BERT tokenizer files found in `dir` (tokenizer.json or vocab.txt, checked first) for wordPiece(). */
+  async importBertTokenizer(dir: string): Promise<void> {
+    this.#checkOpen();
+    const imported = await importBertTokenizer(dir, bertTokenizerDir(this.#home));
+    this.#bert = Promise.resolve(imported);
   }
 
   /** Display text of each token id (e.g. 50256 → "<|endoftext|>"). */
@@ -229,7 +297,7 @@ export class Engine {
     this.#tokenizers.delete(modelId);
     const leaving = this.#decoders.filter((d) => d.modelId === modelId);
     this.#decoders = this.#decoders.filter((d) => d.modelId !== modelId);
-    await Promise.all(leaving.map((d) => this.#retire(d)));
+    await Promise.all([...leaving.map((d) => this.#retire(d)), this.inspector.unload(modelId)]);
   }
 
   /** Releases everything; the engine refuses work afterwards. */
@@ -238,7 +306,7 @@ export class Engine {
     const leaving = this.#decoders;
     this.#decoders = [];
     this.#tokenizers.clear();
-    await Promise.all(leaving.map((d) => this.#retire(d)));
+    await Promise.all([...leaving.map((d) => this.#retire(d)), this.inspector.dispose()]);
   }
 
   async #tokenizer(model: StoredModel): Promise<Gpt2Tokenizer> {

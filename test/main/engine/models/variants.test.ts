@@ -29,7 +29,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../../../src/main/engine';
-import { checkFreeSpace, ModelStore, type StoredVariant } from '../../../../src/main/engine/models/store';
+import { ModelStore, type StoredVariant } from '../../../../src/main/engine/models/store';
 import { qualityWindows } from '../../../../src/main/engine/models/quality-sample';
 import { measureQuality } from '../../../../src/main/engine/models/variant-measure';
 import { loadTokenizer } from '../../../../src/main/engine/tokenizer';
@@ -205,12 +205,13 @@ describe('conversion and the store', () => {
     expect(() => store.removeVariant('m', 'int8')).toThrow(EngineError);
   });
 
-  it('a variant larger than the free disk space is refused with both figures, before anything is written', () => {
+  it('a variant larger than the free disk space is refused with both figures, before anything is written', async () => {
     const onnx = join(store.get('m').dir, 'onnx');
     const before = readdirSync(onnx);
-    expect(() => checkFreeSpace(onnx, Number.MAX_SAFE_INTEGER)).toThrow(/not enough free disk space in .*: the variant needs \d+ MiB, \d+ MiB are free/);
-    expect(() => checkFreeSpace(onnx, 1)).not.toThrow();
+    const tight = new ModelStore(home, { freeDiskBytes: async () => 1024 });
+    await expect(tight.convert('m', 'int4', { measure: false })).rejects.toThrow(/not enough disk space for the int4 variant of m: it needs [\d.]+ [KMG]iB in .*, and 1\.0 KiB is free/);
     expect(readdirSync(onnx)).toEqual(before);
+    expect(tight.get('m').variants.some((v) => v.precision === 'int4')).toBe(false);
   });
 
   it('asking the Engine for a precision the model lacks names the convert command', async () => {

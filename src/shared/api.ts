@@ -59,6 +59,9 @@ export type DeviceRequest = z.infer<typeof DeviceRequest>;
 /** Why a sequence stopped. */
 export const FinishReason = z.enum(['stop', 'length', 'cancelled']);
 export type FinishReason = z.infer<typeof FinishReason>;
+/** Weight precisions a model can run in: fp32 is the imported graph, the others are variants made by conversion. */
+export const Precision = z.enum(['fp32', 'fp16', 'int8', 'int4']);
+export type Precision = z.infer<typeof Precision>;
 /** Element types a checkpoint's weights may have. */
 export const WeightDtype = z.enum(['F32', 'F16', 'BF16']);
 export type WeightDtype = z.infer<typeof WeightDtype>;
@@ -148,6 +151,7 @@ export type Candidate = z.infer<typeof Candidate>;
 /** What is known once the prompt is tokenized, before the first token (the engine reports it). */
 export const GenerationStartInfo = z.strictObject({
   device: DeviceName,
+  precision: Precision,
   seed: Seed,
   promptTokens: Count,
   truncatedPromptTokens: Count,
@@ -163,6 +167,8 @@ export type GenerationStarted = z.infer<typeof GenerationStarted>;
 export const GenerationOutcome = z.strictObject({
   modelId: z.string(),
   device: DeviceName,
+  /** The weight precision whose graphs ran. */
+  precision: Precision,
   deviceFallbackReason: z.string().optional(),
   seed: Seed,
   promptTokens: Count,

@@ -85,7 +85,7 @@ export class FakeEngine implements InferenceEngine {
   async #stream(request: GenerateRequest, n: number): Promise<GenerateResult> {
     const seed = request.params.seed ?? 4242;
     this.#loaded.set(request.modelId, 'cpu');
-    request.onStart?.({ device: 'cpu', seed, promptTokens: 5, truncatedPromptTokens: 0, numSequences: n });
+    request.onStart?.({ device: 'cpu', precision: 'fp32', seed, promptTokens: 5, truncatedPromptTokens: 0, numSequences: n });
     const texts = Array.from({ length: n }, () => '');
     const pieces = Array.from({ length: n }, (_, sequence) => this.#options.sequencePieces?.(sequence, seed) ?? this.#options.pieces);
     const steps = Math.max(0, ...pieces.map((p) => p.length));
@@ -108,6 +108,7 @@ export class FakeEngine implements InferenceEngine {
     return {
       modelId: request.modelId,
       device: 'cpu',
+      precision: 'fp32',
       seed,
       promptTokens: 5,
       truncatedPromptTokens: 0,

@@ -3,10 +3,10 @@ import type { GenerationEvent, GenerationResult } from '../../src/shared/api';
 import { GenerationStates } from '../../src/shared/generation-state';
 
 const started = (generationId: string): GenerationEvent => ({
-  type: 'started', generationId, modelId: 'tiny', device: 'cpu', seed: 7, promptTokens: 3, truncatedPromptTokens: 0, numSequences: 2,
+  type: 'started', generationId, modelId: 'tiny', device: 'cpu', precision: 'fp32', seed: 7, promptTokens: 3, truncatedPromptTokens: 0, numSequences: 2,
 });
 const result = (generationId: string, texts: string[]): GenerationResult => ({
-  generationId, modelId: 'tiny', device: 'cpu', seed: 7, promptTokens: 3, truncatedPromptTokens: 0, historyId: 1,
+  generationId, modelId: 'tiny', device: 'cpu', precision: 'fp32', seed: 7, promptTokens: 3, truncatedPromptTokens: 0, historyId: 1,
   sequences: texts.map((text) => ({ text, tokenIds: [1], finishReason: 'length' as const })),
   timings: { loadMs: 0, prefillMs: 1, decodeMs: 2, tokensPerSecond: 3 },
 });

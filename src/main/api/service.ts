@@ -159,6 +159,7 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
       outcome = {
         modelId,
         device: started.device,
+        precision: started.precision,
         seed: started.seed,
         promptTokens: started.promptTokens,
         truncatedPromptTokens: started.truncatedPromptTokens,

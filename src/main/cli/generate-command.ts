@@ -1,12 +1,13 @@
 /** `inkwell generate`: streams continuations to stdout, or prints one JSON object. */
 import type { EngineGenerateResult } from '../engine';
-import { GENERATION_OPTIONS, generationParamsFromArgs, parseCommandArgs, requireString } from './args';
+import { GENERATION_OPTIONS, generationParamsFromArgs, parseCommandArgs, precisionFromArgs, requireString } from './args';
 import { EXIT, SHOW_HELP, type CliIo } from './io';
 
 /** The result as `--json` prints it (snake_case, as the README's CLI section documents it). */
 export function generateJson(result: EngineGenerateResult): Record<string, unknown> {
   return {
     model: result.modelId,
+    precision: result.precision,
     device: result.device,
     ...(result.deviceFallbackReason !== undefined ? { device_fallback_reason: result.deviceFallbackReason } : {}),
     seed: result.seed,
@@ -71,10 +72,11 @@ export async function generateCommand(argv: readonly string[], io: CliIo, home: 
   const modelId = requireString('generate', args, 'model');
   const prompt = requireString('generate', args, 'prompt');
   const params = generationParamsFromArgs('generate', args);
+  const precision = precisionFromArgs('generate', args);
   const json = args.values.json === true;
 
   const { Engine } = await import('../engine');
-  const engine = new Engine({ home });
+  const engine = new Engine({ home, precision });
   try {
     const printer = json ? null : new StreamPrinter(io, params.numReturnSequences);
     const result = await engine.generate({
@@ -95,7 +97,7 @@ export async function generateCommand(argv: readonly string[], io: CliIo, home: 
       if (result.deviceFallbackReason) io.stderr(`inkwell: note: ${result.deviceFallbackReason}\n`);
       const newTokens = result.sequences.reduce((n, s) => n + s.tokenIds.length, 0);
       const reasons = [...new Set(result.sequences.map((s) => s.finishReason))].join(', ');
-      io.stderr(`[${result.modelId} on ${result.device} · seed ${result.seed} · ${result.promptTokens} prompt + ${newTokens} new tokens · `
+      io.stderr(`[${result.modelId} ${result.precision} on ${result.device} · seed ${result.seed} · ${result.promptTokens} prompt + ${newTokens} new tokens · `
         + `${result.timings.tokensPerSecond.toFixed(1)} tokens/s · finish: ${reasons}]\n`);
     }
     return io.interrupt.aborted ? EXIT.interrupted : EXIT.ok;

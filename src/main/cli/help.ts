@@ -8,10 +8,13 @@ Commands:
   models pull <alias|owner/name>  download a GPT-2 model from the Hugging Face Hub (gpt2, gpt2-large, …)
   models catalog [--json]         the models pull offers, with download size and memory per precision
   models cache [--json]           what the local Hugging Face cache holds, and what can be imported
-  models import <dir> --id <id>   import a Hugging Face GPT-2 checkpoint folder (safetensors)
+  models import <dir> --id <id> [--precision int8,int4]
+                                  import a Hugging Face GPT-2 checkpoint folder (safetensors)
   models import --from-cache <repo>  import from the Hugging Face cache without copying the weights
-  models list [--json]            list imported models
-  models remove <id>              delete an imported model
+  models convert <id> --precision fp16|int8|int4 [--json]
+                                  add a precision variant (measured against fp32 when made)
+  models list [--json]            list imported models and their variants
+  models remove <id> [--precision P]   delete a model, or only one of its variants
   generate --model <id> --prompt <text> [options]
                                   continue a prompt (streams text; --json for one JSON object)
   logits --model <id> --prompt <text> [--all] --json
@@ -39,10 +42,11 @@ const MODELS = `Usage:
   inkwell models pull <alias|owner/name> [--id <id>] [--json]
   inkwell models catalog [--json]
   inkwell models cache [--json]
-  inkwell models import <dir> --id <id> [--json]
+  inkwell models import <dir> --id <id> [--precision fp16,int8,int4] [--json]
   inkwell models import --from-cache <owner/name|alias> [--id <id>] [--json]
+  inkwell models convert <id> --precision fp16|int8|int4[,…] [--no-measure] [--json]
   inkwell models list [--json]
-  inkwell models remove <id>
+  inkwell models remove <id> [--precision fp16|int8|int4]
 
 pull     downloads a GPT-2 model from the Hugging Face Hub and imports it. <alias> is one of
          gpt2, distilgpt2, gpt2-medium, gpt2-large, gpt2-xl (openai-community/… and
@@ -70,8 +74,19 @@ import   validates a Hugging Face GPT-2 folder (config.json, model.safetensors i
          with python -c "from transformers import GPT2LMHeadModel as M, AutoTokenizer as T;
          M.from_pretrained('IN').save_pretrained('OUT', safe_serialization=True);
          T.from_pretrained('IN').save_pretrained('OUT')". Ids use letters, digits, ".", "_", "-".
-list     the imported models (--json: an array of objects with id, name, sizes, dtype, origin, …)
-remove   deletes a model from the store (weights shared with the Hugging Face cache stay there)
+         --precision also makes those variants right after the import (as convert does).
+convert  writes a precision variant beside the fp32 graphs: int8 and int4 store every weight
+         matrix, lm_head included, as 8- or 4-bit blocks of 32 with one scale each (and a zero
+         point for int4; com.microsoft MatMulNBits, for the CPU); fp16 stores them as float16 with the
+         residual stream and layer norms kept in float32 (for GPUs). Each variant is then
+         measured against fp32 on the same weights: mean KL divergence of the next-token
+         distribution, greedy agreement and perplexity on a fixed Brown-corpus sample, and
+         decode speed on this machine (--no-measure skips that). Ctrl-C cancels and leaves
+         nothing behind. --json prints the variants made.
+list     the imported models and their variants with sizes and measured figures
+         (--json: an array of objects with id, name, sizes, dtype, origin, variants, …)
+remove   deletes a model from the store (weights shared with the Hugging Face cache stay there);
+         with --precision only that variant
 
 Progress goes to stderr: a bar on a terminal, plain lines otherwise. Ctrl-C stops (exit code
 130); nothing half-done is ever listed as a model. Failures exit with code 2 and the reason.
@@ -96,8 +111,10 @@ Options (defaults follow the Hugging Face text-generation pipeline):
                              same text (a random seed is picked and reported otherwise)
   --stop <string>            stop a sequence before this text (repeatable, up to 8)
   --device auto|cpu|webgpu|cuda   where to run (default auto: CUDA, then WebGPU, then CPU)
+  --precision auto|fp32|fp16|int8|int4   weights to run with (default auto: int8 on the CPU and
+                             fp16 on a GPU when the model has that variant, else fp32)
   --json                     print one JSON object instead of streaming:
-                             {model, device, seed, prompt_tokens, truncated_prompt_tokens,
+                             {model, precision, device, seed, prompt_tokens, truncated_prompt_tokens,
                               sequences: [{text, token_ids, finish_reason}],
                               timings: {load_ms, prefill_ms, decode_ms, tokens_per_second}}
 
@@ -107,10 +124,11 @@ JSON). Ctrl-C stops generating and prints what was written so far (exit code 130
 
 const LOGITS = `Usage: inkwell logits --model <id> --prompt <text> [--all] --json
 
-Prints {token_ids, logits_last}: the prompt's token ids and the vocabulary-sized logits at its
-last position; with --all also logits: one row per prompt position. Without --json, prints the
-ten most likely next tokens.
+Prints {precision, token_ids, logits_last}: the prompt's token ids and the vocabulary-sized logits
+at its last position; with --all also logits: one row per prompt position. Without --json, prints
+the ten most likely next tokens.
   --device auto|cpu|webgpu|cuda   where to run (default auto)
+  --precision auto|fp32|fp16|int8|int4   weights to run with (default auto, as for generate)
 `;
 
 const TOKENIZE = `Usage: inkwell tokenize --model <id> --text <text> --json

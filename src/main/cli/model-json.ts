@@ -1,5 +1,42 @@
 /** How the CLI prints models: the JSON objects of `--json` and plain-text tables. */
-import type { StoredModel } from '../engine';
+import type { StoredModel, StoredVariant } from '../engine';
+
+/** A precision variant as the CLI's JSON shows it (snake_case, figures as measured). */
+export function variantJson(v: StoredVariant): Record<string, unknown> {
+  return {
+    precision: v.precision,
+    size_bytes: v.sizeBytes,
+    weight_bytes_per_token: v.matrixBytes,
+    created_at: v.createdAt,
+    format: {
+      bits: v.format.bits,
+      block_size: v.format.blockSize,
+      symmetric: v.format.symmetric,
+      accuracy_level: v.format.accuracyLevel,
+      embedding: v.format.embedding,
+      matmul: v.format.matmul,
+    },
+    quality: v.quality && {
+      sample: v.quality.sample,
+      positions: v.quality.positions,
+      mean_kl: v.quality.meanKl,
+      max_kl: v.quality.maxKl,
+      greedy_agreement: v.quality.greedyAgreement,
+      perplexity: v.quality.perplexity,
+      fp32_perplexity: v.quality.fp32Perplexity,
+    },
+    speed: v.speed && {
+      device: v.speed.device,
+      threads: v.speed.threads,
+      prompt_tokens: v.speed.promptTokens,
+      steps: v.speed.steps,
+      decode_ms_per_step: v.speed.decodeMsPerStep,
+      fp32_decode_ms_per_step: v.speed.fp32DecodeMsPerStep,
+      decode_tokens_per_s: 1000 / v.speed.decodeMsPerStep,
+    },
+    dir: v.dir,
+  };
+}
 
 /** A stored model as the CLI's JSON shows it. */
 export function modelJson(m: StoredModel): Record<string, unknown> {
@@ -18,6 +55,7 @@ export function modelJson(m: StoredModel): Record<string, unknown> {
     dir: m.dir,
     origin: m.origin,
     weights_linked: m.weightsLinked,
+    variants: m.variants.map(variantJson),
   };
 }
 

@@ -10,13 +10,14 @@ import { bertTokenizerDir, importBertTokenizer, loadBertTokenizer, type BertWord
 import { Inspector } from './inspect/inspector';
 import type { openInspectSession } from './runtime/threaded-inspect-session';
 import { ModelStore, type StoredModel } from './models/store';
-import type { DecoderSession, openDecoder, probeDevices } from './runtime';
+import { defaultPrecision, type Precision, type PrecisionRequest } from './precision';
+import type { DecoderPaths, DecoderSession, openDecoder, probeDevices } from './runtime';
 import { loadTokenizer, type Gpt2Tokenizer } from './tokenizer';
 import { EngineError, type DeviceName, type DeviceRequest } from './types';
 
 export { EngineError } from './types';
 export type { DeviceName, DeviceRequest, EngineErrorKind, FinishReason, Gpt2Config } from './types';
-export type { ImportOptions, ImportProgress, ImportTransfer, StoredModel } from './models/store';
+export type { ConvertOptions, ConvertProgress, ImportOptions, ImportProgress, ImportTransfer, StoredModel, StoredVariant } from './models/store';
 export { ModelOrigin, ModelStore, formatParameters } from './models/store';
 export type { CachedRepo, CacheImportOptions, HfCacheListing } from './models/hf-cache';
 export { findCachedRepo, hfHubCacheDir, importFromHfCache, listHfCache } from './models/hf-cache';
@@ -26,8 +27,8 @@ export type { HubConnection, HubFailure } from './models/hub-http';
 export { DEFAULT_HUB_ENDPOINT, HubError, hubConnectionFromEnv } from './models/hub-http';
 export type { CatalogEntry, CatalogModel, CatalogTokenizer, PrecisionFootprint } from './models/catalog';
 export { BERT_TOKENIZER, catalog, catalogEntry, catalogEntryForRepo } from './models/catalog';
-export type { ModelDimensions, Precision } from './models/footprint';
-export { PRECISIONS, QUANT_BLOCK_SIZE, bytesReadPerToken, checkpointBytes, matMulNBitsBytes, parameterCount, storedBytes, weightBytes } from './models/footprint';
+export type { ModelDimensions } from './models/footprint';
+export { bytesReadPerToken, checkpointBytes, matMulNBitsBytes, parameterCount, storedBytes, weightBytes } from './models/footprint';
 export type { AvailableMemory, MemoryEstimate, MemoryVerdict, MemoryWorkload } from './runtime/memory-estimate';
 export { availableMemory, checkMemory, estimateMemory } from './runtime/memory-estimate';
 export { formatBytes } from './models/disk';
@@ -43,6 +44,8 @@ export type { WordPieceResult } from './inspect/bert-tokenizer';
 export { topCandidates } from './generate/sampling';
 export { resolveHome } from './paths';
 export { isCudaProviderInstalled } from './runtime/cuda';
+export { defaultPrecision, isPrecision, isVariantPrecision, PRECISIONS, VARIANT_PRECISIONS } from './precision';
+export type { Precision, PrecisionRequest, VariantPrecision } from './precision';
 
 /** One generation request (params already validated by the shared GenerationParams schema). */
 export interface EngineGenerateRequest {
@@ -51,13 +54,15 @@ export interface EngineGenerateRequest {
   /** Kept at the start of the context whatever is cut from the left of `prompt`. */
   memory?: string;
   params: GenerationParams;
+  /** Weight precision; default the engine's `precision` option. */
+  precision?: PrecisionRequest;
   /** Aborting ends every running sequence within one decoder step ('cancelled', partial text kept). */
   signal?: AbortSignal;
   onStart?(info: GenerationStartInfo): void;
   onDelta?(sequence: number, text: string): void;
 }
 
-/** What a generation returns: the API's GenerationOutcome (the service names it and saves it to history). */
+/** What a generation returns: the API's GenerationOutcome (the service names it and saves it to history), with the precision that ran. */
 export type EngineGenerateResult = GenerationOutcome;
 
 /** Raw next-token scores of a prompt. */
@@ -67,11 +72,19 @@ export interface EngineLogits {
   logitsLast: Float32Array;
   /** One vocabulary-sized row per prompt position (only when asked for). */
   logits?: Float32Array[];
+  /** The precision whose graphs computed them. */
+  precision: Precision;
 }
 
 /** Collaborators the engine uses; tests may replace them. */
 export interface EngineOptions {
   home: string;
+  /**
+   * Weight precision of every request that does not name one (generate, logits, and whatever
+   * else opens a decoder through the engine). Default 'auto': defaultPrecision() for the device
+   * among the variants the model has.
+   */
+  precision?: PrecisionRequest;
   openDecoder?: typeof openDecoder;
   loadTokenizer?: typeof loadTokenizer;
   probeDevices?: typeof probeDevices;
@@ -86,7 +99,10 @@ export interface EngineOptions {
 interface LoadedDecoder {
   readonly modelId: string;
   readonly requested: DeviceRequest;
-  /** Changes when the model is removed and imported again under the same id. */
+  readonly precision: Precision;
+  /** Why this CPU decoder stands in for a GPU one that failed to open (set by #acquireFor). */
+  readonly fallbackReason?: string;
+  /** Changes when the model is removed and imported again under the same id, or its variant is made again. */
   readonly importedAt: string;
   readonly ready: Promise<DecoderSession>;
   session?: DecoderSession;
@@ -108,6 +124,7 @@ export class Engine {
   readonly #openDecoder: typeof openDecoder;
   readonly #loadTokenizer: typeof loadTokenizer;
   readonly #probeDevices: typeof probeDevices;
+  readonly #precision: PrecisionRequest;
   #decoders: LoadedDecoder[] = [];
   readonly #tokenizers = new Map<string, LoadedTokenizer>();
   readonly #home: string;
@@ -132,13 +149,14 @@ export class Engine {
       ...(opts.maxInspectBytes !== undefined ? { maxBytes: opts.maxInspectBytes } : {}),
       ...(opts.inspectIdleReleaseMs !== undefined ? { idleReleaseMs: opts.inspectIdleReleaseMs } : {}),
     });
+    this.#precision = opts.precision ?? 'auto';
   }
 
   /** Generates `params.numReturnSequences` continuations of memory + prompt, streaming text through onDelta. */
   async generate(req: EngineGenerateRequest): Promise<EngineGenerateResult> {
     const loadStart = performance.now();
     const model = this.models.get(req.modelId);
-    const { tokenizer, decoder } = await this.#load(model, req.params.device);
+    const { tokenizer, decoder } = await this.#load(model, req.params.device, req.precision ?? this.#precision);
     const loadMs = performance.now() - loadStart;
     try {
       const session = decoder.session as DecoderSession;
@@ -151,12 +169,13 @@ export class Engine {
         params: req.params,
         seed,
         signal: req.signal,
-        onStart: req.onStart?.bind(req),
+        onStart: (info) => req.onStart?.({ ...info, precision: decoder.precision }),
         onDelta: req.onDelta?.bind(req),
       });
-      const fallbackReason = session.device.fallbackReason;
+      const fallbackReason = session.device.fallbackReason ?? decoder.fallbackReason;
       return {
         modelId: model.id,
+        precision: decoder.precision,
         device: session.device.used,
         ...(fallbackReason !== undefined ? { deviceFallbackReason: fallbackReason } : {}),
         seed,
@@ -216,7 +235,7 @@ export class Engine {
    * Logits of the next token after `prompt` (and, with `all`, after every prefix of it), from the same
    * graphs generation uses. The prompt must fit the context window; nothing is cut.
    */
-  async logits(modelId: string, prompt: string, all: boolean, device: DeviceRequest = 'auto'): Promise<EngineLogits> {
+  async logits(modelId: string, prompt: string, all: boolean, device: DeviceRequest = 'auto', precision: PrecisionRequest = this.#precision): Promise<EngineLogits> {
     const model = this.models.get(modelId);
     const tokenizer = await this.#tokenizer(model);
     const tokenIds = tokenizer.encode(prompt);
@@ -226,14 +245,14 @@ export class Engine {
       throw new EngineError('bad_input', `prompt is ${tokenIds.length} tokens; the model's context window is ${window}`);
     }
     // Unlike generate, opened only after the prompt is checked: a refused prompt loads no decoder.
-    const { decoder } = await this.#acquire(model, device);
+    const { decoder } = await this.#acquireFor(model, device, precision);
     try {
       const session = decoder.session as DecoderSession;
       const vocab = model.config.vocabSize;
       if (all) {
         const flat = await session.logitsAll(tokenIds);
         const rows = tokenIds.map((_, i) => flat.slice(i * vocab, (i + 1) * vocab));
-        return { tokenIds, logitsLast: rows[rows.length - 1] as Float32Array, logits: rows };
+        return { tokenIds, logitsLast: rows[rows.length - 1] as Float32Array, logits: rows, precision: decoder.precision };
       }
       const out = await session.step({
         batch: 1,
@@ -244,22 +263,22 @@ export class Engine {
         past: null,
       });
       out.present.dispose();
-      return { tokenIds, logitsLast: out.logits.slice(0, vocab) };
+      return { tokenIds, logitsLast: out.logits.slice(0, vocab), precision: decoder.precision };
     } finally {
       await this.#releaseUse(decoder);
     }
   }
 
-  /** Decoders currently loaded, with the device each runs on. */
-  loaded(): { modelId: string; device: DeviceName }[] {
+  /** Decoders currently loaded, with the device and precision each runs in. */
+  loaded(): { modelId: string; device: DeviceName; precision: Precision }[] {
     const seen = new Set<string>();
-    const out: { modelId: string; device: DeviceName }[] = [];
+    const out: { modelId: string; device: DeviceName; precision: Precision }[] = [];
     for (const d of this.#decoders) {
       if (!d.session || d.unloaded) continue;
-      const key = `${d.modelId}\0${d.session.device.used}`;
+      const key = `${d.modelId}\0${d.session.device.used}\0${d.precision}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      out.push({ modelId: d.modelId, device: d.session.device.used });
+      out.push({ modelId: d.modelId, device: d.session.device.used, precision: d.precision });
     }
     return out;
   }
@@ -272,6 +291,15 @@ export class Engine {
   releaseIdleMemory(): void {
     for (const decoder of this.#decoders) decoder.session?.collectGarbage?.();
     (globalThis as { gc?: () => void }).gc?.();
+  }
+
+  /**
+   * The precision a request for `modelId` on `device` runs in: `request` itself when the model
+   * has it (EngineError not_found with the convert command when not), else for 'auto' the
+   * default for the device the request would run on (defaultPrecision).
+   */
+  async resolvePrecision(modelId: string, device: DeviceRequest, request: PrecisionRequest = this.#precision): Promise<Precision> {
+    return this.#resolvePrecision(this.models.get(modelId), device, request);
   }
 
   /** Which devices work on this machine (a real probe session per device, cached per process). */
@@ -316,8 +344,8 @@ export class Engine {
    * Errors come in the order a one-after-the-other load would give (tokenizer first), and a
    * decoder this request opened is unloaded again when the tokenizer fails.
    */
-  async #load(model: StoredModel, device: DeviceRequest): Promise<{ tokenizer: Gpt2Tokenizer; decoder: LoadedDecoder }> {
-    const [tokenizer, acquired] = await Promise.allSettled([this.#tokenizer(model), this.#acquire(model, device)]);
+  async #load(model: StoredModel, device: DeviceRequest, precision: PrecisionRequest): Promise<{ tokenizer: Gpt2Tokenizer; decoder: LoadedDecoder }> {
+    const [tokenizer, acquired] = await Promise.allSettled([this.#tokenizer(model), this.#acquireFor(model, device, precision)]);
     if (tokenizer.status === 'rejected') {
       if (acquired.status === 'fulfilled') await this.#abandon(acquired.value.decoder, acquired.value.opened);
       throw tokenizer.reason;
@@ -326,25 +354,69 @@ export class Engine {
     return { tokenizer: tokenizer.value, decoder: acquired.value.decoder };
   }
 
+  async #resolvePrecision(model: StoredModel, device: DeviceRequest, request: PrecisionRequest): Promise<Precision> {
+    const available: Precision[] = ['fp32', ...model.variants.map((v) => v.precision)];
+    if (request !== 'auto') {
+      if (!available.includes(request)) {
+        throw new EngineError('not_found', `model ${JSON.stringify(model.id)} has no ${request} variant (make it with \`inkwell models convert ${model.id} --precision ${request}\`)`);
+      }
+      return request;
+    }
+    let target: DeviceName = device === 'auto' ? 'cpu' : device;
+    if (device === 'auto') {
+      const [status, { AUTO_ORDER }] = await Promise.all([this.#probeDevices(), import('./runtime')]);
+      target = AUTO_ORDER.find((d) => status.some((s) => s.name === d && s.available)) ?? 'cpu';
+    }
+    return defaultPrecision(target, available);
+  }
+
   /**
-   * The decoder for (model, device), opened on first use (`opened`: by this call); the caller must
-   * #releaseUse it.
+   * The decoder for (model, device, precision request). When 'auto' chose a GPU's precision and
+   * the GPU failed to open the graph (the session fell back to the CPU), the CPU's default
+   * precision is opened instead, so a fallback does not leave fp16 running on the CPU.
    */
-  async #acquire(model: StoredModel, device: DeviceRequest): Promise<{ decoder: LoadedDecoder; opened: boolean }> {
+  async #acquireFor(model: StoredModel, device: DeviceRequest, request: PrecisionRequest): Promise<{ decoder: LoadedDecoder; opened: boolean }> {
+    const precision = await this.#resolvePrecision(model, device, request);
+    const acquired = await this.#acquire(model, device, precision);
+    const used = acquired.decoder.session?.device.used;
+    if (request !== 'auto' || used !== 'cpu' || device === 'cpu') return acquired;
+    const cpuPrecision = defaultPrecision('cpu', ['fp32', ...model.variants.map((v) => v.precision)]);
+    if (cpuPrecision === precision) return acquired;
+    const reason = acquired.decoder.session?.device.fallbackReason;
+    await this.#abandon(acquired.decoder, acquired.opened);
+    return this.#acquire(model, 'cpu', cpuPrecision, reason === undefined ? undefined : `${reason}; ${cpuPrecision} weights instead of ${precision} on the cpu`);
+  }
+
+  /** Graph paths of `precision` (fp32: the imported graphs). */
+  #paths(model: StoredModel, precision: Precision): DecoderPaths & { stamp: string } {
+    if (precision === 'fp32') return { decoderPath: model.decoderPath, fullLogitsPath: model.fullLogitsPath, stamp: model.importedAt };
+    const variant = model.variants.find((v) => v.precision === precision);
+    if (!variant) throw new EngineError('not_found', `model ${JSON.stringify(model.id)} has no ${precision} variant`);
+    return { decoderPath: variant.decoderPath, fullLogitsPath: variant.fullLogitsPath, stamp: `${model.importedAt}/${variant.createdAt}` };
+  }
+
+  /**
+   * The decoder for (model, device, precision), opened on first use (`opened`: by this call); the
+   * caller must #releaseUse it.
+   */
+  async #acquire(model: StoredModel, device: DeviceRequest, precision: Precision, fallbackReason?: string): Promise<{ decoder: LoadedDecoder; opened: boolean }> {
     this.#checkOpen();
-    const stale = this.#decoders.filter((d) => d.modelId === model.id && d.importedAt !== model.importedAt);
+    const { stamp, ...paths } = this.#paths(model, precision);
+    const stale = this.#decoders.filter((d) => d.modelId === model.id && d.precision === precision && d.importedAt !== stamp);
     if (stale.length > 0) {
       this.#decoders = this.#decoders.filter((d) => !stale.includes(d));
       await Promise.all(stale.map((d) => this.#retire(d)));
     }
-    let entry = this.#find(model.id, device);
+    let entry = this.#find(model.id, device, precision);
     const opened = !entry;
     if (!entry) {
       const created: LoadedDecoder = {
         modelId: model.id,
         requested: device,
-        importedAt: model.importedAt,
-        ready: this.#openDecoder({ decoderPath: model.decoderPath, fullLogitsPath: model.fullLogitsPath }, model.config, device),
+        precision,
+        ...(fallbackReason !== undefined ? { fallbackReason } : {}),
+        importedAt: stamp,
+        ready: this.#openDecoder(paths, model.config, device),
         users: 0,
         unloaded: false,
       };
@@ -363,10 +435,11 @@ export class Engine {
   }
 
   /** An open decoder for the request: same request, or a concrete device another request already resolved to. */
-  #find(modelId: string, device: DeviceRequest): LoadedDecoder | undefined {
-    const same = this.#decoders.find((d) => d.modelId === modelId && d.requested === device);
+  #find(modelId: string, device: DeviceRequest, precision: Precision): LoadedDecoder | undefined {
+    const mine = this.#decoders.filter((d) => d.modelId === modelId && d.precision === precision);
+    const same = mine.find((d) => d.requested === device);
     if (same || device === 'auto') return same;
-    return this.#decoders.find((d) => d.modelId === modelId && d.session?.device.used === device && d.session.device.fallbackReason === undefined);
+    return mine.find((d) => d.session?.device.used === device && d.session.device.fallbackReason === undefined);
   }
 
   async #releaseUse(entry: LoadedDecoder): Promise<void> {

@@ -38,7 +38,8 @@ export interface GenerationRun {
   firstSequence?: number | undefined;
   /** Checked before every step: an abort ends all running sequences with 'cancelled'. */
   signal?: AbortSignal | undefined;
-  onStart?: ((info: GenerationStartInfo) => void) | undefined;
+  /** What is known before the first token; the Engine adds the precision of the session it opened. */
+  onStart?: ((info: Omit<GenerationStartInfo, 'precision'>) => void) | undefined;
   /** Streamed text of sequence `sequence`; the pieces concatenate to its final text. */
   onDelta?: ((sequence: number, text: string) => void) | undefined;
 }

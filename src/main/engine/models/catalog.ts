@@ -7,8 +7,9 @@
  */
 import { estimateMemory, type MemoryEstimate } from '../runtime/memory-estimate';
 import {
-  bytesReadPerToken, checkpointBytes, type ModelDimensions, parameterCount, type Precision, PRECISIONS, storedBytes, weightBytes,
+  bytesReadPerToken, checkpointBytes, type ModelDimensions, parameterCount, storedBytes, weightBytes,
 } from './footprint';
+import { PRECISIONS, type Precision } from '../precision';
 
 /** GPT-2's byte-level BPE tokenizer.json and the small settings files a pull fetches beside the weights. */
 const GPT2_TOKENIZER_BYTES = 1_355_256;

@@ -6,11 +6,11 @@
  * functions serve the catalog, fine-tunes of any size and the memory estimate.
  */
 import { gpt2TensorShapes } from '../checkpoint/layout';
+import { quantizedBytes } from '../onnx/quantize';
+import { VARIANT_FORMATS } from '../onnx/variant';
+import type { Precision } from '../precision';
 
-/** The precisions a model can run in. */
-export const PRECISIONS = ['fp32', 'fp16', 'int8', 'int4'] as const;
-/** A precision a model can run in. */
-export type Precision = (typeof PRECISIONS)[number];
+export type { Precision } from '../precision';
 
 /** The hyper-parameters that size a GPT-2 model. */
 export interface ModelDimensions {
@@ -20,9 +20,6 @@ export interface ModelDimensions {
   readonly nPositions: number;
   readonly vocabSize: number;
 }
-
-/** Block size of the int8/int4 variants' MatMulNBits weights (elements along K per fp32 scale). */
-export const QUANT_BLOCK_SIZE = 32;
 
 const FP32_BYTES = 4;
 
@@ -47,13 +44,20 @@ export function checkpointBytes(dims: ModelDimensions): number {
 }
 
 /**
- * Bytes of one [K, N] matrix as MatMulNBits stores it: N·⌈K/32⌉ blocks of 32·bits/8 packed bytes
- * (uint8 B input [N, k_blocks, blob_size]) plus one fp32 scale per block; symmetric, so no zero
- * points (onnxruntime's contrib op spec, docs/ContribOperators.md#com.microsoft.MatMulNBits).
+ * Bytes of one [K, N] weight matrix as the int8/int4 variants store it for MatMulNBits: the
+ * format's packed blocks, one fp32 scale per block and, where the format is asymmetric, its zero
+ * points (onnx/variant.ts VARIANT_FORMATS is the one definition; docs/ContribOperators.md#com.microsoft.MatMulNBits).
  */
-export function matMulNBitsBytes(k: number, n: number, bits: 4 | 8, blockSize = QUANT_BLOCK_SIZE): number {
-  const blocks = n * Math.ceil(k / blockSize);
-  return blocks * (blockSize * bits) / 8 + blocks * FP32_BYTES;
+export function matMulNBitsBytes(k: number, n: number, precision: 'int8' | 'int4'): number {
+  const format = VARIANT_FORMATS[precision];
+  if (!('quantization' in format)) throw new Error(`${precision} is not a block-quantized precision`);
+  return quantizedBytes(n, k, format.quantization);
+}
+
+/** Whether the token embedding reads lm_head's quantized bytes (GatherBlockQuantized) instead of a float copy of wte. */
+function embeddingIsQuantized(dims: ModelDimensions, precision: 'int8' | 'int4'): boolean {
+  const format = VARIANT_FORMATS[precision];
+  return 'quantization' in format && dims.nEmbd % format.quantization.blockSize === 0;
 }
 
 /** The four weight matrices of each block, [K, N] (Conv1D layout, as MatMul reads them). */
@@ -62,28 +66,25 @@ function blockMatrices(d: number): [number, number][] {
 }
 
 /**
- * Bytes of the weights in `precision`:
- * - fp32: 4 bytes per parameter.
- * - fp16: 2 bytes per parameter, LayerNorm weights and biases kept in fp32.
- * - int8/int4: the four block matrices of every layer and the lm_head projection (a [d, V]
- *   quantized copy of the tied wte) as MatMulNBits with block size 32 and fp32 scales; wte and
- *   wpe stay fp32 for the embedding Gather, biases and LayerNorms stay fp32.
+ * Bytes of the weights in `precision`, as the variant writer lays them out (onnx/variant.ts):
+ * - fp32: 4 bytes per parameter (the checkpoint read in place).
+ * - fp16: the four block matrices of every layer and the tied wte/lm_head in fp16; wpe, biases
+ *   and LayerNorms stay fp32 (the residual stream is fp32).
+ * - int8/int4: the same matrices block-quantized for MatMulNBits; the embedding Gather reads
+ *   lm_head's quantized bytes when n_embd is a whole number of blocks, else a fp32 wte is kept;
+ *   wpe, biases and LayerNorms stay fp32.
  */
 export function weightBytes(dims: ModelDimensions, precision: Precision): number {
   const { nLayer, nEmbd: d, vocabSize: v } = dims;
   const total = parameterCount(dims);
-  const layerNorm = (2 * nLayer + 1) * 2 * d;
   if (precision === 'fp32') return total * FP32_BYTES;
-  if (precision === 'fp16') return (total - layerNorm) * 2 + layerNorm * FP32_BYTES;
-  const bits = precision === 'int8' ? 8 : 4;
-  let quantized = 0;
-  let quantizedParams = 0;
-  for (const [k, n] of blockMatrices(d)) {
-    quantized += nLayer * matMulNBitsBytes(k, n, bits);
-    quantizedParams += nLayer * k * n;
-  }
-  const lmHead = matMulNBitsBytes(d, v, bits);
-  return (total - quantizedParams) * FP32_BYTES + quantized + lmHead;
+  const blockParams = nLayer * blockMatrices(d).reduce((s, [k, n]) => s + k * n, 0);
+  const floatParams = total - blockParams - v * d;
+  if (precision === 'fp16') return (blockParams + v * d) * 2 + floatParams * FP32_BYTES;
+  let quantized = matMulNBitsBytes(d, v, precision);
+  for (const [k, n] of blockMatrices(d)) quantized += nLayer * matMulNBitsBytes(k, n, precision);
+  const floatEmbedding = embeddingIsQuantized(dims, precision) ? 0 : v * d * FP32_BYTES;
+  return quantized + floatEmbedding + floatParams * FP32_BYTES;
 }
 
 /**
@@ -97,8 +98,7 @@ export function bytesReadPerToken(dims: ModelDimensions, precision: Precision): 
     const perElement = precision === 'fp32' ? 4 : 2;
     return (nLayer * matrices.reduce((s, [k, n]) => s + k * n, 0) + d * v) * perElement;
   }
-  const bits = precision === 'int8' ? 8 : 4;
-  return nLayer * matrices.reduce((s, [k, n]) => s + matMulNBitsBytes(k, n, bits), 0) + matMulNBitsBytes(d, v, bits);
+  return nLayer * matrices.reduce((s, [k, n]) => s + matMulNBitsBytes(k, n, precision), 0) + matMulNBitsBytes(d, v, precision);
 }
 
 /**

@@ -19,8 +19,13 @@ import { readCheckpoint, TOKENIZER_FILES, weightFileNames } from '../checkpoint'
 import { checkFiniteWeights } from '../checkpoint/finite';
 import { gpt2TokenizerConfig, readVocabAndMerges, writeTokenizerJson } from '../checkpoint/tokenizer-files';
 import { buildGpt2Onnx } from '../onnx';
+import { buildVariantOnnx, VARIANT_FORMATS, variantWeightBytes } from '../onnx/variant';
+import { VARIANT_PRECISIONS, type Precision, type VariantPrecision } from '../precision';
+import { loadTokenizer } from '../tokenizer';
 import type { Gpt2Checkpoint, Gpt2Config } from '../types';
 import { EngineError } from '../types';
+import { describeQualitySample, qualityWindows } from './quality-sample';
+import { measureQuality, measureSpeed } from './variant-measure';
 import { diskWriteError, ensureDiskSpace, freeDiskBytes, type FreeDiskBytes } from './disk';
 import { hfHubCacheDir, importFromHfCache, listHfCache, type CacheImportOptions, type HfCacheListing } from './hf-cache';
 import { pull, type PullOptions, type PullResult } from './pull';
@@ -44,6 +49,8 @@ export interface StoredModel {
   readonly decoderPath: string;
   /** <dir>/onnx/model_all_logits.onnx */
   readonly fullLogitsPath: string;
+  /** Precision variants made by convert(), in VARIANT_PRECISIONS order. */
+  readonly variants: readonly StoredVariant[];
   /** Where the checkpoint came from. */
   readonly origin: ModelOrigin;
   /**
@@ -88,6 +95,29 @@ export interface ImportOptions {
   readonly onProgress?: (progress: ImportProgress) => void;
 }
 
+/** A precision variant of a stored model (onnx/<precision>/ inside the model's folder). */
+export type StoredVariant = Omit<VariantMeta, 'dir' | 'decoder' | 'fullLogits'> & {
+  /** Absolute folder of the variant. */
+  readonly dir: string;
+  readonly decoderPath: string;
+  readonly fullLogitsPath: string;
+};
+
+/** Where a conversion is: `fraction` is of the whole conversion, 0 … 1. */
+export interface ConvertProgress {
+  readonly phase: 'weights' | 'quality' | 'speed' | 'done';
+  readonly fraction: number;
+}
+
+/** Progress, cancellation and measurement of one conversion. */
+export interface ConvertOptions {
+  readonly onProgress?: (progress: ConvertProgress) => void;
+  /** Aborting stops the conversion at the next matrix or measurement and leaves nothing behind. */
+  readonly signal?: AbortSignal;
+  /** Measure quality and speed against fp32 (default true; the figures stay null otherwise). */
+  readonly measure?: boolean;
+}
+
 /** Builds the ONNX graphs of a checkpoint into `outDir` (B's buildGpt2Onnx by default). */
 export type OnnxBuilder = (ckpt: Gpt2Checkpoint, outDir: string) => Promise<{ decoderPath: string; fullLogitsPath: string }>;
 
@@ -119,6 +149,49 @@ const ConfigSchema = z.strictObject({
   eosTokenId: z.int().nonnegative(),
 });
 
+const QualitySchema = z.object({
+  sample: z.string(),
+  positions: z.int().positive(),
+  meanKl: z.number().nonnegative(),
+  maxKl: z.number().nonnegative(),
+  greedyAgreement: z.number().min(0).max(1),
+  perplexity: z.number().positive(),
+  fp32Perplexity: z.number().positive(),
+});
+
+const SpeedSchema = z.object({
+  device: z.literal('cpu'),
+  threads: z.int().positive(),
+  promptTokens: z.int().positive(),
+  steps: z.int().positive(),
+  decodeMsPerStep: z.number().positive(),
+  fp32DecodeMsPerStep: z.number().positive(),
+});
+
+const VariantMetaSchema = z.object({
+  precision: z.enum(VARIANT_PRECISIONS),
+  /** Relative to the model's folder, like decoder and fullLogits. */
+  dir: z.string(),
+  decoder: z.string(),
+  fullLogits: z.string(),
+  createdAt: z.string(),
+  /** Bytes of the variant's own files. */
+  sizeBytes: z.int().nonnegative(),
+  /** Weight-matrix bytes one decode step reads (every block matrix and lm_head, with scales and zero points). */
+  matrixBytes: z.int().nonnegative(),
+  format: z.object({
+    bits: z.union([z.literal(4), z.literal(8), z.literal(16)]),
+    blockSize: z.int().positive().nullable(),
+    symmetric: z.boolean().nullable(),
+    accuracyLevel: z.int().nonnegative().nullable(),
+    embedding: z.enum(['GatherBlockQuantized', 'Gather']),
+    matmul: z.enum(['MatMulNBits', 'MatMul']),
+  }),
+  quality: QualitySchema.nullable(),
+  speed: SpeedSchema.nullable(),
+});
+type VariantMeta = z.infer<typeof VariantMetaSchema>;
+
 const MetaSchema = z.object({
   formatVersion: z.literal(1),
   id: z.string(),
@@ -131,6 +204,7 @@ const MetaSchema = z.object({
   config: ConfigSchema,
   decoder: z.string(),
   fullLogits: z.string(),
+  variants: z.array(VariantMetaSchema).optional(),
   origin: ModelOrigin.optional(),
   weights: z.enum(['copied', 'linked']).optional(),
 });
@@ -151,6 +225,21 @@ export function formatParameters(n: number): string {
   if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
   if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
   return String(n);
+}
+
+/**
+ * Weight bytes one decode step reads in `precision`: every block matrix and lm_head (the
+ * embedding gathers one row). fp32 from the shapes (untied or tied, lm_head is [vocab, d]);
+ * variants as their converter counted them, scales and zero points included.
+ */
+export function decodeWeightBytes(model: StoredModel, precision: Precision): number {
+  if (precision !== 'fp32') {
+    const variant = model.variants.find((v) => v.precision === precision);
+    if (!variant) throw new EngineError('not_found', `model ${JSON.stringify(model.id)} has no ${precision} variant`);
+    return variant.matrixBytes;
+  }
+  const { nLayer, nEmbd: d, vocabSize } = model.config;
+  return 4 * (nLayer * 12 * d * d + vocabSize * d);
 }
 
 /** Default display name derived from the config. */
@@ -203,6 +292,33 @@ function fsyncTree(dir: string): void {
     if (entry.isDirectory()) fsyncTree(path);
     else fsyncPath(path);
   }
+  fsyncPath(dir);
+}
+
+/** Room left for the two graph files and the metadata beside a variant's weights. */
+const GRAPH_BYTES_MARGIN = 16 * 1024 * 1024;
+
+function throwIfCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new EngineError('cancelled', 'the conversion was cancelled');
+}
+
+/**
+ * Replaces a model's metadata file in one rename, with sizeBytes recounted for the folder as
+ * it now is (the file's own length included, so the count is rewritten until it settles).
+ */
+function writeMeta(dir: string, meta: ModelMeta): void {
+  const path = join(dir, MODEL_META_FILE);
+  const others = folderSize(dir) - (existsSync(path) ? statSync(path).size : 0);
+  const next = { ...meta };
+  let json = `${JSON.stringify(next, null, 2)}\n`;
+  while (next.sizeBytes !== others + Buffer.byteLength(json)) {
+    next.sizeBytes = others + Buffer.byteLength(json);
+    json = `${JSON.stringify(next, null, 2)}\n`;
+  }
+  const tmp = `${path}.tmp-${randomBytes(4).toString('hex')}`;
+  writeFileSync(tmp, json);
+  fsyncPath(tmp);
+  renameSync(tmp, path);
   fsyncPath(dir);
 }
 
@@ -432,17 +548,143 @@ export class ModelStore {
     }
   }
 
+  /**
+   * Writes the precision variant `precision` of model `id` into <dir>/onnx/<precision>/ (built in
+   * a temporary folder beside it and renamed into place, replacing an older one), measures it
+   * against fp32 unless told not to, and records it in the model's metadata. Free disk space is
+   * checked first; on failure or cancellation nothing of it is left behind.
+   */
+  async convert(id: string, precision: VariantPrecision, options: ConvertOptions = {}): Promise<StoredVariant> {
+    const model = this.get(id);
+    const measure = options.measure ?? true;
+    const report = (phase: ConvertProgress['phase'], fraction: number): void => options.onProgress?.({ phase, fraction: Math.min(1, Math.max(0, fraction)) });
+    // Shares of the whole conversion: writing the weights, then the two measurements.
+    const [weightsShare, qualityShare] = measure ? [0.6, 0.25] : [1, 0];
+    const ckpt = await readCheckpoint(model.dir);
+    const onnxRoot = join(model.dir, 'onnx');
+    this.cleanStaleIn(onnxRoot);
+    await ensureDiskSpace(onnxRoot, variantWeightBytes(ckpt, precision) + GRAPH_BYTES_MARGIN, `the ${precision} variant of ${id}`, this.freeDiskBytes);
+    const tmp = mkdtempSync(join(onnxRoot, `.tmp-${precision}-`));
+    try {
+      report('weights', 0);
+      const built = await buildVariantOnnx(ckpt, tmp, precision, { signal: options.signal, onProgress: (f) => report('weights', f * weightsShare) });
+      let quality: VariantMeta['quality'] = null;
+      let speed: VariantMeta['speed'] = null;
+      if (measure) {
+        report('quality', weightsShare);
+        const tokenizer = await loadTokenizer(model.dir);
+        const { windows, windowTokens } = qualityWindows((text) => tokenizer.encode(text), model.config.nPositions);
+        quality = await measureQuality(model.fullLogitsPath, built.fullLogitsPath, model.config, windows, describeQualitySample(windowTokens), options.signal);
+        throwIfCancelled(options.signal);
+        report('speed', weightsShare + qualityShare);
+        speed = await measureSpeed(model, built, model.config, windows[0] ?? [model.config.eosTokenId]);
+      }
+      throwIfCancelled(options.signal);
+      fsyncTree(tmp);
+      const format = VARIANT_FORMATS[precision];
+      const entry: VariantMeta = {
+        precision,
+        dir: relative(model.dir, join(onnxRoot, precision)),
+        decoder: relative(model.dir, join(onnxRoot, precision, relative(tmp, built.decoderPath))),
+        fullLogits: relative(model.dir, join(onnxRoot, precision, relative(tmp, built.fullLogitsPath))),
+        createdAt: new Date().toISOString(),
+        sizeBytes: folderSize(tmp),
+        matrixBytes: built.matrixBytes,
+        format: format.precision === 'fp16'
+          ? { bits: 16, blockSize: null, symmetric: null, accuracyLevel: null, embedding: 'Gather', matmul: 'MatMul' }
+          : {
+              bits: format.quantization.bits,
+              blockSize: format.quantization.blockSize,
+              symmetric: format.quantization.symmetric,
+              accuracyLevel: format.accuracyLevel,
+              embedding: built.quantizedEmbedding ? 'GatherBlockQuantized' : 'Gather',
+              matmul: 'MatMulNBits',
+            },
+        quality,
+        speed,
+      };
+      this.commitVariant(model.id, tmp, entry);
+    } catch (error) {
+      rmSync(tmp, { recursive: true, force: true });
+      if (error instanceof EngineError) throw error;
+      throw new EngineError('internal', `converting ${JSON.stringify(id)} to ${precision} failed: ${(error as Error).message}`, { cause: error });
+    }
+    report('done', 1);
+    const stored = this.get(id).variants.find((v) => v.precision === precision);
+    if (!stored) throw new EngineError('internal', `the ${precision} variant of ${JSON.stringify(id)} was written but is not listed`);
+    return stored;
+  }
+
+  /** Deletes the `precision` variant of model `id` (the metadata first, so it is never listed half-deleted). */
+  removeVariant(id: string, precision: VariantPrecision): void {
+    const model = this.get(id);
+    const variant = model.variants.find((v) => v.precision === precision);
+    if (!variant) throw new EngineError('not_found', `model ${JSON.stringify(id)} has no ${precision} variant`);
+    const meta = this.readMeta(model.dir);
+    writeMeta(model.dir, { ...meta, variants: (meta.variants ?? []).filter((v) => v.precision !== precision) });
+    const trash = join(model.dir, 'onnx', `.trash-${randomBytes(6).toString('hex')}`);
+    renameSync(variant.dir, trash);
+    rmSync(trash, { recursive: true, force: true });
+    writeMeta(model.dir, this.readMeta(model.dir));
+  }
+
+  /** Renames a finished variant folder into place and records it; the metadata rename is the commit point. */
+  private commitVariant(id: string, tmp: string, entry: VariantMeta): void {
+    const dir = join(this.root, id);
+    const target = resolve(dir, entry.dir);
+    let trash: string | undefined;
+    if (existsSync(target)) {
+      trash = join(dir, 'onnx', `.trash-${randomBytes(6).toString('hex')}`);
+      renameSync(target, trash);
+    }
+    renameSync(tmp, target);
+    fsyncPath(join(dir, 'onnx'));
+    // Gone before the metadata is written, so the model's size no longer counts the replaced files.
+    if (trash) rmSync(trash, { recursive: true, force: true });
+    const meta = this.readMeta(dir);
+    const variants = [...(meta.variants ?? []).filter((v) => v.precision !== entry.precision), entry]
+      .sort((a, b) => VARIANT_PRECISIONS.indexOf(a.precision) - VARIANT_PRECISIONS.indexOf(b.precision));
+    writeMeta(dir, { ...meta, variants });
+  }
+
+  private readMeta(dir: string): ModelMeta {
+    return MetaSchema.parse(JSON.parse(readFileSync(join(dir, MODEL_META_FILE), 'utf8')));
+  }
+
+  /** Removes unfinished conversions (.tmp-*) and removals (.trash-*) in a model's onnx folder once they are stale. */
+  private cleanStaleIn(onnxRoot: string): void {
+    if (!existsSync(onnxRoot)) return;
+    for (const name of readdirSync(onnxRoot)) {
+      if (!name.startsWith('.tmp-') && !name.startsWith('.trash-')) continue;
+      const path = join(onnxRoot, name);
+      try {
+        if (Date.now() - statSync(path).mtimeMs > STALE_MS) rmSync(path, { recursive: true, force: true });
+      } catch {
+        // Another process may be finishing or cleaning it right now.
+      }
+    }
+  }
+
   private readModel(id: string): StoredModel | undefined {
     const dir = join(this.root, id);
     let meta: ModelMeta;
     try {
-      meta = MetaSchema.parse(JSON.parse(readFileSync(join(dir, MODEL_META_FILE), 'utf8')));
+      meta = this.readMeta(dir);
     } catch {
       return undefined;
     }
     const decoderPath = resolve(dir, meta.decoder);
     const fullLogitsPath = resolve(dir, meta.fullLogits);
     if (meta.id !== id || !isInside(dir, decoderPath) || !isInside(dir, fullLogitsPath)) return undefined;
+    const variants: StoredVariant[] = [];
+    for (const v of meta.variants ?? []) {
+      const variantDir = resolve(dir, v.dir);
+      const paths = { decoderPath: resolve(dir, v.decoder), fullLogitsPath: resolve(dir, v.fullLogits) };
+      // A variant whose files are gone (deleted by hand) is not offered.
+      if (![variantDir, paths.decoderPath, paths.fullLogitsPath].every((p) => isInside(dir, p)) || !existsSync(paths.decoderPath)) continue;
+      const { dir: _dir, decoder: _decoder, fullLogits: _fullLogits, ...rest } = v;
+      variants.push({ ...rest, dir: variantDir, ...paths });
+    }
     return {
       id,
       dir,
@@ -454,6 +696,7 @@ export class ModelStore {
       name: meta.name,
       decoderPath,
       fullLogitsPath,
+      variants,
       origin: meta.origin ?? { kind: 'folder', path: meta.source },
       weightsLinked: meta.weights === 'linked',
     };

@@ -30,7 +30,7 @@ function expectedShapes(ckpt: Gpt2Checkpoint): Map<string, number[]> {
 }
 
 /** Checks every tensor the graph needs and returns the checkpoint narrowed to exactly those. */
-function checkCheckpoint(ckpt: Gpt2Checkpoint): Gpt2Checkpoint {
+export function checkCheckpoint(ckpt: Gpt2Checkpoint): Gpt2Checkpoint {
   const { nEmbd, nHead } = ckpt.config;
   if (nHead <= 0 || nEmbd % nHead !== 0) {
     throw new EngineError('bad_input', `${join(ckpt.dir, 'config.json')}: n_embd ${nEmbd} is not divisible by n_head ${nHead}`);

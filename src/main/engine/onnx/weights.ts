@@ -44,7 +44,8 @@ export function widenToFloat32(bytes: Uint8Array, dtype: 'F16' | 'BF16'): Float3
   return out;
 }
 
-function readSlice(file: string, offset: number, length: number): Uint8Array {
+/** `length` bytes of `file` from `offset`. */
+export function readSlice(file: string, offset: number, length: number): Uint8Array {
   const fd = openSync(file, 'r');
   try {
     const buf = new Uint8Array(length);

@@ -44,7 +44,7 @@ export interface DecoderPaths {
   fullLogitsPath: string;
 }
 
-/** Session options shared by every Inkwell graph on `device`. */
+/** The session options every Inkwell graph runs with on `device`. */
 export function baseOptions(device: DeviceName): InferenceSession.SessionOptions {
   return {
     executionProviders: [EXECUTION_PROVIDER[device]],

@@ -211,7 +211,7 @@ export function createMockApi(options: MockOptions = {}): MockApi {
     const started = performance.now();
     emit({
       channel: 'generation',
-      event: { type: 'started', generationId, modelId: model.id, device: 'cpu', seed, promptTokens: promptTokens - truncatedPromptTokens, truncatedPromptTokens, numSequences: streams.length },
+      event: { type: 'started', generationId, modelId: model.id, device: 'cpu', precision: 'fp32', seed, promptTokens: promptTokens - truncatedPromptTokens, truncatedPromptTokens, numSequences: streams.length },
     });
     const tick = (): void => {
       streams.forEach((stream, i) => {
@@ -273,7 +273,7 @@ export function createMockApi(options: MockOptions = {}): MockApi {
           event: {
             type: 'done',
             generationId,
-            result: { generationId, modelId: model.id, device: 'cpu', seed, promptTokens: entry.promptTokens, truncatedPromptTokens, sequences, timings, historyId: entry.id },
+            result: { generationId, modelId: model.id, device: 'cpu', precision: 'fp32', seed, promptTokens: entry.promptTokens, truncatedPromptTokens, sequences, timings, historyId: entry.id },
           },
         });
         return;

@@ -43,26 +43,29 @@ describe('catalog', () => {
     expect(entry.downloadBytes - checkpointBytes(entry.dims)).toBeLessThan(2e6);
   });
 
-  it('sizes MatMulNBits weights as the op stores them: B [N, ceil(K/block), block*bits/8] uint8 plus N*ceil(K/block) fp32 scales', () => {
-    for (const [k, n, bits, block] of [[64, 3, 4, 32], [40, 5, 4, 32], [768, 2304, 8, 32], [3072, 768, 4, 32], [100, 7, 8, 16]] as const) {
-      const blocksPerColumn = Math.floor((k + block - 1) / block);
-      const packed = n * blocksPerColumn * ((block * bits) / 8);
-      const scales = n * blocksPerColumn * 4;
-      expect(matMulNBitsBytes(k, n, bits, block)).toBe(packed + scales);
+  it('sizes MatMulNBits weights as the variants store them: B [N, ceil(K/32), 32*bits/8] uint8, N*ceil(K/32) fp32 scales, and int4 zero points two per byte', () => {
+    for (const [k, n] of [[64, 3], [40, 5], [768, 2304], [3072, 768], [100, 7]] as const) {
+      const blocks = Math.floor((k + 31) / 32);
+      expect(matMulNBitsBytes(k, n, 'int8')).toBe(n * blocks * 32 + n * blocks * 4);
+      expect(matMulNBitsBytes(k, n, 'int4')).toBe(n * blocks * 16 + n * blocks * 4 + n * Math.ceil(blocks / 2));
     }
-    expect(matMulNBitsBytes(64, 3, 4)).toBe(120);
+    expect(matMulNBitsBytes(64, 3, 'int4')).toBe(123);
   });
 
-  it('gives every model fp32 > fp16, fp32 > int8 > int4 weights, with fp32 embeddings kept in the quantized ones', () => {
+  it('gives every model fp32 > fp16 > int8 > int4 weights, with the embedding reading the quantized lm_head', () => {
     for (const entry of models()) {
       const { fp32, fp16, int8, int4 } = entry.precisions;
+      const { nLayer, nEmbd: d, vocabSize: v, nPositions } = entry.dims;
+      const matrixParams = nLayer * 12 * d * d + v * d;
+      const floatParams = entry.parameters - matrixParams;
       expect(fp32.weightBytes).toBe(entry.parameters * 4);
-      expect(fp16.weightBytes).toBeGreaterThan(entry.parameters * 2);
-      expect(fp16.weightBytes).toBeLessThan(entry.parameters * 2 * 1.001);
-      expect(int8.weightBytes).toBeLessThan(fp32.weightBytes);
+      expect(fp16.weightBytes).toBe(matrixParams * 2 + floatParams * 4);
+      // Per element: bits/8 of data + 4/32 of scale (+ 0.5/32 of zero point for int4); wpe, biases and LayerNorms fp32.
+      expect(int8.weightBytes / (matrixParams * (1 + 4 / 32) + floatParams * 4)).toBeCloseTo(1, 3);
+      expect(int4.weightBytes / (matrixParams * (0.5 + 4 / 32 + 0.5 / 32) + floatParams * 4)).toBeCloseTo(1, 3);
+      expect(int8.weightBytes).toBeLessThan(fp16.weightBytes);
       expect(int4.weightBytes).toBeLessThan(int8.weightBytes);
-      const embeddings = (entry.dims.vocabSize + entry.dims.nPositions) * entry.dims.nEmbd * 4;
-      expect(int4.weightBytes).toBeGreaterThan(embeddings);
+      expect(int4.weightBytes).toBeGreaterThan(nPositions * d * 4);
       expect(fp32.diskBytes).toBe(checkpointBytes(entry.dims));
       expect(int4.diskBytes).toBe(checkpointBytes(entry.dims) + int4.weightBytes);
       expect(int4.bytesPerToken).toBeLessThan(int8.bytesPerToken);
@@ -71,7 +74,7 @@ describe('catalog', () => {
     // GPT-2 per-token reads in fp32: the 12 blocks' matrices and the tied lm_head, as docs/performance.md states (494 MB).
     const gpt2 = catalogEntry('gpt2') as CatalogModel;
     expect(Math.round(gpt2.precisions.fp32.bytesPerToken / 1e6)).toBe(494);
-    expect(weightBytes(gpt2.dims, 'int4') / weightBytes(gpt2.dims, 'fp32')).toBeCloseTo(0.47, 1);
+    expect(weightBytes(gpt2.dims, 'int4') / weightBytes(gpt2.dims, 'fp32')).toBeCloseTo(0.166, 2);
   });
 
   it('says what a download is before it starts', () => {

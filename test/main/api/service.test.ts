@@ -176,7 +176,7 @@ describe('ApiService generation', () => {
     const last = await fixture.finished(generationId);
     const types = fixture.generationEvents(generationId).map((e) => e.type);
     expect(types).toEqual(['started', 'delta', 'delta', 'delta', 'delta', 'delta', 'delta', 'done']);
-    expect(fixture.generationEvents(generationId)[0]).toEqual({ type: 'started', generationId, modelId: 'tiny', device: 'cpu', seed: 4242, promptTokens: 5, truncatedPromptTokens: 0, numSequences: 2 });
+    expect(fixture.generationEvents(generationId)[0]).toEqual({ type: 'started', generationId, modelId: 'tiny', device: 'cpu', precision: 'fp32', seed: 4242, promptTokens: 5, truncatedPromptTokens: 0, numSequences: 2 });
 
     if (last.type !== 'done') throw new Error(`expected done, got ${JSON.stringify(last)}`);
     const result: GenerationResult = last.result;
@@ -320,7 +320,7 @@ describe('ApiService generate.get (fault 3.8: a done lost during a WebSocket rec
       generationId,
       status: 'done',
       texts: [' one two', ' one two'],
-      started: { modelId: 'tiny', device: 'cpu', seed: 4242, promptTokens: 5, truncatedPromptTokens: 0, numSequences: 2 },
+      started: { modelId: 'tiny', device: 'cpu', precision: 'fp32', seed: 4242, promptTokens: 5, truncatedPromptTokens: 0, numSequences: 2 },
       result: last.result,
     });
   });

@@ -25,7 +25,6 @@ import { loadTokenizer } from '../tokenizer';
 import type { Gpt2Checkpoint, Gpt2Config } from '../types';
 import { EngineError } from '../types';
 import { describeQualitySample, qualityWindows } from './quality-sample';
-import { measureQuality, measureSpeed } from './variant-measure';
 import { diskWriteError, ensureDiskSpace, freeDiskBytes, type FreeDiskBytes } from './disk';
 import { hfHubCacheDir, importFromHfCache, listHfCache, type CacheImportOptions, type HfCacheListing } from './hf-cache';
 import { pull, type PullOptions, type PullResult } from './pull';
@@ -574,6 +573,8 @@ export class ModelStore {
         report('quality', weightsShare);
         const tokenizer = await loadTokenizer(model.dir);
         const { windows, windowTokens } = qualityWindows((text) => tokenizer.encode(text), model.config.nPositions);
+        // Loaded on first use: measuring opens onnxruntime sessions, which the desktop main process (that reads the store) must never load.
+        const { measureQuality, measureSpeed } = await import('./variant-measure');
         quality = await measureQuality(model.fullLogitsPath, built.fullLogitsPath, model.config, windows, describeQualitySample(windowTokens), options.signal);
         throwIfCancelled(options.signal);
         report('speed', weightsShare + qualityShare);

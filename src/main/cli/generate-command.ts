@@ -3,7 +3,7 @@ import type { EngineGenerateResult } from '../engine';
 import { GENERATION_OPTIONS, generationParamsFromArgs, parseCommandArgs, precisionFromArgs, requireString } from './args';
 import { EXIT, SHOW_HELP, type CliIo } from './io';
 
-/** The result as `--json` prints it (snake_case, as in issue 2). */
+/** The result as `--json` prints it (snake_case, as the README's CLI section documents it). */
 export function generateJson(result: EngineGenerateResult): Record<string, unknown> {
   return {
     model: result.modelId,

@@ -3,7 +3,7 @@
  * tokenization and raw logits. Plain Node (CLI, serve, the app's inference
  * process); never imports electron.
  */
-import type { DeviceStatus, GenerationParams, GenerationResult } from '../../shared/api';
+import type { DeviceStatus, GenerationOutcome, GenerationParams, TokenizeResult } from '../../shared/api';
 import { runGeneration, type GenerationStartInfo } from './generate/generate';
 import { randomSeed } from './generate/rng';
 import { bertTokenizerDir, importBertTokenizer, loadBertTokenizer, type BertWordPiece, type WordPieceResult } from './inspect/bert-tokenizer';
@@ -11,14 +11,14 @@ import { Inspector } from './inspect/inspector';
 import type { openInspectSession } from './runtime/threaded-inspect-session';
 import { ModelStore, type StoredModel } from './models/store';
 import { defaultPrecision, type Precision, type PrecisionRequest } from './precision';
-import { AUTO_ORDER, openDecoder, probeDevices, type DecoderPaths, type DecoderSession } from './runtime';
+import type { DecoderPaths, DecoderSession, openDecoder, probeDevices } from './runtime';
 import { loadTokenizer, type Gpt2Tokenizer } from './tokenizer';
 import { EngineError, type DeviceName, type DeviceRequest } from './types';
 
 export { EngineError } from './types';
 export type { DeviceName, DeviceRequest, EngineErrorKind, FinishReason, Gpt2Config } from './types';
 export type { ConvertOptions, ConvertProgress, ImportOptions, ImportProgress, ImportTransfer, StoredModel, StoredVariant } from './models/store';
-export { ModelOrigin, ModelStore } from './models/store';
+export { ModelOrigin, ModelStore, formatParameters } from './models/store';
 export type { CachedRepo, CacheImportOptions, HfCacheListing } from './models/hf-cache';
 export { findCachedRepo, hfHubCacheDir, importFromHfCache, listHfCache } from './models/hf-cache';
 export type { PullOptions, PullProgress, PullResult } from './models/pull';
@@ -41,6 +41,9 @@ export type { TokenView } from './inspect/token-view';
 export type { HalfMatrix, PositionalEncoding, PositionalEncodingsPayload, PositionalOptions } from './inspect/positional';
 export { BERT_TOKENIZER_NAME } from './inspect/bert-tokenizer';
 export type { WordPieceResult } from './inspect/bert-tokenizer';
+export { topCandidates } from './generate/sampling';
+export { resolveHome } from './paths';
+export { isCudaProviderInstalled } from './runtime/cuda';
 export { defaultPrecision, isPrecision, isVariantPrecision, PRECISIONS, VARIANT_PRECISIONS } from './precision';
 export type { Precision, PrecisionRequest, VariantPrecision } from './precision';
 
@@ -59,8 +62,8 @@ export interface EngineGenerateRequest {
   onDelta?(sequence: number, text: string): void;
 }
 
-/** What a generation returns: the API's GenerationResult before the service names it and saves it to history, plus the precision that ran. */
-export type EngineGenerateResult = Omit<GenerationResult, 'generationId' | 'historyId'> & { precision: Precision };
+/** What a generation returns: the API's GenerationOutcome (the service names it and saves it to history), with the precision that ran. */
+export type EngineGenerateResult = GenerationOutcome;
 
 /** Raw next-token scores of a prompt. */
 export interface EngineLogits {
@@ -131,9 +134,11 @@ export class Engine {
   constructor(opts: EngineOptions) {
     this.models = new ModelStore(opts.home);
     this.#home = opts.home;
-    this.#openDecoder = opts.openDecoder ?? openDecoder;
+    // onnxruntime-node is loaded on first use: processes that import this entry for ModelStore or
+    // resolveHome (the desktop main process, `inkwell --help`) never load the native runtime.
+    this.#openDecoder = opts.openDecoder ?? (async (...args) => (await import('./runtime')).openDecoder(...args));
     this.#loadTokenizer = opts.loadTokenizer ?? loadTokenizer;
-    this.#probeDevices = opts.probeDevices ?? probeDevices;
+    this.#probeDevices = opts.probeDevices ?? (async () => (await import('./runtime')).probeDevices());
     this.inspector = new Inspector({
       model: (id) => {
         this.#checkOpen();
@@ -164,7 +169,7 @@ export class Engine {
         params: req.params,
         seed,
         signal: req.signal,
-        onStart: req.onStart?.bind(req),
+        onStart: (info) => req.onStart?.({ ...info, precision: decoder.precision }),
         onDelta: req.onDelta?.bind(req),
       });
       const fallbackReason = session.device.fallbackReason ?? decoder.fallbackReason;
@@ -190,7 +195,7 @@ export class Engine {
   }
 
   /** Token ids of `text` and the display string of each token. */
-  async tokenize(modelId: string, text: string): Promise<{ ids: number[]; tokens: string[] }> {
+  async tokenize(modelId: string, text: string): Promise<TokenizeResult> {
     const tokenizer = await this.#tokenizer(this.models.get(modelId));
     const ids = tokenizer.encode(text);
     return { ids, tokens: tokenizer.tokenStrings(ids) };
@@ -279,6 +284,16 @@ export class Engine {
   }
 
   /**
+   * Gives memory back after work: collects the decoders' worker heaps and this thread's, which hold
+   * every step's KV cache as ArrayBuffers until a collection (needs --expose-gc; else a no-op).
+   * Loaded models stay loaded.
+   */
+  releaseIdleMemory(): void {
+    for (const decoder of this.#decoders) decoder.session?.collectGarbage?.();
+    (globalThis as { gc?: () => void }).gc?.();
+  }
+
+  /**
    * The precision a request for `modelId` on `device` runs in: `request` itself when the model
    * has it (EngineError not_found with the convert command when not), else for 'auto' the
    * default for the device the request would run on (defaultPrecision).
@@ -349,7 +364,7 @@ export class Engine {
     }
     let target: DeviceName = device === 'auto' ? 'cpu' : device;
     if (device === 'auto') {
-      const status = await this.#probeDevices();
+      const [status, { AUTO_ORDER }] = await Promise.all([this.#probeDevices(), import('./runtime')]);
       target = AUTO_ORDER.find((d) => status.some((s) => s.name === d && s.available)) ?? 'cpu';
     }
     return defaultPrecision(target, available);

@@ -8,25 +8,18 @@
  * length with no masked positions, later steps do no work for finished rows, and
  * the price — one cache copy when a sequence ends — is paid at most K−1 times.
  */
-import type { Candidate, FinishReason, GenerationParams } from '../../../shared/api';
+import type { Candidate, FinishReason, GenerationParams, GenerationStartInfo } from '../../../shared/api';
 import type { DecoderSession, KvCache, StepInput, StepOutput } from '../runtime';
 import type { Gpt2Tokenizer } from '../tokenizer';
 import { EngineError } from '../types';
-import type { DeviceName } from '../types';
 import { planContext } from './context-window';
 import { TokenChooser } from './next-token';
 import { sequenceRng } from './rng';
 import { StopStringFilter } from './stop-strings';
 import { TokenTextStream } from './text-stream';
 
-/** What is known once the prompt is tokenized, before the first token. */
-export interface GenerationStartInfo {
-  device: DeviceName;
-  seed: number;
-  promptTokens: number;
-  truncatedPromptTokens: number;
-  numSequences: number;
-}
+/** What is known once the prompt is tokenized, before the first token (declared in src/shared/api.ts). */
+export type { GenerationStartInfo } from '../../../shared/api';
 
 /** One generation over an open decoder. */
 export interface GenerationRun {
@@ -45,7 +38,8 @@ export interface GenerationRun {
   firstSequence?: number | undefined;
   /** Checked before every step: an abort ends all running sequences with 'cancelled'. */
   signal?: AbortSignal | undefined;
-  onStart?: ((info: GenerationStartInfo) => void) | undefined;
+  /** What is known before the first token; the Engine adds the precision of the session it opened. */
+  onStart?: ((info: Omit<GenerationStartInfo, 'precision'>) => void) | undefined;
   /** Streamed text of sequence `sequence`; the pieces concatenate to its final text. */
   onDelta?: ((sequence: number, text: string) => void) | undefined;
 }

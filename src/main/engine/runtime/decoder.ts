@@ -33,6 +33,8 @@ export interface DecoderSession {
   readonly config: Gpt2Config;
   step(input: StepInput): Promise<StepOutput>;
   logitsAll(ids: readonly number[]): Promise<Float32Array> /* [seq*vocab] */;
+  /** Asks a session that keeps its own heap (a worker thread) to collect it; a no-op where there is none. */
+  collectGarbage?(): void;
   release(): Promise<void>;
 }
 

@@ -1,15 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { DocumentSummary } from '../../../src/shared/api';
-import { countWords, filterDocuments } from '../../../src/renderer/src/lib/document-list';
+import { filterDocuments } from '../../../src/renderer/src/lib/document-list';
 
 const doc = (id: number, title: string, createdAt: string, updatedAt: string): DocumentSummary => ({ id, title, createdAt, updatedAt, chars: 0, autoTitle: false, words: 0 });
-
-describe('countWords', () => {
-  it('counts runs of non-space characters, as str.split(/\\s+/) does', () => {
-    const samples = ['', '   ', 'one', ' two  words ', 'line one\nline two\n\n', 'tab\tseparated\u00a0and\u2009thin', 'don’t stop — ever', '中文 text'];
-    for (const text of samples) expect(countWords(text)).toBe(text.split(/\s+/u).filter(Boolean).length);
-  });
-});
 
 describe('filterDocuments', () => {
   const list = [

@@ -1,4 +1,4 @@
-/** The Documents list as the writer asks to see it: filtered by title, in a chosen order, and word counts. */
+/** The Documents list as the writer asks to see it: filtered by title, in a chosen order. */
 import type { DocumentSummary } from '../../../shared/api';
 
 /** Orders the list offers. */
@@ -33,21 +33,4 @@ export function filterDocuments(list: readonly DocumentSummary[], query: string,
     default:
       return shown.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
   }
-}
-
-/** Words as a writer counts them: runs of characters between white space. */
-export function countWords(text: string): number {
-  let count = 0;
-  let inWord = false;
-  for (let i = 0; i < text.length; i += 1) {
-    const code = text.charCodeAt(i);
-    // ASCII white space and the Unicode spaces a pasted text brings (no-break, thin, ideographic).
-    const space = code <= 32 || code === 0xa0 || code === 0x1680 || (code >= 0x2000 && code <= 0x200a) || code === 0x2028 || code === 0x2029 || code === 0x202f || code === 0x205f || code === 0x3000;
-    if (space) inWord = false;
-    else if (!inWord) {
-      inWord = true;
-      count += 1;
-    }
-  }
-  return count;
 }

@@ -2,13 +2,14 @@
 import type { DocumentSummary } from '../../../shared/api';
 
 /** Orders the list offers. */
-export type DocumentSort = 'updated' | 'created' | 'title';
+export type DocumentSort = 'updated' | 'created' | 'title' | 'words';
 
 /** The orders with their labels (the names the sort field shows). */
 export const documentSorts: readonly { id: DocumentSort; label: string }[] = [
   { id: 'updated', label: 'Last edited' },
   { id: 'created', label: 'Created' },
   { id: 'title', label: 'Title' },
+  { id: 'words', label: 'Longest first' },
 ];
 
 /** Lower case without accents, so "cafe" finds "Café". */
@@ -18,7 +19,7 @@ function fold(text: string): string {
 
 const byTitle = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
 
-/** The documents whose title contains every word of `query`, in `sort` order (newest first for the dates). */
+/** The documents whose title contains every word of `query`, in `sort` order (newest first for the dates, most words first by length). */
 export function filterDocuments(list: readonly DocumentSummary[], query: string, sort: DocumentSort): DocumentSummary[] {
   const words = fold(query).split(/\s+/).filter(Boolean);
   const shown = list.filter((doc) => {
@@ -28,6 +29,8 @@ export function filterDocuments(list: readonly DocumentSummary[], query: string,
   switch (sort) {
     case 'title':
       return shown.sort((a, b) => byTitle.compare(a.title, b.title) || b.updatedAt.localeCompare(a.updatedAt));
+    case 'words':
+      return shown.sort((a, b) => b.words - a.words || b.updatedAt.localeCompare(a.updatedAt));
     case 'created':
       return shown.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
     default:

@@ -12,12 +12,15 @@
  * wire with page.route: a full disk cannot be made on demand here, and the
  * suites run as root, for whom a read-only file is still writable.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Browser, Page, Route } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { HistoryEntry } from '../../src/shared/api';
+import { makeRandomCheckpoint } from '../helpers/checkpoint-factory';
 import { browserUnavailableReason, launchChromium } from './helpers/browser';
-import { assertBuilt, callApi, startServe, type ServeProcess } from './helpers/serve-process';
+import { assertBuilt, callApi, repoRoot, startServe, type ServeProcess } from './helpers/serve-process';
 import { countWords } from './helpers/texts';
 import { createWorkspace, tinyModel, type Workspace } from './helpers/workspace';
 import { candidateCards, candidatesStatus, continueAndWait, cursorToEnd, editor, editorText, openApp, poll, setNumber, waitForCandidates, waitForDocument, waitUntilSaved, type AppPage } from './helpers/write-page';
@@ -28,6 +31,17 @@ const skipReason = process.env['INKWELL_REQUIRE_BROWSER'] === '1' ? null : unava
 /** Chromium's console line for an error response a test causes on purpose (its status). */
 const errorStatusNoise = (status: number): RegExp => new RegExp(`Failed to load resource: the server responded with a status of ${status}\\b`);
 
+/**
+ * With INKWELL_SCREENSHOTS=1, keeps a picture of the state a test reached in docs/screenshots (the error
+ * notices need the real server's refusals, which the demo back end has none of).
+ */
+async function keepScreenshot(page: Page, name: string): Promise<void> {
+  if (process.env['INKWELL_SCREENSHOTS'] !== '1') return;
+  const dir = join(repoRoot, 'docs', 'screenshots');
+  mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: join(dir, `${name}.png`) });
+}
+
 /** Answers one API call with an error response as the server writes it. */
 function refuseWith(status: number, kind: string, message: string): (route: Route) => Promise<void> {
   return (route) => route.fulfill({ status, contentType: 'application/json; charset=utf-8', body: JSON.stringify({ error: { kind, message } }) });
@@ -35,6 +49,8 @@ function refuseWith(status: number, kind: string, message: string): (route: Rout
 
 describe.skipIf(skipReason !== null)('history and documents (issue 7, phase B)', () => {
   let workspace: Workspace;
+  /** The server's home folder (HOME), where `~` in an import path points. */
+  let userHome: string;
   let server: ServeProcess;
   let browser: Browser;
   let app: AppPage | null = null;
@@ -45,7 +61,8 @@ describe.skipIf(skipReason !== null)('history and documents (issue 7, phase B)',
     if (unavailable) throw new Error(`browser e2e cannot run: ${unavailable}`);
     assertBuilt();
     workspace = await createWorkspace();
-    server = await startServe(workspace.home);
+    userHome = mkdtempSync(join(tmpdir(), 'inkwell-e2e-user-home-'));
+    server = await startServe(workspace.home, undefined, { HOME: userHome });
     browser = await launchChromium();
   });
 
@@ -62,6 +79,7 @@ describe.skipIf(skipReason !== null)('history and documents (issue 7, phase B)',
     await browser?.close();
     await server?.stop();
     workspace?.remove();
+    if (userHome) rmSync(userHome, { recursive: true, force: true });
   });
 
   async function openWith(documents: { title?: string; content: string }[]): Promise<AppPage> {
@@ -73,23 +91,25 @@ describe.skipIf(skipReason !== null)('history and documents (issue 7, phase B)',
   }
 
   /** Runs one short generation through the API (as a script would) and waits for its history entry. */
-  async function generateEntry(prompt: string, documentId: number | null): Promise<void> {
+  async function generateEntry(prompt: string, documentId: number | null, memory = ''): Promise<void> {
     const { generationId } = await callApi(server, 'generate.start', {
       modelId: tinyModel.id,
       prompt,
+      memory,
       documentId,
       params: { maxNewTokens: 1, numReturnSequences: 1, seed: 1 },
     });
     await expect.poll(async () => (await callApi(server, 'generate.get', { generationId })).status, poll).toBe('done');
   }
 
-  function historyPage(page: Page) {
-    return page.getByRole('main');
+  /** History's count line ("55 entries match …"). */
+  function historyCount(page: Page) {
+    return page.getByRole('status').filter({ hasText: /\d+ entr(y|ies)/ });
   }
 
   async function showHistory(page: Page): Promise<void> {
     await page.getByRole('link', { name: 'History' }).click();
-    await expect.poll(async () => (await page.locator('#history-count').textContent()) ?? '', poll).toMatch(/entr/);
+    await historyCount(page).waitFor();
   }
 
   it('a filtered export writes every match, not the loaded page', async () => {
@@ -99,14 +119,71 @@ describe.skipIf(skipReason !== null)('history and documents (issue 7, phase B)',
     const { page } = await openWith([{ title: 'Exports', content: 'Nothing here.' }]);
     await showHistory(page);
     await page.getByRole('searchbox', { name: 'Search history' }).fill('lantern');
-    await expect.poll(async () => (await page.locator('#history-count').textContent()) ?? '', poll).toMatch(/^55 entries match \(50 shown/);
+    await expect.poll(async () => (await historyCount(page).textContent()) ?? '', poll).toMatch(/^55 entries/);
+    expect(await page.getByRole('article').count()).toBe(50);
     const download = page.waitForEvent('download');
-    await historyPage(page).getByRole('button', { name: 'Export JSON' }).click();
+    await page.getByRole('button', { name: 'Export JSON' }).click();
     const file = await (await download).path();
     const exported = JSON.parse(readFileSync(file, 'utf8')) as HistoryEntry[];
     expect(exported).toHaveLength(55);
     expect(exported.every((entry) => entry.prompt.startsWith('Lantern entry'))).toBe(true);
     expect(new Set(exported.map((entry) => entry.prompt)).size).toBe(55);
+    // The count says so before anyone exports.
+    expect(await historyCount(page).textContent()).toMatch(/^55 entries match \(50 shown; an export writes all 55\)/);
+  });
+
+  it('History search finds quoted phrases, word* prefixes and Memory text, and marks what it found', async () => {
+    await generateEntry('The gulls wheeled over the harbour wall.', null);
+    await generateEntry('Over and under, the the rope went.', null);
+    await generateEntry('Outlines of the linen shop at dusk.', null, 'The cartographer keeps a ledger of storms.');
+    const { page } = await openWith([{ title: 'Searching', content: 'Search comes next.' }]);
+    await showHistory(page);
+    const search = page.getByRole('searchbox', { name: 'Search history' });
+    const entries = page.getByRole('list', { name: 'History entries' }).getByRole('article');
+    const marks = () => entries.locator('mark').allTextContents();
+
+    await search.fill('"over the"');
+    await expect.poll(async () => (await historyCount(page).textContent()) ?? '', poll).toMatch(/^1 entry matches/);
+    expect(await entries.first().textContent()).toContain('The gulls wheeled over the harbour wall.');
+    expect(await marks()).toEqual(['over the']);
+
+    await search.fill('line*');
+    await expect.poll(async () => (await historyCount(page).textContent()) ?? '', poll).toMatch(/^1 entry matches/);
+    expect(await entries.first().textContent()).toContain('linen shop');
+    expect(await marks()).toEqual(['linen']);
+
+    await search.fill('cartographer');
+    await expect.poll(async () => (await historyCount(page).textContent()) ?? '', poll).toMatch(/^1 entry matches/);
+    const memory = entries.first().locator('details', { hasText: 'Memory' });
+    expect(await memory.getAttribute('open')).not.toBeNull();
+    expect(await memory.locator('mark').allTextContents()).toEqual(['cartographer']);
+  });
+
+  it('a From date later than the To date says so instead of showing an empty list', async () => {
+    const { page } = await openWith([{ title: 'Dates', content: 'Dates come next.' }]);
+    await showHistory(page);
+    await page.getByLabel('From', { exact: true }).fill('2026-05-02');
+    await page.getByLabel('To', { exact: true }).fill('2026-05-01');
+    const alert = page.getByRole('alert').filter({ hasText: 'From date is later than the To date' });
+    await expect.poll(() => alert.count(), poll).toBe(1);
+    expect(await page.getByRole('list', { name: 'History entries' }).getByRole('article').count()).toBe(0);
+    await page.getByLabel('To', { exact: true }).fill('');
+    await expect.poll(() => alert.count(), poll).toBe(0);
+  });
+
+  it('the import field takes ~ and relative paths from the server’s home folder', async () => {
+    await makeRandomCheckpoint(join(userHome, 'models', 'gpt2-tilde'), tinyModel.checkpoint);
+    const { page } = await openWith([{ title: 'Imports', content: 'Models come next.' }]);
+    await page.getByRole('link', { name: 'Models' }).click();
+    const form = page.getByRole('form', { name: 'Import a model' });
+    for (const [path, id] of [['~/models/gpt2-tilde', 'tilde'], ['models/gpt2-tilde', 'relative']] as const) {
+      await form.getByRole('textbox', { name: 'Folder path' }).fill(path);
+      await form.getByRole('textbox', { name: 'Model id' }).fill(id);
+      await form.getByRole('button', { name: 'Import' }).click();
+      await expect.poll(async () => (await form.getByRole('status').textContent()) ?? '', poll).toContain(`Imported ${id}.`);
+    }
+    const models = await callApi(server, 'models.list', {});
+    expect(models.map((m) => m.id)).toEqual(expect.arrayContaining(['tilde', 'relative']));
   });
 
   it('a history entry names its document, and opening it shows that document in Write', async () => {
@@ -115,6 +192,7 @@ describe.skipIf(skipReason !== null)('history and documents (issue 7, phase B)',
     const { page } = await openWith([{ title: 'Something else', content: 'A different text is open.' }]);
     await showHistory(page);
     await page.getByRole('searchbox', { name: 'Search history' }).fill('lamplight');
+    await expect.poll(async () => (await historyCount(page).textContent()) ?? '', poll).toMatch(/^1 entry matches/);
     const card = page.getByRole('article').filter({ hasText: 'The keeper wrote by lamplight.' }).first();
     await expect.poll(async () => (await card.textContent()) ?? '', poll).toContain('From “The Keeper’s Log”');
     await card.getByRole('button', { name: 'Open its document' }).click();
@@ -129,12 +207,15 @@ describe.skipIf(skipReason !== null)('history and documents (issue 7, phase B)',
     expectedNoise = errorStatusNoise(404);
     await showHistory(page);
     await page.getByRole('searchbox', { name: 'Search history' }).fill('"about to be deleted"');
+    // The search has run (it is debounced), so no reload comes after the deletion below.
+    await expect.poll(async () => (await historyCount(page).textContent()) ?? '', poll).toMatch(/^1 entry matches/);
     const card = page.getByRole('article').filter({ hasText: 'A draft about to be deleted.' }).first();
     await card.getByRole('button', { name: 'Open its document' }).waitFor();
     await callApi(server, 'documents.delete', { id: doc.id });
     await card.getByRole('button', { name: 'Open its document' }).click();
     await expect.poll(async () => (await card.textContent()) ?? '', poll).toContain('From a document that has since been deleted (“Soon gone”)');
     expect(await card.getByRole('button', { name: 'Open its document' }).count()).toBe(0);
+    await keepScreenshot(page, 'history-entry-document-deleted');
     await expect.poll(async () => (await page.getByRole('region', { name: 'Notices' }).textContent()) ?? '', poll).toContain('That document no longer exists');
     expect(await page.getByRole('searchbox', { name: 'Search history' }).isVisible()).toBe(true);
     await page.getByRole('link', { name: 'Write' }).click();
@@ -203,6 +284,7 @@ describe.skipIf(skipReason !== null)('history and documents (issue 7, phase B)',
     await expect.poll(() => warning.count(), poll).toBe(1);
     expect(await warning.textContent()).toContain(`${message}.`);
     expect(await notices.getByRole('alert').count()).toBe(0);
+    await keepScreenshot(page, 'notice-busy');
     expect(await editorText(page)).toBe('The machine is full.');
     await expect.poll(() => page.getByRole('button', { name: 'Continue' }).isEnabled(), poll).toBe(true);
     // Once the server has room, the same button works.
@@ -239,6 +321,7 @@ describe.skipIf(skipReason !== null)('history and documents (issue 7, phase B)',
       expect(await notices.getByRole('alert').count()).toBe(1);
       expect(await editorText(page)).toBe('Words worth keeping. More words. Even more.');
       expect(await page.getByRole('status', { name: 'Save status' }).textContent()).toMatch(/^Not saved: .*\(retrying\)/);
+      await keepScreenshot(page, `notice-${fault.kind.replace('_', '-')}`);
 
       await page.unroute('**/api/call/documents.save');
       await page.keyboard.type('!');

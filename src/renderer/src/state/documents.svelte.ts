@@ -292,7 +292,7 @@ export class DocumentState {
       onStateChange: (state, error) => {
         if (this.#autosaver !== saver) return;
         this.#saveState = state;
-        this.#saveError = state === 'error' ? errorMessage(error) : null;
+        this.#saveError = state === 'error' ? ApiError.from(error).message : null;
         this.#noteStorage(state, error);
       },
     });
@@ -327,8 +327,4 @@ export class DocumentState {
     }
     void this.refreshList();
   }
-}
-
-function errorMessage(error: unknown): string {
-  return ApiError.from(error).message;
 }

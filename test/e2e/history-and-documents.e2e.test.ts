@@ -142,18 +142,19 @@ describe.skipIf(skipReason !== null)('history and documents (issue 7, phase B)',
     const entries = page.getByRole('list', { name: 'History entries' }).getByRole('article');
     const marks = () => entries.locator('mark').allTextContents();
 
-    await search.fill('"over the"');
-    await expect.poll(async () => (await historyCount(page).textContent()) ?? '', poll).toMatch(/^1 entry matches/);
-    expect(await entries.first().textContent()).toContain('The gulls wheeled over the harbour wall.');
+    /** Searches and waits until the one match is the entry holding `text` (the search is debounced). */
+    const searchFor = async (query: string, text: string) => {
+      await search.fill(query);
+      const settled = async () => /^1 entry matches/.test((await historyCount(page).textContent()) ?? '') && ((await entries.first().textContent()) ?? '').includes(text);
+      await expect.poll(settled, poll).toBe(true);
+      expect(await entries.count()).toBe(1);
+    };
+
+    await searchFor('"over the"', 'The gulls wheeled over the harbour wall.');
     expect(await marks()).toEqual(['over the']);
-
-    await search.fill('line*');
-    await expect.poll(async () => (await historyCount(page).textContent()) ?? '', poll).toMatch(/^1 entry matches/);
-    expect(await entries.first().textContent()).toContain('linen shop');
+    await searchFor('line*', 'linen shop');
     expect(await marks()).toEqual(['linen']);
-
-    await search.fill('cartographer');
-    await expect.poll(async () => (await historyCount(page).textContent()) ?? '', poll).toMatch(/^1 entry matches/);
+    await searchFor('cartographer', 'Outlines of the linen shop');
     const memory = entries.first().locator('details', { hasText: 'Memory' });
     expect(await memory.getAttribute('open')).not.toBeNull();
     expect(await memory.locator('mark').allTextContents()).toEqual(['cartographer']);

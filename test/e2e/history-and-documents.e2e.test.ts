@@ -23,7 +23,7 @@ import { browserUnavailableReason, launchChromium } from './helpers/browser';
 import { assertBuilt, callApi, repoRoot, startServe, type ServeProcess } from './helpers/serve-process';
 import { countWords } from './helpers/texts';
 import { createWorkspace, tinyModel, type Workspace } from './helpers/workspace';
-import { candidateCards, candidatesStatus, continueAndWait, cursorToEnd, editor, editorText, openApp, poll, setNumber, waitForCandidates, waitForDocument, waitUntilSaved, type AppPage } from './helpers/write-page';
+import { candidateCards, candidatesPanel, candidatesStatus, continueAndWait, cursorToEnd, editor, editorText, openApp, poll, setNumber, waitForCandidates, waitForDocument, waitUntilSaved, type AppPage } from './helpers/write-page';
 
 const unavailable = browserUnavailableReason();
 const skipReason = process.env['INKWELL_REQUIRE_BROWSER'] === '1' ? null : unavailable;
@@ -285,6 +285,9 @@ describe.skipIf(skipReason !== null)('history and documents (issue 7, phase B)',
     await expect.poll(() => warning.count(), poll).toBe(1);
     expect(await warning.textContent()).toContain(`${message}.`);
     expect(await notices.getByRole('alert').count()).toBe(0);
+    // Nothing ran: no empty cards, and the panel says what to do.
+    await expect.poll(async () => (await candidatesPanel(page).textContent()) ?? '', poll).toContain('nothing was generated');
+    expect(await candidateCards(page).count()).toBe(0);
     await keepScreenshot(page, 'notice-busy');
     expect(await editorText(page)).toBe('The machine is full.');
     await expect.poll(() => page.getByRole('button', { name: 'Continue' }).isEnabled(), poll).toBe(true);

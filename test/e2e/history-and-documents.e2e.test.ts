@@ -145,7 +145,7 @@ describe.skipIf(skipReason !== null)('history and documents (issue 7, phase B)',
     /** Searches and waits until the one match is the entry holding `text` (the search is debounced). */
     const searchFor = async (query: string, text: string) => {
       await search.fill(query);
-      const settled = async () => /^1 entry matches/.test((await historyCount(page).textContent()) ?? '') && ((await entries.first().textContent()) ?? '').includes(text);
+      const settled = async () => /^1 entry\b/.test((await historyCount(page).textContent()) ?? '') && ((await entries.first().textContent()) ?? '').includes(text);
       await expect.poll(settled, poll).toBe(true);
       expect(await entries.count()).toBe(1);
     };
@@ -193,7 +193,7 @@ describe.skipIf(skipReason !== null)('history and documents (issue 7, phase B)',
     const { page } = await openWith([{ title: 'Something else', content: 'A different text is open.' }]);
     await showHistory(page);
     await page.getByRole('searchbox', { name: 'Search history' }).fill('lamplight');
-    await expect.poll(async () => (await historyCount(page).textContent()) ?? '', poll).toMatch(/^1 entry matches/);
+    await expect.poll(async () => (await historyCount(page).textContent()) ?? '', poll).toMatch(/^1 entry\b/);
     const card = page.getByRole('article').filter({ hasText: 'The keeper wrote by lamplight.' }).first();
     await expect.poll(async () => (await card.textContent()) ?? '', poll).toContain('From “The Keeper’s Log”');
     await card.getByRole('button', { name: 'Open its document' }).click();
@@ -209,7 +209,7 @@ describe.skipIf(skipReason !== null)('history and documents (issue 7, phase B)',
     await showHistory(page);
     await page.getByRole('searchbox', { name: 'Search history' }).fill('"about to be deleted"');
     // The search has run (it is debounced), so no reload comes after the deletion below.
-    await expect.poll(async () => (await historyCount(page).textContent()) ?? '', poll).toMatch(/^1 entry matches/);
+    await expect.poll(async () => (await historyCount(page).textContent()) ?? '', poll).toMatch(/^1 entry\b/);
     const card = page.getByRole('article').filter({ hasText: 'A draft about to be deleted.' }).first();
     await card.getByRole('button', { name: 'Open its document' }).waitFor();
     await callApi(server, 'documents.delete', { id: doc.id });

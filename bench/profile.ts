@@ -9,7 +9,7 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { Engine } from '../src/main/engine';
+import { decoderPaths, Engine } from '../src/main/engine';
 import { TokenChooser, type TokenChoiceSettings } from '../src/main/engine/generate/next-token';
 import { argmax } from '../src/main/engine/generate/sampling';
 import { sequenceRng } from '../src/main/engine/generate/rng';
@@ -57,7 +57,8 @@ async function main(): Promise<void> {
   const tokenizer = await loadTokenizer(model.dir);
   loadParts.push(['Inkwell loadTokenizer', performance.now() - t0]);
   const t1 = performance.now();
-  const decoder = await openDecoder(model, model.config, 'cpu');
+  const paths = await decoderPaths(model);
+  const decoder = await openDecoder(paths, model.config, 'cpu');
   loadParts.push(['Inkwell openDecoder (cpu)', performance.now() - t1]);
   const t2 = performance.now();
   await AutoTokenizer.from_pretrained(model.id);
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
   const cache = prefill.present;
   const cache3 = cache.select([0, 0, 0]);
   // `decoder` may keep its caches in a worker thread; the bare runs need the tensors on this one.
-  const local = await openDecoderInThread(model, model.config, 'cpu');
+  const local = await openDecoderInThread(paths, model.config, 'cpu');
   const localCache = (await local.step({ batch: 1, inputIds: ids, seqLen: PAST, attentionMask: ids.map(() => 1), positionIds: ids.map((_, i) => i), past: null })).present as OrtKvCache;
   const localCache3 = localCache.select([0, 0, 0]) as OrtKvCache;
   const nLayer = model.config.nLayer;

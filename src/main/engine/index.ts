@@ -3,11 +3,16 @@
  * tokenization and raw logits. Plain Node (CLI, serve, the app's inference
  * process); never imports electron.
  */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { DeviceStatus, GenerationParams, GenerationResult } from '../../shared/api';
-import { runGeneration, type GenerationStartInfo } from './generate/generate';
+import type { GeneratedSequence, GenerationStartInfo } from './generate/generate';
+import { MAX_TOP_LOGPROBS } from './generate/logprobs';
 import { randomSeed } from './generate/rng';
+import { DecodeScheduler, type BatchLimits, type SchedulerStatus } from './generate/scheduler';
 import { ModelStore, type StoredModel } from './models/store';
-import { openDecoder, probeDevices, type DecoderSession } from './runtime';
+import { ensureRowsGraph, ROWS_FILE } from './onnx';
+import { openDecoder, probeDevices, type DecoderPaths, type DecoderSession } from './runtime';
 import { loadTokenizer, type Gpt2Tokenizer } from './tokenizer';
 import { EngineError, type DeviceName, type DeviceRequest } from './types';
 
@@ -15,7 +20,11 @@ export { EngineError } from './types';
 export type { DeviceName, DeviceRequest, EngineErrorKind, FinishReason, Gpt2Config } from './types';
 export type { StoredModel } from './models/store';
 export { ModelStore } from './models/store';
-export type { GenerationStartInfo } from './generate/generate';
+export type { GeneratedSequence, GenerationStartInfo } from './generate/generate';
+export type { TokenLogprob } from './generate/logprobs';
+export { MAX_TOP_LOGPROBS } from './generate/logprobs';
+export type { BatchLimits, SchedulerStatus } from './generate/scheduler';
+export { DEFAULT_BATCH_LIMITS } from './generate/scheduler';
 
 /** One generation request (params already validated by the shared GenerationParams schema). */
 export interface EngineGenerateRequest {
@@ -24,14 +33,23 @@ export interface EngineGenerateRequest {
   /** Kept at the start of the context whatever is cut from the left of `prompt`. */
   memory?: string;
   params: GenerationParams;
+  /**
+   * 0 (default) to MAX_TOP_LOGPROBS (20): keep this many most likely alternatives, with their
+   * log-probabilities, for every generated token (OpenAI's `logprobs`). Each sequence always keeps
+   * its own tokens' log-probabilities.
+   */
+  topLogprobs?: number;
   /** Aborting ends every running sequence within one decoder step ('cancelled', partial text kept). */
   signal?: AbortSignal;
   onStart?(info: GenerationStartInfo): void;
   onDelta?(sequence: number, text: string): void;
 }
 
-/** What a generation returns: the API's GenerationResult before the service names it and saves it to history. */
-export type EngineGenerateResult = Omit<GenerationResult, 'generationId' | 'historyId'>;
+/**
+ * What a generation returns: the API's GenerationResult before the service names it and saves it
+ * to history, with each sequence's token log-probabilities (GeneratedSequence).
+ */
+export type EngineGenerateResult = Omit<GenerationResult, 'generationId' | 'historyId' | 'sequences'> & { sequences: GeneratedSequence[] };
 
 /** Raw next-token scores of a prompt. */
 export interface EngineLogits {
@@ -45,6 +63,8 @@ export interface EngineLogits {
 /** Collaborators the engine uses; tests may replace them. */
 export interface EngineOptions {
   home: string;
+  /** What may decode together on one loaded model (DEFAULT_BATCH_LIMITS where not given). */
+  batchLimits?: Partial<BatchLimits>;
   openDecoder?: typeof openDecoder;
   loadTokenizer?: typeof loadTokenizer;
   probeDevices?: typeof probeDevices;
@@ -58,6 +78,8 @@ interface LoadedDecoder {
   readonly importedAt: string;
   readonly ready: Promise<DecoderSession>;
   session?: DecoderSession;
+  /** Shares decode steps among this decoder's generation requests. */
+  scheduler?: DecodeScheduler;
   users: number;
   unloaded: boolean;
 }
@@ -67,10 +89,15 @@ interface LoadedTokenizer {
   readonly ready: Promise<Gpt2Tokenizer>;
 }
 
-/** Runs stored GPT-2 models; one decoder per (model, device) and one tokenizer per model stay loaded until unload(). */
+/**
+ * Runs stored GPT-2 models; one decoder per (model, device) and one tokenizer per model stay
+ * loaded until unload(). Concurrent generate() calls on the same model and device share decode
+ * steps (continuous batching) within the batch limits; each one's output is the same as alone.
+ */
 export class Engine {
   /** The model store under <home>/models. */
   readonly models: ModelStore;
+  readonly #batchLimits: Partial<BatchLimits>;
   readonly #openDecoder: typeof openDecoder;
   readonly #loadTokenizer: typeof loadTokenizer;
   readonly #probeDevices: typeof probeDevices;
@@ -80,6 +107,7 @@ export class Engine {
 
   constructor(opts: EngineOptions) {
     this.models = new ModelStore(opts.home);
+    this.#batchLimits = opts.batchLimits ?? {};
     this.#openDecoder = opts.openDecoder ?? openDecoder;
     this.#loadTokenizer = opts.loadTokenizer ?? loadTokenizer;
     this.#probeDevices = opts.probeDevices ?? probeDevices;
@@ -88,19 +116,23 @@ export class Engine {
   /** Generates `params.numReturnSequences` continuations of memory + prompt, streaming text through onDelta. */
   async generate(req: EngineGenerateRequest): Promise<EngineGenerateResult> {
     const loadStart = performance.now();
+    const topLogprobs = req.topLogprobs ?? 0;
+    if (!Number.isInteger(topLogprobs) || topLogprobs < 0 || topLogprobs > MAX_TOP_LOGPROBS) {
+      throw new EngineError('bad_input', `top logprobs must be an integer from 0 to ${MAX_TOP_LOGPROBS}, got ${topLogprobs}`);
+    }
     const model = this.models.get(req.modelId);
     const { tokenizer, decoder } = await this.#load(model, req.params.device);
     const loadMs = performance.now() - loadStart;
     try {
       const session = decoder.session as DecoderSession;
       const seed = req.params.seed ?? randomSeed();
-      const outcome = await runGeneration({
-        session,
+      const outcome = await this.#scheduler(decoder).submit({
         tokenizer,
         prompt: req.prompt,
         memory: req.memory ?? '',
         params: req.params,
         seed,
+        topLogprobs,
         signal: req.signal,
         onStart: req.onStart?.bind(req),
         onDelta: req.onDelta?.bind(req),
@@ -162,16 +194,13 @@ export class Engine {
         const rows = tokenIds.map((_, i) => flat.slice(i * vocab, (i + 1) * vocab));
         return { tokenIds, logitsLast: rows[rows.length - 1] as Float32Array, logits: rows };
       }
-      const out = await session.step({
-        batch: 1,
-        inputIds: tokenIds,
-        seqLen: tokenIds.length,
-        attentionMask: tokenIds.map(() => 1),
-        positionIds: tokenIds.map((_, i) => i),
-        past: null,
-      });
-      out.present.dispose();
-      return { tokenIds, logitsLast: out.logits.slice(0, vocab) };
+      const batch = session.createBatch();
+      try {
+        const { out } = await batch.prefill(tokenIds, 1);
+        return { tokenIds, logitsLast: out.logits.slice(0, vocab) };
+      } finally {
+        batch.dispose();
+      }
     } finally {
       await this.#releaseUse(decoder);
     }
@@ -189,6 +218,11 @@ export class Engine {
       out.push({ modelId: d.modelId, device: d.session.device.used });
     }
     return out;
+  }
+
+  /** What each loaded decoder's scheduler is running and holding (for admission and diagnostics). */
+  batchStatus(): { modelId: string; device: DeviceName; status: SchedulerStatus }[] {
+    return this.#decoders.flatMap((d) => (d.session && d.scheduler && !d.unloaded ? [{ modelId: d.modelId, device: d.session.device.used, status: d.scheduler.status }] : []));
   }
 
   /** Which devices work on this machine (a real probe session per device, cached per process). */
@@ -261,7 +295,7 @@ export class Engine {
         modelId: model.id,
         requested: device,
         importedAt: model.importedAt,
-        ready: this.#openDecoder({ decoderPath: model.decoderPath, fullLogitsPath: model.fullLogitsPath }, model.config, device),
+        ready: decoderPaths(model).then((paths) => this.#openDecoder(paths, model.config, device)),
         users: 0,
         unloaded: false,
       };
@@ -286,9 +320,18 @@ export class Engine {
     return this.#decoders.find((d) => d.modelId === modelId && d.session?.device.used === device && d.session.device.fallbackReason === undefined);
   }
 
+  /** The decoder's scheduler, created on first use. */
+  #scheduler(entry: LoadedDecoder): DecodeScheduler {
+    entry.scheduler ??= new DecodeScheduler(entry.session as DecoderSession, this.#batchLimits);
+    return entry.scheduler;
+  }
+
   async #releaseUse(entry: LoadedDecoder): Promise<void> {
     entry.users--;
-    if (entry.unloaded && entry.users === 0) await entry.session?.release();
+    if (entry.unloaded && entry.users === 0) {
+      entry.scheduler?.close();
+      await entry.session?.release();
+    }
   }
 
   /** Gives up a decoder a failed request acquired; one it opened is unloaded (released once no other request uses it). */
@@ -306,10 +349,24 @@ export class Engine {
     if (entry.users > 0) return;
     const session = await entry.ready.catch(() => undefined);
     // A request may have started while the session was still opening.
-    if (entry.users === 0) await session?.release();
+    if (entry.users === 0) {
+      entry.scheduler?.close();
+      await session?.release();
+    }
   }
 
   #checkOpen(): void {
     if (this.#disposed) throw new EngineError('internal', 'the engine has been disposed');
   }
+}
+
+/**
+ * The graphs of a stored model. Models imported before the 'rows' graph existed get it now,
+ * built beside their other graphs from the weights already there.
+ */
+export async function decoderPaths(model: StoredModel): Promise<DecoderPaths> {
+  const onnxDir = dirname(model.decoderPath);
+  const rowsPath = join(onnxDir, ROWS_FILE);
+  if (!existsSync(rowsPath)) await ensureRowsGraph(model.dir, onnxDir);
+  return { decoderPath: model.decoderPath, fullLogitsPath: model.fullLogitsPath, rowsPath };
 }

@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GenerationParams, type GenerationParamsInput } from '../../../../src/shared/api';
 import { runGeneration, type GenerationOutcome } from '../../../../src/main/engine/generate/generate';
 import { ModelStore, type StoredModel } from '../../../../src/main/engine/models/store';
-import { openDecoder, type DecoderSession, type StepInput, type StepOutput } from '../../../../src/main/engine/runtime';
+import { decoderPaths } from '../../../../src/main/engine';
+import { openDecoder, type DecoderBatch, type DecoderSession } from '../../../../src/main/engine/runtime';
 import { loadTokenizer, type Gpt2Tokenizer } from '../../../../src/main/engine/tokenizer';
 import { makeRandomCheckpoint } from '../../../helpers/checkpoint-factory';
 import { TRICKY_TEXTS } from './unicode-fixtures';
@@ -28,7 +29,7 @@ beforeAll(async () => {
   const src = join(home, 'src');
   await makeRandomCheckpoint(src, { nLayer: 2, nEmbd: 32, nHead: 4, nPositions: 64, seed: 11 });
   model = await new ModelStore(home).import(src, 'tiny-gen');
-  session = await openDecoder(model, model.config, 'cpu');
+  session = await openDecoder(await decoderPaths(model), model.config, 'cpu');
   tokenizer = await loadTokenizer(model.dir);
 });
 
@@ -157,17 +158,42 @@ describe('sampling on a real model', () => {
 /** Wraps the real decoder and forces the next token to follow `target` (teacher forcing through the real KV cache). */
 function forcing(inner: DecoderSession, promptLength: number, target: readonly number[]): DecoderSession {
   const vocab = inner.config.vocabSize;
+  const force = (logits: Float32Array, lengths: readonly number[]): void => {
+    lengths.forEach((length, b) => {
+      logits[b * vocab + (target[length - promptLength] ?? tokenizer.eosTokenId)] = 1e4;
+    });
+  };
   return {
     device: inner.device,
     config: inner.config,
     logitsAll: (ids) => inner.logitsAll(ids),
     release: () => inner.release(),
-    async step(input: StepInput): Promise<StepOutput> {
-      const out = await inner.step(input);
-      const position = (input.past?.length ?? 0) + input.seqLen - promptLength;
-      const next = target[position] ?? tokenizer.eosTokenId;
-      for (let b = 0; b < input.batch; b++) out.logits[b * vocab + next] = 1e4;
-      return out;
+    step: (input) => inner.step(input),
+    createBatch(): DecoderBatch {
+      const batch = inner.createBatch();
+      return {
+        get rows() {
+          return batch.rows;
+        },
+        get kvBytes() {
+          return batch.kvBytes;
+        },
+        lengthOf: (row) => batch.lengthOf(row),
+        truncate: (row, length) => batch.truncate(row, length),
+        remove: (rows) => batch.remove(rows),
+        dispose: () => batch.dispose(),
+        async prefill(tokens, copies) {
+          const result = await batch.prefill(tokens, copies);
+          force(result.out.logits, [tokens.length]);
+          return result;
+        },
+        async decode(rows, tokens) {
+          const out = await batch.decode(rows, tokens);
+          force(out.logits, rows.map((row) => batch.lengthOf(row)));
+          return out;
+        },
+        extend: (row, tokens) => batch.extend(row, tokens),
+      };
     },
   };
 }

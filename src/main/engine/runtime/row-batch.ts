@@ -117,7 +117,7 @@ export class HostRowBatch implements DecoderBatch {
     return this.#buffers.reduce((sum, b) => sum + b.byteLength, 0);
   }
 
-  prefill(tokens: readonly number[], copies: number): Promise<{ rows: number[]; out: RowLogits }> {
+  async prefill(tokens: readonly number[], copies: number): Promise<{ rows: number[]; out: RowLogits }> {
     this.#check();
     if (tokens.length === 0) throw new EngineError('internal', 'prefill needs at least one token');
     if (!Number.isInteger(copies) || copies < 1) throw new EngineError('internal', `prefill: copies ${copies} must be a positive integer`);
@@ -139,7 +139,7 @@ export class HostRowBatch implements DecoderBatch {
     });
   }
 
-  decode(rows: readonly number[], tokens: readonly number[]): Promise<RowLogits> {
+  async decode(rows: readonly number[], tokens: readonly number[]): Promise<RowLogits> {
     this.#check();
     const slots = this.#book.slotsOfAll(rows);
     if (tokens.length !== rows.length) throw new EngineError('internal', `decode: ${tokens.length} tokens for ${rows.length} rows`);
@@ -162,7 +162,7 @@ export class HostRowBatch implements DecoderBatch {
     });
   }
 
-  extend(row: number, tokens: readonly number[]): Promise<RowLogits> {
+  async extend(row: number, tokens: readonly number[]): Promise<RowLogits> {
     this.#check();
     if (tokens.length === 0) throw new EngineError('internal', 'extend needs at least one token');
     const length = this.#book.lengthOf(row);

@@ -10,6 +10,8 @@ import { AutoModelForCausalLM, env, Tensor as HfTensor } from '@huggingface/tran
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GenerationParams, type GenerationParamsInput } from '../../../../src/shared/api';
 import { runGeneration, type GenerationOutcome } from '../../../../src/main/engine/generate/generate';
+import { DecodeScheduler } from '../../../../src/main/engine/generate/scheduler';
+import { loadReferenceGpt2, referenceLogits } from '../../../helpers/reference-gpt2';
 import { ModelStore, type StoredModel } from '../../../../src/main/engine/models/store';
 import { decoderPaths } from '../../../../src/main/engine';
 import { openDecoder, type DecoderBatch, type DecoderSession } from '../../../../src/main/engine/runtime';
@@ -150,6 +152,61 @@ describe('sampling on a real model', () => {
         expect(deltas[i]?.join('')).toBe(s.text);
         expect(s.text).toBe(tokenizer.decode(s.tokenIds));
         for (const d of deltas[i] ?? []) expect(/[\uD800-\uDBFF]$/.test(d)).toBe(false);
+      });
+    }
+  });
+});
+
+describe('different prompts decoded together (continuous batching) on a real model', () => {
+  it('gives every request the tokens, text and log-probabilities it gives alone, greedy and sampled', async () => {
+    const requests: { prompt: string; params: GenerationParamsInput; seed: number }[] = [
+      { prompt: PROMPTS[0] as string, params: { ...BASE, maxNewTokens: 18 }, seed: 1 },
+      { prompt: PROMPTS[1] as string, params: { ...BASE, doSample: true, temperature: 1.2, topK: 40, numReturnSequences: 3, maxNewTokens: 14 }, seed: 2 },
+      { prompt: PROMPTS[2] as string, params: { ...BASE, doSample: true, topP: 0.9, repetitionPenalty: 1.3, maxNewTokens: 25 }, seed: 3 },
+      { prompt: PROMPTS[3] as string, params: { ...BASE, numReturnSequences: 2, maxNewTokens: 9 }, seed: 4 },
+    ];
+    const alone = [];
+    for (const r of requests) alone.push((await generate(r.prompt, r.params, { seed: r.seed })).outcome);
+    // The second half arrives while the first is decoding: it joins the running batch.
+    const scheduler = new DecodeScheduler(session);
+    const submit = (r: (typeof requests)[number]): Promise<GenerationOutcome> =>
+      scheduler.submit({ tokenizer, prompt: r.prompt, params: GenerationParams.parse(r.params), seed: r.seed });
+    const first = requests.slice(0, 2).map(submit);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const together = await Promise.all([...first, ...requests.slice(2).map(submit)]);
+    scheduler.close();
+    together.forEach((o, i) => expect(o.sequences, requests[i]?.prompt).toEqual(alone[i]?.sequences));
+    expect(scheduler.status.rowSteps).toBeGreaterThan(scheduler.status.steps);
+  });
+});
+
+describe('token log-probabilities on a real model', () => {
+  it('equal the float64 log-softmax of the reference logits, before any logits processor, with the top alternatives', async () => {
+    const reference = loadReferenceGpt2(model.dir);
+    // Hot sampling with a repetition penalty: the processed distribution differs from the raw one
+    // the log-probabilities are taken from.
+    const params = GenerationParams.parse({ ...BASE, doSample: true, temperature: 1.8, topK: 30, repetitionPenalty: 1.4, maxNewTokens: 12, numReturnSequences: 2 });
+    const prompt = PROMPTS[1] as string;
+    const outcome = await runGeneration({ session, tokenizer, prompt, params, seed: 77, topLogprobs: 5 });
+    const promptIds = tokenizer.encode(prompt);
+    for (const sequence of outcome.sequences) {
+      const ids = [...promptIds, ...sequence.tokenIds];
+      const logits = referenceLogits(reference, ids);
+      expect(sequence.tokenLogprobs).toHaveLength(sequence.tokenIds.length);
+      sequence.tokenIds.forEach((token, i) => {
+        const row = logits[promptIds.length - 1 + i] as Float64Array;
+        let max = Number.NEGATIVE_INFINITY;
+        for (const v of row) max = Math.max(max, v);
+        let sum = 0;
+        for (const v of row) sum += Math.exp(v - max);
+        const logZ = max + Math.log(sum);
+        // Logits agree to 1e-5·max(1, |logit|) (export-fixture's tolerance); a log-softmax adds at most the same again.
+        const tolerance = 2e-5 * Math.max(1, max);
+        expect(Math.abs((sequence.tokenLogprobs[i] as number) - (row[token] as number - logZ))).toBeLessThanOrEqual(tolerance);
+        const top = sequence.topLogprobs?.[i] ?? [];
+        const referenceTop = Array.from(row.keys()).sort((a, b) => (row[b] as number) - (row[a] as number)).slice(0, 5);
+        expect(top.map((t) => t.tokenId)).toEqual(referenceTop);
+        top.forEach((t) => expect(Math.abs(t.logprob - ((row[t.tokenId] as number) - logZ))).toBeLessThanOrEqual(tolerance));
       });
     }
   });

@@ -24,6 +24,7 @@ void runCli(process.argv.slice(2), {
   stderr: (text) => void process.stderr.write(text),
   interrupt: interrupt.signal,
   env: process.env,
+  stderrIsTty: process.stderr.isTTY === true,
 }).then((code) => {
   process.exitCode = code;
   process.off('SIGINT', onSignal);

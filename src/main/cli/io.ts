@@ -13,6 +13,8 @@ export interface CliIo {
   interrupt: AbortSignal;
   /** Environment ($INKWELL_HOME, …). */
   env: NodeJS.ProcessEnv;
+  /** stderr is a terminal: progress is drawn in place (default false: plain lines). */
+  stderrIsTty?: boolean;
 }
 
 /** Exit codes of `inkwell`. */

@@ -1,6 +1,7 @@
 /** `inkwell` command dispatch: argv in, exit code out; all output through CliIo. */
 import { version } from '../../../package.json';
 import { resolveHome } from '../engine/paths';
+import { batchCommand } from './batch-command';
 import { generateCommand } from './generate-command';
 import { HELP } from './help';
 import { logitsCommand, tokenizeCommand } from './inspect-commands';
@@ -13,6 +14,7 @@ type Command = (argv: readonly string[], io: CliIo, home: string) => Promise<num
 const COMMANDS: Readonly<Record<string, Command>> = {
   models: modelsCommand,
   generate: generateCommand,
+  batch: batchCommand,
   logits: logitsCommand,
   tokenize: tokenizeCommand,
   serve: serveCommand,

@@ -165,7 +165,7 @@ describe('different prompts decoded together (continuous batching) on a real mod
       { prompt: PROMPTS[2] as string, params: { ...BASE, doSample: true, topP: 0.9, repetitionPenalty: 1.3, maxNewTokens: 25 }, seed: 3 },
       { prompt: PROMPTS[3] as string, params: { ...BASE, numReturnSequences: 2, maxNewTokens: 9 }, seed: 4 },
     ];
-    const alone = [];
+    const alone: GenerationOutcome[] = [];
     for (const r of requests) alone.push((await generate(r.prompt, r.params, { seed: r.seed })).outcome);
     // The second half arrives while the first is decoding: it joins the running batch.
     const scheduler = new DecodeScheduler(session);

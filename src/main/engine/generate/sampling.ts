@@ -52,24 +52,32 @@ export function topCandidates(row: Float32Array, k: number): number[] {
       i = worst;
     }
   };
+  // Once the heap is full, a later token replaces the root only with a strictly higher logit: ids
+  // grow along the row, so a tie always loses to the kept (lower) id. That one comparison is the
+  // whole cost for almost every token.
+  let rootValue = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < row.length; i++) {
     const v = row[i] as number;
-    if (!(v > Number.NEGATIVE_INFINITY)) continue;
-    if (size < limit) {
-      let j = size++;
-      heap[j] = i;
-      while (j > 0) {
-        const parent = (j - 1) >> 1;
-        if (!worse(heap[j] as number, heap[parent] as number)) break;
-        const tmp = heap[j] as number;
-        heap[j] = heap[parent] as number;
-        heap[parent] = tmp;
-        j = parent;
+    if (size === limit) {
+      if (v > rootValue) {
+        heap[0] = i;
+        siftDown(0);
+        rootValue = row[heap[0] as number] as number;
       }
-    } else if (worse(heap[0] as number, i)) {
-      heap[0] = i;
-      siftDown(0);
+      continue;
     }
+    if (!(v > Number.NEGATIVE_INFINITY)) continue;
+    let j = size++;
+    heap[j] = i;
+    while (j > 0) {
+      const parent = (j - 1) >> 1;
+      if (!worse(heap[j] as number, heap[parent] as number)) break;
+      const tmp = heap[j] as number;
+      heap[j] = heap[parent] as number;
+      heap[parent] = tmp;
+      j = parent;
+    }
+    if (size === limit) rootValue = row[heap[0] as number] as number;
   }
   const ids = Array.from(heap.subarray(0, size));
   ids.sort((a, b) => (row[b] as number) - (row[a] as number) || a - b);

@@ -84,8 +84,13 @@ export interface RowsRunOutput extends RowLogits {
 /** Runs the 'rows' graph; provided by the session that owns it. */
 export type RowsRunner = (input: RowsRunInput) => Promise<RowsRunOutput>;
 
-/** Capacity steps: a cache grows by at least this many positions, so most steps reallocate nothing. */
-const CAPACITY_QUANTUM = 64;
+/**
+ * Capacity steps. The attention kernel clears the whole capacity of every row each step (its
+ * present buffer is capacity-sized), so slack costs bandwidth on every step; growing costs one
+ * copy of the cache. Growing by max(32, length/8) positions balances the two: at 128 positions
+ * the slack is at most 32 and the cache is copied once every 32 steps.
+ */
+const CAPACITY_QUANTUM = 32;
 
 /** DecoderBatch with the cache in JavaScript memory (see the file comment). */
 export class HostRowBatch implements DecoderBatch {
@@ -240,9 +245,7 @@ export class HostRowBatch implements DecoderBatch {
     if (rows <= this.#rowCapacity && length <= this.#capacity) return;
     const { nLayer, nHead, cacheHeadDim, nPositions } = this.#shape;
     const rowCapacity = Math.max(rows, this.#rowCapacity === 0 ? rows : Math.min(2 * this.#rowCapacity, rows + 8));
-    // Grow by a quarter (at least one quantum): few reallocations, and little capacity that the
-    // attention kernel would clear every step for nothing.
-    const grown = Math.max(length, Math.ceil(this.#capacity * 1.25));
+    const grown = length + Math.max(CAPACITY_QUANTUM, Math.floor(length / 8));
     const capacity = this.#capacity >= length ? this.#capacity : Math.min(nPositions, Math.ceil(grown / CAPACITY_QUANTUM) * CAPACITY_QUANTUM);
     const old = this.#buffers;
     const oldCapacity = this.#capacity;

@@ -104,7 +104,7 @@ describe.each([
   });
 
   it('rows of different lengths that join, leave and outgrow the capacity give bitwise their logits alone', async () => {
-    // 70 steps take the longest row (17 + 70) past the first capacity quantum of 64 positions.
+    // 70 steps take the longest row (17 + 70) past the first capacity (64 positions) to the window (96).
     const steps = 70;
     const solo = await Promise.all(PROMPTS.map(async (p, i) => alone(session, p, steps, i)));
     const batch = session.createBatch();

@@ -19,11 +19,9 @@ import { kvBytesPerPosition, type DecoderBatch, type DecoderSession, type RowLog
 import { EngineError } from '../types';
 import { planContext, type ContextPlan } from './context-window';
 import type { GeneratedSequence, GenerationJob, GenerationOutcome } from './generate';
-import { tokenLogprob, topLogprobs, type TokenLogprob } from './logprobs';
+import { Lane } from './lane';
 import { TokenChooser } from './next-token';
 import { sequenceRng } from './rng';
-import { StopStringFilter } from './stop-strings';
-import { TokenTextStream } from './text-stream';
 
 /** What may run together on one decoder. */
 export interface BatchLimits {
@@ -56,20 +54,13 @@ export interface SchedulerStatus {
   rowSteps: number;
 }
 
-/** One independently decoded row: a sampled sequence, or the K identical sequences of a greedy request. */
-interface Lane {
+/** A lane of a request and its row in the batch. */
+interface Row {
   readonly job: Job;
-  readonly sequences: readonly number[];
-  readonly chooser: TokenChooser;
-  readonly text: TokenTextStream;
-  readonly stops: StopStringFilter;
-  readonly tokenIds: number[];
-  readonly logprobs: number[];
-  readonly alternatives: TokenLogprob[][] | null;
-  finishReason: FinishReason | null;
+  readonly lane: Lane;
   /** Its row in the batch while it runs. */
-  row: number | null;
-  /** Positions its row holds. */
+  id: number | null;
+  /** Positions the row holds. */
   length: number;
   /** The token chosen last, to be fed at the next step. */
   pending: number;
@@ -78,7 +69,7 @@ interface Lane {
 interface Job {
   readonly run: GenerationJob;
   readonly plan: ContextPlan;
-  readonly lanes: Lane[];
+  readonly lanes: Row[];
   readonly reservedKvBytes: number;
   readonly resolve: (outcome: GenerationOutcome) => void;
   readonly reject: (error: unknown) => void;
@@ -121,7 +112,7 @@ export class DecodeScheduler {
   get status(): SchedulerStatus {
     return {
       runningRequests: this.#running.length,
-      runningRows: this.#running.reduce((n, job) => n + job.lanes.filter((l) => l.row !== null).length, 0),
+      runningRows: this.#running.reduce((n, job) => n + job.lanes.filter((l) => l.id !== null).length, 0),
       waitingRequests: this.#waiting.length,
       reservedKvBytes: this.#reservedKvBytes(),
       allocatedKvBytes: this.#batch?.kvBytes ?? 0,
@@ -173,20 +164,18 @@ export class DecodeScheduler {
     const reserved = laneCount * Math.min(config.nPositions, length + plan.maxNewTokens) * this.#bytesPerPosition;
     const job: Job = { run, plan, lanes: [], reservedKvBytes: reserved, resolve, reject, prefillMs: 0, decodeStart: 0, settled: false };
     for (let i = 0; i < laneCount; i++) {
-      job.lanes.push({
-        job,
+      const lane = new Lane({
         sequences: params.doSample ? [i] : Array.from({ length: params.numReturnSequences }, (_, s) => s),
         chooser: new TokenChooser(params, sequenceRng(run.seed, (run.firstSequence ?? 0) + i), plan.inputIds),
-        text: new TokenTextStream((id) => tokenizer.tokenBytes(id)),
-        stops: new StopStringFilter(params.stop),
-        tokenIds: [],
-        logprobs: [],
-        alternatives: (run.topLogprobs ?? 0) > 0 ? [] : null,
-        finishReason: null,
-        row: null,
-        length,
-        pending: -1,
+        tokenBytes: (id) => tokenizer.tokenBytes(id),
+        stop: params.stop,
+        eosTokenId: tokenizer.eosTokenId,
+        maxNewTokens: plan.maxNewTokens,
+        nPositions: config.nPositions,
+        topLogprobs: run.topLogprobs ?? 0,
+        onDelta: run.onDelta,
       });
+      job.lanes.push({ job, lane, id: null, length, pending: -1 });
     }
     return job;
   }
@@ -232,7 +221,7 @@ export class DecodeScheduler {
       if (job.run.signal?.aborted) {
         this.#waiting.shift();
         this.#announce(job);
-        for (const lane of job.lanes) this.#finish(lane, 'cancelled');
+        for (const row of job.lanes) this.#finish(row, 'cancelled');
         this.#settle(job);
         continue;
       }
@@ -273,9 +262,9 @@ export class DecodeScheduler {
     job.prefillMs = job.decodeStart - prefillStart;
     this.#running.push(job);
     const vocab = this.#session.config.vocabSize;
-    job.lanes.forEach((lane, i) => {
-      lane.row = prefill.rows[i] as number;
-      this.#choose(lane, prefill.out.logits.subarray(0, vocab), prefill.out.logSumExp[0] as number);
+    job.lanes.forEach((row, i) => {
+      row.id = prefill.rows[i] as number;
+      this.#choose(row, prefill.out.logits.subarray(0, vocab), prefill.out.logSumExp[0] as number);
     });
     this.#settleIfDone(job);
   }
@@ -284,7 +273,7 @@ export class DecodeScheduler {
   #cancelAborted(): void {
     for (const job of this.#running.slice()) {
       if (!job.run.signal?.aborted) continue;
-      for (const lane of job.lanes) if (lane.finishReason === null) this.#finish(lane, 'cancelled');
+      for (const row of job.lanes) if (row.lane.finishReason === null) this.#finish(row, 'cancelled');
       this.#settleIfDone(job);
     }
   }
@@ -292,12 +281,12 @@ export class DecodeScheduler {
   /** One token for every row. A failed step fails every running request (the batch is rebuilt). */
   async #step(): Promise<void> {
     const batch = this.#batch as DecoderBatch;
-    const lanes = new Map<number, Lane>();
-    for (const job of this.#running) for (const lane of job.lanes) if (lane.row !== null) lanes.set(lane.row, lane);
+    const byId = new Map<number, Row>();
+    for (const job of this.#running) for (const row of job.lanes) if (row.id !== null) byId.set(row.id, row);
     const rows = [...batch.rows];
     let out: RowLogits;
     try {
-      out = await batch.decode(rows, rows.map((row) => (lanes.get(row) as Lane).pending));
+      out = await batch.decode(rows, rows.map((id) => (byId.get(id) as Row).pending));
     } catch (error) {
       const failure = asStepError(error, `decoder step (batch ${rows.length}, 1 tokens)`);
       for (const job of this.#running) {
@@ -311,54 +300,37 @@ export class DecodeScheduler {
     this.#steps++;
     this.#rowSteps += rows.length;
     const vocab = this.#session.config.vocabSize;
-    rows.forEach((row, i) => {
-      const lane = lanes.get(row) as Lane;
-      lane.length++;
-      this.#choose(lane, out.logits.subarray(i * vocab, (i + 1) * vocab), out.logSumExp[i] as number);
+    rows.forEach((id, i) => {
+      const row = byId.get(id) as Row;
+      row.length++;
+      this.#choose(row, out.logits.subarray(i * vocab, (i + 1) * vocab), out.logSumExp[i] as number);
     });
     for (const job of this.#running.slice()) this.#settleIfDone(job);
   }
 
-  /** Chooses a lane's next token from its raw logits (left unchanged) and ends the lane when it is done. */
-  #choose(lane: Lane, raw: Float32Array, logSumExp: number): void {
-    const { job } = lane;
-    const eos = job.run.tokenizer.eosTokenId;
+  /** Chooses a lane's next token from its raw logits (left unchanged); a lane that ends leaves the batch. */
+  #choose(row: Row, raw: Float32Array, logSumExp: number): void {
     const scores = this.#scratch;
     scores.set(raw);
-    let token = lane.chooser.choose(scores);
-    if (token < 0) token = eos; // every token banned: nothing sensible can follow
-    if (token === eos) return this.#finish(lane, 'stop');
-    lane.tokenIds.push(token);
-    lane.logprobs.push(tokenLogprob(raw, token, logSumExp));
-    lane.alternatives?.push(topLogprobs(raw, job.run.topLogprobs ?? 0, logSumExp));
-    const update = lane.stops.push(lane.text.push(token));
-    this.#emit(lane, update.emit);
-    if (update.stopped) return this.#finish(lane, 'stop');
-    if (lane.tokenIds.length >= job.plan.maxNewTokens || lane.length + 1 >= this.#session.config.nPositions) return this.#finish(lane, 'length');
-    lane.pending = token;
+    const token = row.lane.chooser.choose(scores);
+    if (row.lane.take(token, raw, logSumExp, row.length)) row.pending = token;
+    else this.#leave(row);
   }
 
-  #emit(lane: Lane, text: string): void {
-    const onDelta = lane.job.run.onDelta;
-    if (text.length === 0 || !onDelta) return;
-    for (const s of lane.sequences) onDelta(s, text);
+  /** Ends a lane and frees its row. */
+  #finish(row: Row, reason: FinishReason): void {
+    row.lane.finish(reason);
+    this.#leave(row);
   }
 
-  /** Ends a lane: flushes its text and frees its row. */
-  #finish(lane: Lane, reason: FinishReason): void {
-    lane.finishReason = reason;
-    if (lane.row !== null) {
-      this.#batch?.remove([lane.row]);
-      lane.row = null;
-    }
-    if (lane.stops.stopped) return;
-    const update = lane.stops.push(lane.text.end());
-    this.#emit(lane, update.emit);
-    this.#emit(lane, lane.stops.end());
+  #leave(row: Row): void {
+    if (row.id === null) return;
+    this.#batch?.remove([row.id]);
+    row.id = null;
   }
 
   #settleIfDone(job: Job): void {
-    if (job.lanes.every((lane) => lane.finishReason !== null)) this.#settle(job);
+    if (job.lanes.every((row) => row.lane.finishReason !== null)) this.#settle(job);
   }
 
   #settle(job: Job): void {
@@ -368,17 +340,9 @@ export class DecodeScheduler {
     const decodeMs = job.decodeStart > 0 ? performance.now() - job.decodeStart : 0;
     const sequences = new Array<GeneratedSequence>(job.run.params.numReturnSequences);
     let newTokens = 0;
-    for (const lane of job.lanes) {
+    for (const { lane } of job.lanes) {
       newTokens += lane.tokenIds.length;
-      for (const s of lane.sequences) {
-        sequences[s] = {
-          text: lane.stops.text,
-          tokenIds: lane.tokenIds.slice(),
-          finishReason: lane.finishReason ?? 'cancelled',
-          tokenLogprobs: lane.logprobs.slice(),
-          ...(lane.alternatives ? { topLogprobs: lane.alternatives.map((step) => step.slice()) } : {}),
-        };
-      }
+      for (const s of lane.sequences) sequences[s] = lane.result();
     }
     job.resolve({
       promptTokens: job.plan.inputIds.length,

@@ -20,19 +20,7 @@ const MAX_CONCURRENCY = 64;
 
 /** One output line: the input row (index, line, fields), then what `generate --json` prints, with token log-probabilities. */
 export function batchLine(row: BatchRow, result: EngineGenerateResult): Record<string, unknown> {
-  const json = generateJson(result);
-  return {
-    index: row.index,
-    line: row.line,
-    fields: row.fields,
-    ...json,
-    sequences: result.sequences.map((s) => ({
-      text: s.text,
-      token_ids: s.tokenIds,
-      finish_reason: s.finishReason,
-      token_logprobs: s.tokenLogprobs.map((p) => Math.round(p * 1e6) / 1e6),
-    })),
-  };
+  return { index: row.index, line: row.line, fields: row.fields, ...generateJson(result, true) };
 }
 
 function reportBad(io: CliIo, promptsPath: string, bad: BadRow): void {

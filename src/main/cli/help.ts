@@ -59,10 +59,21 @@ Options (defaults follow the Hugging Face text-generation pipeline):
                              same text (a random seed is picked and reported otherwise)
   --stop <string>            stop a sequence before this text (repeatable, up to 8)
   --device auto|cpu|webgpu|cuda   where to run (default auto: CUDA, then WebGPU, then CPU)
+  --top-logprobs N           with --json: add each token's log-probability (token_logprobs, natural
+                             log under the model's raw distribution: temperature 1, before any
+                             sampling setting) and the N most likely alternatives (top_logprobs,
+                             0-20) to every sequence
+  --draft-model <id>         speculative decoding: a stored model with the same vocabulary (e.g.
+                             gpt2 for gpt2-large) proposes tokens that <model> checks in one pass;
+                             greedy output is unchanged, sampled output keeps its distribution;
+                             the acceptance rate is reported
+  --draft-tokens N           tokens the draft proposes per pass (1-16, default 4)
   --json                     print one JSON object instead of streaming:
                              {model, device, seed, prompt_tokens, truncated_prompt_tokens,
                               sequences: [{text, token_ids, finish_reason}],
-                              timings: {load_ms, prefill_ms, decode_ms, tokens_per_second}}
+                              timings: {load_ms, prefill_ms, decode_ms, tokens_per_second},
+                              speculative (with --draft-model): {draft_model, draft_tokens, proposed,
+                                accepted, acceptance_rate, target_passes}}
 
 A prompt longer than the context window is cut from the left (reported on stderr and in the
 JSON). Ctrl-C stops generating and prints what was written so far (exit code 130).

@@ -10,6 +10,7 @@ import type { GeneratedSequence, GenerationStartInfo } from './generate/generate
 import { MAX_TOP_LOGPROBS } from './generate/logprobs';
 import { randomSeed } from './generate/rng';
 import { DecodeScheduler, type BatchLimits, type SchedulerStatus } from './generate/scheduler';
+import { runSpeculative, type SpeculativeStats } from './generate/speculative';
 import { ModelStore, type StoredModel } from './models/store';
 import { ensureRowsGraph, ROWS_FILE } from './onnx';
 import { openDecoder, probeDevices, type DecoderPaths, type DecoderSession } from './runtime';
@@ -25,6 +26,11 @@ export type { TokenLogprob } from './generate/logprobs';
 export { MAX_TOP_LOGPROBS } from './generate/logprobs';
 export type { BatchLimits, SchedulerStatus } from './generate/scheduler';
 export { DEFAULT_BATCH_LIMITS } from './generate/scheduler';
+export type { SpeculativeStats } from './generate/speculative';
+export { MAX_DRAFT_TOKENS } from './generate/speculative';
+
+/** Draft tokens per round when a request names a draft model but not how many. */
+export const DEFAULT_DRAFT_TOKENS = 4;
 
 /** One generation request (params already validated by the shared GenerationParams schema). */
 export interface EngineGenerateRequest {
@@ -39,6 +45,14 @@ export interface EngineGenerateRequest {
    * its own tokens' log-probabilities.
    */
   topLogprobs?: number;
+  /**
+   * Speculative decoding: `draftModelId` (a stored model with the same vocabulary, e.g. gpt2 for
+   * gpt2-large, or a smaller variant of the same model) proposes `draftTokens` (default 4) tokens
+   * at a time, and this model verifies them in one pass. Greedy output is that of plain greedy
+   * decoding; sampled output follows the same distribution (not the same tokens for a seed). Such
+   * a request runs on its own rows instead of sharing decode steps.
+   */
+  speculative?: { draftModelId: string; draftTokens?: number };
   /** Aborting ends every running sequence within one decoder step ('cancelled', partial text kept). */
   signal?: AbortSignal;
   onStart?(info: GenerationStartInfo): void;
@@ -49,7 +63,11 @@ export interface EngineGenerateRequest {
  * What a generation returns: the API's GenerationResult before the service names it and saves it
  * to history, with each sequence's token log-probabilities (GeneratedSequence).
  */
-export type EngineGenerateResult = Omit<GenerationResult, 'generationId' | 'historyId' | 'sequences'> & { sequences: GeneratedSequence[] };
+export type EngineGenerateResult = Omit<GenerationResult, 'generationId' | 'historyId' | 'sequences'> & {
+  sequences: GeneratedSequence[];
+  /** With speculative decoding: the draft and how many of its tokens were accepted. */
+  speculative?: SpeculativeStats & { draftModelId: string };
+};
 
 /** Raw next-token scores of a prompt. */
 export interface EngineLogits {
@@ -121,12 +139,25 @@ export class Engine {
       throw new EngineError('bad_input', `top logprobs must be an integer from 0 to ${MAX_TOP_LOGPROBS}, got ${topLogprobs}`);
     }
     const model = this.models.get(req.modelId);
+    const draftModel = req.speculative ? this.models.get(req.speculative.draftModelId) : null;
     const { tokenizer, decoder } = await this.#load(model, req.params.device);
+    let draft: LoadedDecoder | null = null;
+    try {
+      if (draftModel) {
+        const loaded = await this.#load(draftModel, req.params.device);
+        draft = loaded.decoder;
+        checkSameVocabulary(model, tokenizer, draftModel, loaded.tokenizer);
+      }
+    } catch (error) {
+      if (draft) await this.#releaseUse(draft);
+      await this.#releaseUse(decoder);
+      throw error;
+    }
     const loadMs = performance.now() - loadStart;
     try {
       const session = decoder.session as DecoderSession;
       const seed = req.params.seed ?? randomSeed();
-      const outcome = await this.#scheduler(decoder).submit({
+      const job = {
         tokenizer,
         prompt: req.prompt,
         memory: req.memory ?? '',
@@ -136,7 +167,17 @@ export class Engine {
         signal: req.signal,
         onStart: req.onStart?.bind(req),
         onDelta: req.onDelta?.bind(req),
-      });
+      };
+      let speculative: EngineGenerateResult['speculative'];
+      let outcome;
+      if (draft && draftModel) {
+        const draftTokens = req.speculative?.draftTokens ?? DEFAULT_DRAFT_TOKENS;
+        const result = await runSpeculative(session, job, { draft: draft.session as DecoderSession, draftTokens });
+        speculative = { ...result.speculative, draftModelId: draftModel.id };
+        outcome = result;
+      } else {
+        outcome = await this.#scheduler(decoder).submit(job);
+      }
       const fallbackReason = session.device.fallbackReason;
       return {
         modelId: model.id,
@@ -152,8 +193,10 @@ export class Engine {
           decodeMs: outcome.decodeMs,
           tokensPerSecond: outcome.tokensPerSecond,
         },
+        ...(speculative ? { speculative } : {}),
       };
     } finally {
+      if (draft) await this.#releaseUse(draft);
       await this.#releaseUse(decoder);
     }
   }
@@ -369,4 +412,17 @@ export async function decoderPaths(model: StoredModel): Promise<DecoderPaths> {
   const rowsPath = join(onnxDir, ROWS_FILE);
   if (!existsSync(rowsPath)) await ensureRowsGraph(model.dir, onnxDir);
   return { decoderPath: model.decoderPath, fullLogitsPath: model.fullLogitsPath, rowsPath };
+}
+
+/** Refuses a draft whose tokens are not the target's (same ids for the same bytes). */
+function checkSameVocabulary(model: StoredModel, tokenizer: Gpt2Tokenizer, draftModel: StoredModel, draftTokenizer: Gpt2Tokenizer): void {
+  const differ = (why: string): EngineError =>
+    new EngineError('bad_input', `${draftModel.id} cannot draft for ${model.id}: ${why}; a draft model must use the same vocabulary`);
+  if (draftTokenizer.vocabSize !== tokenizer.vocabSize) throw differ(`its vocabulary has ${draftTokenizer.vocabSize} tokens, not ${tokenizer.vocabSize}`);
+  if (draftTokenizer.eosTokenId !== tokenizer.eosTokenId) throw differ(`its end-of-text token is ${draftTokenizer.eosTokenId}, not ${tokenizer.eosTokenId}`);
+  for (let id = 0; id < tokenizer.vocabSize; id++) {
+    const a = tokenizer.tokenBytes(id);
+    const b = draftTokenizer.tokenBytes(id);
+    if (a.length !== b.length || a.some((byte, i) => byte !== b[i])) throw differ(`token ${id} differs`);
+  }
 }

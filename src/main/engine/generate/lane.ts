@@ -46,6 +46,11 @@ export class Lane {
     this.#alternatives = options.topLogprobs > 0 ? [] : null;
   }
 
+  /** Tokens the lane may still take before max new tokens. */
+  remaining(): number {
+    return this.#options.maxNewTokens - this.tokenIds.length;
+  }
+
   /** Why the lane ended, or null while it runs. */
   get finishReason(): FinishReason | null {
     return this.#finishReason;

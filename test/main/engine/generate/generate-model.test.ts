@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GenerationParams, type GenerationParamsInput } from '../../../../src/shared/api';
 import { runGeneration, type GenerationOutcome } from '../../../../src/main/engine/generate/generate';
 import { DecodeScheduler } from '../../../../src/main/engine/generate/scheduler';
+import { runSpeculative } from '../../../../src/main/engine/generate/speculative';
 import { loadReferenceGpt2, referenceLogits } from '../../../helpers/reference-gpt2';
 import { ModelStore, type StoredModel } from '../../../../src/main/engine/models/store';
 import { decoderPaths } from '../../../../src/main/engine';
@@ -208,6 +209,33 @@ describe('token log-probabilities on a real model', () => {
         expect(top.map((t) => t.tokenId)).toEqual(referenceTop);
         top.forEach((t) => expect(Math.abs(t.logprob - ((row[t.tokenId] as number) - logZ))).toBeLessThanOrEqual(tolerance));
       });
+    }
+  });
+});
+
+describe('speculative decoding on a real model', () => {
+  it('gives the tokens of plain greedy decoding with the model itself and with another model as the draft', async () => {
+    const otherSrc = join(home, 'draft-src');
+    await makeRandomCheckpoint(otherSrc, { nLayer: 1, nEmbd: 16, nHead: 2, nPositions: 64, seed: 12 });
+    const other = await new ModelStore(home).import(otherSrc, 'tiny-draft');
+    const otherSession = await openDecoder(await decoderPaths(other), other.config, 'cpu');
+    try {
+      for (const prompt of PROMPTS.slice(0, 2)) {
+        const params = GenerationParams.parse({ ...BASE, maxNewTokens: 24 });
+        const plain = await runGeneration({ session, tokenizer, prompt, params, seed: 0 });
+        const self = await runSpeculative(session, { tokenizer, prompt, params, seed: 0 }, { draft: session, draftTokens: 4 });
+        const drafted = await runSpeculative(session, { tokenizer, prompt, params, seed: 0 }, { draft: otherSession, draftTokens: 3 });
+        expect(self.sequences[0]?.tokenIds, prompt).toEqual(plain.sequences[0]?.tokenIds);
+        expect(drafted.sequences[0]?.tokenIds, prompt).toEqual(plain.sequences[0]?.tokenIds);
+        expect(self.speculative.acceptanceRate).toBe(1);
+        expect(drafted.speculative.acceptanceRate).toBeLessThan(1);
+        // Fewer target passes than tokens: several tokens per pass of the target.
+        expect(self.speculative.targetPasses).toBeLessThan((plain.sequences[0]?.tokenIds.length ?? 0) / 2);
+        // Log-probabilities come from the verification pass: equal to the step-by-step ones to float32 rounding.
+        self.sequences[0]?.tokenLogprobs.forEach((p, i) => expect(Math.abs(p - (plain.sequences[0]?.tokenLogprobs[i] as number))).toBeLessThan(1e-4));
+      }
+    } finally {
+      await otherSession.release();
     }
   });
 });

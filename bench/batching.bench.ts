@@ -7,6 +7,10 @@
  *    against K = 1, same prompt, same sampling settings, interleaved.
  * 2. Different prompts (issue 12 §5): N = 1, 4, 8 requests with prompts of different lengths,
  *    submitted together (they share decode steps) against the same N one after another.
+ * 3. Speculative decoding (issue 10 §3): what one target pass over n = 1…5 tokens costs (the
+ *    verification's price), and greedy decoding with the model as its own draft (acceptance 1)
+ *    against plain greedy. Random-weight models of different sizes never agree, so a real
+ *    draft's speed-up is estimated from the pass costs and an acceptance rate (see docs).
  *
  * Output: a Markdown table per section and one JSON row per figure
  * `{engine, shape, precision, device, section, k | prompts, mode, …}` (--json FILE writes them).
@@ -14,7 +18,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { Engine, type EngineGenerateResult } from '../src/main/engine';
+import { decoderPaths, Engine, type EngineGenerateResult } from '../src/main/engine';
+import { openDecoder } from '../src/main/engine/runtime';
 import { loadTokenizer } from '../src/main/engine/tokenizer';
 import { GenerationParams, type GenerationParamsInput } from '../src/shared/api';
 import { InterferenceMeter } from './interference';
@@ -43,7 +48,7 @@ interface Row {
   shape: BenchModelName;
   precision: 'fp32';
   device: 'cpu';
-  section: 'k-candidates' | 'different-prompts';
+  section: 'k-candidates' | 'different-prompts' | 'speculative';
   [key: string]: string | number;
 }
 
@@ -168,6 +173,54 @@ async function main(): Promise<void> {
           rows.push({ ...base, section: 'different-prompts', prompts: n, mode, wall_ms: s.ms, tokens_per_s_end_to_end: s.e2e, decode_tokens_per_s: s.decode, new_tokens: plan.batchNewTokens });
         }
       }
+      // 3. Speculative decoding.
+      log(`${name}: speculative decoding (pass costs; self-draft)`);
+      console.log(`\n## ${spec.label}: speculative decoding (prompt ${PROMPT_TOKENS} tokens; medians of ${plan.reps})\n`);
+      const session = await openDecoder(await decoderPaths(model), model.config, 'cpu');
+      try {
+        const passMs: Record<number, number[]> = {};
+        for (let rep = 0; rep < plan.reps + 1; rep++) {
+          const batch = session.createBatch();
+          try {
+            const { rows: ids } = await batch.prefill(encode(prompt), 1);
+            const row = ids[0] as number;
+            const promptLength = batch.lengthOf(row);
+            for (const n of [1, 2, 3, 5]) {
+              const { ms } = await timed(() => batch.extend(row, Array.from({ length: n }, (_, i) => 262 + i)));
+              batch.truncate(row, promptLength);
+              if (rep > 0) (passMs[n] ??= []).push(ms);
+            }
+          } finally {
+            batch.dispose();
+          }
+        }
+        console.log('| target pass over n tokens | ms | ÷ one token |');
+        console.log('|---:|---:|---:|');
+        const one = median(passMs[1] ?? []);
+        for (const [n, values] of Object.entries(passMs)) {
+          console.log(`| ${n} | ${median(values).toFixed(1)} | ${(median(values) / one).toFixed(2)} |`);
+          rows.push({ ...base, section: 'speculative', mode: 'target pass', tokens: Number(n), pass_ms: median(values), ratio_to_one_token: median(values) / one });
+        }
+      } finally {
+        await session.release();
+      }
+      const greedy = GenerationParams.parse({ ...sampling(1, plan.newTokens, 1), doSample: false });
+      const specRuns: Record<string, { ms: number; rate: number }[]> = { plain: [], 'self-draft γ=4': [] };
+      for (let rep = 0; rep < plan.reps; rep++) {
+        const { value: plainResult } = await timed(() => engine.generate({ modelId: model.id, prompt, params: greedy }));
+        specRuns.plain?.push({ ms: plainResult.timings.decodeMs / decodeSteps(plainResult), rate: Number.NaN });
+        const { value: specResult } = await timed(() => engine.generate({ modelId: model.id, prompt, params: greedy, speculative: { draftModelId: model.id, draftTokens: 4 } }));
+        specRuns['self-draft γ=4']?.push({ ms: specResult.timings.decodeMs / decodeSteps(specResult), rate: specResult.speculative?.acceptanceRate ?? 0 });
+      }
+      console.log('\n| greedy decode | ms per token | acceptance |');
+      console.log('|---|---:|---:|');
+      for (const [label, values] of Object.entries(specRuns)) {
+        const ms = median(values.map((v) => v.ms));
+        const rate = median(values.map((v) => v.rate));
+        console.log(`| ${label} | ${ms.toFixed(1)} | ${Number.isNaN(rate) ? '' : rate.toFixed(2)} |`);
+        rows.push({ ...base, section: 'speculative', mode: label, ms_per_token: ms, ...(Number.isNaN(rate) ? {} : { acceptance_rate: rate }) });
+      }
+
       console.log(`\nother programs kept ${median(others).toFixed(2)} CPUs busy (median over timed samples; max ${Math.max(...others).toFixed(2)}); ${disturbed} of ${others.length} samples stayed above ${MAX_INTERFERENCE} after ${RETRIES} retries; load average now ${loadAverage().toFixed(2)}`);
     } finally {
       await engine.dispose();

@@ -178,6 +178,26 @@ describe.each([
     }
   });
 
+  it('gives memory back when most rows have left, keeping the others intact', async () => {
+    const prompt = PROMPTS[0] as number[];
+    const solo = await alone(session, prompt, 4, 3);
+    const batch = session.createBatch();
+    try {
+      const { rows } = await batch.prefill(prompt, 8);
+      for (let s = 0; s < 2; s++) await batch.decode(rows, rows.map(() => nextToken(3, s)));
+      const full = batch.kvBytes;
+      batch.remove(rows.slice(1, 7));
+      const kept = [rows[0], rows[7]] as number[];
+      expect(batch.kvBytes).toBeLessThan(full / 2);
+      for (let s = 2; s < 4; s++) {
+        const out = await batch.decode(kept, kept.map(() => nextToken(3, s)));
+        kept.forEach((_, i) => expectBitwise(row(out, i), solo[s + 1] as Float32Array, `row ${i} after ${s + 1} steps`));
+      }
+    } finally {
+      batch.dispose();
+    }
+  });
+
   it('refuses a row beyond the context window and misuse, naming the problem', async () => {
     const batch = session.createBatch();
     try {

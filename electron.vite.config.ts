@@ -20,6 +20,8 @@ export default defineConfig({
           'inference-process': resolve(__dirname, 'src/main/inference/process-entry.ts'),
           // The decoder's worker thread, found next to the bundle at run time (runtime/threaded-decoder.ts).
           'decoder-worker': resolve(__dirname, 'src/main/engine/runtime/worker-entry.ts'),
+          // The inspect pass's worker thread (runtime/threaded-inspect-session.ts), found the same way.
+          'inspect-worker': resolve(__dirname, 'src/main/engine/runtime/inspect-worker-entry.ts'),
         },
       },
     },

@@ -3,15 +3,16 @@
  * then runs every case on both, interleaved (the order alternates), warm-up first.
  */
 import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import type { StoredModel } from '../src/main/engine/models/store';
+import type { Precision } from '../src/main/engine/precision';
 import { loadTokenizer } from '../src/main/engine/tokenizer';
 import { InterferenceMeter } from './interference';
 import { loadAverage } from './machine';
 import { RssSampler } from './rss-sampler';
 import type { BenchModelSpec } from './models';
 import { promptOfTokens } from './prompts';
-import type { Implementation, RunSpec } from './protocol';
+import type { Implementation, LoadSpec, RunSpec } from './protocol';
 import { WorkerHandle } from './worker-handle';
 
 /** The implementations, in the order of the report's columns. */
@@ -34,20 +35,19 @@ interface CaseDef {
 /** A disturbed run is tried at most this many times; the last try is kept and its disturbance recorded. */
 const MAX_ATTEMPTS = 4;
 const RETRY_PAUSE_MS = 1500;
-/** Loads timed in fresh processes per implementation, before the measuring processes load. */
-const LOAD_REPS = 2;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Keys of the timed cases. */
-export type CaseKey = 'first128' | 'first512' | 'decodeK1' | 'firstK3greedy' | 'decodeK3greedy' | 'firstK3sampled' | 'decodeK3sampled';
+export type CaseKey = 'first128' | 'first512' | 'decodeK1' | 'decodeK1sampled' | 'firstK3greedy' | 'decodeK3greedy' | 'firstK3sampled' | 'decodeK3sampled';
 
 const CASES: readonly CaseDef[] = [
   { key: 'first128', promptTokens: 128, k: 1, sample: false, length: 'first', phase: 'prefill 128' },
   { key: 'first512', promptTokens: 512, k: 1, sample: false, length: 'first', phase: 'prefill 512' },
   { key: 'decodeK1', promptTokens: 128, k: 1, sample: false, length: 'decode', phase: 'K=1 generation' },
+  { key: 'decodeK1sampled', promptTokens: 128, k: 1, sample: true, length: 'decode', phase: 'K=1 generation' },
   { key: 'firstK3greedy', promptTokens: 128, k: 3, sample: false, length: 'first', phase: 'K=3 generation' },
   { key: 'decodeK3greedy', promptTokens: 128, k: 3, sample: false, length: 'decode', phase: 'K=3 generation' },
   { key: 'firstK3sampled', promptTokens: 128, k: 3, sample: true, length: 'first', phase: 'K=3 generation' },
@@ -82,6 +82,7 @@ export interface ImplementationMeasurement {
 /** Everything measured for one model. */
 export interface ModelMeasurement {
   spec: BenchModelSpec;
+  precision: Precision;
   model: { id: string; parameters: number; sizeBytes: number; decoderPath: string };
   reps: number;
   warmup: number;
@@ -130,7 +131,8 @@ async function timedRun(worker: WorkerHandle, meter: InterferenceMeter, spec: Ru
   for (let attempts = 1; ; attempts++) {
     meter.start();
     rss.start();
-    const reply = await worker.run(spec);
+    // A failed run must not leave the sampler's timer keeping the bench alive.
+    const reply = await worker.run(spec).finally(() => rss.stop());
     const peakRssMiB = rss.stop();
     const othersCpus = meter.stop();
     if (!(othersCpus > maxInterference) || attempts >= MAX_ATTEMPTS) return { reply, othersCpus, attempts, peakRssMiB };
@@ -142,13 +144,14 @@ async function timedRun(worker: WorkerHandle, meter: InterferenceMeter, spec: Ru
  * Load times from processes that do nothing else: one implementation at a time, the order
  * alternating, `LOAD_REPS` each, so the reported load is a median and not one sample.
  */
-async function loadInFreshProcesses(home: string, modelId: string, settings: { nodeFlags: readonly string[] }, log: (line: string) => void): Promise<Record<Implementation, number[]>> {
+async function loadInFreshProcesses(load: LoadSpec, settings: { nodeFlags: readonly string[]; loadReps: number }, log: (line: string) => void): Promise<Record<Implementation, number[]>> {
   const loads: Record<Implementation, number[]> = { inkwell: [], 'transformers.js': [] };
-  for (let rep = 0; rep < LOAD_REPS; rep++) {
+  if (settings.loadReps === 0) return loads;
+  for (let rep = 0; rep < settings.loadReps; rep++) {
     for (const impl of rep % 2 === 0 ? IMPLEMENTATIONS : [...IMPLEMENTATIONS].reverse()) {
       const worker = new WorkerHandle(impl, settings.nodeFlags);
       try {
-        loads[impl].push((await worker.load(home, modelId)).loadMs);
+        loads[impl].push((await worker.load(load)).loadMs);
       } finally {
         await worker.close();
       }
@@ -158,22 +161,47 @@ async function loadInFreshProcesses(home: string, modelId: string, settings: { n
   return loads;
 }
 
-/** Runs the cases for one stored model. */
+/** How one model is measured. */
+export interface MeasureSettings {
+  precision: Precision;
+  reps: number;
+  warmup: number;
+  decodeSteps: number;
+  maxInterference: number;
+  nodeFlags: readonly string[];
+  /** Loads timed in fresh processes per implementation before the measuring processes load (0: only theirs). */
+  loadReps: number;
+  /** Skip the 512-token prefill case (quick runs). */
+  skipLongPrefill: boolean;
+}
+
+/** The graph folder of `precision` in `model` (fp32: onnx/). */
+export function graphFolder(model: StoredModel, precision: Precision): string {
+  if (precision === 'fp32') return dirname(model.decoderPath);
+  const variant = model.variants.find((v) => v.precision === precision);
+  if (!variant) throw new Error(`${model.id} has no ${precision} variant`);
+  return variant.dir;
+}
+
+/** Runs the cases for one stored model in one precision. */
 export async function measureModel(
   spec: BenchModelSpec,
   model: StoredModel,
   home: string,
-  settings: { reps: number; warmup: number; decodeSteps: number; maxInterference: number; nodeFlags: readonly string[] },
+  settings: MeasureSettings,
   log: (line: string) => void,
 ): Promise<ModelMeasurement> {
+  const folder = graphFolder(model, settings.precision);
+  const load: LoadSpec = { home, modelId: model.id, precision: settings.precision, subfolder: relative(model.dir, folder).split('\\').join('/') };
+  const label = `${spec.name} ${settings.precision}`;
   const tokenizer = await loadTokenizer(model.dir);
   const prompts = new Map([128, 512].map((n) => [n, promptOfTokens(n, (text) => tokenizer.encode(text))]));
   const checks: string[] = [];
   const loadBefore = loadAverage();
   // Both loads read the weights from the page cache; otherwise whichever loads first pays the disk.
-  const warmMs = warmPageCache(dirname(model.decoderPath));
-  log(`${spec.name}: read the graph folder once to warm the page cache (${(warmMs / 1000).toFixed(1)} s)`);
-  const freshLoads = await loadInFreshProcesses(home, model.id, settings, log);
+  const warmMs = warmPageCache(folder);
+  log(`${label}: read the graph folder once to warm the page cache (${(warmMs / 1000).toFixed(1)} s)`);
+  const freshLoads = await loadInFreshProcesses(load, settings, log);
   const workers = IMPLEMENTATIONS.map((impl) => new WorkerHandle(impl, settings.nodeFlags));
   try {
     const results = {} as Record<Implementation, ImplementationMeasurement>;
@@ -181,9 +209,9 @@ export async function measureModel(
     for (const worker of workers) {
       const rss = new RssSampler(worker.pid);
       rss.start();
-      const loaded = await worker.load(home, model.id);
+      const loaded = await worker.load(load).finally(() => rss.stop());
       const loadPeak = rss.stop();
-      log(`${spec.name}: ${worker.implementation} measuring process loaded in ${(loaded.loadMs / 1000).toFixed(2)} s (high-water RSS ${loaded.memory.maxRssMiB.toFixed(0)} MiB)`);
+      log(`${label}: ${worker.implementation} measuring process loaded in ${(loaded.loadMs / 1000).toFixed(2)} s (high-water RSS ${loaded.memory.maxRssMiB.toFixed(0)} MiB)`);
       const phases = emptyPhases();
       phases.load = Number.isNaN(loadPeak) ? loaded.memory.peakRssMiB : loadPeak;
       results[worker.implementation] = { loadMs: [...freshLoads[worker.implementation], loaded.loadMs], runs: emptyRuns(), phasePeakRssMiB: phases, maxRssMiB: loaded.memory.maxRssMiB };
@@ -203,7 +231,7 @@ export async function measureModel(
     for (let rep = 0; rep < total; rep++) {
       const timed = rep >= settings.warmup;
       const started = performance.now();
-      for (const [index, c] of CASES.entries()) {
+      for (const [index, c] of CASES.filter((x) => !(settings.skipLongPrefill && x.key === 'first512')).entries()) {
         // Alternate which implementation goes first, so slow drift (thermal, other load) hits both alike.
         const order = (rep + index) % 2 === 0 ? workers : [...workers].reverse();
         for (const worker of order) {
@@ -234,7 +262,7 @@ export async function measureModel(
           }
         }
       }
-      log(`${spec.name}: ${timed ? `repetition ${rep - settings.warmup + 1}/${settings.reps}` : `warm-up ${rep + 1}/${settings.warmup}`} took ${((performance.now() - started) / 1000).toFixed(1)} s (load average ${loadAverage().toFixed(2)})`);
+      log(`${label}: ${timed ? `repetition ${rep - settings.warmup + 1}/${settings.reps}` : `warm-up ${rep + 1}/${settings.warmup}`} took ${((performance.now() - started) / 1000).toFixed(1)} s (load average ${loadAverage().toFixed(2)})`);
     }
 
     const ours = greedyTokens.get('inkwell') ?? [];
@@ -245,6 +273,7 @@ export async function measureModel(
       : `greedy K=1: tokens differ (inkwell ${ours.slice(0, 8).join(',')}…, transformers.js ${theirs.slice(0, 8).join(',')}…)`);
     return {
       spec,
+      precision: settings.precision,
       model: { id: model.id, parameters: model.parameters, sizeBytes: model.sizeBytes, decoderPath: model.decoderPath },
       reps: settings.reps,
       warmup: settings.warmup,

@@ -6,6 +6,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ModelStore, type StoredModel } from '../src/main/engine/models/store';
+import type { Precision } from '../src/main/engine/precision';
 import { CHECKPOINT_WRITER_VERSION, writeRandomCheckpoint, type CheckpointShape } from './checkpoint-writer';
 
 /** Names accepted by --model (smoke is a tiny model that only checks the bench's wiring). */
@@ -81,4 +82,30 @@ export async function ensureBenchModel(benchDir: string, spec: BenchModelSpec, g
   for (const old of sameWeights) store.remove(old.id);
   log(`${spec.name}: ready in ${((performance.now() - started) / 1000).toFixed(1)} s (${(model.sizeBytes / 1e9).toFixed(2)} GB)`);
   return model;
+}
+
+/**
+ * The model with every precision in `precisions` converted (once: variants live in the cached
+ * model's folder, so a later run with the same graph code reuses them).
+ */
+export async function ensureBenchVariants(benchDir: string, model: StoredModel, precisions: readonly Precision[], log: (line: string) => void): Promise<StoredModel> {
+  const store = new ModelStore(join(benchDir, 'home'));
+  for (const precision of precisions) {
+    if (precision === 'fp32' || model.variants.some((v) => v.precision === precision)) continue;
+    const started = performance.now();
+    let reported = -1;
+    log(`${model.id}: converting to ${precision} (once; cached with the model)`);
+    const variant = await store.convert(model.id, precision, {
+      onProgress: (p) => {
+        const quarter = Math.floor(p.fraction * 4);
+        if (quarter > reported) {
+          reported = quarter;
+          log(`${model.id} → ${precision}: ${Math.round(p.fraction * 100)}% (${p.phase})`);
+        }
+      },
+    });
+    log(`${model.id} → ${precision}: ${(variant.sizeBytes / 1e6).toFixed(0)} MB in ${((performance.now() - started) / 1000).toFixed(1)} s; `
+      + `KL ${variant.quality?.meanKl.toExponential(2)} nats, greedy agreement ${((variant.quality?.greedyAgreement ?? 0) * 100).toFixed(1)}%`);
+  }
+  return store.get(model.id);
 }

@@ -3,6 +3,7 @@
  */
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { isPrecision, PRECISIONS, type Precision } from '../src/main/engine/precision';
 import type { BenchModelName } from './models';
 
 /** Parsed options. */
@@ -16,8 +17,16 @@ export interface BenchOptions {
   readonly decodeSteps: Readonly<Record<BenchModelName, number>>;
   /** Cache folder for the random models (INKWELL_BENCH_DIR, else <tmp>/inkwell-bench). */
   readonly benchDir: string;
-  /** Where the JSON results go. */
-  readonly jsonPath: string;
+  /** Where the full results file goes (--out). */
+  readonly outPath: string;
+  /** --json: print the rows (bench/rows.ts) as one JSON array on stdout; the human report goes to stderr. */
+  readonly jsonRows: boolean;
+  /** Precisions measured, in this order (variants are converted into the cache once). */
+  readonly precisions: readonly Precision[];
+  /** Loads timed in fresh processes per implementation and precision (0 in --quick). */
+  readonly loadReps: number;
+  /** --quick: the 512-token prefill case is skipped too (the JSON rows do not use it). */
+  readonly quick: boolean;
   /** A timed run during which other programs kept more CPUs than this busy is repeated (up to 3 times). */
   readonly maxInterference: number;
   /** Extra Node/V8 flags for both measuring processes (e.g. --single-threaded-gc). */
@@ -29,18 +38,28 @@ export interface BenchOptions {
 /** Usage text. */
 export const USAGE = `npm run bench -- [options]
 
-  --quick                GPT-2 (124M) only, fewer repetitions (a few minutes)
+  --quick                GPT-2 (124M) only unless --model says otherwise; 2 repetitions, no loads
+                         in fresh processes, fewer decode steps (a few minutes once the cache is built)
   --model gpt2|gpt2-large  only this model (repeatable); default both
   --smoke                a tiny 2-layer model: checks the bench itself in seconds (figures mean nothing)
-  --reps N               timed repetitions per case (default 5 for gpt2, 3 for gpt2-large; --quick 3)
+  --reps N               timed repetitions per case (default 5 for gpt2, 3 for gpt2-large; --quick 2)
   --warmup N             untimed runs of every case first (default 1)
   --max-interference X   repeat a timed run (up to 3 times) when other programs kept more than X CPUs
-                         busy during it (Linux; default 0.25; 'off' never repeats)
+                         busy during it (Linux; default 0.25, off with --quick; 'off' never repeats)
   --node-flags "FLAGS"   extra Node/V8 flags for both measuring processes, e.g. "--single-threaded-gc"
   --prepare              only write and import the models into the cache, then stop
-  --json FILE            results file (default out/bench-results/results-<time>.json)
+  --precision LIST       precisions to measure, e.g. fp32,int4 (default fp32,fp16,int8,int4; variants
+                         are converted into the cache once and reused)
+  --json                 print one JSON array of rows {engine, shape, precision, device, k, sampling,
+                         prompt_tokens, new_tokens, prefill_ms, ttft_ms, decode_ms_per_step,
+                         decode_tokens_per_s, peak_rss_mb, weight_bytes_per_token, read_gb_per_s,
+                         floor_ms} on stdout; the human report goes to stderr
+  --out FILE             full results file (default out/bench-results/results-<time>.json)
   --dir DIR              model cache (default $INKWELL_BENCH_DIR or <tmp>/inkwell-bench)
   --profile              instead: where one decode step's time goes in Inkwell (with --model)
+  --profile-ops          instead: a decode step's time by operator, from onnxruntime's profiler
+                         (with --model, --precision; default int4)
+  --block-sizes          instead: KL and decode speed of each int4/int8 block size (with --model)
   --help
 
 Models are random-weight checkpoints with the real shapes, written once into the cache folder
@@ -53,12 +72,14 @@ export function parseOptions(argv: readonly string[], root: string): BenchOption
   let quick = false;
   let smoke = false;
   let prepareOnly = false;
-  let maxInterference = 0.25;
+  let maxInterference: number | undefined;
   let nodeFlags: string[] = [];
   const models: BenchModelName[] = [];
   let reps: number | undefined;
   let warmup = 1;
-  let jsonPath: string | undefined;
+  let outPath: string | undefined;
+  let jsonRows = false;
+  let precisions: Precision[] = [...PRECISIONS];
   let benchDir = process.env.INKWELL_BENCH_DIR || join(tmpdir(), 'inkwell-bench');
   try {
     for (let i = 0; i < argv.length; i++) {
@@ -90,7 +111,14 @@ export function parseOptions(argv: readonly string[], root: string): BenchOption
         if (!models.includes(name)) models.push(name);
       } else if (arg === '--reps') reps = count(1);
       else if (arg === '--warmup') warmup = count(0);
-      else if (arg === '--json') jsonPath = resolve(value());
+      else if (arg === '--json') jsonRows = true;
+      else if (arg === '--out') outPath = resolve(value());
+      else if (arg === '--precision') {
+        const list = value().split(',').map((p) => p.trim()).filter((p) => p.length > 0);
+        const bad = list.find((p) => !isPrecision(p));
+        if (bad !== undefined || list.length === 0) throw new UsageError(`--precision takes a list of ${PRECISIONS.join(', ')}, got ${JSON.stringify(bad ?? '')}`);
+        precisions = [...new Set(list as Precision[])];
+      }
       else if (arg === '--dir') benchDir = resolve(value());
       else throw new UsageError(`unknown option ${JSON.stringify(arg)}`);
     }
@@ -101,13 +129,18 @@ export function parseOptions(argv: readonly string[], root: string): BenchOption
   const chosen: BenchModelName[] = smoke ? ['smoke'] : models.length > 0 ? models : quick ? ['gpt2'] : ['gpt2', 'gpt2-large'];
   return {
     models: chosen,
-    reps: { gpt2: reps ?? (quick ? 3 : 5), 'gpt2-large': reps ?? 3, smoke: reps ?? 2 },
+    reps: { gpt2: reps ?? (quick ? 2 : 5), 'gpt2-large': reps ?? (quick ? 2 : 3), smoke: reps ?? 2 },
     warmup,
-    decodeSteps: { gpt2: quick ? 24 : 32, 'gpt2-large': 12, smoke: 8 },
+    decodeSteps: { gpt2: quick ? 24 : 32, 'gpt2-large': quick ? 8 : 12, smoke: 8 },
+    precisions,
+    jsonRows,
+    loadReps: quick || smoke ? 0 : 2,
+    quick: quick || smoke,
     benchDir,
     prepareOnly,
-    maxInterference,
+    // Quick runs keep every first attempt: on a busy machine the repeats are what make a run slow.
+    maxInterference: maxInterference ?? (quick ? Number.POSITIVE_INFINITY : 0.25),
     nodeFlags,
-    jsonPath: jsonPath ?? join(root, 'out', 'bench-results', `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
+    outPath: outPath ?? join(root, 'out', 'bench-results', `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
   };
 }

@@ -3,6 +3,8 @@
  * implementation, so that each one's memory high-water mark is its own.
  */
 
+import type { Precision } from '../src/main/engine/precision';
+
 /** Which implementation a worker process runs. */
 export type Implementation = 'inkwell' | 'transformers.js';
 
@@ -19,9 +21,19 @@ export interface RunSpec {
   readonly seed: number;
 }
 
+/** What a worker loads: a stored model in one precision. */
+export interface LoadSpec {
+  readonly home: string;
+  readonly modelId: string;
+  /** Inkwell: the Engine's precision option. */
+  readonly precision: Precision;
+  /** transformers.js: the folder (relative to the model) whose model.onnx is this precision's graph. */
+  readonly subfolder: string;
+}
+
 /** Parent → worker. */
 export type Command =
-  | { readonly op: 'load'; readonly home: string; readonly modelId: string }
+  | ({ readonly op: 'load' } & LoadSpec)
   | { readonly op: 'run'; readonly id: number; readonly spec: RunSpec }
   | { readonly op: 'exit' };
 

@@ -5,6 +5,7 @@
 import type { MachineInfo } from './machine';
 import type { CaseKey, ImplementationMeasurement, ModelMeasurement, Phase } from './measure';
 import type { Implementation } from './protocol';
+import type { BenchRow } from './rows';
 
 const IMPLEMENTATION_KEYS: readonly Implementation[] = ['inkwell', 'transformers.js'];
 
@@ -146,18 +147,20 @@ export function interferenceSummary(result: ModelMeasurement, threshold: number)
     + `median ${median(known.map((r) => r.othersCpus)).toFixed(2)}, worst ${worst.toFixed(2)} CPUs used by others`;
 }
 
-/** The JSON result file's content. */
-export function resultJson(machine: MachineInfo, startedAt: string, measurements: readonly ModelMeasurement[]): object {
+/** The results file's content: the --json rows, then everything each measurement recorded. */
+export function resultJson(machine: MachineInfo, startedAt: string, measurements: readonly ModelMeasurement[], rows: readonly BenchRow[], readGbPerS: Readonly<Record<string, number>>): object {
   return {
-    formatVersion: 1,
+    formatVersion: 2,
     startedAt,
     finishedAt: new Date().toISOString(),
     machine,
-    precision: 'fp32',
     executionProvider: 'cpu',
     ratio: 'inkwell / transformers.js',
+    readGbPerS,
+    rows,
     models: measurements.map((m) => ({
       name: m.spec.name,
+      precision: m.precision,
       label: m.spec.label,
       shape: m.spec.shape,
       model: m.model,

@@ -7,7 +7,7 @@ import type { PreTrainedModel, PreTrainedTokenizer, TextStreamer } from '@huggin
 import { join } from 'node:path';
 import { Engine } from '../src/main/engine';
 import { GenerationParams } from '../src/shared/api';
-import type { Implementation, RunSpec } from './protocol';
+import type { Implementation, LoadSpec, RunSpec } from './protocol';
 
 /** What one timed generation returns besides its wall time. */
 export interface RunOutput {
@@ -22,8 +22,8 @@ export interface RunOutput {
 
 /** A loaded implementation. */
 export interface Runner {
-  /** Loads the model (and tokenizer); resolves to the load time in ms. */
-  load(home: string, modelId: string): Promise<number>;
+  /** Loads the model (and tokenizer) in the given precision; resolves to the load time in ms. */
+  load(spec: LoadSpec): Promise<number>;
   run(spec: RunSpec): Promise<RunOutput>;
 }
 
@@ -34,8 +34,8 @@ class InkwellRunner implements Runner {
   #engine: Engine | undefined;
   #modelId = '';
 
-  async load(home: string, modelId: string): Promise<number> {
-    this.#engine = new Engine({ home });
+  async load({ home, modelId, precision }: LoadSpec): Promise<number> {
+    this.#engine = new Engine({ home, precision });
     this.#modelId = modelId;
     // The Engine loads lazily on first use and reports the load time of that request.
     const first = await this.#engine.generate({ modelId, prompt: ' Hello', params: params({ k: 1, newTokens: 1, sample: false, seed: 0 }) });
@@ -71,13 +71,15 @@ class TransformersRunner implements Runner {
   #model: PreTrainedModel | undefined;
   #tokenizer: PreTrainedTokenizer | undefined;
 
-  async load(home: string, modelId: string): Promise<number> {
+  async load({ home, modelId, subfolder }: LoadSpec): Promise<number> {
     env.localModelPath = join(home, 'models');
     env.allowRemoteModels = false;
     env.allowLocalModels = true;
     const started = performance.now();
     [this.#model, this.#tokenizer] = await Promise.all([
-      AutoModelForCausalLM.from_pretrained(modelId, { dtype: 'fp32', device: 'cpu' }),
+      // Every Inkwell variant keeps float32 inputs, outputs and KV cache, so it loads as dtype fp32
+      // from its own folder (onnx/<precision>/model.onnx): the same file Inkwell runs.
+      AutoModelForCausalLM.from_pretrained(modelId, { dtype: 'fp32', device: 'cpu', subfolder }),
       AutoTokenizer.from_pretrained(modelId),
     ]);
     return performance.now() - started;

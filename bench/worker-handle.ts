@@ -3,8 +3,10 @@
  * await its reply.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Command, Implementation, PhaseMemory, Reply, RunSpec } from './protocol';
+import type { Command, Implementation, LoadSpec, PhaseMemory, Reply, RunSpec } from './protocol';
 
 type ResultReply = Extract<Reply, { op: 'result' }>;
 
@@ -20,7 +22,9 @@ export class WorkerHandle {
   /** `nodeFlags` are added to the worker's Node/V8 flags (an experiment knob; default none). */
   constructor(implementation: Implementation, nodeFlags: readonly string[] = []) {
     this.implementation = implementation;
-    const entry = fileURLToPath(new URL('./worker.js', import.meta.url));
+    // The bundle puts this module in out/bench/ or, when several entries share it, out/bench/chunks/.
+    const here = dirname(fileURLToPath(import.meta.url));
+    const entry = [join(here, 'worker.js'), join(here, '..', 'worker.js')].find((path) => existsSync(path)) ?? join(here, 'worker.js');
     this.#child = fork(entry, [implementation], { execArgv: ['--expose-gc', '--enable-source-maps', ...nodeFlags], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.#ready = this.#next();
     // Awaited by every request; this only keeps an early crash from being an unhandled rejection.
@@ -51,8 +55,8 @@ export class WorkerHandle {
   }
 
   /** Loads the model; the load time and memory of that phase. */
-  async load(home: string, modelId: string): Promise<{ loadMs: number; memory: PhaseMemory }> {
-    const reply = await this.#request({ op: 'load', home, modelId });
+  async load(spec: LoadSpec): Promise<{ loadMs: number; memory: PhaseMemory }> {
+    const reply = await this.#request({ op: 'load', ...spec });
     if (reply.op !== 'loaded') throw new Error(`${this.implementation} worker answered ${reply.op} to load`);
     return reply;
   }

@@ -54,7 +54,7 @@ async function handle(command: Command): Promise<void> {
   const sampler = new PhaseSampler();
   try {
     if (command.op === 'load') {
-      const loadMs = await runner.load(command.home, command.modelId);
+      const loadMs = await runner.load(command);
       send({ op: 'loaded', loadMs, memory: sampler.stop() });
       return;
     }

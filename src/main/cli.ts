@@ -24,7 +24,8 @@ void runCli(process.argv.slice(2), {
   stderr: (text) => void process.stderr.write(text),
   interrupt: interrupt.signal,
   env: process.env,
-  stderrIsTty: process.stderr.isTTY === true,
+  stderrIsTTY: process.stderr.isTTY === true,
+  columns: process.stderr.columns,
 }).then((code) => {
   process.exitCode = code;
   process.off('SIGINT', onSignal);

@@ -4,19 +4,16 @@
  * accept with Tab, find the generation by history search, reload and restart
  * the server and find the document again; a wrong token gets nothing.
  *
- * Runs against the build (`npm run build` first). INKWELL_SCREENSHOTS=1 also
- * refreshes docs/screenshots/*.png from the mock back end (?mock=1), whose
- * made-up prose reads better than a random model's tokens.
+ * Runs against the build (`npm run build` first). Screenshots come from
+ * screenshots.e2e.test.ts.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { makeRandomCheckpoint } from '../helpers/checkpoint-factory';
 import { browserUnavailableReason, collectPageErrors, launchChromium } from './helpers/browser';
-import { assertBuilt, repoRoot, runCli, startServe, type ServeProcess } from './helpers/serve-process';
+import { assertBuilt, startServe, type ServeProcess } from './helpers/serve-process';
+import { createWorkspace, type Workspace } from './helpers/workspace';
+import { editorText, poll } from './helpers/write-page';
 
 // CI sets INKWELL_REQUIRE_BROWSER=1 so that a missing browser fails the run instead of skipping it.
 const unavailable = browserUnavailableReason();
@@ -25,14 +22,12 @@ if (skipReason) console.warn(`browser e2e skipped: ${skipReason}`);
 
 const typed = 'The lighthouse keeper climbed the stairs';
 const searchWord = 'lighthouse';
-const poll = { timeout: 60_000, interval: 100 };
 
 /** Editor text with whitespace dropped: CodeMirror's DOM text has no line breaks between lines. */
 const squash = (text: string): string => text.replace(/\s+/g, '');
 
 describe.skipIf(skipReason !== null)('browser against inkwell serve', () => {
-  let home = '';
-  let checkpointDir = '';
+  let workspace: Workspace;
   let server: ServeProcess;
   let browser: Browser;
   let context: BrowserContext;
@@ -43,12 +38,8 @@ describe.skipIf(skipReason !== null)('browser against inkwell serve', () => {
   beforeAll(async () => {
     if (unavailable) throw new Error(`browser e2e cannot run: ${unavailable}`);
     assertBuilt();
-    home = mkdtempSync(join(tmpdir(), 'inkwell-e2e-home-'));
-    checkpointDir = mkdtempSync(join(tmpdir(), 'inkwell-e2e-ckpt-'));
-    await makeRandomCheckpoint(checkpointDir, { nLayer: 2, nEmbd: 64, nHead: 2, nPositions: 128, seed: 7 });
-    const imported = await runCli(['models', 'import', checkpointDir, '--id', 'tiny'], home);
-    if (imported.code !== 0) throw new Error(`models import failed (${imported.code}):\n${imported.stderr}`);
-    server = await startServe(home);
+    workspace = await createWorkspace();
+    server = await startServe(workspace.home);
     browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1360, height: 860 } });
     page = await context.newPage();
@@ -58,7 +49,7 @@ describe.skipIf(skipReason !== null)('browser against inkwell serve', () => {
   afterAll(async () => {
     await browser?.close();
     await server?.stop();
-    for (const dir of [home, checkpointDir]) if (dir) rmSync(dir, { recursive: true, force: true });
+    workspace?.remove();
   });
 
   it('writes, continues with streamed candidates, and accepts with Tab as one undo step', async () => {
@@ -82,7 +73,7 @@ describe.skipIf(skipReason !== null)('browser against inkwell serve', () => {
     await page.keyboard.type(typed);
 
     await page.getByRole('button', { name: 'Continue' }).click();
-    const cards = page.getByRole('list', { name: 'Candidates' }).getByRole('listitem');
+    const cards = page.getByRole('list', { name: 'Candidates', exact: true }).getByRole('listitem');
     await expect.poll(() => cards.count(), poll).toBe(2);
     await expect.poll(() => page.getByRole('button', { name: 'Accept' }).isEnabled(), poll).toBe(true);
     await expect.poll(() => frames.some((f) => f.type === 'done' || f.type === 'error'), poll).toBe(true);
@@ -98,14 +89,16 @@ describe.skipIf(skipReason !== null)('browser against inkwell serve', () => {
     acceptedText = (await ghost.textContent()) ?? '';
     expect(acceptedText.length).toBeGreaterThan(0);
     await editor.press('Tab');
-    await expect.poll(async () => squash((await editor.textContent()) ?? ''), poll).toBe(squash(typed + acceptedText));
+    await expect.poll(async () => squash(await editorText(page)), poll).toBe(squash(typed + acceptedText));
     await expect.poll(() => ghost.count(), poll).toBe(0);
 
     await editor.press('Control+z');
-    await expect.poll(async () => squash((await editor.textContent()) ?? ''), poll).toBe(squash(typed));
+    await expect.poll(async () => squash(await editorText(page)), poll).toBe(squash(typed));
+    // Undo of an accept brings its candidates back.
+    await expect.poll(() => cards.count(), poll).toBe(2);
     // KeyZ with Shift sends "Z", as a real keyboard does; CodeMirror binds redo to Ctrl-Shift-z on Linux.
     await editor.press('Control+Shift+KeyZ');
-    await expect.poll(async () => squash((await editor.textContent()) ?? ''), poll).toBe(squash(typed + acceptedText));
+    await expect.poll(async () => squash(await editorText(page)), poll).toBe(squash(typed + acceptedText));
 
     await expect.poll(() => page.getByRole('status', { name: 'Save status' }).textContent(), poll).toBe('Saved');
     expect(pageErrors).toEqual([]);
@@ -113,7 +106,7 @@ describe.skipIf(skipReason !== null)('browser against inkwell serve', () => {
 
   it('drives candidates from the keyboard: Ctrl+Enter continues, Alt+] cycles, Escape dismisses', async () => {
     const editor = page.getByRole('textbox', { name: 'Editor' });
-    const cards = page.getByRole('list', { name: 'Candidates' }).getByRole('listitem');
+    const cards = page.getByRole('list', { name: 'Candidates', exact: true }).getByRole('listitem');
     await editor.press('Control+Enter');
     await expect.poll(() => page.getByRole('status').filter({ hasText: 'candidates ready' }).count(), poll).toBe(1);
     const pressed = () => cards.getByRole('button', { pressed: true }).textContent();
@@ -125,7 +118,7 @@ describe.skipIf(skipReason !== null)('browser against inkwell serve', () => {
     await expect.poll(() => cards.first().getByRole('button').getAttribute('aria-pressed'), poll).toBe('true');
     await editor.press('Escape');
     await expect.poll(() => cards.count(), poll).toBe(0);
-    await expect.poll(async () => squash((await editor.textContent()) ?? ''), poll).toBe(squash(typed + acceptedText));
+    await expect.poll(async () => squash(await editorText(page)), poll).toBe(squash(typed + acceptedText));
     expect(pageErrors).toEqual([]);
   });
 
@@ -147,8 +140,8 @@ describe.skipIf(skipReason !== null)('browser against inkwell serve', () => {
   it('keeps the document across a reload', async () => {
     await page.reload();
     await page.getByRole('link', { name: 'Write' }).click();
-    const editor = page.getByRole('textbox', { name: 'Editor' });
-    await expect.poll(async () => squash((await editor.textContent()) ?? ''), poll).toBe(squash(typed + acceptedText));
+    await page.getByRole('textbox', { name: 'Editor' }).waitFor();
+    await expect.poll(async () => squash(await editorText(page)), poll).toBe(squash(typed + acceptedText));
     expect(pageErrors).toEqual([]);
   });
 
@@ -156,10 +149,10 @@ describe.skipIf(skipReason !== null)('browser against inkwell serve', () => {
     // Leave the page first, so the app's event socket does not log reconnect failures while the server is down.
     await page.goto('about:blank');
     await server.stop();
-    server = await startServe(home);
+    server = await startServe(workspace.home);
     await page.goto(server.url);
-    const editor = page.getByRole('textbox', { name: 'Editor' });
-    await expect.poll(async () => squash((await editor.textContent()) ?? ''), poll).toBe(squash(typed + acceptedText));
+    await page.getByRole('textbox', { name: 'Editor' }).waitFor();
+    await expect.poll(async () => squash(await editorText(page)), poll).toBe(squash(typed + acceptedText));
     await page.getByRole('link', { name: 'History' }).click();
     await page.getByRole('searchbox', { name: 'Search history' }).fill(searchWord);
     await expect
@@ -205,46 +198,5 @@ describe.skipIf(skipReason !== null)('browser against inkwell serve', () => {
     const response = await strangerPage.goto(`${server.origin}/`);
     expect(response?.status()).toBe(401);
     await stranger.close();
-  });
-
-  it.runIf(process.env['INKWELL_SCREENSHOTS'] === '1')('saves screenshots of every page (mock back end)', async () => {
-    const out = join(repoRoot, 'docs', 'screenshots');
-    mkdirSync(out, { recursive: true });
-    for (const scheme of ['light', 'dark'] as const) {
-      const shots = await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: scheme, deviceScaleFactor: 1 });
-      const shotPage = await shots.newPage();
-      const errors = collectPageErrors(shotPage);
-      // The token URL sets the cookie and redirects to "/" (dropping the query), so the mock is asked for after it.
-      await shotPage.goto(server.url);
-      await shotPage.goto(`${server.origin}/?mock=1`);
-      const editor = shotPage.getByRole('textbox', { name: 'Editor' });
-      await editor.waitFor();
-      await expect.poll(async () => ((await editor.textContent()) ?? '').length, poll).toBeGreaterThan(100);
-      await editor.click();
-      await shotPage.keyboard.press('Control+End');
-      await shotPage.getByRole('button', { name: 'Continue' }).click();
-      await expect.poll(() => shotPage.getByRole('status').filter({ hasText: 'candidates ready' }).count(), poll).toBe(1);
-      const suffix = scheme === 'dark' ? '-dark' : '';
-      await shotPage.screenshot({ path: join(out, `write${suffix}.png`) });
-      if (scheme === 'light') {
-        await shotPage.getByRole('link', { name: 'History' }).click();
-        await shotPage.getByRole('searchbox', { name: 'Search history' }).fill('stove');
-        await expect.poll(() => shotPage.locator('mark').count(), poll).toBeGreaterThan(0);
-        await shotPage.screenshot({ path: join(out, 'history.png') });
-        await shotPage.getByRole('link', { name: 'Models' }).click();
-        await shotPage.getByText('Get CUDA support').waitFor();
-        await shotPage.screenshot({ path: join(out, 'models.png') });
-        await shotPage.getByRole('link', { name: 'Inspect' }).click();
-        await shotPage.getByRole('list', { name: 'Tokens' }).waitFor();
-        await shotPage.screenshot({ path: join(out, 'inspect.png') });
-        await shotPage.getByRole('link', { name: 'Compare' }).click();
-        await shotPage.getByRole('button', { name: "Use the document's text" }).click();
-        await shotPage.getByRole('button', { name: 'Run comparison' }).click();
-        await expect.poll(() => shotPage.getByText(/as fast as/).count(), poll).toBe(1);
-        await shotPage.screenshot({ path: join(out, 'compare.png') });
-      }
-      expect(errors).toEqual([]);
-      await shots.close();
-    }
   });
 });

@@ -16,6 +16,8 @@ type GenerateResult = Awaited<ReturnType<InferenceEngine['generate']>>;
 export interface FakeEngineOptions {
   /** Text each sequence produces, one delta per element (default: [' one', ' two', ' three']). */
   pieces?: string[];
+  /** Text of one sequence for a seed, one delta per element; overrides `pieces` (sequences that differ, as sampled ones do). */
+  sequencePieces?: (sequence: number, seed: number) => string[];
   /** Milliseconds between deltas (default 0: a macrotask between each). */
   stepMs?: number;
   /** Model ids the engine knows (default ['tiny']). */
@@ -26,7 +28,7 @@ export interface FakeEngineOptions {
 /** A scripted engine: deterministic text, real cancellation, recorded calls. */
 export class FakeEngine implements InferenceEngine {
   readonly calls: { method: string; args: unknown[] }[] = [];
-  readonly #options: Required<FakeEngineOptions>;
+  readonly #options: Required<Omit<FakeEngineOptions, 'sequencePieces'>> & Pick<FakeEngineOptions, 'sequencePieces'>;
   readonly #loaded = new Map<string, 'cpu'>();
   /** When set, the next generate call throws this. */
   failNextGenerate: Error | null = null;
@@ -36,6 +38,7 @@ export class FakeEngine implements InferenceEngine {
   constructor(options: FakeEngineOptions = {}) {
     this.#options = {
       pieces: options.pieces ?? [' one', ' two', ' three'],
+      sequencePieces: options.sequencePieces,
       stepMs: options.stepMs ?? 0,
       models: options.models ?? ['tiny'],
       devices: options.devices ?? [{ name: 'cpu', available: true }, { name: 'webgpu', available: false, reason: 'no adapter' }, { name: 'cuda', available: false, reason: 'not installed' }],
@@ -71,13 +74,17 @@ export class FakeEngine implements InferenceEngine {
     this.#loaded.set(request.modelId, 'cpu');
     request.onStart?.({ device: 'cpu', seed, promptTokens: 5, truncatedPromptTokens: 0, numSequences: n });
     const texts = Array.from({ length: n }, () => '');
+    const pieces = Array.from({ length: n }, (_, sequence) => this.#options.sequencePieces?.(sequence, seed) ?? this.#options.pieces);
+    const steps = Math.max(0, ...pieces.map((p) => p.length));
     let cancelled = false;
-    for (const [step, piece] of this.#options.pieces.entries()) {
+    for (let step = 0; step < steps; step += 1) {
       if (request.signal?.aborted) {
         cancelled = true;
         break;
       }
       for (let sequence = 0; sequence < n; sequence += 1) {
+        const piece = pieces[sequence]?.[step];
+        if (piece === undefined) continue;
         texts[sequence] += piece;
         request.onDelta?.(sequence, piece);
       }

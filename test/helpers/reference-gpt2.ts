@@ -71,12 +71,22 @@ function geluNew(x: number): number {
   return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
 }
 
+/** Everything the float64 forward pass computes for one sequence. */
+export interface ReferenceForward {
+  /** attentions[layer][head][i][j]: softmax weights of query i over key j (0 for j > i). */
+  readonly attentions: Float64Array[][][];
+  /** hidden[l][position]: the residual stream; 0 = embeddings, l = after block l (nLayer: what ln_f reads). */
+  readonly hidden: Float64Array[][];
+  /** Vocabulary-sized logits at every position. */
+  readonly logits: Float64Array[];
+}
+
 /**
- * Logits (vocabSize each) at every position of one unpadded sequence `ids`, with
- * positions `positionIds` (default 0, 1, …). Causal attention, no cache.
+ * The forward pass of one unpadded sequence `ids` with positions `positionIds` (default 0, 1, …):
+ * causal attention, no cache, every intermediate the inspector shows kept.
  */
-export function referenceLogits(model: ReferenceGpt2, ids: readonly number[], positionIds?: readonly number[]): Float64Array[] {
-  const { nLayer, nEmbd: d, nHead, vocabSize, eps } = model;
+export function referenceForward(model: ReferenceGpt2, ids: readonly number[], positionIds?: readonly number[]): ReferenceForward {
+  const { nLayer, nEmbd: d, nHead, eps } = model;
   const hd = d / nHead;
   const S = ids.length;
   const wte = tensor(model, 'wte.weight');
@@ -87,13 +97,17 @@ export function referenceLogits(model: ReferenceGpt2, ids: readonly number[], po
     for (let i = 0; i < d; i++) h[i] = wte[id * d + i]! + wpe[pos * d + i]!;
     return h;
   });
+  const hiddens: Float64Array[][] = [hidden];
+  const attentions: Float64Array[][][] = [];
 
   for (let l = 0; l < nLayer; l++) {
     const p = `h.${l}.`;
     const t = (n: string): Float64Array => tensor(model, p + n);
     const qkv = hidden.map((h) => conv1d(layerNorm(h, t('ln_1.weight'), t('ln_1.bias'), eps), t('attn.c_attn.weight'), t('attn.c_attn.bias'), d, 3 * d));
     const attn = hidden.map(() => new Float64Array(d));
+    const layerProbs: Float64Array[][] = [];
     for (let head = 0; head < nHead; head++) {
+      const headProbs: Float64Array[] = [];
       for (let i = 0; i < S; i++) {
         const scores: number[] = [];
         for (let j = 0; j <= i; j++) {
@@ -104,12 +118,17 @@ export function referenceLogits(model: ReferenceGpt2, ids: readonly number[], po
         const max = Math.max(...scores);
         const exps = scores.map((s) => Math.exp(s - max));
         const sum = exps.reduce((a, b) => a + b, 0);
+        const row = new Float64Array(S);
         for (let j = 0; j <= i; j++) {
           const pj = exps[j]! / sum;
+          row[j] = pj;
           for (let k = 0; k < hd; k++) attn[i]![head * hd + k]! += pj * qkv[j]![2 * d + head * hd + k]!;
         }
+        headProbs.push(row);
       }
+      layerProbs.push(headProbs);
     }
+    attentions.push(layerProbs);
     hidden = hidden.map((h, s) => {
       const proj = conv1d(attn[s]!, t('attn.c_proj.weight'), t('attn.c_proj.bias'), d, d);
       const r = new Float64Array(d);
@@ -120,18 +139,40 @@ export function referenceLogits(model: ReferenceGpt2, ids: readonly number[], po
       for (let i = 0; i < d; i++) r[i]! += mlp[i]!;
       return r;
     });
+    hiddens.push(hidden);
   }
+  return { attentions, hidden: hiddens, logits: hidden.map((h) => referenceReadout(model, h)) };
+}
 
-  const head = model.tensors.has('lm_head.weight') ? tensor(model, 'lm_head.weight') : wte;
-  return hidden.map((h) => {
-    const x = layerNorm(h, tensor(model, 'ln_f.weight'), tensor(model, 'ln_f.bias'), eps);
-    const logits = new Float64Array(vocabSize);
-    for (let v = 0; v < vocabSize; v++) {
-      let acc = 0;
-      const row = v * d;
-      for (let i = 0; i < d; i++) acc += x[i]! * head[row + i]!;
-      logits[v] = acc;
-    }
-    return logits;
-  });
+/** Logits of one residual-stream vector read through ln_f and lm_head (the logit lens at any layer). */
+export function referenceReadout(model: ReferenceGpt2, h: Float64Array): Float64Array {
+  const { nEmbd: d, vocabSize, eps } = model;
+  const head = model.tensors.has('lm_head.weight') ? tensor(model, 'lm_head.weight') : tensor(model, 'wte.weight');
+  const x = layerNorm(h, tensor(model, 'ln_f.weight'), tensor(model, 'ln_f.bias'), eps);
+  const logits = new Float64Array(vocabSize);
+  for (let v = 0; v < vocabSize; v++) {
+    let acc = 0;
+    const row = v * d;
+    for (let i = 0; i < d; i++) acc += x[i]! * head[row + i]!;
+    logits[v] = acc;
+  }
+  return logits;
+}
+
+/** log softmax of `logits` in float64. */
+export function referenceLogSoftmax(logits: Float64Array): Float64Array {
+  let max = -Infinity;
+  for (const v of logits) if (v > max) max = v;
+  let sum = 0;
+  for (const v of logits) sum += Math.exp(v - max);
+  const logZ = max + Math.log(sum);
+  return logits.map((v) => v - logZ);
+}
+
+/**
+ * Logits (vocabSize each) at every position of one unpadded sequence `ids`, with
+ * positions `positionIds` (default 0, 1, …). Causal attention, no cache.
+ */
+export function referenceLogits(model: ReferenceGpt2, ids: readonly number[], positionIds?: readonly number[]): Float64Array[] {
+  return referenceForward(model, ids, positionIds).logits;
 }

@@ -6,6 +6,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { z } from 'zod';
 import { GenerationParams, type DeviceRequest } from '../../shared/api';
+import { isPrecision, PRECISIONS, type PrecisionRequest } from '../engine/precision';
 import { UsageError } from './io';
 
 type OptionSpec = NonNullable<ParseArgsConfig['options']>;
@@ -55,6 +56,14 @@ export function parseCommandArgs(command: string, argv: readonly string[], optio
   return { values: parsed.values as ParsedArgs['values'], positionals: parsed.positionals };
 }
 
+/** `--precision fp32|fp16|int8|int4|auto` (default auto: the engine's choice for the device). */
+export function precisionFromArgs(command: string, args: ParsedArgs): PrecisionRequest {
+  const value = args.values.precision;
+  if (value === undefined || value === 'auto') return 'auto';
+  if (!isPrecision(value)) throw new UsageError(command, `--precision: must be one of ${PRECISIONS.join(', ')} or auto`);
+  return value;
+}
+
 /** A required string flag. */
 export function requireString(command: string, args: ParsedArgs, name: string): string {
   const value = args.values[name];
@@ -100,6 +109,7 @@ export const GENERATION_OPTIONS: OptionSpec = {
   greedy: { type: 'boolean' },
   stop: { type: 'string', multiple: true },
   device: { type: 'string' },
+  precision: { type: 'string' },
 };
 
 /**

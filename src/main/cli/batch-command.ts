@@ -12,7 +12,7 @@ import { parsePrompts, promptsFormat, rowParams, type BadRow, type BatchRow } fr
 import { BatchWriter, readFinishedRows } from './batch-output';
 import { generateJson } from './generate-command';
 import { EXIT, RefusedError, SHOW_HELP, UsageError, type CliIo } from './io';
-import { ProgressReporter } from './progress';
+import { createProgressReporter } from './progress';
 
 /** Rows in flight by default: enough to fill a CPU's decode step, few enough to keep the KV cache small. */
 const DEFAULT_CONCURRENCY = 8;
@@ -67,8 +67,21 @@ export async function batchCommand(argv: readonly string[], io: CliIo, home: str
   const model = engine.models.get(modelId);
   const writer = new BatchWriter(outPath);
   const todo = rows.filter((r) => !finished.has(r.index));
-  const progress = new ProgressReporter(io.stderr, io.stderrIsTty === true, `batch ${outPath}`);
+  const progress = createProgressReporter(io);
   const state = { done: 0, total: todo.length, tokens: 0 };
+  const started = performance.now();
+  const report = (): void => {
+    const seconds = (performance.now() - started) / 1000;
+    const rate = seconds > 0 ? state.tokens / seconds : 0;
+    progress.update({
+      label: `batch → ${outPath}`,
+      done: state.done,
+      total: state.total,
+      unit: 'steps',
+      note: `${state.done}/${state.total} rows, ${rate.toFixed(1)} tokens/s`,
+      ...(state.done > 0 ? { secondsLeft: ((state.total - state.done) * seconds) / state.done } : {}),
+    });
+  };
   let skipped = bad.length;
   let failure: unknown;
   try {
@@ -93,13 +106,13 @@ export async function batchCommand(argv: readonly string[], io: CliIo, home: str
         writer.append(batchLine(row, result));
         state.done++;
         state.tokens += result.sequences.reduce((n, s) => n + s.tokenIds.length, 0);
-        progress.update(state);
+        report();
       } catch (error) {
         if (error instanceof EngineError && error.kind === 'bad_input') return rowBad(error.message);
         throw error;
       }
     };
-    progress.update(state, true);
+    report();
     let next = 0;
     const workers = Array.from({ length: Math.min(concurrency, todo.length) }, async () => {
       while (next < todo.length && failure === undefined && !io.interrupt.aborted) {
@@ -112,7 +125,6 @@ export async function batchCommand(argv: readonly string[], io: CliIo, home: str
       }
     });
     await Promise.all(workers);
-    progress.update(state, true);
     progress.finish();
   } finally {
     writer.close();

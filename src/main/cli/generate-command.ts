@@ -1,6 +1,6 @@
 /** `inkwell generate`: streams continuations to stdout, or prints one JSON object. */
 import type { EngineGenerateResult } from '../engine';
-import { GENERATION_OPTIONS, generationParamsFromArgs, parseCommandArgs, parseInteger, requireString } from './args';
+import { GENERATION_OPTIONS, generationParamsFromArgs, parseCommandArgs, parseInteger, precisionFromArgs, requireString } from './args';
 import { EXIT, SHOW_HELP, UsageError, type CliIo } from './io';
 
 /** The result as `--json` prints it (snake_case, as in issue 2); `logprobs` adds each token's log-probability (and alternatives, when asked for). */
@@ -8,6 +8,7 @@ export function generateJson(result: EngineGenerateResult, logprobs = false): Re
   const spec = result.speculative;
   return {
     model: result.modelId,
+    precision: result.precision,
     device: result.device,
     ...(result.deviceFallbackReason !== undefined ? { device_fallback_reason: result.deviceFallbackReason } : {}),
     seed: result.seed,
@@ -92,6 +93,7 @@ export async function generateCommand(argv: readonly string[], io: CliIo, home: 
   const modelId = requireString('generate', args, 'model');
   const prompt = requireString('generate', args, 'prompt');
   const params = generationParamsFromArgs('generate', args);
+  const precision = precisionFromArgs('generate', args);
   const json = args.values.json === true;
   const topText = args.values['top-logprobs'];
   const topLogprobs = typeof topText === 'string' ? parseInteger('top-logprobs', topText, 'generate') : undefined;
@@ -103,7 +105,7 @@ export async function generateCommand(argv: readonly string[], io: CliIo, home: 
   if (draftTokens !== undefined && (draftTokens < 1 || draftTokens > 16)) throw new UsageError('generate', '--draft-tokens: must be from 1 to 16');
 
   const { Engine } = await import('../engine');
-  const engine = new Engine({ home });
+  const engine = new Engine({ home, precision });
   try {
     const printer = json ? null : new StreamPrinter(io, params.numReturnSequences);
     const result = await engine.generate({
@@ -128,7 +130,7 @@ export async function generateCommand(argv: readonly string[], io: CliIo, home: 
       const reasons = [...new Set(result.sequences.map((s) => s.finishReason))].join(', ');
       const spec = result.speculative;
       const drafted = spec ? ` · draft ${spec.draftModelId}: ${spec.accepted}/${spec.proposed} accepted (${(100 * spec.acceptanceRate).toFixed(0)}%)` : '';
-      io.stderr(`[${result.modelId} on ${result.device} · seed ${result.seed} · ${result.promptTokens} prompt + ${newTokens} new tokens · `
+      io.stderr(`[${result.modelId} ${result.precision} on ${result.device} · seed ${result.seed} · ${result.promptTokens} prompt + ${newTokens} new tokens · `
         + `${result.timings.tokensPerSecond.toFixed(1)} tokens/s · finish: ${reasons}${drafted}]\n`);
     }
     return io.interrupt.aborted ? EXIT.interrupted : EXIT.ok;

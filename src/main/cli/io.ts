@@ -13,8 +13,10 @@ export interface CliIo {
   interrupt: AbortSignal;
   /** Environment ($INKWELL_HOME, …). */
   env: NodeJS.ProcessEnv;
-  /** stderr is a terminal: progress is drawn in place (default false: plain lines). */
-  stderrIsTty?: boolean;
+  /** True when stderr is a terminal: progress is drawn as a bar there, and written as plain lines otherwise. */
+  stderrIsTTY?: boolean;
+  /** Width of that terminal. */
+  columns?: number;
 }
 
 /** Exit codes of `inkwell`. */
@@ -45,6 +47,7 @@ export class RefusedError extends Error {
 export function exitCodeFor(error: unknown): number {
   if (error instanceof UsageError || error instanceof RefusedError || error instanceof ZodError) return EXIT.badInput;
   if (error instanceof EngineError) {
+    if (error.kind === 'cancelled') return EXIT.interrupted;
     return error.kind === 'bad_input' || error.kind === 'not_found' || error.kind === 'refused' ? EXIT.badInput : EXIT.internal;
   }
   return EXIT.internal;
@@ -57,6 +60,7 @@ export function describeError(error: unknown): string {
     return `inkwell: error: ${error.message}\n(see \`${help}\`)\n`;
   }
   if (error instanceof RefusedError) return `inkwell: error: ${error.message}\n`;
+  if (error instanceof EngineError && error.kind === 'cancelled') return `inkwell: ${error.message}\n`;
   if (error instanceof EngineError && error.kind !== 'internal') return `inkwell: error: ${error.message}\n`;
   const message = error instanceof Error ? error.message : String(error);
   const stack = error instanceof Error && error.stack ? `\n${error.stack}` : '';

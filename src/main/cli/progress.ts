@@ -1,75 +1,97 @@
 /**
- * Progress of a long CLI job: a bar redrawn in place on a terminal, plain lines otherwise
- * (a log file or a pipe gets a line every 10% or every 10 seconds).
+ * Progress of long CLI work (downloads, imports) on stderr: a bar redrawn in
+ * place on a terminal, and plain lines elsewhere (a log, a pipe, CI), one per
+ * tenth of each step or when the step changes, so logs stay readable.
  */
+import { formatBytes } from '../engine/models/disk';
+import type { CliIo } from './io';
 
-/** What the job has done so far. */
+/** One moment of progress. */
 export interface ProgressState {
-  done: number;
-  total: number;
-  /** Tokens generated so far (for the rate). */
-  tokens: number;
+  /** What is happening: "downloading model.safetensors", "scanning weights", … */
+  readonly label: string;
+  readonly done: number;
+  readonly total: number;
+  /** Whether done/total are bytes (shown as sizes) or steps. */
+  readonly unit: 'bytes' | 'steps';
+  readonly bytesPerSecond?: number;
+  readonly secondsLeft?: number;
+  /** More to show first, in words ("37/100 rows, 412.0 tokens/s"). */
+  readonly note?: string;
 }
 
+/** Draws progress; `finish` ends the bar's line. */
+export interface ProgressReporter {
+  update(state: ProgressState): void;
+  finish(): void;
+}
+
+const REDRAW_MS = 100;
 const BAR_WIDTH = 24;
-const REDRAW_MS = 200;
-const LINE_EVERY_MS = 10_000;
 
-/** "1h 02m", "3m 05s", "12s". */
-export function formatDuration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s >= 3600) return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
-  if (s >= 60) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
-  return `${s}s`;
+/** "1m20s", "45s", "2h05m". */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
-/** Reports progress to `write` (stderr): in place when `tty`, as lines otherwise. */
-export class ProgressReporter {
-  readonly #write: (text: string) => void;
-  readonly #tty: boolean;
-  readonly #label: string;
-  readonly #started = Date.now();
-  #lastDraw = 0;
-  #lastTenth = -1;
-  #drawn = false;
+function describe(state: ProgressState): { percent: number; detail: string } {
+  const percent = state.total > 0 ? Math.min(100, Math.floor((state.done / state.total) * 100)) : 0;
+  const parts: string[] = state.note ? [state.note] : [];
+  if (state.unit === 'bytes' && state.total > 0) parts.push(`${formatBytes(state.done)} of ${formatBytes(state.total)}`);
+  if (state.bytesPerSecond !== undefined && state.bytesPerSecond > 0) parts.push(`${formatBytes(state.bytesPerSecond)}/s`);
+  if (state.secondsLeft !== undefined && Number.isFinite(state.secondsLeft) && state.done < state.total) parts.push(`${formatDuration(state.secondsLeft)} left`);
+  return { percent, detail: parts.join(', ') };
+}
 
-  constructor(write: (text: string) => void, tty: boolean, label: string) {
-    this.#write = write;
-    this.#tty = tty;
-    this.#label = label;
-  }
+/** Draws nothing: for quick work whose progress would only clutter a log. */
+export const SILENT_PROGRESS: ProgressReporter = { update: () => undefined, finish: () => undefined };
 
-  /** Called after every change; draws when it is time to. */
-  update(state: ProgressState, force = false): void {
-    const now = Date.now();
-    if (this.#tty) {
-      if (!force && now - this.#lastDraw < REDRAW_MS) return;
-      this.#lastDraw = now;
-      this.#drawn = true;
-      this.#write(`\r\x1b[K${this.#bar(state)} ${this.#summary(state, now)}`);
-      return;
-    }
-    const tenth = state.total > 0 ? Math.floor((10 * state.done) / state.total) : 10;
-    if (!force && tenth === this.#lastTenth && now - this.#lastDraw < LINE_EVERY_MS) return;
-    this.#lastTenth = tenth;
-    this.#lastDraw = now;
-    this.#write(`inkwell: ${this.#label}: ${this.#summary(state, now)}\n`);
-  }
+/** A bar on a terminal, nothing elsewhere: for work that takes seconds (an import), not minutes. */
+export function createTerminalProgress(io: CliIo): ProgressReporter {
+  return io.stderrIsTTY ? createProgressReporter(io) : SILENT_PROGRESS;
+}
 
-  /** Ends the bar's line on a terminal. */
-  finish(): void {
-    if (this.#tty && this.#drawn) this.#write('\n');
+/** A reporter for `io`: a bar when stderr is a terminal, plain lines otherwise. */
+export function createProgressReporter(io: CliIo, now: () => number = () => performance.now()): ProgressReporter {
+  if (io.stderrIsTTY) {
+    let drawn = false;
+    let last = -Infinity;
+    return {
+      update(state) {
+        const at = now();
+        if (at - last < REDRAW_MS && state.done < state.total) return;
+        last = at;
+        const { percent, detail } = describe(state);
+        const filled = Math.round((percent / 100) * BAR_WIDTH);
+        const bar = `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}]`;
+        const line = `${bar} ${String(percent).padStart(3)}%  ${detail}${detail ? '  ' : ''}${state.label}`;
+        const width = Math.max(20, (io.columns ?? 80) - 1);
+        io.stderr(`\r\x1b[K${line.length > width ? `${line.slice(0, width - 1)}…` : line}`);
+        drawn = true;
+      },
+      finish() {
+        if (drawn) io.stderr('\n');
+        drawn = false;
+      },
+    };
   }
-
-  #bar(state: ProgressState): string {
-    const filled = state.total > 0 ? Math.round((BAR_WIDTH * state.done) / state.total) : BAR_WIDTH;
-    return `[${'█'.repeat(filled)}${'░'.repeat(BAR_WIDTH - filled)}]`;
-  }
-
-  #summary(state: ProgressState, now: number): string {
-    const elapsed = now - this.#started;
-    const rate = elapsed > 0 ? (state.tokens * 1000) / elapsed : 0;
-    const left = state.done > 0 && state.done < state.total ? ` · ${formatDuration(((state.total - state.done) * elapsed) / state.done)} left` : '';
-    return `${state.done}/${state.total} rows · ${rate.toFixed(1)} tokens/s${left}`;
-  }
+  let lastLabel = '';
+  let lastTenth = -1;
+  return {
+    update(state) {
+      const { percent, detail } = describe(state);
+      const tenth = Math.floor(percent / 10);
+      if (state.label === lastLabel && tenth === lastTenth) return;
+      lastLabel = state.label;
+      lastTenth = tenth;
+      io.stderr(`${state.label}: ${percent}%${detail ? ` (${detail})` : ''}\n`);
+    },
+    finish() {
+      lastLabel = '';
+      lastTenth = -1;
+    },
+  };
 }

@@ -5,6 +5,7 @@ import { batchCommand } from './batch-command';
 import { generateCommand } from './generate-command';
 import { HELP } from './help';
 import { logitsCommand, tokenizeCommand } from './inspect-commands';
+import { attentionCommand, lensCommand, probsCommand } from './inspector-commands';
 import { describeError, EXIT, exitCodeFor, SHOW_HELP, UsageError, type CliIo } from './io';
 import { modelsCommand } from './models-command';
 import { serveCommand } from './serve-command';
@@ -17,6 +18,9 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   batch: batchCommand,
   logits: logitsCommand,
   tokenize: tokenizeCommand,
+  attention: attentionCommand,
+  probs: probsCommand,
+  lens: lensCommand,
   serve: serveCommand,
 };
 

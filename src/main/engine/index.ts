@@ -6,21 +6,38 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { DeviceStatus, GenerationParams, GenerationResult } from '../../shared/api';
-import type { GeneratedSequence, GenerationStartInfo } from './generate/generate';
+import type { GeneratedSequence, GenerationOutcome, GenerationStartInfo } from './generate/generate';
 import { MAX_TOP_LOGPROBS } from './generate/logprobs';
 import { randomSeed } from './generate/rng';
 import { DecodeScheduler, type BatchLimits, type SchedulerStatus } from './generate/scheduler';
 import { runSpeculative, type SpeculativeStats } from './generate/speculative';
+import { fp32GraphPaths, ROWS_FILE } from './onnx';
+import { bertTokenizerDir, importBertTokenizer, loadBertTokenizer, type BertWordPiece, type WordPieceResult } from './inspect/bert-tokenizer';
+import { Inspector } from './inspect/inspector';
+import type { openInspectSession } from './runtime/threaded-inspect-session';
 import { ModelStore, type StoredModel } from './models/store';
-import { ensureRowsGraph, ROWS_FILE } from './onnx';
-import { openDecoder, probeDevices, type DecoderPaths, type DecoderSession } from './runtime';
+import { defaultPrecision, type Precision, type PrecisionRequest } from './precision';
+import { AUTO_ORDER, openDecoder, probeDevices, type DecoderPaths, type DecoderSession } from './runtime';
 import { loadTokenizer, type Gpt2Tokenizer } from './tokenizer';
 import { EngineError, type DeviceName, type DeviceRequest } from './types';
 
 export { EngineError } from './types';
 export type { DeviceName, DeviceRequest, EngineErrorKind, FinishReason, Gpt2Config } from './types';
-export type { StoredModel } from './models/store';
-export { ModelStore } from './models/store';
+export type { ConvertOptions, ConvertProgress, ImportOptions, ImportProgress, ImportTransfer, StoredModel, StoredVariant } from './models/store';
+export { ModelOrigin, ModelStore } from './models/store';
+export type { CachedRepo, CacheImportOptions, HfCacheListing } from './models/hf-cache';
+export { findCachedRepo, hfHubCacheDir, importFromHfCache, listHfCache } from './models/hf-cache';
+export type { PullOptions, PullProgress, PullResult } from './models/pull';
+export { pull, resolvePullTarget, tokenizerDir, TOKENIZER_META_FILE } from './models/pull';
+export type { HubConnection, HubFailure } from './models/hub-http';
+export { DEFAULT_HUB_ENDPOINT, HubError, hubConnectionFromEnv } from './models/hub-http';
+export type { CatalogEntry, CatalogModel, CatalogTokenizer, PrecisionFootprint } from './models/catalog';
+export { BERT_TOKENIZER, catalog, catalogEntry, catalogEntryForRepo } from './models/catalog';
+export type { ModelDimensions } from './models/footprint';
+export { bytesReadPerToken, checkpointBytes, matMulNBitsBytes, parameterCount, storedBytes, weightBytes } from './models/footprint';
+export type { AvailableMemory, MemoryEstimate, MemoryVerdict, MemoryWorkload } from './runtime/memory-estimate';
+export { availableMemory, checkMemory, estimateMemory } from './runtime/memory-estimate';
+export { formatBytes } from './models/disk';
 export type { GeneratedSequence, GenerationStartInfo } from './generate/generate';
 export type { TokenLogprob } from './generate/logprobs';
 export { MAX_TOP_LOGPROBS } from './generate/logprobs';
@@ -28,6 +45,16 @@ export type { BatchLimits, SchedulerStatus } from './generate/scheduler';
 export { DEFAULT_BATCH_LIMITS } from './generate/scheduler';
 export type { SpeculativeStats } from './generate/speculative';
 export { MAX_DRAFT_TOKENS } from './generate/speculative';
+export { Inspector, NEXT_TOKEN_TOP, MAX_TOP, DEFAULT_MAX_INSPECT_BYTES, DEFAULT_INSPECT_IDLE_MS } from './inspect/inspector';
+export type { InspectRequest, InspectResult, PositionPrediction, TopToken } from './inspect/inspector';
+export type { AttentionLayerPayload, AttentionOverviewPayload, LensLayerPayload } from './inspect/inspection';
+export { decodeHalfBits } from './inspect/inspection';
+export type { TokenView } from './inspect/token-view';
+export type { HalfMatrix, PositionalEncoding, PositionalEncodingsPayload, PositionalOptions } from './inspect/positional';
+export { BERT_TOKENIZER_NAME } from './inspect/bert-tokenizer';
+export type { WordPieceResult } from './inspect/bert-tokenizer';
+export { defaultPrecision, isPrecision, isVariantPrecision, PRECISIONS, VARIANT_PRECISIONS } from './precision';
+export type { Precision, PrecisionRequest, VariantPrecision } from './precision';
 
 /** Draft tokens per round when a request names a draft model but not how many. */
 export const DEFAULT_DRAFT_TOKENS = 4;
@@ -39,6 +66,8 @@ export interface EngineGenerateRequest {
   /** Kept at the start of the context whatever is cut from the left of `prompt`. */
   memory?: string;
   params: GenerationParams;
+  /** Weight precision; default the engine's `precision` option. */
+  precision?: PrecisionRequest;
   /**
    * 0 (default) to MAX_TOP_LOGPROBS (20): keep this many most likely alternatives, with their
    * log-probabilities, for every generated token (OpenAI's `logprobs`). Each sequence always keeps
@@ -46,13 +75,14 @@ export interface EngineGenerateRequest {
    */
   topLogprobs?: number;
   /**
-   * Speculative decoding: `draftModelId` (a stored model with the same vocabulary, e.g. gpt2 for
-   * gpt2-large, or a smaller variant of the same model) proposes `draftTokens` (default 4) tokens
-   * at a time, and this model verifies them in one pass. Greedy output is that of plain greedy
+   * Speculative decoding: `draftModelId` in `draftPrecision` (default: the request's precision)
+   * proposes `draftTokens` (default 4) tokens at a time, and this model verifies them in one pass.
+   * The draft is a stored model with the same vocabulary (gpt2 for gpt2-large), or this model in a
+   * smaller precision (its int4 variant: a self-draft). Greedy output is that of plain greedy
    * decoding; sampled output follows the same distribution (not the same tokens for a seed). Such
    * a request runs on its own rows instead of sharing decode steps.
    */
-  speculative?: { draftModelId: string; draftTokens?: number };
+  speculative?: { draftModelId: string; draftPrecision?: PrecisionRequest; draftTokens?: number };
   /** Aborting ends every running sequence within one decoder step ('cancelled', partial text kept). */
   signal?: AbortSignal;
   onStart?(info: GenerationStartInfo): void;
@@ -61,12 +91,14 @@ export interface EngineGenerateRequest {
 
 /**
  * What a generation returns: the API's GenerationResult before the service names it and saves it
- * to history, with each sequence's token log-probabilities (GeneratedSequence).
+ * to history, plus the precision that ran and each sequence's token log-probabilities
+ * (GeneratedSequence).
  */
 export type EngineGenerateResult = Omit<GenerationResult, 'generationId' | 'historyId' | 'sequences'> & {
+  precision: Precision;
   sequences: GeneratedSequence[];
   /** With speculative decoding: the draft and how many of its tokens were accepted. */
-  speculative?: SpeculativeStats & { draftModelId: string };
+  speculative?: SpeculativeStats & { draftModelId: string; draftPrecision: Precision };
 };
 
 /** Raw next-token scores of a prompt. */
@@ -76,23 +108,39 @@ export interface EngineLogits {
   logitsLast: Float32Array;
   /** One vocabulary-sized row per prompt position (only when asked for). */
   logits?: Float32Array[];
+  /** The precision whose graphs computed them. */
+  precision: Precision;
 }
 
 /** Collaborators the engine uses; tests may replace them. */
 export interface EngineOptions {
   home: string;
+  /**
+   * Weight precision of every request that does not name one (generate, logits, and whatever
+   * else opens a decoder through the engine). Default 'auto': defaultPrecision() for the device
+   * among the variants the model has.
+   */
+  precision?: PrecisionRequest;
   /** What may decode together on one loaded model (DEFAULT_BATCH_LIMITS where not given). */
   batchLimits?: Partial<BatchLimits>;
   openDecoder?: typeof openDecoder;
   loadTokenizer?: typeof loadTokenizer;
   probeDevices?: typeof probeDevices;
+  openInspectSession?: typeof openInspectSession;
+  /** Largest inspect pass held in memory (default DEFAULT_MAX_INSPECT_BYTES). */
+  maxInspectBytes?: number;
+  /** An unused inspect session is released after this long (default DEFAULT_INSPECT_IDLE_MS; 0: never). */
+  inspectIdleReleaseMs?: number;
 }
 
 /** A decoder opened for one (model, requested device). */
 interface LoadedDecoder {
   readonly modelId: string;
   readonly requested: DeviceRequest;
-  /** Changes when the model is removed and imported again under the same id. */
+  readonly precision: Precision;
+  /** Why this CPU decoder stands in for a GPU one that failed to open (set by #acquireFor). */
+  readonly fallbackReason?: string;
+  /** Changes when the model is removed and imported again under the same id, or its variant is made again. */
   readonly importedAt: string;
   readonly ready: Promise<DecoderSession>;
   session?: DecoderSession;
@@ -108,27 +156,44 @@ interface LoadedTokenizer {
 }
 
 /**
- * Runs stored GPT-2 models; one decoder per (model, device) and one tokenizer per model stay
- * loaded until unload(). Concurrent generate() calls on the same model and device share decode
+ * Runs stored GPT-2 models; one decoder per (model, device, precision) and one tokenizer per
+ * model stay loaded until unload(). Concurrent generate() calls on the same decoder share decode
  * steps (continuous batching) within the batch limits; each one's output is the same as alone.
  */
 export class Engine {
   /** The model store under <home>/models. */
   readonly models: ModelStore;
-  readonly #batchLimits: Partial<BatchLimits>;
+  /** Inspect passes: attention, next-token log-probabilities, logit lens (graphs built and opened on first use). */
+  readonly inspector: Inspector;
   readonly #openDecoder: typeof openDecoder;
   readonly #loadTokenizer: typeof loadTokenizer;
   readonly #probeDevices: typeof probeDevices;
+  readonly #precision: PrecisionRequest;
+  readonly #batchLimits: Partial<BatchLimits>;
   #decoders: LoadedDecoder[] = [];
   readonly #tokenizers = new Map<string, LoadedTokenizer>();
+  readonly #home: string;
+  #bert: Promise<BertWordPiece> | undefined;
   #disposed = false;
 
   constructor(opts: EngineOptions) {
     this.models = new ModelStore(opts.home);
-    this.#batchLimits = opts.batchLimits ?? {};
+    this.#home = opts.home;
     this.#openDecoder = opts.openDecoder ?? openDecoder;
     this.#loadTokenizer = opts.loadTokenizer ?? loadTokenizer;
     this.#probeDevices = opts.probeDevices ?? probeDevices;
+    this.inspector = new Inspector({
+      model: (id) => {
+        this.#checkOpen();
+        return this.models.get(id);
+      },
+      tokenizer: (model) => this.#tokenizer(model),
+      ...(opts.openInspectSession ? { openInspectSession: opts.openInspectSession } : {}),
+      ...(opts.maxInspectBytes !== undefined ? { maxBytes: opts.maxInspectBytes } : {}),
+      ...(opts.inspectIdleReleaseMs !== undefined ? { idleReleaseMs: opts.inspectIdleReleaseMs } : {}),
+    });
+    this.#precision = opts.precision ?? 'auto';
+    this.#batchLimits = opts.batchLimits ?? {};
   }
 
   /** Generates `params.numReturnSequences` continuations of memory + prompt, streaming text through onDelta. */
@@ -140,11 +205,12 @@ export class Engine {
     }
     const model = this.models.get(req.modelId);
     const draftModel = req.speculative ? this.models.get(req.speculative.draftModelId) : null;
-    const { tokenizer, decoder } = await this.#load(model, req.params.device);
+    const precision = req.precision ?? this.#precision;
+    const { tokenizer, decoder } = await this.#load(model, req.params.device, precision);
     let draft: LoadedDecoder | null = null;
     try {
       if (draftModel) {
-        const loaded = await this.#load(draftModel, req.params.device);
+        const loaded = await this.#load(draftModel, req.params.device, req.speculative?.draftPrecision ?? precision);
         draft = loaded.decoder;
         checkSameVocabulary(model, tokenizer, draftModel, loaded.tokenizer);
       }
@@ -169,18 +235,19 @@ export class Engine {
         onDelta: req.onDelta?.bind(req),
       };
       let speculative: EngineGenerateResult['speculative'];
-      let outcome;
+      let outcome: GenerationOutcome;
       if (draft && draftModel) {
         const draftTokens = req.speculative?.draftTokens ?? DEFAULT_DRAFT_TOKENS;
         const result = await runSpeculative(session, job, { draft: draft.session as DecoderSession, draftTokens });
-        speculative = { ...result.speculative, draftModelId: draftModel.id };
+        speculative = { ...result.speculative, draftModelId: draftModel.id, draftPrecision: draft.precision };
         outcome = result;
       } else {
         outcome = await this.#scheduler(decoder).submit(job);
       }
-      const fallbackReason = session.device.fallbackReason;
+      const fallbackReason = session.device.fallbackReason ?? decoder.fallbackReason;
       return {
         modelId: model.id,
+        precision: decoder.precision,
         device: session.device.used,
         ...(fallbackReason !== undefined ? { deviceFallbackReason: fallbackReason } : {}),
         seed,
@@ -208,6 +275,30 @@ export class Engine {
     return { ids, tokens: tokenizer.tokenStrings(ids) };
   }
 
+  /**
+   * BERT WordPiece tokens of `text` with [CLS] and [SEP] (bert-base-uncased's tokenizer from
+   * <home>/tokenizers/bert-base-uncased); EngineError not_found saying how to get it when missing.
+   */
+  async wordPiece(text: string): Promise<WordPieceResult> {
+    this.#checkOpen();
+    if (!this.#bert) {
+      const loading = loadBertTokenizer(bertTokenizerDir(this.#home));
+      this.#bert = loading;
+      // Not kept after a failure: the files may be pulled or imported while the engine runs.
+      loading.catch(() => {
+        if (this.#bert === loading) this.#bert = undefined;
+      });
+    }
+    return (await this.#bert).tokenize(text);
+  }
+
+  /** Installs the BERT tokenizer files found in `dir` (tokenizer.json or vocab.txt, checked first) for wordPiece(). */
+  async importBertTokenizer(dir: string): Promise<void> {
+    this.#checkOpen();
+    const imported = await importBertTokenizer(dir, bertTokenizerDir(this.#home));
+    this.#bert = Promise.resolve(imported);
+  }
+
   /** Display text of each token id (e.g. 50256 → "<|endoftext|>"). */
   async tokenStrings(modelId: string, ids: readonly number[]): Promise<string[]> {
     const tokenizer = await this.#tokenizer(this.models.get(modelId));
@@ -218,7 +309,7 @@ export class Engine {
    * Logits of the next token after `prompt` (and, with `all`, after every prefix of it), from the same
    * graphs generation uses. The prompt must fit the context window; nothing is cut.
    */
-  async logits(modelId: string, prompt: string, all: boolean, device: DeviceRequest = 'auto'): Promise<EngineLogits> {
+  async logits(modelId: string, prompt: string, all: boolean, device: DeviceRequest = 'auto', precision: PrecisionRequest = this.#precision): Promise<EngineLogits> {
     const model = this.models.get(modelId);
     const tokenizer = await this.#tokenizer(model);
     const tokenIds = tokenizer.encode(prompt);
@@ -228,19 +319,19 @@ export class Engine {
       throw new EngineError('bad_input', `prompt is ${tokenIds.length} tokens; the model's context window is ${window}`);
     }
     // Unlike generate, opened only after the prompt is checked: a refused prompt loads no decoder.
-    const { decoder } = await this.#acquire(model, device);
+    const { decoder } = await this.#acquireFor(model, device, precision);
     try {
       const session = decoder.session as DecoderSession;
       const vocab = model.config.vocabSize;
       if (all) {
         const flat = await session.logitsAll(tokenIds);
         const rows = tokenIds.map((_, i) => flat.slice(i * vocab, (i + 1) * vocab));
-        return { tokenIds, logitsLast: rows[rows.length - 1] as Float32Array, logits: rows };
+        return { tokenIds, logitsLast: rows[rows.length - 1] as Float32Array, logits: rows, precision: decoder.precision };
       }
       const batch = session.createBatch();
       try {
         const { out } = await batch.prefill(tokenIds, 1);
-        return { tokenIds, logitsLast: out.logits.slice(0, vocab) };
+        return { tokenIds, logitsLast: out.logits.slice(0, vocab), precision: decoder.precision };
       } finally {
         batch.dispose();
       }
@@ -249,23 +340,34 @@ export class Engine {
     }
   }
 
-  /** Decoders currently loaded, with the device each runs on. */
-  loaded(): { modelId: string; device: DeviceName }[] {
+  /** Decoders currently loaded, with the device and precision each runs in. */
+  loaded(): { modelId: string; device: DeviceName; precision: Precision }[] {
     const seen = new Set<string>();
-    const out: { modelId: string; device: DeviceName }[] = [];
+    const out: { modelId: string; device: DeviceName; precision: Precision }[] = [];
     for (const d of this.#decoders) {
       if (!d.session || d.unloaded) continue;
-      const key = `${d.modelId}\0${d.session.device.used}`;
+      const key = `${d.modelId}\0${d.session.device.used}\0${d.precision}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      out.push({ modelId: d.modelId, device: d.session.device.used });
+      out.push({ modelId: d.modelId, device: d.session.device.used, precision: d.precision });
     }
     return out;
   }
 
+  /**
+   * The precision a request for `modelId` on `device` runs in: `request` itself when the model
+   * has it (EngineError not_found with the convert command when not), else for 'auto' the
+   * default for the device the request would run on (defaultPrecision).
+   */
+  async resolvePrecision(modelId: string, device: DeviceRequest, request: PrecisionRequest = this.#precision): Promise<Precision> {
+    return this.#resolvePrecision(this.models.get(modelId), device, request);
+  }
+
   /** What each loaded decoder's scheduler is running and holding (for admission and diagnostics). */
-  batchStatus(): { modelId: string; device: DeviceName; status: SchedulerStatus }[] {
-    return this.#decoders.flatMap((d) => (d.session && d.scheduler && !d.unloaded ? [{ modelId: d.modelId, device: d.session.device.used, status: d.scheduler.status }] : []));
+  batchStatus(): { modelId: string; device: DeviceName; precision: Precision; status: SchedulerStatus }[] {
+    return this.#decoders.flatMap((d) => (d.session && d.scheduler && !d.unloaded
+      ? [{ modelId: d.modelId, device: d.session.device.used, precision: d.precision, status: d.scheduler.status }]
+      : []));
   }
 
   /** Which devices work on this machine (a real probe session per device, cached per process). */
@@ -278,7 +380,7 @@ export class Engine {
     this.#tokenizers.delete(modelId);
     const leaving = this.#decoders.filter((d) => d.modelId === modelId);
     this.#decoders = this.#decoders.filter((d) => d.modelId !== modelId);
-    await Promise.all(leaving.map((d) => this.#retire(d)));
+    await Promise.all([...leaving.map((d) => this.#retire(d)), this.inspector.unload(modelId)]);
   }
 
   /** Releases everything; the engine refuses work afterwards. */
@@ -287,7 +389,7 @@ export class Engine {
     const leaving = this.#decoders;
     this.#decoders = [];
     this.#tokenizers.clear();
-    await Promise.all(leaving.map((d) => this.#retire(d)));
+    await Promise.all([...leaving.map((d) => this.#retire(d)), this.inspector.dispose()]);
   }
 
   async #tokenizer(model: StoredModel): Promise<Gpt2Tokenizer> {
@@ -310,8 +412,8 @@ export class Engine {
    * Errors come in the order a one-after-the-other load would give (tokenizer first), and a
    * decoder this request opened is unloaded again when the tokenizer fails.
    */
-  async #load(model: StoredModel, device: DeviceRequest): Promise<{ tokenizer: Gpt2Tokenizer; decoder: LoadedDecoder }> {
-    const [tokenizer, acquired] = await Promise.allSettled([this.#tokenizer(model), this.#acquire(model, device)]);
+  async #load(model: StoredModel, device: DeviceRequest, precision: PrecisionRequest): Promise<{ tokenizer: Gpt2Tokenizer; decoder: LoadedDecoder }> {
+    const [tokenizer, acquired] = await Promise.allSettled([this.#tokenizer(model), this.#acquireFor(model, device, precision)]);
     if (tokenizer.status === 'rejected') {
       if (acquired.status === 'fulfilled') await this.#abandon(acquired.value.decoder, acquired.value.opened);
       throw tokenizer.reason;
@@ -320,25 +422,70 @@ export class Engine {
     return { tokenizer: tokenizer.value, decoder: acquired.value.decoder };
   }
 
+  async #resolvePrecision(model: StoredModel, device: DeviceRequest, request: PrecisionRequest): Promise<Precision> {
+    const available: Precision[] = ['fp32', ...model.variants.map((v) => v.precision)];
+    if (request !== 'auto') {
+      if (!available.includes(request)) {
+        throw new EngineError('not_found', `model ${JSON.stringify(model.id)} has no ${request} variant (make it with \`inkwell models convert ${model.id} --precision ${request}\`)`);
+      }
+      return request;
+    }
+    let target: DeviceName = device === 'auto' ? 'cpu' : device;
+    if (device === 'auto') {
+      const status = await this.#probeDevices();
+      target = AUTO_ORDER.find((d) => status.some((s) => s.name === d && s.available)) ?? 'cpu';
+    }
+    return defaultPrecision(target, available);
+  }
+
   /**
-   * The decoder for (model, device), opened on first use (`opened`: by this call); the caller must
-   * #releaseUse it.
+   * The decoder for (model, device, precision request). When 'auto' chose a GPU's precision and
+   * the GPU failed to open the graph (the session fell back to the CPU), the CPU's default
+   * precision is opened instead, so a fallback does not leave fp16 running on the CPU.
    */
-  async #acquire(model: StoredModel, device: DeviceRequest): Promise<{ decoder: LoadedDecoder; opened: boolean }> {
+  async #acquireFor(model: StoredModel, device: DeviceRequest, request: PrecisionRequest): Promise<{ decoder: LoadedDecoder; opened: boolean }> {
+    const precision = await this.#resolvePrecision(model, device, request);
+    const acquired = await this.#acquire(model, device, precision);
+    const used = acquired.decoder.session?.device.used;
+    if (request !== 'auto' || used !== 'cpu' || device === 'cpu') return acquired;
+    const cpuPrecision = defaultPrecision('cpu', ['fp32', ...model.variants.map((v) => v.precision)]);
+    if (cpuPrecision === precision) return acquired;
+    const reason = acquired.decoder.session?.device.fallbackReason;
+    await this.#abandon(acquired.decoder, acquired.opened);
+    return this.#acquire(model, 'cpu', cpuPrecision, reason === undefined ? undefined : `${reason}; ${cpuPrecision} weights instead of ${precision} on the cpu`);
+  }
+
+  /** Graph paths of `precision` (fp32: the imported graphs). */
+  #paths(model: StoredModel, precision: Precision): DecoderPaths & { stamp: string } {
+    if (precision === 'fp32') return { ...fp32Paths(model), stamp: model.importedAt };
+    const variant = model.variants.find((v) => v.precision === precision);
+    if (!variant) throw new EngineError('not_found', `model ${JSON.stringify(model.id)} has no ${precision} variant`);
+    const rowsPath = join(dirname(variant.decoderPath), ROWS_FILE);
+    return { decoderPath: variant.decoderPath, fullLogitsPath: variant.fullLogitsPath, rowsPath, stamp: `${model.importedAt}/${variant.createdAt}` };
+  }
+
+  /**
+   * The decoder for (model, device, precision), opened on first use (`opened`: by this call); the
+   * caller must #releaseUse it.
+   */
+  async #acquire(model: StoredModel, device: DeviceRequest, precision: Precision, fallbackReason?: string): Promise<{ decoder: LoadedDecoder; opened: boolean }> {
     this.#checkOpen();
-    const stale = this.#decoders.filter((d) => d.modelId === model.id && d.importedAt !== model.importedAt);
+    const { stamp, ...paths } = this.#paths(model, precision);
+    const stale = this.#decoders.filter((d) => d.modelId === model.id && d.precision === precision && d.importedAt !== stamp);
     if (stale.length > 0) {
       this.#decoders = this.#decoders.filter((d) => !stale.includes(d));
       await Promise.all(stale.map((d) => this.#retire(d)));
     }
-    let entry = this.#find(model.id, device);
+    let entry = this.#find(model.id, device, precision);
     const opened = !entry;
     if (!entry) {
       const created: LoadedDecoder = {
         modelId: model.id,
         requested: device,
-        importedAt: model.importedAt,
-        ready: decoderPaths(model).then((paths) => this.#openDecoder(paths, model.config, device)),
+        precision,
+        ...(fallbackReason !== undefined ? { fallbackReason } : {}),
+        importedAt: stamp,
+        ready: withRowsGraph(model, precision, paths).then((ready) => this.#openDecoder(ready, model.config, device)),
         users: 0,
         unloaded: false,
       };
@@ -357,10 +504,11 @@ export class Engine {
   }
 
   /** An open decoder for the request: same request, or a concrete device another request already resolved to. */
-  #find(modelId: string, device: DeviceRequest): LoadedDecoder | undefined {
-    const same = this.#decoders.find((d) => d.modelId === modelId && d.requested === device);
+  #find(modelId: string, device: DeviceRequest, precision: Precision): LoadedDecoder | undefined {
+    const mine = this.#decoders.filter((d) => d.modelId === modelId && d.precision === precision);
+    const same = mine.find((d) => d.requested === device);
     if (same || device === 'auto') return same;
-    return this.#decoders.find((d) => d.modelId === modelId && d.session?.device.used === device && d.session.device.fallbackReason === undefined);
+    return mine.find((d) => d.session?.device.used === device && d.session.device.fallbackReason === undefined);
   }
 
   /** The decoder's scheduler, created on first use. */
@@ -403,19 +551,30 @@ export class Engine {
   }
 }
 
+/** The fp32 graphs of a stored model (model_rows.onnx beside model.onnx). */
+function fp32Paths(model: StoredModel): DecoderPaths {
+  return { decoderPath: model.decoderPath, fullLogitsPath: model.fullLogitsPath, rowsPath: join(dirname(model.decoderPath), ROWS_FILE) };
+}
+
 /**
- * The graphs of a stored model. Models imported before the 'rows' graph existed get it now,
- * built beside their other graphs from the weights already there.
+ * `paths` once its rows graph exists. An fp32 model imported before that graph existed gets it
+ * now, built beside its other graphs from the weights already there; a precision variant made
+ * before then is refused with the command that makes it again.
  */
+async function withRowsGraph(model: StoredModel, precision: Precision, paths: DecoderPaths): Promise<DecoderPaths> {
+  if (existsSync(paths.rowsPath)) return paths;
+  if (precision === 'fp32') return fp32GraphPaths(model.dir, paths);
+  throw new EngineError('not_found', `the ${precision} variant of ${JSON.stringify(model.id)} was made before this version's decoder graph; make it again with \`inkwell models convert ${model.id} --precision ${precision}\``);
+}
+
+/** The fp32 graphs of a stored model, its rows graph built first if the model predates it (benches, tests). */
 export async function decoderPaths(model: StoredModel): Promise<DecoderPaths> {
-  const onnxDir = dirname(model.decoderPath);
-  const rowsPath = join(onnxDir, ROWS_FILE);
-  if (!existsSync(rowsPath)) await ensureRowsGraph(model.dir, onnxDir);
-  return { decoderPath: model.decoderPath, fullLogitsPath: model.fullLogitsPath, rowsPath };
+  return withRowsGraph(model, 'fp32', fp32Paths(model));
 }
 
 /** Refuses a draft whose tokens are not the target's (same ids for the same bytes). */
 function checkSameVocabulary(model: StoredModel, tokenizer: Gpt2Tokenizer, draftModel: StoredModel, draftTokenizer: Gpt2Tokenizer): void {
+  if (draftTokenizer === tokenizer) return;
   const differ = (why: string): EngineError =>
     new EngineError('bad_input', `${draftModel.id} cannot draft for ${model.id}: ${why}; a draft model must use the same vocabulary`);
   if (draftTokenizer.vocabSize !== tokenizer.vocabSize) throw differ(`its vocabulary has ${draftTokenizer.vocabSize} tokens, not ${tokenizer.vocabSize}`);

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJsonFile } from './checkpoint/config';
-import { END_OF_TEXT, gpt2TokenizerConfig, gpt2TokenizerJson, readVocabAndMerges } from './checkpoint/tokenizer-files';
+import { byteLevelUnicodeToByte, END_OF_TEXT, gpt2TokenizerConfig, gpt2TokenizerJson, readVocabAndMerges } from './checkpoint/tokenizer-files';
 import { EngineError } from './types';
 
 /** A GPT-2 tokenizer; decoding is lossless (no clean-up of spaces). */
@@ -25,19 +25,7 @@ export interface Gpt2Tokenizer {
   readonly vocabSize: number;
 }
 
-/** GPT-2's byte ↔ unicode table (bytes_to_unicode in openai/gpt-2 encoder.py), inverted: char → byte. */
-function unicodeToByte(): Map<string, number> {
-  const printable = (b: number) => (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-  const map = new Map<string, number>();
-  let shifted = 0;
-  for (let b = 0; b < 256; b++) {
-    if (printable(b)) map.set(String.fromCharCode(b), b);
-    else map.set(String.fromCharCode(256 + shifted++), b);
-  }
-  return map;
-}
-
-const UNICODE_TO_BYTE = unicodeToByte();
+const UNICODE_TO_BYTE = byteLevelUnicodeToByte();
 const utf8 = new TextEncoder();
 
 /** Bytes of a vocabulary string; tokens outside the byte alphabet (added tokens) are their UTF-8. */

@@ -1,16 +1,17 @@
-/** Renderer entry: picks the API (the mock with ?mock=1), mounts the app. */
+/** Renderer entry: picks the API (the demo back end with ?mock=1 in dev and demo builds), mounts the app. */
 import { mount } from 'svelte';
-import type { InkwellApi } from '../../shared/api';
 import App from './App.svelte';
 import { getApi } from './api';
+import type { ClientApi } from './api/client';
 import { pageFromHash } from './lib/route';
 import './app.css';
 import { AppState } from './state/app.svelte';
 
-async function chooseApi(): Promise<InkwellApi> {
-  // The mock lives in its own chunk: production sessions never load it.
-  if (new URLSearchParams(location.search).get('mock') === '1') {
-    const { createMockApi } = await import('./api/mock');
+async function chooseApi(): Promise<ClientApi> {
+  // Vite replaces both flags with constants, so a production build drops this branch and never contains the demo back end.
+  const demoAllowed = import.meta.env.DEV || import.meta.env.MODE === 'demo';
+  if (demoAllowed && new URLSearchParams(location.search).get('mock') === '1') {
+    const { createMockApi } = await import('./demo/mock-api');
     return createMockApi({ sampleData: true });
   }
   return getApi();

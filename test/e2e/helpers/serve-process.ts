@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { MethodName, MethodRequest, MethodResponse } from '../../../src/shared/api';
 
 /** The repository root. */
 export const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
@@ -26,10 +27,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `inkwell <args>` with INKWELL_HOME set to `home`. */
-export function runCli(args: string[], home: string, timeoutMs = 120_000): Promise<CliResult> {
+/** Runs `inkwell <args>` with INKWELL_HOME set to `home` (and `env` added to the environment). */
+export function runCli(args: string[], home: string, timeoutMs = 120_000, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, env: { ...process.env, INKWELL_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, env: { ...process.env, ...env, INKWELL_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -52,6 +53,8 @@ export interface ServeProcess {
   url: string;
   origin: string;
   token: string;
+  /** The server's process id (its inference process is a child of it). */
+  pid: number;
   /** Everything it printed so far (for failure messages). */
   output(): string;
   /** SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
@@ -98,7 +101,7 @@ export function startServe(home: string, timeoutMs = 60_000): Promise<ServeProce
         fail(`the first line of inkwell serve is not http://127.0.0.1:PORT/?token=…: ${JSON.stringify(firstLine)}`);
         return;
       }
-      resolve({ url: firstLine, origin: `http://127.0.0.1:${match[1]}`, token: match[2]!, output: () => output, stop });
+      resolve({ url: firstLine, origin: `http://127.0.0.1:${match[1]}`, token: match[2]!, pid: child.pid ?? 0, output: () => output, stop });
     });
     child.once('exit', (code) => {
       if (firstLine === null) {
@@ -107,4 +110,16 @@ export function startServe(home: string, timeoutMs = 60_000): Promise<ServeProce
       }
     });
   });
+}
+
+/** Calls one API method as a script would (Bearer token); rejects with the server's error message. */
+export async function callApi<M extends MethodName>(server: ServeProcess, method: M, params: MethodRequest<M>): Promise<MethodResponse<M>> {
+  const response = await fetch(`${server.origin}/api/call/${method}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${server.token}` },
+    body: JSON.stringify(params),
+  });
+  const body = (await response.json()) as { result?: MethodResponse<M>; error?: { kind: string; message: string } };
+  if (body.error) throw new Error(`${method}: ${body.error.kind}: ${body.error.message}`);
+  return body.result as MethodResponse<M>;
 }

@@ -116,7 +116,7 @@ describe('inkwell models', () => {
 describe('inkwell generate', () => {
   it('prints one JSON object of the documented shape', async () => {
     const out = await json<GenerateJson>(['generate', '--model', 'fresh', '--prompt', 'Hello', '--max-new-tokens', '6', '--num-return-sequences', '2', '--seed', '42', '--device', 'cpu', '--json']);
-    expect(Object.keys(out).sort()).toEqual(['device', 'model', 'prompt_tokens', 'seed', 'sequences', 'timings', 'truncated_prompt_tokens']);
+    expect(Object.keys(out).sort()).toEqual(['device', 'model', 'precision', 'prompt_tokens', 'seed', 'sequences', 'timings', 'truncated_prompt_tokens']);
     expect(out).toMatchObject({ model: 'fresh', device: 'cpu', seed: 42, prompt_tokens: 1, truncated_prompt_tokens: 0 });
     expect(out.sequences).toHaveLength(2);
     for (const s of out.sequences) {
@@ -255,7 +255,7 @@ describe('inkwell logits and tokenize', () => {
   it('prints token ids and last-position logits that agree with the float64 reference', async () => {
     const prompt = 'Inkwell writes';
     const out = await json<{ token_ids: number[]; logits_last: number[]; logits?: number[][] }>(['logits', '--model', 'fresh', '--prompt', prompt, '--json']);
-    expect(Object.keys(out).sort()).toEqual(['logits_last', 'token_ids']);
+    expect(Object.keys(out).sort()).toEqual(['logits_last', 'precision', 'token_ids']);
     const expected = referenceLogits(reference, out.token_ids);
     const last = expected[expected.length - 1] as Float64Array;
     expect(out.logits_last).toHaveLength(50257);
@@ -319,5 +319,53 @@ describe('inkwell help, version and dispatch', () => {
     expect((await inkwell(['help', 'frobnicate'])).code).toBe(2);
     expect((await inkwell(['serve', '--port', 'http'])).code).toBe(2);
     expect((await inkwell(['serve', '--port', '70000'])).code).toBe(2);
+  });
+});
+
+describe('inkwell models convert and --precision', () => {
+  interface VariantJson {
+    precision: string;
+    size_bytes: number;
+    weight_bytes_per_token: number;
+    format: { bits: number; block_size: number | null; embedding: string; matmul: string };
+    quality: { mean_kl: number; greedy_agreement: number; perplexity: number; fp32_perplexity: number; positions: number } | null;
+    speed: { decode_ms_per_step: number; fp32_decode_ms_per_step: number; decode_tokens_per_s: number } | null;
+  }
+
+  it('converts to int4, lists the variant with its figures, and runs generate and logits in it', async () => {
+    const made = await json<VariantJson[]>(['models', 'convert', 'fresh', '--precision', 'int4', '--json']);
+    expect(made).toHaveLength(1);
+    const [variant] = made as [VariantJson];
+    expect(variant).toMatchObject({ precision: 'int4', format: { bits: 4, block_size: 32, matmul: 'MatMulNBits', embedding: 'Gather' } });
+    expect(variant.quality?.positions).toBeGreaterThan(0);
+    expect(variant.speed?.decode_tokens_per_s).toBeCloseTo(1000 / (variant.speed?.decode_ms_per_step ?? 1), 6);
+
+    const listed = await json<{ id: string; variants: VariantJson[] }[]>(['models', 'list', '--json']);
+    expect(listed.find((m) => m.id === 'fresh')?.variants.map((v) => v.precision)).toEqual(['int4']);
+    const table = await inkwell(['models', 'list']);
+    expect(table.stdout).toMatch(/^ {2}int4 .*ms\/token .*KL .*perplexity/m);
+
+    const generated = await json<{ precision: string; sequences: { token_ids: number[] }[] }>(['generate', '--model', 'fresh', '--prompt', 'Hello', '--max-new-tokens', '3', '--greedy', '--precision', 'int4', '--device', 'cpu', '--json']);
+    expect(generated.precision).toBe('int4');
+    // 'auto' on the CPU prefers int8, which this model lacks, then int4.
+    const auto = await json<{ precision: string }>(['logits', '--model', 'fresh', '--prompt', 'Hello', '--device', 'cpu', '--json']);
+    expect(auto.precision).toBe('int4');
+    const fp32 = await json<{ precision: string }>(['logits', '--model', 'fresh', '--prompt', 'Hello', '--precision', 'fp32', '--json']);
+    expect(fp32.precision).toBe('fp32');
+  });
+
+  it('refuses a precision the model lacks (with the convert command), an unknown precision, and removes a variant', async () => {
+    const missing = await inkwell(['generate', '--model', 'fresh', '--prompt', 'Hello', '--precision', 'int8', '--max-new-tokens', '2']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/no int8 variant .*inkwell models convert fresh --precision int8/);
+    const bogus = await inkwell(['generate', '--model', 'fresh', '--prompt', 'Hello', '--precision', 'int3']);
+    expect(bogus.code).toBe(2);
+    expect(bogus.stderr).toMatch(/--precision: must be one of fp32, fp16, int8, int4 or auto/);
+    expect((await inkwell(['models', 'convert', 'fresh', '--precision', 'fp32'])).code).toBe(2);
+    expect((await inkwell(['models', 'convert', 'fresh'])).code).toBe(2);
+    expect((await inkwell(['models', 'convert', 'nope', '--precision', 'int8'])).code).toBe(2);
+    const removed = await inkwell(['models', 'remove', 'fresh', '--precision', 'int4']);
+    expect(removed).toMatchObject({ code: 0, stdout: 'removed the int4 variant of fresh\n' });
+    expect((await json<{ id: string; variants: unknown[] }[]>(['models', 'list', '--json'])).find((m) => m.id === 'fresh')?.variants).toEqual([]);
   });
 });

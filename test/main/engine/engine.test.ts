@@ -100,7 +100,7 @@ describe('Engine', () => {
     await engine.generate({ modelId: 'tiny', prompt: 'a', params: params() });
     await engine.generate({ modelId: 'tiny', prompt: 'b', params: params() });
     expect(opened.length - before).toBeLessThanOrEqual(1);
-    expect(engine.loaded()).toEqual([{ modelId: 'tiny', device: 'cpu' }]);
+    expect(engine.loaded()).toEqual([{ modelId: 'tiny', device: 'cpu', precision: 'fp32' }]);
     await engine.unload('tiny');
     expect(engine.loaded()).toEqual([]);
     const count = opened.length;

@@ -40,7 +40,7 @@ describe('formatters', () => {
     expect(formatCount(124_439_808)).toBe('124M');
     expect(formatCount(774_030_080)).toBe('774M');
     expect(formatCount(1_557_611_200)).toBe('1.6B');
-    expect(formatBytes(548_105_171)).toBe('522.7 MB');
+    expect(formatBytes(548_105_171)).toBe('522.7 MiB');
     expect(formatMs(840)).toBe('840 ms');
     expect(formatMs(2400)).toBe('2.4 s');
     expect(formatRate(38.24)).toBe('38.2 tok/s');

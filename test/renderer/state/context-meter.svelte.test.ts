@@ -1,21 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ModelSummary } from '../../../src/shared/api';
-import type { AppState } from '../../../src/renderer/src/state/app.svelte';
 import { ContextMeterState } from '../../../src/renderer/src/state/context-meter.svelte';
+import { useRendererBackend } from '../helpers/service-api';
 
-const model = { id: 'gpt2', nPositions: 1024 } as ModelSummary;
-
-/** A meter over a fake API whose tokenizer gives one token per character. */
-function makeMeter() {
-  const tokenized: string[] = [];
-  const call = vi.fn(async (method: string, params: { text: string }) => {
-    expect(method).toBe('tokenize');
-    tokenized.push(params.text);
-    return { ids: [...params.text].map((_, i) => i), tokens: [...params.text] };
-  });
-  const app = { api: { call } } as unknown as AppState;
-  return { meter: new ContextMeterState(app, () => model, () => 40), tokenized };
-}
+const makeBackend = useRendererBackend();
 
 afterEach(() => {
   vi.useRealTimers();
@@ -23,25 +11,32 @@ afterEach(() => {
 
 describe('ContextMeterState', () => {
   it('tokenizes the memory again only when the memory or the model changes', async () => {
-    vi.useFakeTimers();
-    const { meter, tokenized } = makeMeter();
-    meter.request({ modelId: 'gpt2', memory: 'MEM', prompt: 'ab' });
-    await vi.advanceTimersByTimeAsync(1000);
-    expect(meter.usage).toMatchObject({ memoryTokens: 3 });
-    expect(tokenized).toEqual(['MEM', 'ab']);
+    const backend = makeBackend();
+    backend.models.models.set('other', { ...backend.models.get('tiny'), id: 'other' });
+    const [tiny] = await backend.api.call('models.list', {});
+    const model: ModelSummary = tiny!;
+    const meter = new ContextMeterState({ api: backend.api, model: () => model, maxNewTokens: () => 40 });
+    const tokenized = () => backend.spawner.spawned.flatMap((p) => p.engine.calls.filter((c) => c.method === 'tokenize').map((c) => c.args[1]));
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const measure = async (input: { modelId: string; memory: string; prompt: string }) => {
+      meter.request(input);
+      await vi.advanceTimersByTimeAsync(1000);
+      await vi.waitFor(() => expect(meter.measuring).toBe(false));
+    };
 
-    meter.request({ modelId: 'gpt2', memory: 'MEM', prompt: 'abcd' });
-    await vi.advanceTimersByTimeAsync(1000);
-    expect(tokenized).toEqual(['MEM', 'ab', 'abcd']);
+    await measure({ modelId: 'tiny', memory: 'one two three', prompt: 'a b' });
+    expect(meter.usage).toMatchObject({ memoryTokens: 3 });
+    expect(tokenized()).toEqual(['one two three', 'a b']);
+
+    await measure({ modelId: 'tiny', memory: 'one two three', prompt: 'a b c d' });
+    expect(tokenized()).toEqual(['one two three', 'a b', 'a b c d']);
     expect(meter.usage).toMatchObject({ memoryTokens: 3 });
 
-    meter.request({ modelId: 'gpt2', memory: 'MEMO', prompt: 'abcd' });
-    await vi.advanceTimersByTimeAsync(1000);
-    expect(tokenized).toEqual(['MEM', 'ab', 'abcd', 'MEMO', 'abcd']);
+    await measure({ modelId: 'tiny', memory: 'one two three four', prompt: 'a b c d' });
+    expect(tokenized()).toEqual(['one two three', 'a b', 'a b c d', 'one two three four', 'a b c d']);
     expect(meter.usage).toMatchObject({ memoryTokens: 4 });
 
-    meter.request({ modelId: 'other', memory: 'MEMO', prompt: 'abcd' });
-    await vi.advanceTimersByTimeAsync(1000);
-    expect(tokenized).toEqual(['MEM', 'ab', 'abcd', 'MEMO', 'abcd', 'MEMO', 'abcd']);
+    await measure({ modelId: 'other', memory: 'one two three four', prompt: 'a b c d' });
+    expect(tokenized()).toEqual(['one two three', 'a b', 'a b c d', 'one two three four', 'a b c d', 'one two three four', 'a b c d']);
   });
 });

@@ -7,11 +7,13 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Gpt2Checkpoint, Gpt2Config, TensorLocation } from '../types';
 import { EngineError } from '../types';
-import { parseGpt2Config, readJsonFile } from './config';
+import { parseGpt2Config, readJsonFile, readTextFile, MAX_SETTINGS_FILE_BYTES } from './config';
 import { isWeightDtype } from './dtype';
+import { describeValue } from './files';
 import { gpt2TensorShapes, IGNORED_BUFFER, LM_HEAD, TRANSFORMER_PREFIX } from './layout';
 import type { SafetensorsEntry } from './safetensors';
 import { readSafetensorsHeader } from './safetensors';
+import { checkBpeVocab, checkMergeList, checkMergesText, maxVocabularyId } from './tokenizer-check';
 
 /** The single-file weights name. */
 export const WEIGHTS_FILE = 'model.safetensors';
@@ -30,9 +32,9 @@ export async function readCheckpoint(dir: string): Promise<Gpt2Checkpoint> {
   // config.json is old or odd, since converting rewrites the config too.
   const weightFiles = await locateWeightFiles(root, names);
   const configFile = join(root, 'config.json');
-  const configJson = await readJsonFile(configFile);
+  const configJson = await readJsonFile(configFile, MAX_SETTINGS_FILE_BYTES);
   const config = parseGpt2Config(configJson, configFile);
-  const tensors = await locateTensors(weightFiles, config);
+  const tensors = await locateTensors(weightFiles, config, configFile);
   if ((configJson as { tie_word_embeddings?: unknown }).tie_word_embeddings === false && !tensors.has(LM_HEAD)) {
     throw new EngineError('bad_input', `${weightFiles[0] ?? root}: missing tensor ${LM_HEAD} (config.json says tie_word_embeddings false)`);
   }
@@ -88,7 +90,7 @@ async function shardFiles(root: string, names: ReadonlySet<string>): Promise<str
   for (const [tensor, shard] of Object.entries(weightMap as Record<string, unknown>)) {
     // Shard names are plain file names next to the index; anything else could point outside the folder.
     if (typeof shard !== 'string' || shard !== basename(shard) || shard.startsWith('.') || !shard.endsWith('.safetensors')) {
-      throw new EngineError('bad_input', `${indexFile}: tensor ${tensor} maps to ${JSON.stringify(shard)}, not a .safetensors file name in the same folder`);
+      throw new EngineError('bad_input', `${indexFile}: tensor ${describeValue(tensor)} maps to ${describeValue(shard)}, not a .safetensors file name in the same folder`);
     }
     if (!names.has(shard)) throw new EngineError('not_found', `${join(root, shard)}: missing (listed in ${WEIGHTS_INDEX_FILE})`);
     shards.add(shard);
@@ -101,7 +103,26 @@ function formatShape(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
 
-async function locateTensors(files: readonly string[], config: Gpt2Config): Promise<Map<string, TensorLocation>> {
+/**
+ * Refuses an n_layer larger than the layers the headers actually hold before anything is sized by
+ * the config: a config.json claiming 1e9 layers must fail here, not after building a billion
+ * tensor names. A smaller or equal n_layer is bounded by the header and checked tensor by tensor.
+ */
+function checkLayerCount(found: ReadonlyMap<string, unknown>, config: Gpt2Config, primary: string, configFile: string): void {
+  const layers = new Set<number>();
+  for (const name of found.keys()) {
+    const index = /^h\.(\d+)\./.exec(name)?.[1];
+    if (index !== undefined) layers.add(Number(index));
+  }
+  if (config.nLayer <= layers.size) return;
+  let gap = 0;
+  while (layers.has(gap)) gap++;
+  const count = layers.size === 1 ? '1 layer' : `${layers.size} layers`;
+  const held = gap === layers.size ? (layers.size === 0 ? '0 layers' : `${count} (h.0 to h.${gap - 1})`) : `${count}, and none of layer h.${gap}`;
+  throw new EngineError('bad_input', `${configFile}: n_layer is ${config.nLayer} but ${primary} holds ${held}`);
+}
+
+async function locateTensors(files: readonly string[], config: Gpt2Config, configFile: string): Promise<Map<string, TensorLocation>> {
   const found = new Map<string, { entry: SafetensorsEntry; file: string }>();
   for (const file of files) {
     const header = await readSafetensorsHeader(file);
@@ -118,6 +139,7 @@ async function locateTensors(files: readonly string[], config: Gpt2Config): Prom
 
   const first = files[0] ?? '';
   const primary = files.length === 1 ? first : join(dirname(first), WEIGHTS_INDEX_FILE);
+  checkLayerCount(found, config, primary, configFile);
   const expected = gpt2TensorShapes(config);
   const lmHead = found.get(LM_HEAD);
   if (lmHead) expected.set(LM_HEAD, [config.vocabSize, config.nEmbd]);
@@ -146,21 +168,25 @@ async function locateTensors(files: readonly string[], config: Gpt2Config): Prom
 }
 
 async function checkTokenizer(root: string, names: ReadonlySet<string>, config: Gpt2Config): Promise<void> {
-  let maxId = -1;
+  let maxId: number;
   if (names.has('tokenizer.json')) {
     const file = join(root, 'tokenizer.json');
     const json = await readJsonFile(file);
     const model = (json as { model?: { type?: unknown; vocab?: unknown; merges?: unknown } } | null)?.model;
     if (typeof model !== 'object' || model === null) throw new EngineError('bad_input', `${file}: has no "model" object`);
     if (model.type !== undefined && model.type !== 'BPE') {
-      throw new EngineError('refused', `${file}: tokenizer model is ${JSON.stringify(model.type)}; GPT-2 needs byte-level BPE`);
+      throw new EngineError('refused', `${file}: tokenizer model is ${describeValue(model.type)}; GPT-2 needs byte-level BPE`);
     }
-    maxId = Math.max(maxId, maxVocabId(model.vocab, file), ...addedTokenIds(json, file));
-    if (!Array.isArray(model.merges)) throw new EngineError('bad_input', `${file}: model.merges is missing or not a list`);
+    const vocab = checkBpeVocab(model.vocab, file);
+    checkMergeList(model.merges, vocab, file);
+    maxId = Math.max(maxVocabularyId(vocab), ...addedTokenIds(json, file));
   } else if (names.has('vocab.json') || names.has('merges.txt')) {
     const vocabFile = join(root, 'vocab.json');
-    if (!names.has('merges.txt')) throw new EngineError('not_found', `${join(root, 'merges.txt')}: missing (vocab.json needs merges.txt)`);
-    maxId = maxVocabId(await readJsonFile(vocabFile), vocabFile);
+    const mergesFile = join(root, 'merges.txt');
+    if (!names.has('merges.txt')) throw new EngineError('not_found', `${mergesFile}: missing (vocab.json needs merges.txt)`);
+    const vocab = checkBpeVocab(await readJsonFile(vocabFile), vocabFile);
+    checkMergesText(await readTextFile(mergesFile), vocab, mergesFile);
+    maxId = maxVocabularyId(vocab);
   } else {
     throw new EngineError('not_found', `${root}: no tokenizer: expected tokenizer.json, or vocab.json + merges.txt`);
   }
@@ -168,19 +194,6 @@ async function checkTokenizer(root: string, names: ReadonlySet<string>, config: 
   if (maxId >= config.vocabSize) {
     throw new EngineError('bad_input', `${root}: the tokenizer has token id ${maxId} but config.json vocab_size is ${config.vocabSize}`);
   }
-}
-
-function maxVocabId(vocab: unknown, file: string): number {
-  if (typeof vocab !== 'object' || vocab === null || Array.isArray(vocab)) throw new EngineError('bad_input', `${file}: vocabulary is not a JSON object of token → id`);
-  let max = -1;
-  for (const [token, id] of Object.entries(vocab as Record<string, unknown>)) {
-    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) {
-      throw new EngineError('bad_input', `${file}: token ${JSON.stringify(token)} has id ${JSON.stringify(id)}, not a non-negative integer`);
-    }
-    if (id > max) max = id;
-  }
-  if (max < 0) throw new EngineError('bad_input', `${file}: vocabulary is empty`);
-  return max;
 }
 
 function addedTokenIds(json: unknown, file: string): number[] {

@@ -3,8 +3,8 @@
  * (format: https://github.com/huggingface/safetensors#format). Every offset is
  * checked against the file, so later readers can trust the locations.
  */
-import { open } from 'node:fs/promises';
 import { EngineError } from '../types';
+import { describeJsonError, fileError, openRegularFile } from './files';
 
 /** Byte sizes of every dtype the safetensors format defines. */
 const SAFETENSORS_DTYPE_BYTES: Readonly<Record<string, number>> = {
@@ -42,11 +42,8 @@ function isNonNegativeInt(value: unknown): value is number {
 
 /** Reads the header of `file` and validates dtypes, shapes and data offsets (contiguous, in-file, sized by shape). */
 export async function readSafetensorsHeader(file: string): Promise<SafetensorsHeader> {
-  const handle = await open(file, 'r').catch((error: unknown) => {
-    throw new EngineError('not_found', `${file}: cannot be opened (${(error as Error).message})`, { cause: error });
-  });
+  const { handle, size: fileSize } = await openRegularFile(file);
   try {
-    const fileSize = (await handle.stat()).size;
     if (fileSize < 8) throw bad(file, `truncated: ${fileSize} bytes, shorter than the 8-byte header length`);
     const lengthBytes = Buffer.alloc(8);
     await handle.read(lengthBytes, 0, 8, 0);
@@ -61,17 +58,25 @@ export async function readSafetensorsHeader(file: string): Promise<SafetensorsHe
     await handle.read(headerBytes, 0, n, 8);
     const entries = parseHeader(file, headerBytes, 8 + n, fileSize);
     return { file, fileSize, ...entries };
+  } catch (error) {
+    throw error instanceof EngineError ? error : fileError(file, error);
   } finally {
     await handle.close();
   }
 }
 
 function parseHeader(file: string, headerBytes: Buffer, dataStart: number, fileSize: number): Omit<SafetensorsHeader, 'file' | 'fileSize'> {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
+  } catch {
+    throw bad(file, 'header is not UTF-8 text; not a safetensors file?');
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
+    parsed = JSON.parse(text);
   } catch (error) {
-    throw bad(file, `header is not valid UTF-8 JSON (${(error as Error).message})`);
+    throw bad(file, `header is not valid JSON (${describeJsonError(error, text)}); not a safetensors file?`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw bad(file, 'header is not a JSON object');
 

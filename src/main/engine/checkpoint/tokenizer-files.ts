@@ -18,6 +18,18 @@ export interface BpeTables {
   readonly merges: readonly string[];
 }
 
+/** GPT-2's byte ↔ unicode table (bytes_to_unicode in openai/gpt-2 encoder.py), inverted: char → byte. */
+export function byteLevelUnicodeToByte(): Map<string, number> {
+  const printable = (b: number) => (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+  const map = new Map<string, number>();
+  let shifted = 0;
+  for (let b = 0; b < 256; b++) {
+    if (printable(b)) map.set(String.fromCharCode(b), b);
+    else map.set(String.fromCharCode(256 + shifted++), b);
+  }
+  return map;
+}
+
 /** Parses merges.txt text: drops the `#version` header and blank lines. */
 export function parseMergesText(text: string): string[] {
   const lines = text.split(/\r?\n/);

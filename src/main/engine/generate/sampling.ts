@@ -8,7 +8,7 @@
 import type { Rng } from './rng';
 
 /** Index of the largest finite-or-infinite logit; the first one on ties (torch.argmax). -1 if none is a number above -Infinity. */
-export function argmax(row: Float32Array): number {
+export function argmax(row: Float32Array | Float64Array): number {
   let best = -1;
   let bestValue = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < row.length; i++) {

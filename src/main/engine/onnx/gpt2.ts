@@ -4,6 +4,7 @@
  */
 import type { Gpt2Config } from '../types';
 import { float, GraphBuilder, type Value } from './builder';
+import { float32Emitter, LM_HEAD_WEIGHT, type WeightEmitter } from './weight-emitter';
 import type { Float32Weights } from './weights';
 
 /** Symbolic dimension names used by Optimum's GPT-2 export (transformers.js reads these). */
@@ -34,6 +35,8 @@ export interface Gpt2GraphOptions {
   readonly logits: LogitsMode;
   /** Default 'contrib'; ignored by 'rows', which always uses GroupQueryAttention. */
   readonly attention?: AttentionImpl;
+  /** How weights are read (precision variants); default float32 in place from `weights`. */
+  readonly emitter?: WeightEmitter;
 }
 
 /** Output of a 'rows' graph: log Σ exp(logits) per position [B, n]. */
@@ -82,20 +85,16 @@ function buildAttentionBias(g: GraphBuilder, inputIds: Value, attentionMask: Val
 }
 
 interface LayerWeights {
-  readonly attnW: Value;
   readonly attnB: Value;
-  readonly projW: Value;
   readonly projB: Value;
   readonly ln2W: Value;
   readonly ln2B: Value;
-  readonly fcW: Value;
   readonly fcB: Value;
-  readonly mlpProjW: Value;
   readonly mlpProjB: Value;
 }
 
 /**
- * Builds a GPT-2 decoder graph over float32 external weights.
+ * Builds a GPT-2 decoder graph over float32 external weights (or the weights of `options.emitter`).
  *
  * 'last' and 'all' keep the Optimum export's I/O (input_ids, attention_mask, position_ids,
  * past_key_values.N.* → logits, present.N.*), so transformers.js runs the same file.
@@ -123,11 +122,10 @@ export function buildGpt2Graph(config: Gpt2Config, weights: Float32Weights, tied
   const attention = options.attention ?? 'contrib';
   const g = new GraphBuilder({ last: 'gpt2_decoder', all: 'gpt2_decoder_all_logits', rows: 'gpt2_decoder_rows' }[options.logits]);
 
-  const weight = (name: string, shape: readonly number[]): Value => {
-    const ref = weights.get(name);
-    if (ref === undefined) throw new Error(`weight ${name} is missing`);
-    return g.externalInitializer(name, 'float32', shape, ref);
-  };
+  const emit = options.emitter ?? float32Emitter(weights, tiedLmHead, vocabSize, d);
+  const weight = (name: string, shape: readonly number[]): Value => emit.float(g, name, shape);
+  /** x · W of the weight matrix `name` ([k, n]); the precision decides what op that is. */
+  const linear = (x: Value, name: string, k: number, n: number): Value => emit.linear(g, x, name, k, n);
 
   const inputIds = g.input('input_ids', 'int64', [DIMS.batch, DIMS.sequence]);
   const attentionMask = rows ? null : g.input('attention_mask', 'int64', [DIMS.batch, DIMS.total]);
@@ -147,12 +145,11 @@ export function buildGpt2Graph(config: Gpt2Config, weights: Float32Weights, tied
     });
   }
 
-  const wte = weight('wte.weight', [vocabSize, d]);
   const wpe = weight('wpe.weight', [config.nPositions, d]);
   const lnW = (prefix: string): [Value, Value] => [weight(`${prefix}.weight`, [d]), weight(`${prefix}.bias`, [d])];
 
   const attnBias = attentionMask ? buildAttentionBias(g, inputIds, attentionMask) : null;
-  const tokens = g.op('Gather', [wte, inputIds]);
+  const tokens = emit.embed(g, inputIds);
   const positions = g.op('Gather', [wpe, positionIds]);
 
   // SkipLayerNormalization fuses residual add + LayerNorm; output 3 (input_skip_bias_sum) is the
@@ -171,20 +168,15 @@ export function buildGpt2Graph(config: Gpt2Config, weights: Float32Weights, tied
   for (let l = 0; l < nLayer; l++) {
     const p = `h.${l}.`;
     const w: LayerWeights = {
-      attnW: weight(`${p}attn.c_attn.weight`, [d, 3 * d]),
       attnB: weight(`${p}attn.c_attn.bias`, [3 * d]),
-      projW: weight(`${p}attn.c_proj.weight`, [d, d]),
       projB: weight(`${p}attn.c_proj.bias`, [d]),
       ln2W: weight(`${p}ln_2.weight`, [d]),
       ln2B: weight(`${p}ln_2.bias`, [d]),
-      fcW: weight(`${p}mlp.c_fc.weight`, [d, 4 * d]),
       fcB: weight(`${p}mlp.c_fc.bias`, [4 * d]),
-      mlpProjW: weight(`${p}mlp.c_proj.weight`, [4 * d, d]),
       mlpProjB: weight(`${p}mlp.c_proj.bias`, [d]),
     };
     const layerPast = past[l] as { key: Value; value: Value };
-    // GPT-2 Conv1D weights are stored [in, out], which is MatMul's B layout: no transpose.
-    const qkv = g.op('MatMul', [normed, w.attnW], {}, { name: `${p}attn.c_attn` });
+    const qkv = linear(normed, `${p}attn.c_attn.weight`, d, 3 * d);
     let attn: Value;
     let present: { key: Value; value: Value };
     if (rowInputs) {
@@ -225,12 +217,12 @@ export function buildGpt2Graph(config: Gpt2Config, weights: Float32Weights, tied
       residual = g.op('Slice', [residual, starts, ends, axis]);
     }
 
-    const projected = g.op('MatMul', [attn, w.projW], {}, { name: `${p}attn.c_proj` });
+    const projected = linear(attn, `${p}attn.c_proj.weight`, d, d);
     const [normed2, residual2] = skipLayerNorm(projected, residual, [w.ln2W, w.ln2B], w.projB, true) as [Value, Value];
-    const fc = g.op('MatMul', [normed2, w.fcW], {}, { name: `${p}mlp.c_fc` });
+    const fc = linear(normed2, `${p}mlp.c_fc.weight`, d, 4 * d);
     // GPT-2's gelu_new is the tanh approximation, which is exactly FastGelu (Gelu/BiasGelu are the erf form).
     const act = g.op('FastGelu', [fc, w.fcB], {}, { domain: 'com.microsoft' });
-    const mlpOut = g.op('MatMul', [act, w.mlpProjW], {}, { name: `${p}mlp.c_proj` });
+    const mlpOut = linear(act, `${p}mlp.c_proj.weight`, 4 * d, d);
     const isLast = l === nLayer - 1;
     const nextLn = isLast ? lnW('ln_f') : lnW(`h.${l + 1}.ln_1`);
     const outs = skipLayerNorm(mlpOut, residual2, nextLn, w.mlpProjB, !isLast);
@@ -238,17 +230,7 @@ export function buildGpt2Graph(config: Gpt2Config, weights: Float32Weights, tied
     if (!isLast) residual = outs[1] as Value;
   }
 
-  // lm_head as Gemm(transB=1) on a 2-D view: reads wte [V, d] in place, so the tied matrix is not
-  // duplicated as a transposed constant (MatMul against Transpose(wte) would be constant-folded into a copy).
-  const lmHead = tiedLmHead ? wte : weight('lm_head.weight', [vocabSize, d]);
-  const flat = g.op('Reshape', [normed, g.constInt64([-1, d])]);
-  const logits2d = g.op('Gemm', [flat, lmHead], { transB: 1 }, { name: 'lm_head' });
-  const logitsShape = hiddenIsLastOnly
-    ? g.constInt64([-1, 1, vocabSize])
-    : rowInputs
-      ? g.op('Concat', [g.op('Shape', [inputIds], { start: 0, end: 1 }), rowInputs.logitsCount, g.constInt64([vocabSize])], { axis: 0 })
-      : g.op('Concat', [g.op('Shape', [inputIds]), g.constInt64([vocabSize])], { axis: 0 });
-  const logits = g.op('Reshape', [logits2d, logitsShape]);
+  const logits = linear(normed, LM_HEAD_WEIGHT, d, vocabSize);
 
   g.output(logits, 'logits', 'float32', [DIMS.batch, hiddenIsLastOnly ? 1 : rowInputs ? 'logits_count' : DIMS.sequence, vocabSize]);
   if (rowInputs) {

@@ -4,7 +4,7 @@
  * model_all_logits.onnx (every position's logits).
  */
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { readCheckpoint } from '../checkpoint';
 import { gpt2TensorShapes, LM_HEAD } from '../checkpoint/layout';
 import { EngineError, type Gpt2Checkpoint } from '../types';
@@ -33,7 +33,7 @@ function expectedShapes(ckpt: Gpt2Checkpoint): Map<string, number[]> {
 }
 
 /** Checks every tensor the graph needs and returns the checkpoint narrowed to exactly those. */
-function checkCheckpoint(ckpt: Gpt2Checkpoint): Gpt2Checkpoint {
+export function checkCheckpoint(ckpt: Gpt2Checkpoint): Gpt2Checkpoint {
   const { nEmbd, nHead } = ckpt.config;
   if (nHead <= 0 || nEmbd % nHead !== 0) {
     throw new EngineError('bad_input', `${join(ckpt.dir, 'config.json')}: n_embd ${nEmbd} is not divisible by n_head ${nHead}`);
@@ -77,6 +77,14 @@ export async function buildGpt2Onnx(ckpt: Gpt2Checkpoint, outDir: string, option
     throw new EngineError('internal', `building the ONNX graph in ${outDir} failed: ${(err as Error).message}`, { cause: err });
   }
   return { decoderPath, fullLogitsPath, rowsPath };
+}
+
+/**
+ * The fp32 graphs of a model folder (`modelDir`, graphs in `onnxDir`) with the rows graph beside
+ * model.onnx, built first (ensureRowsGraph) for a model imported before that graph existed.
+ */
+export async function fp32GraphPaths(modelDir: string, paths: { decoderPath: string; fullLogitsPath: string }): Promise<{ decoderPath: string; fullLogitsPath: string; rowsPath: string }> {
+  return { decoderPath: paths.decoderPath, fullLogitsPath: paths.fullLogitsPath, rowsPath: await ensureRowsGraph(modelDir, dirname(paths.decoderPath)) };
 }
 
 /**

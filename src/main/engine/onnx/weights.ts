@@ -44,7 +44,8 @@ export function widenToFloat32(bytes: Uint8Array, dtype: 'F16' | 'BF16'): Float3
   return out;
 }
 
-function readSlice(file: string, offset: number, length: number): Uint8Array {
+/** `length` bytes of `file` from `offset`. */
+export function readSlice(file: string, offset: number, length: number): Uint8Array {
   const fd = openSync(file, 'r');
   try {
     const buf = new Uint8Array(length);
@@ -61,7 +62,7 @@ function readSlice(file: string, offset: number, length: number): Uint8Array {
 }
 
 /** An ONNX external-data location uses '/' on every platform. */
-function portableRelative(from: string, to: string): string {
+export function portableRelative(from: string, to: string): string {
   return relative(from, to).split(sep).join('/');
 }
 
@@ -71,7 +72,7 @@ function portableRelative(from: string, to: string): string {
  * directory"; symlinks are resolved too), so a weights file outside `outDir` gets a hard link in it:
  * same bytes, no extra disk. Across file systems, where links are impossible, it is copied.
  */
-function bringIntoFolder(file: string, outDir: string, written: string[]): string {
+export function bringIntoFolder(file: string, outDir: string, written: string[]): string {
   const rel = relative(resolve(outDir), resolve(file));
   if (rel !== '' && !isAbsolute(rel) && rel.split(sep)[0] !== '..') return file;
   const target = join(outDir, basename(file));

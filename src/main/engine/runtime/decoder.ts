@@ -49,7 +49,8 @@ export interface DecoderPaths {
   rowsPath: string;
 }
 
-function baseOptions(device: DeviceName): InferenceSession.SessionOptions {
+/** The session options every Inkwell graph runs with on `device`. */
+export function baseOptions(device: DeviceName): InferenceSession.SessionOptions {
   return {
     executionProviders: [EXECUTION_PROVIDER[device]],
     graphOptimizationLevel: 'all',

@@ -1,13 +1,20 @@
 /**
  * The serve-mode client of the API contract: calls are POSTs to
- * `/api/call/<method>`, events arrive on the WebSocket `/api/events`
- * (TEAM.md "Serve-mode wire protocol"). The access token travels in the
- * HttpOnly cookie the server set, so this code never sees it.
+ * `/api/call/<method>`, events arrive on the WebSocket `/api/events`. The
+ * access token travels in the HttpOnly cookie the server set, so this code
+ * never sees it.
+ *
+ * The socket reconnects with exponential backoff. Events sent while it was
+ * down are lost, so after a reconnect the client asks the server about every
+ * generation it still believes is running (`generate.get`) and delivers what
+ * was missed: a `done` lost in the gap never leaves the UI streaming forever.
  *
  * Browser code: no Node imports. The globals it needs are looked up on
  * `globalThis` and can be injected, so that tests can run it under Node.
  */
-import { ApiError, type InkwellApi, type MethodName, type MethodRequest, type MethodResponse, type ServerEvent } from '../../../shared/api';
+import { ApiError, type MethodName, type MethodRequest, type MethodResponse, type ServerEvent } from '../../../shared/api';
+import type { ClientApi, ConnectionState } from './client';
+import { GenerationTracker, type FetchGenerationState, type GenerationSnapshot } from './generation-resync';
 
 /** The part of a WebSocket the client uses. */
 export interface SocketLike {
@@ -33,6 +40,8 @@ export interface HttpApiOptions {
   /** First reconnect delay; doubles up to `maxReconnectMs`. */
   initialReconnectMs?: number;
   maxReconnectMs?: number;
+  /** Asks the server about one generation after a reconnect; defaults to the `generate.get` method. */
+  fetchGenerationState?: FetchGenerationState;
 }
 
 interface BrowserGlobals {
@@ -42,7 +51,7 @@ interface BrowserGlobals {
 }
 
 /** The InkwellApi over HTTP + WebSocket. */
-export function createHttpApi(options: HttpApiOptions = {}): InkwellApi {
+export function createHttpApi(options: HttpApiOptions = {}): ClientApi {
   const globals = globalThis as unknown as BrowserGlobals;
   const baseUrl = (options.baseUrl ?? globals.location?.origin ?? '').replace(/\/+$/, '');
   const fetchImpl: FetchLike | undefined = options.fetch ?? globals.fetch?.bind(globalThis);
@@ -51,11 +60,54 @@ export function createHttpApi(options: HttpApiOptions = {}): InkwellApi {
   const initialReconnectMs = options.initialReconnectMs ?? 250;
   const maxReconnectMs = options.maxReconnectMs ?? 10_000;
   const eventsUrl = `${baseUrl.replace(/^http/, 'ws')}/api/events`;
-
   const listeners = new Set<(event: ServerEvent) => void>();
+  const connectionListeners = new Set<(state: ConnectionState) => void>();
+  const tracker = new GenerationTracker();
   let socket: SocketLike | null = null;
   let reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   let attempts = 0;
+  let connection: ConnectionState = 'connected';
+  /** Counts the times the socket opened; a generation started across a change may have lost events. */
+  let openings = 0;
+
+  async function post(method: string, params: unknown): Promise<unknown> {
+    if (!fetchImpl) throw new ApiError('internal', 'this browser has no fetch');
+    let response: Awaited<ReturnType<FetchLike>>;
+    try {
+      response = await fetchImpl(`${baseUrl}/api/call/${encodeURIComponent(method)}`, {
+        method: 'POST',
+        credentials: 'same-origin',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(params ?? {}),
+      });
+    } catch (error) {
+      throw new ApiError('internal', `the Inkwell server cannot be reached: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    let body: unknown;
+    try {
+      body = await response.json();
+    } catch {
+      throw new ApiError('internal', `the Inkwell server answered ${response.status} without a JSON body`);
+    }
+    if (body && typeof body === 'object') {
+      if ('error' in body) throw ApiError.from((body as { error: unknown }).error);
+      if ('result' in body && response.status < 400) return (body as { result: unknown }).result;
+    }
+    throw new ApiError('internal', `the Inkwell server answered ${response.status} with an unexpected body`);
+  }
+
+  const fetchGenerationState: FetchGenerationState =
+    options.fetchGenerationState ?? ((generationId) => post('generate.get', { generationId }) as Promise<GenerationSnapshot>);
+
+  function emit(event: ServerEvent): void {
+    for (const listener of [...listeners]) {
+      try {
+        listener(event);
+      } catch (error) {
+        console.error('inkwell: an event listener threw', error);
+      }
+    }
+  }
 
   function deliver(data: unknown): void {
     if (typeof data !== 'string') return;
@@ -65,14 +117,34 @@ export function createHttpApi(options: HttpApiOptions = {}): InkwellApi {
     } catch {
       return;
     }
-    const channel = (event as { channel?: unknown } | null)?.channel;
-    if (channel !== 'generation' && channel !== 'engine') return;
-    for (const listener of [...listeners]) {
-      try {
-        listener(event as ServerEvent);
-      } catch (error) {
-        console.error('inkwell: an event listener threw', error);
-      }
+    const message = event as ServerEvent | null;
+    if (message?.channel === 'engine') emit(message);
+    else if (message?.channel === 'generation' && message.event) for (const e of tracker.observe(message.event)) emit({ channel: 'generation', event: e });
+  }
+
+  function setConnection(state: ConnectionState): void {
+    if (state === connection) return;
+    connection = state;
+    for (const listener of [...connectionListeners]) listener(state);
+  }
+
+  /** Brings every generation the UI believes is running up to date with the server. */
+  function resync(generationIds: readonly string[]): void {
+    for (const generationId of generationIds) {
+      tracker.beginResync(generationId);
+      fetchGenerationState(generationId).then(
+        (snapshot) => {
+          for (const event of tracker.finishResync(generationId, snapshot)) emit({ channel: 'generation', event });
+        },
+        (error: unknown) => {
+          const reason = ApiError.from(error);
+          const message =
+            reason.kind === 'not_found'
+              ? 'the connection to the server was lost and the server no longer knows this generation (it may have restarted); anything it finished is in History'
+              : `the connection to the server was lost while this generation ran, and its progress could not be recovered (${reason.message}); anything it finished is in History`;
+          for (const event of tracker.failResync(generationId, { kind: 'internal', message })) emit({ channel: 'generation', event });
+        },
+      );
     }
   }
 
@@ -83,6 +155,10 @@ export function createHttpApi(options: HttpApiOptions = {}): InkwellApi {
     socket = current;
     current.onopen = () => {
       attempts = 0;
+      openings += 1;
+      const reconnected = openings > 1;
+      setConnection('connected');
+      if (reconnected) resync(tracker.runningIds());
     };
     current.onmessage = (event) => deliver(event.data);
     current.onerror = () => {};
@@ -90,6 +166,7 @@ export function createHttpApi(options: HttpApiOptions = {}): InkwellApi {
       if (socket !== current) return;
       socket = null;
       if (listeners.size === 0) return;
+      setConnection('reconnecting');
       // Exponential backoff with jitter, so that a restarted server is not hit by every tab at once.
       const delay = Math.min(maxReconnectMs, initialReconnectMs * 2 ** attempts) * (0.75 + Math.random() * 0.5);
       attempts += 1;
@@ -108,37 +185,28 @@ export function createHttpApi(options: HttpApiOptions = {}): InkwellApi {
 
   return {
     async call<M extends MethodName>(method: M, params: MethodRequest<M>): Promise<MethodResponse<M>> {
-      if (!fetchImpl) throw new ApiError('internal', 'this browser has no fetch');
-      let response: Awaited<ReturnType<FetchLike>>;
-      try {
-        response = await fetchImpl(`${baseUrl}/api/call/${encodeURIComponent(method)}`, {
-          method: 'POST',
-          credentials: 'same-origin',
-          headers: { 'Content-Type': 'application/json' },
-          body: JSON.stringify(params ?? {}),
-        });
-      } catch (error) {
-        throw new ApiError('internal', `the Inkwell server cannot be reached: ${error instanceof Error ? error.message : String(error)}`);
+      const openingsBefore = openings;
+      const result = await post(method, params);
+      if (method === 'generate.start') {
+        const { generationId } = result as MethodResponse<'generate.start'>;
+        tracker.track(generationId);
+        // The socket dropped while the call was out: what the generation sent meanwhile may be lost.
+        if (openings !== openingsBefore) resync([generationId]);
       }
-      let body: unknown;
-      try {
-        body = await response.json();
-      } catch {
-        throw new ApiError('internal', `the Inkwell server answered ${response.status} without a JSON body`);
-      }
-      if (body && typeof body === 'object') {
-        if ('error' in body) throw ApiError.from((body as { error: unknown }).error);
-        if ('result' in body && response.status < 400) return (body as { result: MethodResponse<M> }).result;
-      }
-      throw new ApiError('internal', `the Inkwell server answered ${response.status} with an unexpected body`);
+      return result as MethodResponse<M>;
     },
-
     subscribe(listener) {
       listeners.add(listener);
       connect();
       return () => {
         listeners.delete(listener);
         if (listeners.size === 0) disconnect();
+      };
+    },
+    onConnectionChange(listener) {
+      connectionListeners.add(listener);
+      return () => {
+        connectionListeners.delete(listener);
       };
     },
   };

@@ -1,13 +1,13 @@
 /**
  * The editor's extensions: prose-friendly basics (history, search, line
  * wrapping, spellcheck), the accessible name "Editor", the ghost text, and
- * the Write page's keys (Ctrl/Cmd+Enter, Tab, Alt+[ / Alt+], Escape).
+ * the Write page's keys (Ctrl/Cmd+Enter, Tab, Alt+[ / Alt+], Escape, Ctrl/Cmd+S).
  */
 import { defaultKeymap, history, historyKeymap, isolateHistory } from '@codemirror/commands';
 import { highlightSelectionMatches, search, searchKeymap } from '@codemirror/search';
-import { EditorSelection, EditorState, Prec, Transaction, type Extension } from '@codemirror/state';
+import { EditorSelection, EditorState, Prec, Text, Transaction, type Extension } from '@codemirror/state';
 import { drawSelection, EditorView, keymap, placeholder } from '@codemirror/view';
-import { clearGhost, ghostAnchor, ghostTextExtension, placeAnchor, showGhost } from './ghost';
+import { clearGhost, ghostTextExtension, placeAnchor, showGhost } from './ghost';
 
 /** What the keys do; each returns whether it handled the key (else the key does its default). */
 export interface WriteKeys {
@@ -15,6 +15,7 @@ export interface WriteKeys {
   accept(): boolean;
   cycle(step: number): boolean;
   escape(): boolean;
+  save(): boolean;
 }
 
 /** Everything an editor needs besides its text. */
@@ -41,6 +42,7 @@ export function editorExtensions(keys: WriteKeys, onChange: (text: string) => vo
         { key: 'Alt-[', run: () => keys.cycle(-1) },
         { key: 'Alt-]', run: () => keys.cycle(1) },
         { key: 'Escape', run: () => keys.escape() },
+        { key: 'Mod-s', run: () => keys.save(), preventDefault: true },
       ]),
     ),
     keymap.of([...defaultKeymap, ...historyKeymap, ...searchKeymap]),
@@ -51,14 +53,20 @@ export function editorExtensions(keys: WriteKeys, onChange: (text: string) => vo
   ];
 }
 
-/** A fresh state (new undo history) holding `text`, cursor at the end. */
+/**
+ * A fresh state (new undo history) holding `text`, cursor at the end. The
+ * document splits lines at "\r\n", "\r" and "\n" as CodeMirror does, so the
+ * cursor goes at the end of what it holds, not past it (a Windows file's
+ * "\r\n" made `text.length` point outside the document).
+ */
 export function createEditorState(text: string, extensions: Extension[]): EditorState {
-  return EditorState.create({ doc: text, selection: EditorSelection.cursor(text.length), extensions });
+  const doc = Text.of(text.split(/\r\n?|\n/));
+  return EditorState.create({ doc, selection: EditorSelection.cursor(doc.length), extensions });
 }
 
-/** Pins the ghost anchor at the cursor. */
-export function markAnchor(view: EditorView): void {
-  view.dispatch({ effects: placeAnchor.of(view.state.selection.main.head) });
+/** Pins the ghost anchor at `at`. */
+export function setGhostAnchor(view: EditorView, at: number): void {
+  view.dispatch({ effects: placeAnchor.of(at) });
 }
 
 /** Shows (or hides, with null) the ghost text at the anchor. */
@@ -67,11 +75,10 @@ export function setGhostText(view: EditorView, text: string | null): void {
 }
 
 /**
- * Inserts at the anchor as its own undo step (isolateHistory keeps it from
- * merging with typing before or after), cursor after it, ghost cleared.
+ * Inserts at `at` as its own undo step (isolateHistory keeps it from merging
+ * with typing before or after), cursor after it, ghost cleared.
  */
-export function insertAtAnchor(view: EditorView, text: string): void {
-  const at = ghostAnchor(view.state) ?? view.state.selection.main.head;
+export function insertAsOneStep(view: EditorView, at: number, text: string): void {
   view.dispatch({
     changes: { from: at, insert: text },
     selection: EditorSelection.cursor(at + text.length),
@@ -91,6 +98,7 @@ export const proseTheme = EditorView.theme({
   '.cm-cursor, .cm-dropCursor': { borderLeftColor: 'var(--accent)', borderLeftWidth: '2px' },
   '&.cm-focused > .cm-scroller > .cm-selectionLayer .cm-selectionBackground, .cm-selectionBackground': { backgroundColor: 'var(--selection)' },
   '.cm-placeholder': { color: 'var(--text-faint)', fontStyle: 'italic' },
+  '&.cm-has-ghost .cm-placeholder': { display: 'none' },
   '.cm-ghost': { color: 'var(--ghost)', fontStyle: 'italic', whiteSpace: 'pre-wrap', opacity: '0.95' },
   '.cm-selectionMatch': { backgroundColor: 'var(--accent-soft)' },
   '.cm-panels': { backgroundColor: 'var(--surface-2)', color: 'var(--text)', fontFamily: 'var(--font-ui)', fontSize: '0.85rem' },

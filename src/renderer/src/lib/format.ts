@@ -10,10 +10,10 @@ export function formatCount(n: number): string {
   return String(Math.round(n));
 }
 
-/** Bytes in binary units: "523.7 MB". */
+/** Bytes in binary units, written as the CLI writes them: "522.7 MiB". */
 export function formatBytes(bytes: number): string {
   if (!Number.isFinite(bytes) || bytes < 0) return '—';
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let value = bytes;
   let unit = 0;
   while (value >= 1024 && unit < units.length - 1) {

@@ -18,3 +18,8 @@ export function cycleStep(event: KeyboardEvent): number {
   if (event.code === 'BracketRight') return 1;
   return 0;
 }
+
+/** True for Ctrl+S (Cmd+S on macOS). */
+export function isSaveKey(event: KeyboardEvent): boolean {
+  return event.key.toLowerCase() === 's' && (isMac ? event.metaKey : event.ctrlKey) && !event.altKey && !event.shiftKey;
+}

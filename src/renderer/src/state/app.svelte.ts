@@ -1,7 +1,10 @@
 /**
  * The app's root state: the API, the current page, settings, models, engine
- * status and notices. Page states hang off it so they survive page switches
- * (a generation keeps streaming while the user looks at History).
+ * status, the connection and notices. It is also the one place where the page
+ * states are wired: each gets only the narrow dependencies it declares (see
+ * deps.ts), so no state reaches sideways into another. Page states live as
+ * long as the window, so a generation keeps streaming while the user looks at
+ * History.
  */
 import {
   ApiError,
@@ -9,16 +12,21 @@ import {
   type AppInfo,
   type EngineStatus,
   type GenerationResult,
-  type InkwellApi,
   type ModelSummary,
   type ServerEvent,
   type Settings,
 } from '../../../shared/api';
+import type { ClientApi, ConnectionState } from '../api/client';
 import { GenerationRouter } from '../lib/generation-router';
 import { CompareState } from './compare.svelte';
+import { ContextMeterState } from './context-meter.svelte';
+import type { NoticeTone, Reporter } from './deps';
+import { DocumentState } from './documents.svelte';
 import { HistoryState } from './history.svelte';
 import { InspectState } from './inspect.svelte';
 import { ModelsState } from './models.svelte';
+import { ParamsState } from './params.svelte';
+import { TemplateForm } from './template-form.svelte';
 import { WriteSession } from './write.svelte';
 
 /** The pages of the left navigation. */
@@ -36,7 +44,7 @@ export const pages: readonly { id: PageId; label: string }[] = [
 /** One message in the notices area. */
 export interface Notice {
   id: number;
-  tone: 'error' | 'warning' | 'info';
+  tone: NoticeTone;
   message: string;
   /** Notices with the same key replace each other instead of piling up. */
   key?: string;
@@ -49,12 +57,24 @@ export interface LastGeneration {
   tokensPerSecond: number;
 }
 
-/** The message shown when the inference process dies. */
+/** The message shown when the inference process dies and the back end gave no reason. */
 export const engineCrashMessage = 'The inference process stopped; it restarts on the next request.';
 
+/**
+ * The crash notice: the back end's own account when it sent one (it already
+ * says what happened and that the next request restarts the process), else the
+ * generic message; never both, which said the same thing twice.
+ */
+export function crashNotice(detail: string | undefined): string {
+  const text = detail?.trim();
+  if (!text) return engineCrashMessage;
+  const sentence = text.charAt(0).toUpperCase() + text.slice(1);
+  return /[.!?]$/.test(sentence) ? sentence : `${sentence}.`;
+}
+
 /** Root state; create one per window. */
-export class AppState {
-  readonly api: InkwellApi;
+export class AppState implements Reporter {
+  readonly api: ClientApi;
   readonly generations: GenerationRouter;
   readonly write: WriteSession;
   readonly history: HistoryState;
@@ -69,6 +89,7 @@ export class AppState {
   #settings = $state.raw<Settings>(SettingsSchema.parse({}));
   #modelList = $state.raw<ModelSummary[]>([]);
   #engine = $state.raw<EngineStatus | null>(null);
+  #connection = $state<ConnectionState>('connected');
   #notices = $state.raw<Notice[]>([]);
   #lastGeneration = $state.raw<LastGeneration | null>(null);
   #historyRevision = $state(0);
@@ -77,16 +98,52 @@ export class AppState {
     this.#settings.theme === 'system' ? (this.#prefersDark ? 'dark' : 'light') : this.#settings.theme,
   );
   #nextNoticeId = 1;
-  #unsubscribe: (() => void) | null = null;
+  #unsubscribe: (() => void)[] = [];
 
-  constructor(api: InkwellApi) {
+  constructor(api: ClientApi) {
     this.api = api;
     this.generations = new GenerationRouter(api);
-    this.write = new WriteSession(this);
-    this.history = new HistoryState(this);
-    this.models = new ModelsState(this);
-    this.inspect = new InspectState(this);
-    this.compare = new CompareState(this);
+    const reporter: Reporter = { notify: (tone, message, key) => this.notify(tone, message, key), reportError: (error, context) => this.reportError(error, context) };
+    const models = (): readonly ModelSummary[] => this.#modelList;
+    const onGenerationDone = (result: GenerationResult): void => this.#noteGeneration(result);
+    const onHistoryChanged = (): void => {
+      this.#historyRevision += 1;
+    };
+
+    const documents = new DocumentState({ api, reporter, onDeleted: (id) => this.write.forgetDocument(id) });
+    const params = new ParamsState({
+      api,
+      models,
+      defaultModelId: () => this.#settings.defaultModelId,
+      onChooseModel: (id) => void this.updateSettings({ defaultModelId: id }),
+    });
+    this.write = new WriteSession({
+      api,
+      generations: this.generations,
+      reporter,
+      documents,
+      params,
+      meter: new ContextMeterState({ api, model: () => params.model, maxNewTokens: () => params.values.maxNewTokens }),
+      template: new TemplateForm(),
+      authorsNoteDepth: () => this.#settings.authorsNoteDepth,
+      onGenerationDone,
+      onHistoryChanged,
+    });
+    this.history = new HistoryState({
+      api,
+      generations: this.generations,
+      reporter,
+      revision: () => this.#historyRevision,
+      nativeFileDialogs: () => this.#info?.nativeFileDialogs ?? false,
+      onOpenDocument: (id) => {
+        this.showPage('write');
+        void documents.open(id);
+      },
+      onGenerationDone,
+    });
+    this.models = new ModelsState({ api, reporter, onModelsChanged: () => Promise.all([this.refreshModels(), this.refreshStatus()]).then(() => {}) });
+    this.inspect = new InspectState({ api, documentText: () => documents.text });
+    this.compare = new CompareState({ generations: this.generations, reporter, models, onGenerationDone });
   }
 
   /** The page shown. */
@@ -113,6 +170,10 @@ export class AppState {
   get engine(): EngineStatus | null {
     return this.#engine;
   }
+  /** Whether the back end can be reached (serve mode's WebSocket; the desktop app is always connected). */
+  get connection(): ConnectionState {
+    return this.#connection;
+  }
   get notices(): Notice[] {
     return this.#notices;
   }
@@ -130,7 +191,8 @@ export class AppState {
 
   /** Subscribes to server events and loads everything the first screen needs. */
   async start(): Promise<void> {
-    this.#unsubscribe = this.api.subscribe((event) => this.#onServerEvent(event));
+    this.#unsubscribe.push(this.api.subscribe((event) => this.#onServerEvent(event)));
+    if (this.api.onConnectionChange) this.#unsubscribe.push(this.api.onConnectionChange((state) => this.#onConnection(state)));
     const [info, settings, models, status] = await Promise.allSettled([
       this.api.call('app.info', {}),
       this.api.call('settings.get', {}),
@@ -146,15 +208,14 @@ export class AppState {
     if (status.status === 'fulfilled') this.#engine = status.value;
     const failed = [info, settings, models, status].find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) this.reportError(failed.reason, 'Could not reach the Inkwell back end');
-    this.write.params.loadSettings(this.#settings);
+    this.write.params.loadSettings(this.#settings.generation);
     this.#ready = true;
     await this.write.start();
   }
 
   /** Unsubscribes from server events. */
   stop(): void {
-    this.#unsubscribe?.();
-    this.#unsubscribe = null;
+    for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
   }
 
   /** Shows a page. */
@@ -198,21 +259,10 @@ export class AppState {
     }
   }
 
-  /** Records a finished generation for the status bar and marks history as changed. */
-  noteGeneration(result: GenerationResult): void {
-    this.#lastGeneration = { modelId: result.modelId, device: result.device, tokensPerSecond: result.timings.tokensPerSecond };
-    this.#historyRevision += 1;
-  }
-
-  /** Marks history as changed (an accept, a star elsewhere). */
-  touchHistory(): void {
-    this.#historyRevision += 1;
-  }
-
-  /** Adds a notice; a notice with the same key replaces the older one. */
-  notify(tone: Notice['tone'], message: string, key?: string): void {
+  /** Adds a notice; a notice with the same key (or the same message) replaces the older one. */
+  notify(tone: NoticeTone, message: string, key?: string): void {
     const notice: Notice = { id: this.#nextNoticeId++, tone, message, ...(key ? { key } : {}) };
-    const rest = key ? this.#notices.filter((n) => n.key !== key) : this.#notices.filter((n) => n.message !== message);
+    const rest = this.#notices.filter((n) => (key ? n.key !== key : true) && n.message !== message);
     this.#notices = [...rest, notice].slice(-5);
   }
 
@@ -221,15 +271,30 @@ export class AppState {
     this.#notices = this.#notices.filter((n) => n.id !== id);
   }
 
-  /** Turns any failure into a notice; an inference crash gets its own explanation. */
+  /** Turns any failure into a notice; an inference crash gets its own, single notice. */
   reportError(error: unknown, context: string): void {
     const apiError = ApiError.from(error);
     if (apiError.kind === 'engine_crashed') {
-      this.notify('error', `${engineCrashMessage} (${apiError.message})`, 'engine-crash');
+      this.notify('error', crashNotice(apiError.message), 'engine-crash');
       return;
     }
     if (apiError.kind === 'cancelled') return;
     this.notify('error', `${context}: ${apiError.message}`);
+  }
+
+  #noteGeneration(result: GenerationResult): void {
+    this.#lastGeneration = { modelId: result.modelId, device: result.device, tokensPerSecond: result.timings.tokensPerSecond };
+    this.#historyRevision += 1;
+  }
+
+  #onConnection(state: ConnectionState): void {
+    const was = this.#connection;
+    this.#connection = state;
+    // Back after an outage: the engine may have restarted meanwhile, and history may have grown.
+    if (state === 'connected' && was === 'reconnecting') {
+      void this.refreshStatus();
+      this.#historyRevision += 1;
+    }
   }
 
   #onServerEvent(event: ServerEvent): void {
@@ -239,9 +304,6 @@ export class AppState {
     }
     const previous = this.#engine?.state;
     this.#engine = event.status;
-    if (event.status.state === 'crashed' && previous !== 'crashed') {
-      const detail = event.status.message ? ` (${event.status.message})` : '';
-      this.notify('error', `${engineCrashMessage}${detail}`, 'engine-crash');
-    }
+    if (event.status.state === 'crashed' && previous !== 'crashed') this.notify('error', crashNotice(event.status.message), 'engine-crash');
   }
 }

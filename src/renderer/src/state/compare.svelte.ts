@@ -3,8 +3,8 @@
  * parameters and the same locked seed, streamed side by side with speed
  * figures and their ratio.
  */
-import { ApiError, type DeviceName, type DeviceRequest, type GenerationEvent, type ModelSummary, type Timings } from '../../../shared/api';
-import type { AppState } from './app.svelte';
+import { ApiError, type DeviceName, type DeviceRequest, type GenerationEvent, type GenerationResult, type ModelSummary, type Timings } from '../../../shared/api';
+import type { Generations, Reporter } from './deps';
 import { randomSeed } from './params.svelte';
 
 /** What one column runs. */
@@ -51,9 +51,19 @@ export function speedRatio(left: Timings | null, right: Timings | null): number 
   return left.tokensPerSecond / right.tokensPerSecond;
 }
 
+/** What CompareState is built from. */
+export interface CompareDeps {
+  generations: Generations;
+  reporter: Reporter;
+  /** The imported models. */
+  models: () => readonly ModelSummary[];
+  /** A generation finished (for the status bar and History). */
+  onGenerationDone: (result: GenerationResult) => void;
+}
+
 /** Compare page state. */
 export class CompareState {
-  readonly #app: AppState;
+  readonly #deps: CompareDeps;
   #prompt = $state('');
   #chosen = $state.raw<[CompareSide, CompareSide]>([
     { modelId: '', device: 'auto' },
@@ -63,7 +73,7 @@ export class CompareState {
   #seed = $state(randomSeed());
   #columns = $state.raw<[CompareColumn, CompareColumn]>([idleColumn(), idleColumn()]);
   #sides = $derived.by((): [CompareSide, CompareSide] => {
-    const models = this.#app.modelList;
+    const models = this.#deps.models();
     const pick = (side: CompareSide, fallback: ModelSummary | undefined): CompareSide => ({
       device: side.device,
       modelId: models.some((m) => m.id === side.modelId) ? side.modelId : (fallback?.id ?? ''),
@@ -75,8 +85,8 @@ export class CompareState {
   #generationIds: [string | null, string | null] = [null, null];
   #round = 0;
 
-  constructor(app: AppState) {
-    this.#app = app;
+  constructor(deps: CompareDeps) {
+    this.#deps = deps;
   }
 
   get prompt(): string {
@@ -148,7 +158,7 @@ export class CompareState {
           return;
         }
         try {
-          const id = await this.#app.generations.start(
+          const id = await this.#deps.generations.start(
             { modelId: side.modelId, prompt: this.#prompt, memory: '', params: { ...params, device: side.device }, documentId: null },
             (event) => {
               if (round === this.#round) this.#onEvent(index, event);
@@ -168,9 +178,9 @@ export class CompareState {
       this.#generationIds.map(async (id) => {
         if (id === null) return;
         try {
-          await this.#app.generations.cancel(id);
+          await this.#deps.generations.cancel(id);
         } catch (error) {
-          this.#app.reportError(error, 'Could not stop the comparison');
+          this.#deps.reporter.reportError(error, 'Could not stop the comparison');
         }
       }),
     );
@@ -186,7 +196,7 @@ export class CompareState {
         return;
       case 'done': {
         const first = event.result.sequences[0];
-        this.#app.noteGeneration(event.result);
+        this.#deps.onGenerationDone(event.result);
         this.#patch(index, {
           phase: first?.finishReason === 'cancelled' ? 'stopped' : 'done',
           text: first?.text ?? this.#columns[index].text,
@@ -197,7 +207,7 @@ export class CompareState {
       }
       case 'error':
         this.#patch(index, event.error.kind === 'cancelled' ? { phase: 'stopped' } : { phase: 'failed', error: event.error.message });
-        if (event.error.kind !== 'cancelled') this.#app.reportError(ApiError.from(event.error), 'Comparison failed');
+        if (event.error.kind !== 'cancelled') this.#deps.reporter.reportError(ApiError.from(event.error), 'Comparison failed');
     }
   }
 

@@ -4,7 +4,7 @@
  */
 import type { ModelSummary } from '../../../shared/api';
 import { measureWindow, type WindowUsage } from '../lib/context-meter';
-import type { AppState } from './app.svelte';
+import type { ApiCaller } from './deps';
 
 /** What the meter measures: exactly what Continue would send. */
 export interface MeterInput {
@@ -15,9 +15,18 @@ export interface MeterInput {
 
 const debounceMs = 450;
 
+/** What ContextMeterState is built from. */
+export interface ContextMeterDeps {
+  api: ApiCaller;
+  /** The model whose window is measured. */
+  model: () => ModelSummary | null;
+  /** The tokens reserved for the continuation. */
+  maxNewTokens: () => number;
+}
+
 /** Token counts for the window meter. */
 export class ContextMeterState {
-  readonly #app: AppState;
+  readonly #api: ApiCaller;
   readonly #model: () => ModelSummary | null;
   readonly #maxNewTokens: () => number;
   #memoryTokens = $state(0);
@@ -41,10 +50,10 @@ export class ContextMeterState {
   /** The memory rarely changes while the prompt does at every pause in typing: its count is kept. */
   #memoryCount: { key: string; tokens: number } | null = null;
 
-  constructor(app: AppState, model: () => ModelSummary | null, maxNewTokens: () => number) {
-    this.#app = app;
-    this.#model = model;
-    this.#maxNewTokens = maxNewTokens;
+  constructor(deps: ContextMeterDeps) {
+    this.#api = deps.api;
+    this.#model = deps.model;
+    this.#maxNewTokens = deps.maxNewTokens;
   }
 
   /** The window split; null until the first measurement for the current model. */
@@ -65,6 +74,8 @@ export class ContextMeterState {
     if (!input) return;
     const key = `${input.modelId}\u0000${input.memory}\u0000${input.prompt}`;
     if (key === this.#lastKey) return;
+    // The counts shown are for the text as it was until this measurement is in: say so at once, not after the pause.
+    this.#measuring = true;
     this.#timer = setTimeout(() => {
       this.#timer = null;
       void this.#measure(input, key);
@@ -75,6 +86,7 @@ export class ContextMeterState {
   cancel(): void {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
+    this.#measuring = false;
   }
 
   async #measure(input: MeterInput, key: string): Promise<void> {
@@ -84,8 +96,8 @@ export class ContextMeterState {
       const memoryKey = `${input.modelId}\u0000${input.memory}`;
       const known = this.#memoryCount?.key === memoryKey ? this.#memoryCount.tokens : null;
       const [memoryTokens, prompt] = await Promise.all([
-        known ?? (input.memory.length > 0 ? this.#app.api.call('tokenize', { modelId: input.modelId, text: input.memory }).then((r) => r.ids.length) : 0),
-        input.prompt.length > 0 ? this.#app.api.call('tokenize', { modelId: input.modelId, text: input.prompt }) : { ids: [], tokens: [] },
+        known ?? (input.memory.length > 0 ? this.#api.call('tokenize', { modelId: input.modelId, text: input.memory }).then((r) => r.ids.length) : 0),
+        input.prompt.length > 0 ? this.#api.call('tokenize', { modelId: input.modelId, text: input.prompt }) : { ids: [], tokens: [] },
       ]);
       this.#memoryCount = { key: memoryKey, tokens: memoryTokens };
       if (sequence !== this.#sequence) return;
@@ -98,7 +110,7 @@ export class ContextMeterState {
       if (sequence !== this.#sequence) return;
       this.#error = error instanceof Error ? error.message : String(error);
     } finally {
-      if (sequence === this.#sequence) this.#measuring = false;
+      if (sequence === this.#sequence && this.#timer === null) this.#measuring = false;
     }
   }
 }

@@ -5,7 +5,8 @@
  */
 import type { DocumentFull, DocumentSummary } from '../../../shared/api';
 import { Autosaver, type SaveState } from '../lib/autosave';
-import type { AppState } from './app.svelte';
+import { countWords, filterDocuments, type DocumentSort } from '../lib/document-list';
+import type { ApiCaller, Reporter } from './deps';
 
 /** The fields a save may change. */
 export interface DocumentPatch {
@@ -15,32 +16,76 @@ export interface DocumentPatch {
   authorsNote: string;
 }
 
+/**
+ * One opening of a document. Candidates and accepts belong to a handle; its
+ * id is null until the first save creates the document, and is filled in then.
+ */
+export interface DocumentHandle {
+  readonly id: number | null;
+}
+
+/** True when `owner` and `current` are the same document (the same opening, or the same saved id). */
+export function sameDocument(owner: DocumentHandle, current: DocumentHandle): boolean {
+  return owner === current || (owner.id !== null && owner.id === current.id);
+}
+
 /** Receives whole-document replacements (open, new, file import). */
 export type ContentLoader = (content: string) => void;
+
+/** What DocumentState is built from. */
+export interface DocumentDeps {
+  api: ApiCaller;
+  reporter: Reporter;
+  /** A document was deleted (whatever belonged to it can go). */
+  onDeleted?: (id: number) => void;
+}
+
+/** What an explicit save (Ctrl+S) did. */
+export type SaveOutcome = 'saved' | 'nothing' | 'failed';
 
 const autosaveDelayMs = 600;
 
 /** Open document + list. */
 export class DocumentState {
-  readonly #app: AppState;
+  readonly #deps: DocumentDeps;
   #list = $state.raw<DocumentSummary[]>([]);
+  #query = $state('');
+  #sort = $state<DocumentSort>('updated');
+  #shown = $derived(filterDocuments(this.#list, this.#query, this.#sort));
+  #handle = $state.raw<{ id: number | null }>({ id: null });
   #id = $state<number | null>(null);
   #title = $state('Untitled');
   #memory = $state('');
   #authorsNote = $state('');
   #text = $state.raw('');
+  #words = $derived(countWords(this.#text));
   #saveState = $state<SaveState>('saved');
   #saveError = $state<string | null>(null);
+  #savedAt = $state<number | null>(null);
   #autosaver: Autosaver<DocumentPatch>;
   #loader: ContentLoader | null = null;
 
-  constructor(app: AppState) {
-    this.#app = app;
-    this.#autosaver = this.#newAutosaver(null);
+  constructor(deps: DocumentDeps) {
+    this.#deps = deps;
+    this.#autosaver = this.#newAutosaver(this.#handle);
   }
 
   get list(): DocumentSummary[] {
     return this.#list;
+  }
+  /** The list as shown: filtered by the search text, in the chosen order. */
+  get shown(): DocumentSummary[] {
+    return this.#shown;
+  }
+  get query(): string {
+    return this.#query;
+  }
+  get sort(): DocumentSort {
+    return this.#sort;
+  }
+  /** The opening of the current document (see DocumentHandle). */
+  get handle(): DocumentHandle {
+    return this.#handle;
   }
   /** Null until the first edit creates the document. */
   get id(): number | null {
@@ -59,17 +104,35 @@ export class DocumentState {
   get text(): string {
     return this.#text;
   }
+  /** Words in the open document. */
+  get words(): number {
+    return this.#words;
+  }
   get saveState(): SaveState {
     return this.#saveState;
   }
   get saveError(): string | null {
     return this.#saveError;
   }
+  /** When an explicit save (Ctrl+S) last finished (ms since the epoch); cleared by the next edit. */
+  get savedAt(): number | null {
+    return this.#savedAt;
+  }
 
   /** Connects the editor: it is handed the current text now and on every document switch. */
   setLoader(loader: ContentLoader | null): void {
     this.#loader = loader;
     loader?.(this.#text);
+  }
+
+  /** Filters the list by title. */
+  setQuery(query: string): void {
+    this.#query = query;
+  }
+
+  /** Orders the list. */
+  setSort(sort: DocumentSort): void {
+    this.#sort = sort;
   }
 
   /** Loads the list and opens the most recently edited document. */
@@ -82,10 +145,10 @@ export class DocumentState {
   /** Reloads the documents list, newest first. */
   async refreshList(): Promise<void> {
     try {
-      const list = await this.#app.api.call('documents.list', {});
+      const list = await this.#deps.api.call('documents.list', {});
       this.#list = [...list].sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
     } catch (error) {
-      this.#app.reportError(error, 'Could not list documents');
+      this.#deps.reporter.reportError(error, 'Could not list documents');
     }
   }
 
@@ -93,9 +156,9 @@ export class DocumentState {
   async open(id: number): Promise<void> {
     await this.flush();
     try {
-      this.#show(await this.#app.api.call('documents.get', { id }));
+      this.#show(await this.#deps.api.call('documents.get', { id }));
     } catch (error) {
-      this.#app.reportError(error, 'Could not open the document');
+      this.#deps.reporter.reportError(error, 'Could not open the document');
     }
   }
 
@@ -107,11 +170,11 @@ export class DocumentState {
       return;
     }
     try {
-      const doc = await this.#app.api.call('documents.create', initial);
+      const doc = await this.#deps.api.call('documents.create', initial);
       this.#show(doc);
       await this.refreshList();
     } catch (error) {
-      this.#app.reportError(error, 'Could not create the document');
+      this.#deps.reporter.reportError(error, 'Could not create the document');
     }
   }
 
@@ -119,11 +182,12 @@ export class DocumentState {
   async remove(id: number): Promise<void> {
     if (id === this.#id) this.#autosaver.discard();
     try {
-      await this.#app.api.call('documents.delete', { id });
+      await this.#deps.api.call('documents.delete', { id });
     } catch (error) {
-      this.#app.reportError(error, 'Could not delete the document');
+      this.#deps.reporter.reportError(error, 'Could not delete the document');
       return;
     }
+    this.#deps.onDeleted?.(id);
     await this.refreshList();
     if (id === this.#id) {
       const next = this.#list[0];
@@ -136,6 +200,7 @@ export class DocumentState {
   editText(text: string): void {
     if (text === this.#text) return;
     this.#text = text;
+    this.#savedAt = null;
     this.#autosaver.schedule({ content: text });
   }
 
@@ -143,18 +208,21 @@ export class DocumentState {
   rename(title: string): void {
     const clean = title.replace(/\s+/g, ' ').trim().slice(0, 200) || 'Untitled';
     this.#title = clean;
+    this.#savedAt = null;
     this.#autosaver.schedule({ title: clean });
   }
 
   /** Edits the memory (kept at the start of every prompt). */
   setMemory(memory: string): void {
     this.#memory = memory;
+    this.#savedAt = null;
     this.#autosaver.schedule({ memory });
   }
 
   /** Edits the Author's Note (inserted a few lines before the cursor). */
   setAuthorsNote(note: string): void {
     this.#authorsNote = note;
+    this.#savedAt = null;
     this.#autosaver.schedule({ authorsNote: note });
   }
 
@@ -163,8 +231,18 @@ export class DocumentState {
     await this.#autosaver.flush();
   }
 
+  /** Ctrl+S: writes everything now and remembers when, so the save status can say so. */
+  async saveNow(): Promise<SaveOutcome> {
+    if (this.#id === null && !this.#autosaver.dirty) return 'nothing';
+    await this.flush();
+    if (this.#saveState === 'error') return 'failed';
+    this.#savedAt = Date.now();
+    return 'saved';
+  }
+
   #show(doc: DocumentFull | null): void {
-    this.#autosaver = this.#newAutosaver(doc?.id ?? null);
+    this.#handle = { id: doc?.id ?? null };
+    this.#autosaver = this.#newAutosaver(this.#handle);
     this.#id = doc?.id ?? null;
     this.#title = doc?.title ?? 'Untitled';
     this.#memory = doc?.memory ?? '';
@@ -172,15 +250,15 @@ export class DocumentState {
     this.#text = doc?.content ?? '';
     this.#saveState = 'saved';
     this.#saveError = null;
+    this.#savedAt = null;
     this.#loader?.(this.#text);
   }
 
   /**
-   * An autosaver bound to one document (`id` null: created on its first save). A save that failed
+   * An autosaver bound to one opening (`target.id` null: created on its first save). A save that failed
    * keeps retrying after another document is opened, so it must go to its own document, not the open one.
    */
-  #newAutosaver(id: number | null): Autosaver<DocumentPatch> {
-    const target = { id };
+  #newAutosaver(target: { id: number | null }): Autosaver<DocumentPatch> {
     const saver: Autosaver<DocumentPatch> = new Autosaver<DocumentPatch>({
       delayMs: autosaveDelayMs,
       save: (patch) => this.#save(target, saver, patch),
@@ -194,7 +272,7 @@ export class DocumentState {
   }
 
   async #save(target: { id: number | null }, saver: Autosaver<DocumentPatch>, patch: Partial<DocumentPatch>): Promise<void> {
-    const api = this.#app.api;
+    const api = this.#deps.api;
     if (target.id === null) {
       // Until the first save succeeds every edit is in the patch; what it lacks is still the new document's default.
       const created = await api.call('documents.create', { title: patch.title ?? 'Untitled', content: patch.content ?? '' });

@@ -1,11 +1,18 @@
 /**
  * The History page: search (debounced, latest query wins), filters, paging,
- * star, delete, re-run and export.
+ * star, delete, export, and re-run.
+ *
+ * A re-run repeats an entry (same model, prompt, memory, parameters and seed)
+ * and shows its candidates under the entry, in History. It never writes into
+ * a document: the one open in Write is not the one the entry came from, and
+ * where its text goes is the writer's call ("Open its document" is there).
  */
-import type { HistoryEntry } from '../../../shared/api';
+import { SvelteMap } from 'svelte/reactivity';
+import { ApiError, type GenerationEvent, type GenerationResult, type HistoryEntry } from '../../../shared/api';
+import { CandidateSet } from '../lib/candidates';
 import { saveTextFile } from '../lib/files';
 import { localDayEnd, localDayStart } from '../lib/local-day';
-import type { AppState } from './app.svelte';
+import type { ApiCaller, Generations, Reporter } from './deps';
 
 /** The filters besides the search text. */
 export interface HistoryFilters {
@@ -15,12 +22,36 @@ export interface HistoryFilters {
   starredOnly: boolean;
 }
 
+/** A re-run of one entry, shown under it. */
+export interface Rerun {
+  candidates: CandidateSet;
+  /** The seed it ran with (the entry's). */
+  seed: number;
+  /** The history entry the re-run made, once it is done. */
+  historyId: number | null;
+}
+
+/** What HistoryState is built from. */
+export interface HistoryDeps {
+  api: ApiCaller;
+  generations: Generations;
+  reporter: Reporter;
+  /** Bumped whenever history changed elsewhere (a generation, an accept). */
+  revision: () => number;
+  /** The desktop app saves exports through its own dialog. */
+  nativeFileDialogs: () => boolean;
+  /** Opens a document in Write. */
+  onOpenDocument: (id: number) => void;
+  /** A re-run finished (for the status bar; History reloads through `revision`). */
+  onGenerationDone: (result: GenerationResult) => void;
+}
+
 const pageSize = 50;
 const searchDebounceMs = 250;
 
 /** History page state. */
 export class HistoryState {
-  readonly #app: AppState;
+  readonly #deps: HistoryDeps;
   #query = $state('');
   #filters = $state.raw<HistoryFilters>({ modelId: '', from: '', to: '', starredOnly: false });
   #entries = $state.raw<HistoryEntry[]>([]);
@@ -28,12 +59,15 @@ export class HistoryState {
   #loading = $state(false);
   #loadedOnce = $state(false);
   #error = $state<string | null>(null);
+  readonly #reruns = new SvelteMap<number, Rerun>();
+  /** Entry id → the generation of its re-run, while it may still be running. */
+  readonly #rerunGenerations = new SvelteMap<number, { generationId: string | null; token: object }>();
   #loadedRevision = -1;
   #sequence = 0;
   #timer: ReturnType<typeof setTimeout> | null = null;
 
-  constructor(app: AppState) {
-    this.#app = app;
+  constructor(deps: HistoryDeps) {
+    this.#deps = deps;
   }
 
   get query(): string {
@@ -62,9 +96,14 @@ export class HistoryState {
     return this.#entries.length < this.#total;
   }
 
+  /** The re-run of an entry, if one was started. */
+  rerunOf(entryId: number): Rerun | null {
+    return this.#reruns.get(entryId) ?? null;
+  }
+
   /** Reloads when history changed since the last load (called when the page is shown). */
   refreshIfStale(): void {
-    if (this.#loadedRevision !== this.#app.historyRevision) void this.load();
+    if (this.#loadedRevision !== this.#deps.revision()) void this.load();
   }
 
   /** Types in the search box (searches after a short pause). */
@@ -94,39 +133,115 @@ export class HistoryState {
   /** Stars or unstars an entry. */
   async star(entry: HistoryEntry, starred: boolean): Promise<void> {
     try {
-      const updated = await this.#app.api.call('history.star', { id: entry.id, starred });
+      const updated = await this.#deps.api.call('history.star', { id: entry.id, starred });
       this.#replace(updated);
     } catch (error) {
-      this.#app.reportError(error, 'Could not star the entry');
+      this.#deps.reporter.reportError(error, 'Could not star the entry');
     }
   }
 
   /** Deletes an entry (the page asks for confirmation first). */
   async remove(entry: HistoryEntry): Promise<void> {
     try {
-      await this.#app.api.call('history.delete', { id: entry.id });
+      await this.#deps.api.call('history.delete', { id: entry.id });
       this.#entries = this.#entries.filter((e) => e.id !== entry.id);
       this.#total = Math.max(0, this.#total - 1);
     } catch (error) {
-      this.#app.reportError(error, 'Could not delete the entry');
+      this.#deps.reporter.reportError(error, 'Could not delete the entry');
     }
   }
 
-  /** Opens Write with the entry's prompt, model and parameters and starts generating. */
+  /** Re-runs an entry with its own model, prompt, memory, parameters and seed; the candidates appear under it. */
   async rerun(entry: HistoryEntry): Promise<void> {
-    this.#app.showPage('write');
-    await this.#app.write.rerun(entry);
+    await this.stopRerun(entry.id);
+    const token = {};
+    const tracked = { generationId: null as string | null, token };
+    this.#rerunGenerations.set(entry.id, tracked);
+    this.#setRerun(entry.id, { candidates: CandidateSet.waiting(entry.params.numReturnSequences), seed: entry.seed, historyId: null });
+    try {
+      tracked.generationId = await this.#deps.generations.start(
+        {
+          modelId: entry.modelId,
+          prompt: entry.prompt,
+          memory: entry.memory,
+          params: { ...entry.params, seed: entry.seed },
+          documentId: entry.documentId,
+        },
+        (event) => this.#onRerunEvent(entry.id, token, event),
+      );
+    } catch (error) {
+      if (this.#rerunGenerations.get(entry.id)?.token !== token) return;
+      this.#rerunGenerations.delete(entry.id);
+      this.#updateRerun(entry.id, (rerun) => ({ ...rerun, candidates: rerun.candidates.failed(ApiError.from(error).message) }));
+      this.#deps.reporter.reportError(error, 'Could not re-run the entry');
+    }
+  }
+
+  /** Stops an entry's re-run (what streamed so far stays). */
+  async stopRerun(entryId: number): Promise<void> {
+    const tracked = this.#rerunGenerations.get(entryId);
+    if (!tracked?.generationId) return;
+    try {
+      await this.#deps.generations.cancel(tracked.generationId);
+    } catch (error) {
+      this.#deps.reporter.reportError(error, 'Could not stop the re-run');
+    }
+  }
+
+  /** Hides an entry's re-run results. */
+  dismissRerun(entryId: number): void {
+    void this.stopRerun(entryId);
+    this.#rerunGenerations.delete(entryId);
+    this.#reruns.delete(entryId);
+  }
+
+  /** Opens the document an entry was written in. */
+  openDocument(entry: HistoryEntry): void {
+    if (entry.documentId !== null) this.#deps.onOpenDocument(entry.documentId);
   }
 
   /** Exports the entries shown (or all, when nothing is filtered) as JSON or Markdown. */
   async exportShown(format: 'json' | 'markdown'): Promise<void> {
     const filtered = this.#query.trim() !== '' || this.#filters.modelId !== '' || this.#filters.from !== '' || this.#filters.to !== '' || this.#filters.starredOnly;
     try {
-      const file = await this.#app.api.call('history.export', filtered ? { format, ids: this.#entries.map((e) => e.id) } : { format });
-      await saveTextFile(this.#app.api, this.#app.info?.nativeFileDialogs ?? false, { name: file.filename, content: file.content, mimeType: file.mimeType });
+      const file = await this.#deps.api.call('history.export', filtered ? { format, ids: this.#entries.map((e) => e.id) } : { format });
+      await saveTextFile(this.#deps.api, this.#deps.nativeFileDialogs(), { name: file.filename, content: file.content, mimeType: file.mimeType });
     } catch (error) {
-      this.#app.reportError(error, 'Could not export history');
+      this.#deps.reporter.reportError(error, 'Could not export history');
     }
+  }
+
+  #onRerunEvent(entryId: number, token: object, event: GenerationEvent): void {
+    if (this.#rerunGenerations.get(entryId)?.token !== token) return;
+    switch (event.type) {
+      case 'started':
+        this.#updateRerun(entryId, (rerun) => ({ ...rerun, candidates: rerun.candidates.started(event.numSequences) }));
+        return;
+      case 'delta':
+        this.#updateRerun(entryId, (rerun) => ({ ...rerun, candidates: rerun.candidates.withDelta(event.sequence, event.text) }));
+        return;
+      case 'done':
+        this.#rerunGenerations.delete(entryId);
+        this.#updateRerun(entryId, (rerun) => ({ ...rerun, candidates: rerun.candidates.finished(event.result), historyId: event.result.historyId }));
+        this.#deps.onGenerationDone(event.result);
+        return;
+      case 'error':
+        this.#rerunGenerations.delete(entryId);
+        this.#updateRerun(entryId, (rerun) => ({
+          ...rerun,
+          candidates: event.error.kind === 'cancelled' ? rerun.candidates.stopped() : rerun.candidates.failed(event.error.message),
+        }));
+        if (event.error.kind !== 'cancelled') this.#deps.reporter.reportError(ApiError.from(event.error), 'The re-run failed');
+    }
+  }
+
+  #setRerun(entryId: number, rerun: Rerun): void {
+    this.#reruns.set(entryId, rerun);
+  }
+
+  #updateRerun(entryId: number, change: (rerun: Rerun) => Rerun): void {
+    const current = this.#reruns.get(entryId);
+    if (current) this.#setRerun(entryId, change(current));
   }
 
   #debounce(): void {
@@ -139,11 +254,17 @@ export class HistoryState {
 
   async #fetch(offset: number): Promise<void> {
     const sequence = ++this.#sequence;
-    const revision = this.#app.historyRevision;
+    const revision = this.#deps.revision();
     const { modelId, from, to, starredOnly } = this.#filters;
+    if (from && to && from > to) {
+      // An empty list would look like "nothing matches"; the dates are what is wrong.
+      this.#error = 'the From date is later than the To date';
+      this.#loading = false;
+      return;
+    }
     this.#loading = true;
     try {
-      const page = await this.#app.api.call('history.list', {
+      const page = await this.#deps.api.call('history.list', {
         query: this.#query,
         starredOnly,
         limit: pageSize,

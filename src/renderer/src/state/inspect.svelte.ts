@@ -1,5 +1,5 @@
 /** The Inspect page: the tokens of the current document (or typed text) and the window boundary. */
-import type { AppState } from './app.svelte';
+import type { ApiCaller } from './deps';
 
 /** Where the inspected text comes from. */
 export type InspectSource = 'document' | 'custom';
@@ -13,21 +13,28 @@ export interface TokenChip {
 
 const debounceMs = 400;
 
+/** What InspectState is built from. */
+export interface InspectDeps {
+  api: ApiCaller;
+  /** The open document's text. */
+  documentText: () => string;
+}
+
 /** Inspect page state. */
 export class InspectState {
-  readonly #app: AppState;
+  readonly #deps: InspectDeps;
   #source = $state<InspectSource>('document');
   #custom = $state('The quick brown fox jumps over the lazy dog. Tokenizers split rare words like "onomatopoeia" into pieces.');
   #chips = $state.raw<TokenChip[]>([]);
   #modelId = $state<string | null>(null);
   #loading = $state(false);
   #error = $state<string | null>(null);
-  #text = $derived.by(() => (this.#source === 'document' ? this.#app.write.documents.text : this.#custom));
+  #text = $derived.by(() => (this.#source === 'document' ? this.#deps.documentText() : this.#custom));
   #sequence = 0;
   #timer: ReturnType<typeof setTimeout> | null = null;
 
-  constructor(app: AppState) {
-    this.#app = app;
+  constructor(deps: InspectDeps) {
+    this.#deps = deps;
   }
 
   get source(): InspectSource {
@@ -81,7 +88,7 @@ export class InspectState {
     const sequence = ++this.#sequence;
     this.#loading = true;
     try {
-      const { ids, tokens } = text.length > 0 ? await this.#app.api.call('tokenize', { modelId, text }) : { ids: [], tokens: [] };
+      const { ids, tokens } = text.length > 0 ? await this.#deps.api.call('tokenize', { modelId, text }) : { ids: [], tokens: [] };
       if (sequence !== this.#sequence) return;
       this.#chips = ids.map((id, index) => ({ index, id, text: tokens[index] ?? '' }));
       this.#modelId = modelId;

@@ -1,10 +1,18 @@
 /** The Models page: import by folder path, remove, device status. */
 import { ModelId, type ModelSummary } from '../../../shared/api';
-import type { AppState } from './app.svelte';
+import type { ApiCaller, Reporter } from './deps';
+
+/** What ModelsState is built from. */
+export interface ModelsDeps {
+  api: ApiCaller;
+  reporter: Reporter;
+  /** Reloads the model list and the engine status after an import or a removal. */
+  onModelsChanged: () => Promise<void>;
+}
 
 /** Models page state. */
 export class ModelsState {
-  readonly #app: AppState;
+  readonly #deps: ModelsDeps;
   #path = $state('');
   #id = $state('');
   #importing = $state(false);
@@ -13,8 +21,8 @@ export class ModelsState {
   #removing = $state<string | null>(null);
   #idProblem = $derived(this.#id.trim() === '' ? null : idProblem(this.#id.trim()));
 
-  constructor(app: AppState) {
-    this.#app = app;
+  constructor(deps: ModelsDeps) {
+    this.#deps = deps;
   }
 
   get path(): string {
@@ -69,16 +77,17 @@ export class ModelsState {
     }
     const problem = idProblem(id);
     if (problem) {
-      this.#importError = problem;
+      // A typed id's problem is already shown under the field (idProblem); say it once.
+      if (this.#id.trim() === '') this.#importError = problem;
       return;
     }
     this.#importing = true;
     try {
-      const model = await this.#app.api.call('models.import', { path, id });
+      const model = await this.#deps.api.call('models.import', { path, id });
       this.#lastImported = model.id;
       this.#path = '';
       this.#id = '';
-      await Promise.all([this.#app.refreshModels(), this.#app.refreshStatus()]);
+      await this.#deps.onModelsChanged();
     } catch (error) {
       this.#importError = error instanceof Error ? error.message : String(error);
     } finally {
@@ -90,10 +99,10 @@ export class ModelsState {
   async remove(model: ModelSummary): Promise<void> {
     this.#removing = model.id;
     try {
-      await this.#app.api.call('models.remove', { id: model.id });
-      await Promise.all([this.#app.refreshModels(), this.#app.refreshStatus()]);
+      await this.#deps.api.call('models.remove', { id: model.id });
+      await this.#deps.onModelsChanged();
     } catch (error) {
-      this.#app.reportError(error, `Could not remove ${model.id}`);
+      this.#deps.reporter.reportError(error, `Could not remove ${model.id}`);
     } finally {
       this.#removing = null;
     }

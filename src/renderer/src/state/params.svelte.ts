@@ -1,25 +1,34 @@
 /**
- * The parameters panel: model choice, sampling values, seed and its lock.
- * Values persist to settings.generation (debounced) so the next session
- * starts where this one left off.
+ * The parameters panel: model choice, sampling values, greedy decoding, and
+ * the seed. Values persist to settings.generation (debounced) so the next
+ * session starts where this one left off.
+ *
+ * The seed is either random (each run picks one; the one used is shown
+ * afterwards) or locked (every run uses the locked one, so Retry reproduces
+ * the candidates). Only a locked seed can be typed, so the field never shows
+ * a number that is then not used.
  */
-import { GenerationParams as ParamsSchema, type DeviceRequest, type GenerationParams, type HistoryEntry, type ModelSummary, type Settings } from '../../../shared/api';
+import { GenerationParams as ParamsSchema, type DeviceRequest, type GenerationParams, type ModelSummary } from '../../../shared/api';
 import { Autosaver } from '../lib/autosave';
 import { creativePresets, type PresetParams } from '../lib/presets';
-import type { AppState } from './app.svelte';
+import type { ApiCaller } from './deps';
 
 /** The numeric fields of the panel. */
-export type NumericParam = 'maxNewTokens' | 'numReturnSequences' | 'temperature' | 'topK' | 'topP' | 'repetitionPenalty';
+export type NumericParam = 'maxNewTokens' | 'numReturnSequences' | 'temperature' | 'topK' | 'topP' | 'repetitionPenalty' | 'noRepeatNgramSize';
 
 /** Range and step of each numeric field (the contract's limits, narrowed where larger values make no sense for GPT-2). */
 export const numericParams: Record<NumericParam, { label: string; min: number; max: number; step: number; integer: boolean; hint: string }> = {
   maxNewTokens: { label: 'Max new tokens', min: 1, max: 1024, step: 1, integer: true, hint: 'Length of each candidate.' },
   numReturnSequences: { label: 'Candidates', min: 1, max: 8, step: 1, integer: true, hint: 'How many continuations to offer (1–8).' },
-  temperature: { label: 'Temperature', min: 0.05, max: 2, step: 0.05, integer: false, hint: 'Higher is more surprising.' },
+  temperature: { label: 'Temperature', min: 0.01, max: 2, step: 0.05, integer: false, hint: 'Higher is more surprising; 0 means greedy decoding.' },
   topK: { label: 'Top-k', min: 0, max: 50257, step: 1, integer: true, hint: '0 turns top-k off.' },
   topP: { label: 'Top-p', min: 0.05, max: 1, step: 0.01, integer: false, hint: '1 turns nucleus sampling off.' },
   repetitionPenalty: { label: 'Repetition penalty', min: 1, max: 2, step: 0.01, integer: false, hint: '1 means no penalty.' },
+  noRepeatNgramSize: { label: 'No-repeat n-gram size', min: 0, max: 32, step: 1, integer: true, hint: 'Never repeat a phrase of this many tokens; 0 turns it off.' },
 };
+
+/** The fields that only matter when sampling (greedy decoding ignores them). */
+export const samplingOnly: readonly NumericParam[] = ['temperature', 'topK', 'topP'];
 
 /** Clamps and rounds a field's value into its range; NaN falls back to `fallback`. */
 export function clampParam(key: NumericParam, value: number, fallback: number): number {
@@ -38,45 +47,59 @@ export function randomSeed(): number {
   return buffer[0] ?? 0;
 }
 
+/** What ParamsState is built from. */
+export interface ParamsDeps {
+  api: ApiCaller;
+  /** The imported models. */
+  models: () => readonly ModelSummary[];
+  /** The model settings name as the default. */
+  defaultModelId: () => string | null;
+  /** The writer chose a model (to become the default for next time). */
+  onChooseModel: (id: string) => void;
+}
+
 /** Parameters panel state. */
 export class ParamsState {
-  readonly #app: AppState;
+  readonly #deps: ParamsDeps;
   #values = $state.raw<GenerationParams>({ ...defaults, seed: undefined });
-  #seed = $state(randomSeed());
-  #seedLocked = $state(false);
+  #lockedSeed = $state<number | null>(null);
+  #lastUsedSeed = $state<number | null>(null);
   #chosenModelId = $state<string | null>(null);
   #model = $derived.by((): ModelSummary | null => {
-    const models = this.#app.modelList;
-    return (
-      models.find((m) => m.id === this.#chosenModelId) ??
-      models.find((m) => m.id === this.#app.settings.defaultModelId) ??
-      models[0] ??
-      null
-    );
+    const models = this.#deps.models();
+    return models.find((m) => m.id === this.#chosenModelId) ?? models.find((m) => m.id === this.#deps.defaultModelId()) ?? models[0] ?? null;
   });
-  #presetId = $derived(creativePresets.find((p) => matchesPreset(this.#values, p.params))?.id ?? null);
+  #presetId = $derived(this.#values.doSample ? (creativePresets.find((p) => matchesPreset(this.#values, p.params))?.id ?? null) : null);
   readonly #persist: Autosaver<{ generation: GenerationParams }>;
 
-  constructor(app: AppState) {
-    this.#app = app;
+  constructor(deps: ParamsDeps) {
+    this.#deps = deps;
     this.#persist = new Autosaver({
       delayMs: 800,
       save: async (patch) => {
-        await this.#app.api.call('settings.set', patch);
+        await this.#deps.api.call('settings.set', patch);
       },
     });
   }
 
-  /** Current sampling values (seed excluded; see `seed`). */
+  /** Current sampling values (seed excluded; see `lockedSeed`). */
   get values(): GenerationParams {
     return this.#values;
   }
-  /** The seed shown in the field: the locked one, or the last one used. */
-  get seed(): number {
-    return this.#seed;
+  /** True when greedy decoding is on (always the likeliest token; one continuation). */
+  get greedy(): boolean {
+    return !this.#values.doSample;
+  }
+  /** The seed every run uses, or null when each run picks a new one. */
+  get lockedSeed(): number | null {
+    return this.#lockedSeed;
   }
   get seedLocked(): boolean {
-    return this.#seedLocked;
+    return this.#lockedSeed !== null;
+  }
+  /** The seed the latest run actually used. */
+  get lastUsedSeed(): number | null {
+    return this.#lastUsedSeed;
   }
   /** The model that generates (the chosen one, else the default, else the first). */
   get model(): ModelSummary | null {
@@ -88,13 +111,22 @@ export class ParamsState {
   }
 
   /** Takes the saved generation defaults. */
-  loadSettings(settings: Settings): void {
-    this.#values = { ...settings.generation, seed: undefined };
+  loadSettings(generation: GenerationParams): void {
+    this.#values = { ...generation, seed: undefined };
   }
 
-  /** Sets one numeric field (clamped into range). */
+  /** Sets one numeric field (clamped into range); a temperature of 0 or less turns greedy decoding on instead. */
   setNumber(key: NumericParam, value: number): void {
+    if (key === 'temperature' && Number.isFinite(value) && value <= 0) {
+      this.setGreedy(true);
+      return;
+    }
     this.#update({ [key]: clampParam(key, value, this.#values[key]) });
+  }
+
+  /** Turns greedy decoding on or off. */
+  setGreedy(greedy: boolean): void {
+    this.#update({ doSample: !greedy });
   }
 
   /** Sets the stop strings. */
@@ -110,43 +142,40 @@ export class ParamsState {
   /** Chooses the model and makes it the default for next time. */
   selectModel(id: string): void {
     this.#chosenModelId = id;
-    void this.#app.updateSettings({ defaultModelId: id });
+    this.#deps.onChooseModel(id);
   }
 
-  /** Applies a preset's values. */
+  /** Applies a creative preset's values (presets sample, so greedy goes off). */
   applyPreset(params: PresetParams): void {
-    this.#update(params);
+    this.#update({ ...params, doSample: true });
   }
 
-  /** Types a seed (locks it, since a typed seed is meant to be reused). */
+  /** Locks the seed: the one the last run used (to reproduce it), else a new random one. */
+  lockSeed(): void {
+    this.#lockedSeed = this.#lastUsedSeed ?? randomSeed();
+  }
+
+  /** Unlocks the seed: each run picks a new one. */
+  unlockSeed(): void {
+    this.#lockedSeed = null;
+  }
+
+  /** Types the locked seed (ignored while unlocked, where the field is disabled). */
   setSeed(seed: number): void {
-    if (!Number.isFinite(seed)) return;
-    this.#seed = Math.min(0xffff_ffff, Math.max(0, Math.round(seed)));
-    this.#seedLocked = true;
+    if (this.#lockedSeed === null || !Number.isFinite(seed)) return;
+    this.#lockedSeed = Math.min(0xffff_ffff, Math.max(0, Math.round(seed)));
   }
 
-  /** Locks or unlocks the seed. */
-  setSeedLocked(locked: boolean): void {
-    this.#seedLocked = locked;
-  }
-
-  /** Shows the seed a generation used, so the user can lock it to reproduce the result. */
+  /** Records the seed a generation used. */
   noteUsedSeed(seed: number): void {
-    if (!this.#seedLocked) this.#seed = seed;
+    this.#lastUsedSeed = seed;
   }
 
-  /** Takes a history entry's model, parameters and seed (locked, to reproduce it). */
-  applyEntry(entry: HistoryEntry): void {
-    this.#chosenModelId = entry.modelId;
-    this.#values = { ...entry.params, seed: undefined };
-    this.#seed = entry.seed;
-    this.#seedLocked = true;
-  }
-
-  /** The parameters to send: the seed only when locked. */
+  /** The parameters to send: the seed only when locked, one sequence when greedy. */
   request(overrides: PresetParams = {}): GenerationParams {
     const { seed: _unused, ...values } = { ...this.#values, ...overrides };
-    return this.#seedLocked ? { ...values, seed: this.#seed } : values;
+    const shaped = values.doSample ? values : { ...values, numReturnSequences: 1 };
+    return this.#lockedSeed !== null ? { ...shaped, seed: this.#lockedSeed } : shaped;
   }
 
   #update(patch: Partial<GenerationParams>): void {

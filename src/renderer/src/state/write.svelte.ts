@@ -3,17 +3,27 @@
  * candidate cycle, over the open document, the parameters and the editor.
  * The editor itself stays in its component and is reached through
  * `EditorPort`, so this class can be driven by tests with a fake editor.
+ *
+ * Generated text goes only where the writer asked for it. Every set of
+ * candidates is a Suggestion that belongs to one document (its opening, see
+ * DocumentHandle) and to the text before the cursor when Continue was
+ * pressed (its prefix; the anchor is the prefix's end):
+ * - another document never shows or takes them; they wait with their own;
+ * - once the text before the anchor changes they are stale: marked, no ghost,
+ *   and Tab refuses them, as editors drop an inline suggestion whose prefix
+ *   no longer matches (they come back if the edit is undone);
+ * - undoing an accept brings the set back and un-marks it in history.
  */
-import { ApiError, type DeviceName, type GenerationEvent, type HistoryEntry, type Timings } from '../../../shared/api';
+import { ApiError, type DeviceName, type GenerationEvent, type GenerationResult, type Timings } from '../../../shared/api';
 import { composePrompt, type ComposedPrompt } from '../../../shared/prompt';
 import { CandidateSet } from '../lib/candidates';
 import type { GenerateRequest } from '../lib/generation-router';
 import { cleanTemplateOutput } from '../lib/presets';
-import type { AppState } from './app.svelte';
-import { ContextMeterState, type MeterInput } from './context-meter.svelte';
-import { DocumentState } from './documents.svelte';
-import { ParamsState } from './params.svelte';
-import { TemplateForm } from './template-form.svelte';
+import type { ContextMeterState, MeterInput } from './context-meter.svelte';
+import type { ApiCaller, Generations, Reporter } from './deps';
+import { sameDocument, type DocumentHandle, type DocumentState } from './documents.svelte';
+import type { ParamsState } from './params.svelte';
+import type { TemplateForm } from './template-form.svelte';
 
 /** What the controller needs of the editor component. */
 export interface EditorPort {
@@ -21,20 +31,19 @@ export interface EditorPort {
   load(text: string): void;
   /** The text and the cursor (selection head). */
   snapshot(): { text: string; cursor: number };
-  /** Pins the ghost-text anchor at the cursor; it then follows edits. */
-  markAnchor(): void;
-  /** Inserts at the anchor as one undo step and puts the cursor after it. */
-  insertAtAnchor(text: string): void;
+  /** Pins the ghost anchor at `at`; it then follows edits (text typed at it moves it along). */
+  placeAnchor(at: number): void;
+  /** Where the ghost anchor is now, after the edits since it was placed; null when there is none. */
+  anchor(): number | null;
+  /** Inserts `text` at `at` as one undo step, puts the cursor after it, and removes the ghost. */
+  insert(at: number, text: string): void;
   focus(): void;
 }
 
 /** Where the prompt of the current candidates came from. */
-export type GenerationSource =
-  | { kind: 'document' }
-  | { kind: 'template'; name: string }
-  | { kind: 'rerun'; historyId: number };
+export type GenerationSource = { kind: 'document' } | { kind: 'template'; name: string };
 
-/** Facts about the current generation for the panel and status bar. */
+/** Facts about a generation for the panel and status bar. */
 export interface RunInfo {
   modelId: string;
   device: DeviceName | null;
@@ -45,38 +54,104 @@ export interface RunInfo {
   deviceFallbackReason: string | null;
 }
 
+/** Candidates waiting with another document than the open one. */
+export interface KeptElsewhere {
+  documentId: number;
+  title: string;
+  count: number;
+  running: boolean;
+}
+
+/** What WriteSession is built from. */
+export interface WriteDeps {
+  api: ApiCaller;
+  generations: Generations;
+  reporter: Reporter;
+  documents: DocumentState;
+  params: ParamsState;
+  meter: ContextMeterState;
+  template: TemplateForm;
+  /** Lines before the cursor at which the Author's Note goes. */
+  authorsNoteDepth: () => number;
+  /** A generation finished (status bar, History). */
+  onGenerationDone: (result: GenerationResult) => void;
+  /** History changed here (an accept or its undo). */
+  onHistoryChanged: () => void;
+}
+
+/** One generation's request and what the back end has said about it. */
+interface RunContext {
+  readonly request: GenerateRequest;
+  readonly source: GenerationSource;
+  generationId: string | null;
+  historyId: number | null;
+  /** The accepted index to record once `done` gives the history id (null: none). */
+  pendingAccept: number | null;
+  stopRequested: boolean;
+  /** Accept records go to the back end one after another, so an undo never overtakes its accept. */
+  acceptChain: Promise<void>;
+}
+
+/** Candidates, with the document and the text they were generated for. */
+interface Suggestion {
+  readonly owner: DocumentHandle;
+  /** The text before the anchor when Continue was pressed; the anchor is at `prefix.length`. */
+  readonly prefix: string;
+  readonly run: RunContext;
+  readonly candidates: CandidateSet;
+  readonly info: RunInfo;
+  /** The text before the anchor has changed since. */
+  readonly stale: boolean;
+}
+
+/** An accept that undo can take back (and redo repeat). */
+interface AcceptRecord {
+  /** The suggestion as it was, with the accepted candidate selected. */
+  suggestion: Suggestion;
+  index: number;
+  /** The document's whole text before and after the insert. */
+  before: string;
+  after: string;
+}
+
+const maxSuggestions = 8;
+const maxAcceptRecords = 20;
+
+const staleMessage = 'These candidates were written for text that has changed since. Continue (Ctrl+Enter) for new ones.';
+
 /** The facts of a generation before its `started` event. */
 function runNotStarted(modelId: string): RunInfo {
   return { modelId, device: null, seed: null, promptTokens: 0, truncatedPromptTokens: 0, timings: null, deviceFallbackReason: null };
 }
 
-interface RunContext {
-  request: GenerateRequest;
-  source: GenerationSource;
-  generationId: string | null;
-  historyId: number | null;
-  /** Accepted before `done` gave the history id. */
-  pendingAccept: number | null;
-  stopRequested: boolean;
-}
-
 /** Controller of the Write page. */
 export class WriteSession {
-  readonly #app: AppState;
+  readonly #deps: WriteDeps;
   readonly documents: DocumentState;
   readonly params: ParamsState;
   readonly meter: ContextMeterState;
   readonly template: TemplateForm;
 
-  #candidates = $state.raw(CandidateSet.idle());
-  #source = $state.raw<GenerationSource>({ kind: 'document' });
-  #run = $state.raw<RunInfo | null>(null);
+  #suggestions = $state.raw<readonly Suggestion[]>([]);
+  #active = $derived.by((): Suggestion | null => {
+    void this.documents.id;
+    const current = this.documents.handle;
+    return this.#suggestions.find((s) => sameDocument(s.owner, current)) ?? null;
+  });
   #cursor = $state(0);
   #message = $state<string | null>(null);
   #ghostText = $derived.by((): string | null => {
-    const text = this.#candidates.current?.text ?? '';
-    if (this.#candidates.phase === 'idle' || this.#candidates.phase === 'failed' || text.length === 0) return null;
-    return this.#source.kind === 'template' ? cleanTemplateOutput(text) : text;
+    const active = this.#active;
+    const text = active?.candidates.current?.text ?? '';
+    if (!active || active.stale || active.candidates.phase === 'failed' || text.length === 0) return null;
+    return active.run.source.kind === 'template' ? cleanTemplateOutput(text) : text;
+  });
+  #elsewhere = $derived.by((): KeptElsewhere | null => {
+    const current = this.documents.handle;
+    const other = this.#suggestions.find((s) => s.owner.id !== null && !sameDocument(s.owner, current) && s.candidates.phase !== 'idle');
+    if (!other || other.owner.id === null) return null;
+    const id = other.owner.id;
+    return { documentId: id, title: this.documents.list.find((d) => d.id === id)?.title ?? 'another document', count: other.candidates.cards.length, running: other.candidates.running };
   });
   #meterInput = $derived.by((): MeterInput | null => {
     const model = this.params.model;
@@ -84,30 +159,44 @@ export class WriteSession {
     const composed = this.#compose(this.documents.text, this.#cursor);
     return { modelId: model.id, memory: composed.memory, prompt: composed.prompt };
   });
-  #current: RunContext | null = null;
+  #accepted: AcceptRecord[] = [];
+  #undone: AcceptRecord[] = [];
   #port: EditorPort | null = null;
-  #whenPortAttached: (() => void) | null = null;
 
-  constructor(app: AppState) {
-    this.#app = app;
-    this.documents = new DocumentState(app);
-    this.params = new ParamsState(app);
-    this.meter = new ContextMeterState(app, () => this.params.model, () => this.params.values.maxNewTokens);
-    this.template = new TemplateForm();
+  constructor(deps: WriteDeps) {
+    this.#deps = deps;
+    this.documents = deps.documents;
+    this.params = deps.params;
+    this.meter = deps.meter;
+    this.template = deps.template;
   }
 
+  /** The open document's candidates (idle when it has none). */
   get candidates(): CandidateSet {
-    return this.#candidates;
+    return this.#active?.candidates ?? CandidateSet.idle();
   }
   get source(): GenerationSource {
-    return this.#source;
+    return this.#active?.run.source ?? { kind: 'document' };
   }
   get run(): RunInfo | null {
-    return this.#run;
+    return this.#active?.info ?? null;
   }
-  /** Text shown at the cursor as ghost text, or null. */
+  /** The open document's candidates were written for text that has changed since. */
+  get stale(): boolean {
+    return this.#active?.stale ?? false;
+  }
+  /** Tab / Accept has something it may insert. */
+  get canAccept(): boolean {
+    const active = this.#active;
+    return active !== null && !active.stale && active.candidates.canAccept;
+  }
+  /** Text shown at the anchor as ghost text, or null. */
   get ghostText(): string | null {
     return this.#ghostText;
+  }
+  /** Candidates waiting with another document, to mention on this one. */
+  get elsewhere(): KeptElsewhere | null {
+    return this.#elsewhere;
   }
   /** What the context meter should measure now (memory + prompt for the cursor). */
   get meterInput(): MeterInput | null {
@@ -119,7 +208,8 @@ export class WriteSession {
   }
   /** Retry has something to repeat. */
   get canRetry(): boolean {
-    return this.#current !== null && !this.#candidates.running;
+    const active = this.#active;
+    return active !== null && !active.candidates.running;
   }
 
   /** Loads the documents list and the latest document. */
@@ -130,12 +220,14 @@ export class WriteSession {
   /** Connects (or, with null, disconnects) the editor component. */
   attachEditor(port: EditorPort | null): void {
     this.#port = port;
-    this.documents.setLoader(port ? (text) => port.load(text) : null);
-    if (port && this.#whenPortAttached) {
-      const run = this.#whenPortAttached;
-      this.#whenPortAttached = null;
-      run();
-    }
+    this.documents.setLoader(
+      port
+        ? (text) => {
+            port.load(text);
+            this.#onDocumentShown(text);
+          }
+        : null,
+    );
   }
 
   /** Puts the keyboard focus in the editor. */
@@ -146,6 +238,13 @@ export class WriteSession {
   /** The editor's cursor moved. */
   moveCursor(position: number): void {
     this.#cursor = position;
+  }
+
+  /** The writer changed the text (typing, undo, redo, paste). */
+  editText(text: string): void {
+    this.documents.editText(text);
+    this.#checkFreshness(text);
+    this.#checkUndoneAccepts(text);
   }
 
   /** Continue: candidates for the text before the cursor (memory and author's note applied). */
@@ -159,10 +258,10 @@ export class WriteSession {
     }
     const { text, cursor } = port.snapshot();
     const composed = this.#compose(text, cursor);
-    port.markAnchor();
     await this.#generate(
       { modelId: model.id, prompt: composed.prompt, memory: composed.memory, params: this.params.request(), documentId: this.documents.id },
       { kind: 'document' },
+      text.slice(0, cursor),
     );
   }
 
@@ -181,10 +280,11 @@ export class WriteSession {
       this.#message = `Fill in the ${missing} field first.`;
       return;
     }
-    port.markAnchor();
+    const { text, cursor } = port.snapshot();
     await this.#generate(
       { modelId: model.id, prompt: this.template.prompt, memory: '', params: this.params.request(template.params), documentId: this.documents.id },
       { kind: 'template', name: template.name },
+      text.slice(0, cursor),
     );
   }
 
@@ -195,160 +295,226 @@ export class WriteSession {
       if (this.template.missing) this.#message = `Fill in the ${this.template.missing} field first.`;
       return;
     }
-    port.markAnchor();
-    port.insertAtAnchor(this.template.prompt);
+    port.insert(port.snapshot().cursor, this.template.prompt);
     port.focus();
   }
 
-  /** Retry: the same request again; a new seed unless the seed is locked. */
+  /** Retry: the same request for the same place again, with a new seed unless it is locked; stale candidates continue afresh. */
   async retry(): Promise<void> {
-    const previous = this.#current;
-    if (!previous) return this.continue();
-    if (this.#candidates.phase === 'idle') this.#port?.markAnchor();
-    const { seed: _unused, ...params } = previous.request.params ?? {};
-    const seeded = this.params.seedLocked ? { ...params, seed: this.params.seed } : params;
-    await this.#generate({ ...previous.request, params: seeded }, previous.source);
+    const active = this.#active;
+    if (!active || active.stale) return this.continue();
+    const { seed: _unused, ...params } = active.run.request.params ?? {};
+    const locked = this.params.lockedSeed;
+    await this.#generate({ ...active.run.request, params: locked !== null ? { ...params, seed: locked } : params }, active.run.source, active.prefix);
   }
 
-  /** Re-runs a history entry with its model, parameters and seed; candidates appear at the cursor. */
-  async rerun(entry: HistoryEntry): Promise<void> {
-    this.params.applyEntry(entry);
-    const go = async (): Promise<void> => {
-      this.#port?.markAnchor();
-      await this.#generate(
-        {
-          modelId: entry.modelId,
-          prompt: entry.prompt,
-          memory: entry.memory,
-          params: { ...entry.params, seed: entry.seed },
-          documentId: this.documents.id,
-        },
-        { kind: 'rerun', historyId: entry.id },
-      );
-    };
-    if (this.#port) await go();
-    else this.#whenPortAttached = () => void go();
-  }
-
-  /** Stop: asks the back end to end the running generation (what streamed so far stays). */
+  /** Stop: asks the back end to end the open document's generation (what streamed so far stays). */
   async stop(): Promise<void> {
-    const run = this.#current;
-    if (run && this.#candidates.running) await this.#cancel(run);
+    const active = this.#active;
+    if (active?.candidates.running) await this.#cancel(active.run);
   }
 
   /** Escape: stops a running generation, else dismisses the candidates. Returns whether it did anything. */
   escape(): boolean {
-    if (this.#candidates.running) {
+    const active = this.#active;
+    if (!active) return false;
+    if (active.candidates.running) {
       void this.stop();
       return true;
     }
-    if (this.#candidates.phase !== 'idle') {
-      this.#candidates = CandidateSet.idle();
-      return true;
-    }
-    return false;
+    this.#suggestions = this.#suggestions.filter((s) => s !== active);
+    this.#message = null;
+    return true;
   }
 
   /** Alt+[ / Alt+]: moves the selection. Returns whether there was anything to cycle. */
   cycle(step: number): boolean {
-    if (this.#candidates.cards.length < 2) return false;
-    this.#candidates = this.#candidates.cycle(step);
+    const active = this.#active;
+    if (!active || active.stale || active.candidates.cards.length < 2) return false;
+    this.#replace(active, { ...active, candidates: active.candidates.cycle(step) });
     return true;
   }
 
   /** Selects a card (click). */
   select(index: number): void {
-    this.#candidates = this.#candidates.select(index);
+    const active = this.#active;
+    if (active) this.#replace(active, { ...active, candidates: active.candidates.select(index) });
   }
 
-  /** Tab / Accept: inserts the selected candidate as one undo step and records it in history. */
+  /**
+   * Tab / Accept: inserts the selected candidate at its anchor as one undo step and records it in history.
+   * Stale candidates are refused (true: the key was handled, the message says why).
+   */
   accept(index?: number): boolean {
     const port = this.#port;
-    const run = this.#current;
-    if (!port || !run) return false;
-    const set = index === undefined ? this.#candidates : this.#candidates.select(index);
+    const active = this.#active;
+    if (!port || !active) return false;
+    if (active.stale) {
+      this.#message = staleMessage;
+      return true;
+    }
+    const set = index === undefined ? active.candidates : active.candidates.select(index);
     const accepted = set.accept();
     if (!accepted) return false;
-    const wasRunning = set.running;
-    const text = run.source.kind === 'template' ? cleanTemplateOutput(accepted.text) : accepted.text;
-    port.insertAtAnchor(text);
-    this.#candidates = accepted.next;
+    const before = port.snapshot().text;
+    const at = active.prefix.length;
+    const text = active.run.source.kind === 'template' ? cleanTemplateOutput(accepted.text) : accepted.text;
+    const record: AcceptRecord = { suggestion: { ...active, candidates: set }, index: accepted.index, before, after: before.slice(0, at) + text + before.slice(at) };
+    this.#accepted = [...this.#accepted, record].slice(-maxAcceptRecords);
+    this.#undone = this.#undone.filter((r) => !sameDocument(r.suggestion.owner, active.owner));
+    this.#suggestions = this.#suggestions.filter((s) => s !== active);
     this.#message = null;
-    if (run.historyId !== null) void this.#recordAccept(run.historyId, accepted.index);
-    else run.pendingAccept = accepted.index;
+    port.insert(at, text);
+    this.#recordAccept(active.run, accepted.index);
     // Accepting mid-stream ends the generation; its `done` still brings the history id.
-    if (wasRunning) void this.#cancel(run);
+    if (set.running) void this.#cancel(active.run);
     return true;
+  }
+
+  /** A document was deleted: its candidates and accepts go with it. */
+  forgetDocument(id: number): void {
+    for (const s of this.#suggestions) if (s.owner.id === id && s.candidates.running) void this.#cancel(s.run);
+    this.#suggestions = this.#suggestions.filter((s) => s.owner.id !== id);
+    this.#accepted = this.#accepted.filter((r) => r.suggestion.owner.id !== id);
+    this.#undone = this.#undone.filter((r) => r.suggestion.owner.id !== id);
+  }
+
+  /** The text before the anchor decides: unchanged (and the anchor where it was) means fresh. */
+  #checkFreshness(text: string): void {
+    const active = this.#active;
+    if (!active) return;
+    const anchor = this.#port?.anchor() ?? null;
+    const fresh = anchor === active.prefix.length && text.startsWith(active.prefix);
+    if (fresh === !active.stale) return;
+    this.#replace(active, { ...active, stale: !fresh });
+    if (fresh && this.#message === staleMessage) this.#message = null;
+  }
+
+  /** Undo of an accept restores its candidates (and un-marks it in history); redo accepts it again. */
+  #checkUndoneAccepts(text: string): void {
+    const owner = this.documents.handle;
+    const accepted = this.#accepted.findLast((r) => sameDocument(r.suggestion.owner, owner));
+    if (accepted && text === accepted.before) {
+      this.#accepted = this.#accepted.filter((r) => r !== accepted);
+      this.#undone = [...this.#undone, accepted].slice(-maxAcceptRecords);
+      const current = this.#active;
+      if (current && current.run !== accepted.suggestion.run && current.candidates.running) void this.#cancel(current.run);
+      const restored: Suggestion = { ...accepted.suggestion, stale: false };
+      this.#suggestions = [restored, ...this.#suggestions.filter((s) => !sameDocument(s.owner, owner))];
+      this.#port?.placeAnchor(restored.prefix.length);
+      this.#recordAccept(accepted.suggestion.run, null);
+      return;
+    }
+    const undone = this.#undone.findLast((r) => sameDocument(r.suggestion.owner, owner));
+    if (undone && text === undone.after) {
+      this.#undone = this.#undone.filter((r) => r !== undone);
+      this.#accepted = [...this.#accepted, undone].slice(-maxAcceptRecords);
+      this.#suggestions = this.#suggestions.filter((s) => s.run !== undone.suggestion.run);
+      this.#recordAccept(undone.suggestion.run, undone.index);
+    }
+  }
+
+  /** A document was loaded into the editor: its own candidates come back if its text is still what they were written for. */
+  #onDocumentShown(text: string): void {
+    const current = this.documents.handle;
+    // An unsaved new document cannot be opened again: whatever it had is gone.
+    for (const s of this.#suggestions) if (s.owner.id === null && s.owner !== current && s.candidates.running) void this.#cancel(s.run);
+    this.#suggestions = this.#suggestions.filter((s) => s.owner.id !== null || s.owner === current);
+    const active = this.#active;
+    this.#message = null;
+    if (!active) return;
+    const fresh = text.startsWith(active.prefix);
+    this.#replace(active, { ...active, stale: !fresh });
+    if (fresh) this.#port?.placeAnchor(active.prefix.length);
   }
 
   async #cancel(run: RunContext): Promise<void> {
     run.stopRequested = true;
     if (run.generationId === null) return;
     try {
-      await this.#app.generations.cancel(run.generationId);
+      await this.#deps.generations.cancel(run.generationId);
     } catch (error) {
-      this.#app.reportError(error, 'Could not stop the generation');
+      this.#deps.reporter.reportError(error, 'Could not stop the generation');
     }
   }
 
-  async #generate(request: GenerateRequest, source: GenerationSource): Promise<void> {
-    const previous = this.#current;
-    if (previous && this.#candidates.running) void this.#cancel(previous);
-    const run: RunContext = { request, source, generationId: null, historyId: null, pendingAccept: null, stopRequested: false };
-    this.#current = run;
-    this.#source = source;
+  async #generate(request: GenerateRequest, source: GenerationSource, prefix: string): Promise<void> {
+    // One generation at a time: a new one stops the running one (whose candidates stay with their document).
+    for (const s of this.#suggestions) if (s.candidates.running) void this.#cancel(s.run);
+    const owner = this.documents.handle;
+    const run: RunContext = { request, source, generationId: null, historyId: null, pendingAccept: null, stopRequested: false, acceptChain: Promise.resolve() };
+    const suggestion: Suggestion = {
+      owner,
+      prefix,
+      run,
+      candidates: CandidateSet.waiting(request.params.numReturnSequences ?? 3),
+      info: runNotStarted(request.modelId),
+      stale: false,
+    };
+    this.#suggestions = [suggestion, ...this.#suggestions.filter((s) => !sameDocument(s.owner, owner))].slice(0, maxSuggestions);
     this.#message = null;
-    this.#candidates = CandidateSet.waiting(request.params.numReturnSequences ?? 3);
-    this.#run = runNotStarted(request.modelId);
+    this.#port?.placeAnchor(prefix.length);
     try {
-      run.generationId = await this.#app.generations.start(request, (event) => this.#onEvent(run, event));
+      run.generationId = await this.#deps.generations.start(request, (event) => this.#onEvent(run, event));
     } catch (error) {
-      if (this.#current === run) this.#candidates = this.#candidates.failed(ApiError.from(error).message);
-      this.#app.reportError(error, 'Could not start the generation');
+      this.#mapRun(run, (s) => ({ ...s, candidates: s.candidates.failed(ApiError.from(error).message) }));
+      this.#deps.reporter.reportError(error, 'Could not start the generation');
       return;
     }
     if (run.stopRequested) void this.#cancel(run);
   }
 
   #onEvent(run: RunContext, event: GenerationEvent): void {
-    const isCurrent = this.#current === run;
     switch (event.type) {
       case 'started':
-        if (!isCurrent) return;
-        this.#candidates = this.#candidates.started(event.numSequences);
-        this.#run = { ...this.#runInfo(), device: event.device, seed: event.seed, promptTokens: event.promptTokens, truncatedPromptTokens: event.truncatedPromptTokens };
         this.params.noteUsedSeed(event.seed);
+        this.#mapRun(run, (s) => ({
+          ...s,
+          candidates: s.candidates.started(event.numSequences),
+          info: { ...s.info, device: event.device, seed: event.seed, promptTokens: event.promptTokens, truncatedPromptTokens: event.truncatedPromptTokens },
+        }));
         return;
       case 'delta':
-        if (isCurrent) this.#candidates = this.#candidates.withDelta(event.sequence, event.text);
+        this.#mapRun(run, (s) => ({ ...s, candidates: s.candidates.withDelta(event.sequence, event.text) }));
         return;
       case 'done': {
         const { result } = event;
         run.historyId = result.historyId;
-        this.#app.noteGeneration(result);
-        if (run.pendingAccept !== null) void this.#recordAccept(result.historyId, run.pendingAccept);
-        if (!isCurrent) return;
-        if (this.#candidates.phase !== 'idle') this.#candidates = this.#candidates.finished(result);
-        this.#run = {
-          modelId: result.modelId,
-          device: result.device,
-          seed: result.seed,
-          promptTokens: result.promptTokens,
-          truncatedPromptTokens: result.truncatedPromptTokens,
-          timings: result.timings,
-          deviceFallbackReason: result.deviceFallbackReason ?? null,
-        };
+        this.#deps.onGenerationDone(result);
+        if (run.pendingAccept !== null) this.#recordAccept(run, run.pendingAccept);
+        this.#mapRun(run, (s) => ({
+          ...s,
+          candidates: s.candidates.phase === 'idle' ? s.candidates : s.candidates.finished(result),
+          info: {
+            modelId: result.modelId,
+            device: result.device,
+            seed: result.seed,
+            promptTokens: result.promptTokens,
+            truncatedPromptTokens: result.truncatedPromptTokens,
+            timings: result.timings,
+            deviceFallbackReason: result.deviceFallbackReason ?? null,
+          },
+        }));
         return;
       }
       case 'error':
-        if (!isCurrent) return;
         if (event.error.kind === 'cancelled') {
-          this.#candidates = this.#candidates.stopped();
+          this.#mapRun(run, (s) => ({ ...s, candidates: s.candidates.stopped() }));
           return;
         }
-        this.#candidates = this.#candidates.failed(event.error.message);
-        this.#app.reportError(ApiError.from(event.error), 'Generation failed');
+        this.#mapRun(run, (s) => ({ ...s, candidates: s.candidates.failed(event.error.message) }));
+        this.#deps.reporter.reportError(ApiError.from(event.error), 'Generation failed');
     }
+  }
+
+  /** Applies an event of `run` to its suggestion and to the accepts that may bring it back. */
+  #mapRun(run: RunContext, change: (suggestion: Suggestion) => Suggestion): void {
+    if (this.#suggestions.some((s) => s.run === run)) this.#suggestions = this.#suggestions.map((s) => (s.run === run ? change(s) : s));
+    for (const record of [...this.#accepted, ...this.#undone]) if (record.suggestion.run === run) record.suggestion = change(record.suggestion);
+  }
+
+  #replace(previous: Suggestion, next: Suggestion): void {
+    this.#suggestions = this.#suggestions.map((s) => (s === previous ? next : s));
   }
 
   /** What Continue sends for `text` with the cursor at `cursor`: the document's memory and author's note applied. */
@@ -357,25 +523,30 @@ export class WriteSession {
       memory: this.documents.memory,
       text: text.slice(0, cursor),
       authorsNote: this.documents.authorsNote,
-      depth: this.#app.settings.authorsNoteDepth,
+      depth: this.#deps.authorsNoteDepth(),
     });
   }
 
-  #runInfo(): RunInfo {
-    return this.#run ?? runNotStarted('');
-  }
-
-  async #recordAccept(historyId: number, candidateIndex: number): Promise<void> {
-    try {
-      await this.#app.api.call('history.accept', { id: historyId, candidateIndex });
-      this.#app.touchHistory();
-    } catch (error) {
-      this.#app.reportError(error, 'Could not record the accepted candidate');
+  /** Marks (or, with null, un-marks) the accepted candidate of `run` in history, in order with earlier marks. */
+  #recordAccept(run: RunContext, candidateIndex: number | null): void {
+    if (run.historyId === null) {
+      run.pendingAccept = candidateIndex;
+      return;
     }
+    const id = run.historyId;
+    run.pendingAccept = null;
+    run.acceptChain = run.acceptChain.then(async () => {
+      try {
+        await this.#deps.api.call('history.accept', { id, candidateIndex });
+        this.#deps.onHistoryChanged();
+      } catch (error) {
+        this.#deps.reporter.reportError(error, 'Could not record the accepted candidate');
+      }
+    });
   }
 
   #noModel(): void {
     this.#message = 'No model yet: import one on the Models page.';
-    this.#app.notify('warning', 'No model is imported yet. Open Models to import one.', 'no-model');
+    this.#deps.reporter.notify('warning', 'No model is imported yet. Open Models to import one.', 'no-model');
   }
 }

@@ -1,4 +1,5 @@
-import { appendFileSync, cpSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, cpSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -352,7 +353,7 @@ describe('readCheckpoint refuses bad input', () => {
     await expectEngineError(readCheckpoint(dir), 'bad_input', 'model.safetensors', 'wpe.weight', '[64, 16]', '[32, 16]');
     const deeper = fresh();
     editConfig(deeper, (c) => { c.n_layer = 2; });
-    await expectEngineError(readCheckpoint(deeper), 'bad_input', 'missing tensor h.1.');
+    await expectEngineError(readCheckpoint(deeper), 'bad_input', 'config.json', 'n_layer is 2', 'holds 1 layer');
   });
 
   it('an unexpected tensor, and one stored under both key layouts', async () => {
@@ -426,5 +427,164 @@ describe('readCheckpoint refuses bad input', () => {
 
     writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { ...weightMap, 'wte.weight': '../elsewhere.safetensors' } }));
     await expectEngineError(readCheckpoint(dir), 'bad_input', 'model.safetensors.index.json', 'wte.weight');
+  });
+});
+
+/** Resolves with what `promise` settled to, or rejects after `ms` (a hang fails the test instead of stalling it). */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+describe('checkpoint faults (issue 6, fault 3.4)', () => {
+  let template: string;
+  let legacy: string;
+  beforeAll(async () => {
+    template = join(tempDir(), 'ckpt');
+    legacy = join(tempDir(), 'legacy');
+    await makeRandomCheckpoint(template, { nLayer: 1, nEmbd: 16, nHead: 2, seed: 1 });
+    await makeRandomCheckpoint(legacy, { nLayer: 1, nEmbd: 16, nHead: 2, seed: 1, tokenizer: 'vocab+merges' });
+  });
+  const fresh = (from = template): string => {
+    const dir = join(tempDir(), 'ckpt');
+    cpSync(from, dir, { recursive: true });
+    return dir;
+  };
+
+  it('n_layer 1e9 in config.json fails at once, checked against the layers the header lists, before anything is built', async () => {
+    const dir = fresh();
+    editConfig(dir, (c) => { c.n_layer = 1e9; });
+    const started = performance.now();
+    const error = await within(expectEngineError(readCheckpoint(dir), 'bad_input', 'config.json', 'n_layer', '1000000000', '1 layer'), 10_000, 'readCheckpoint');
+    expect(error.message).toContain('model.safetensors');
+    expect(performance.now() - started).toBeLessThan(2_000);
+  });
+
+  it('a header that names layer h.999999999 is refused by its layer count, not expanded', async () => {
+    const dir = fresh();
+    rewriteTensors(join(dir, 'model.safetensors'), (t) => {
+      t.set('h.999999999.ln_1.weight', { dtype: 'F32', shape: [16], bytes: new Uint8Array(64) });
+    });
+    editConfig(dir, (c) => { c.n_layer = 1e9; });
+    await within(expectEngineError(readCheckpoint(dir), 'bad_input', 'n_layer is 1000000000', 'model.safetensors', 'none of layer h.1'), 10_000, 'readCheckpoint');
+  });
+
+  it('model.safetensors that is a folder, or a symlink to /etc, is refused as not a regular file (no EISDIR)', async () => {
+    const folder = fresh();
+    rmSync(join(folder, 'model.safetensors'));
+    mkdirSync(join(folder, 'model.safetensors'));
+    await expectEngineError(readCheckpoint(folder), 'bad_input', 'model.safetensors', 'not a regular file');
+    const linked = fresh();
+    rmSync(join(linked, 'model.safetensors'));
+    symlinkSync('/etc', join(linked, 'model.safetensors'));
+    await expectEngineError(readCheckpoint(linked), 'bad_input', 'model.safetensors', 'not a regular file');
+  });
+
+  it('config.json that is a FIFO is refused at once instead of hanging the import', async () => {
+    const dir = fresh();
+    rmSync(join(dir, 'config.json'));
+    execFileSync('mkfifo', [join(dir, 'config.json')]);
+    await within(expectEngineError(readCheckpoint(dir), 'bad_input', 'config.json', 'not a regular file'), 5_000, 'readCheckpoint on a FIFO');
+  });
+
+  it('tokenizer.json that is a FIFO or a device is refused too', async () => {
+    const dir = fresh();
+    rmSync(join(dir, 'tokenizer.json'));
+    symlinkSync('/dev/zero', join(dir, 'tokenizer.json'));
+    await within(expectEngineError(readCheckpoint(dir), 'bad_input', 'tokenizer.json', 'not a regular file'), 5_000, 'readCheckpoint on /dev/zero');
+  });
+
+  it('an HF-cache style symlink to a regular blob file is followed', async () => {
+    const dir = fresh();
+    const blobs = join(tempDir(), 'blobs');
+    mkdirSync(blobs);
+    for (const name of ['config.json', 'model.safetensors', 'tokenizer.json']) {
+      renameSync(join(dir, name), join(blobs, `blob-${name}`));
+      symlinkSync(join(blobs, `blob-${name}`), join(dir, name));
+    }
+    expect((await readCheckpoint(dir)).config.nLayer).toBe(1);
+  });
+
+  it('error messages never echo file contents: config.json linked to a passwd-like file', async () => {
+    const secretFile = join(tempDir(), 'passwd');
+    writeFileSync(secretFile, 'root:x:0:0:SECRET-LINE:/root:/bin/bash\n');
+    const dir = fresh();
+    rmSync(join(dir, 'config.json'));
+    symlinkSync(secretFile, join(dir, 'config.json'));
+    const error = await expectEngineError(readCheckpoint(dir), 'bad_input', 'config.json', 'malformed JSON');
+    expect(error.message).not.toMatch(/root|SECRET/);
+
+    const jsonSecret = fresh();
+    editConfig(jsonSecret, (c) => { c.model_type = 'a-long-secret-value-0123456789abcdef'; c.n_layer = 'another-secret-0123456789'; });
+    const typeError = await expectEngineError(readCheckpoint(jsonSecret), 'refused', 'config.json', 'model_type');
+    expect(typeError.message).not.toContain('secret');
+  });
+
+  it('oversized JSON files are refused without being read whole', async () => {
+    const dir = fresh();
+    writeFileSync(join(dir, 'config.json'), Buffer.alloc(5 * 1024 * 1024, 0x20));
+    await expectEngineError(readCheckpoint(dir), 'bad_input', 'config.json', 'MiB');
+  });
+
+  const BAD_MERGES: unknown[] = [[1, 2], null, { a: 1 }, 'x'];
+
+  it('malformed merges in tokenizer.json ([[1,2],null,{"a":1},"x"]) are refused', async () => {
+    for (const bad of [BAD_MERGES, ...BAD_MERGES.map((m) => [m])]) {
+      const dir = fresh();
+      const file = join(dir, 'tokenizer.json');
+      const json = JSON.parse(readFileSync(file, 'utf8')) as { model: { merges: unknown[] } };
+      json.model.merges = [...json.model.merges.slice(0, 5), ...bad];
+      writeFileSync(file, JSON.stringify(json));
+      await expectEngineError(readCheckpoint(dir), 'bad_input', 'tokenizer.json', 'merges[5]');
+    }
+  });
+
+  it('merges naming tokens outside the vocabulary, or mixing both merge forms, are refused', async () => {
+    const cases: [unknown[], string][] = [
+      [['Ġ t', 'zzzq qqqz'], 'merges[1]'],
+      [['Ġ t', ['h', 'e']], 'merges[1]'],
+      [[['Ġ', 't'], ['h', 'e', 'x']], 'merges[1]'],
+      [['Ġ t', 'Ġ  t'], 'merges[1]'],
+    ];
+    for (const [merges, fragment] of cases) {
+      const dir = fresh();
+      const file = join(dir, 'tokenizer.json');
+      const json = JSON.parse(readFileSync(file, 'utf8')) as { model: { merges: unknown[] } };
+      json.model.merges = merges;
+      writeFileSync(file, JSON.stringify(json));
+      await expectEngineError(readCheckpoint(dir), 'bad_input', 'tokenizer.json', fragment);
+    }
+    const pairs = fresh();
+    const file = join(pairs, 'tokenizer.json');
+    const json = JSON.parse(readFileSync(file, 'utf8')) as { model: { merges: string[] } };
+    json.model.merges = json.model.merges.map((m) => m.split(' ')) as unknown as string[];
+    writeFileSync(file, JSON.stringify(json));
+    await expect(readCheckpoint(pairs)).resolves.toBeDefined();
+  });
+
+  it('malformed merges.txt lines are refused with their line number', async () => {
+    for (const line of ['[1, 2]', 'null', '{"a":1}', 'x', 'Ġ t extra', 'zzzq qqqz']) {
+      const dir = fresh(legacy);
+      const file = join(dir, 'merges.txt');
+      const lines = readFileSync(file, 'utf8').split('\n');
+      lines.splice(3, 0, line);
+      writeFileSync(file, lines.join('\n'));
+      await expectEngineError(readCheckpoint(dir), 'bad_input', 'merges.txt', 'line 4');
+    }
+  });
+
+  it('a vocabulary with duplicate ids or without the 256 byte symbols is refused', async () => {
+    const dup = fresh(legacy);
+    const vocabFile = join(dup, 'vocab.json');
+    const vocab = JSON.parse(readFileSync(vocabFile, 'utf8')) as Record<string, number>;
+    writeFileSync(vocabFile, JSON.stringify({ ...vocab, 'Ġduplicate': 5 }));
+    await expectEngineError(readCheckpoint(dup), 'bad_input', 'vocab.json', 'id 5');
+    const bytes = fresh(legacy);
+    const { a: _a, ...withoutA } = vocab;
+    writeFileSync(join(bytes, 'vocab.json'), JSON.stringify(withoutA));
+    await expectEngineError(readCheckpoint(bytes), 'bad_input', 'vocab.json', 'byte');
   });
 });

@@ -1,6 +1,10 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  closeSync, copyFileSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync,
+  writeFileSync, writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { readCheckpoint } from '../../../../src/main/engine/checkpoint';
 import { ModelStore, type OnnxBuilder } from '../../../../src/main/engine/models/store';
 import { loadTokenizer } from '../../../../src/main/engine/tokenizer';
 import type { Gpt2Checkpoint } from '../../../../src/main/engine/types';
@@ -185,5 +189,97 @@ describe('ModelStore', () => {
     const linked = statSync(join(model.dir, 'onnx', 'model.safetensors'));
     expect(linked.ino).toBe(weights.ino);
     expect(model.sizeBytes).toBe(folderBytes(model.dir) - linked.size);
+  });
+});
+
+/** Overwrites element `index` of tensor `name` in the checkpoint's model.safetensors with the raw little-endian `bits`. */
+async function poke(dir: string, name: string, index: number, bits: number): Promise<void> {
+  const location = (await readCheckpoint(dir)).tensors.get(name);
+  if (!location) throw new Error(`no tensor ${name}`);
+  const width = location.dtype === 'F32' ? 4 : 2;
+  const bytes = Buffer.alloc(width);
+  if (width === 4) bytes.writeUInt32LE(bits);
+  else bytes.writeUInt16LE(bits);
+  const fd = openSync(location.file, 'r+');
+  try {
+    writeSync(fd, bytes, 0, width, location.offset + index * width);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+describe('ModelStore import faults (issue 6, fault 3.4)', () => {
+  let ckptDir: string;
+  beforeAll(async () => {
+    ckptDir = join(tempDir(), 'ckpt');
+    await makeRandomCheckpoint(ckptDir, { nLayer: 1, nEmbd: 16, nHead: 2 });
+  });
+  const leftovers = (home: string) => (existsSync(join(home, 'models')) ? readdirSync(join(home, 'models')) : []);
+
+  it.each([
+    ['F32', 'h.0.mlp.c_fc.weight', 0x7fc00000, 'NaN'],
+    ['F32', 'wte.weight', 0xff800000, '-Inf'],
+    ['F16', 'h.1.attn.c_proj.bias', 0x7e00, 'NaN'],
+    ['BF16', 'ln_f.weight', 0x7f80, '+Inf'],
+  ] as const)('NaN/Inf weights are refused at import, naming the tensor (%s %s, %s %s)', async (dtype, tensor, bits, _label) => {
+    const src = join(tempDir(), 'nan');
+    await makeRandomCheckpoint(src, { nLayer: 2, nEmbd: 16, nHead: 2, dtype });
+    await poke(src, tensor, 7, bits);
+    const home = tempDir();
+    const error = await engineError(new ModelStore(home, { buildOnnx: stubBuilder() }).import(src, 'nan'));
+    expect(error.kind).toBe('bad_input');
+    expect(error.message).toContain(`tensor ${tensor} holds 1 NaN or infinite value`);
+    expect(error.message).toContain('first at element 7');
+    expect(leftovers(home)).toEqual([]);
+  });
+
+  it('refuses an import that does not fit on the disk before writing anything', async () => {
+    const home = tempDir();
+    const store = new ModelStore(home, { buildOnnx: stubBuilder(), freeDiskBytes: async () => 10 * 1024 * 1024 });
+    const error = await engineError(store.import(ckptDir, 'big'));
+    expect(error.kind).toBe('refused');
+    expect(error.message).toMatch(/not enough disk space for importing "big": it needs [\d.]+ MiB in .*models, and 10\.0 MiB is free/);
+    expect(leftovers(home)).toEqual([]);
+  });
+
+  it('a cancelled import leaves nothing behind', async () => {
+    const home = tempDir();
+    const abort = new AbortController();
+    const store = new ModelStore(home, { buildOnnx: stubBuilder() });
+    const phases: string[] = [];
+    const error = await engineError(store.import(ckptDir, 'cancel-me', {
+      signal: abort.signal,
+      onProgress: (p) => {
+        phases.push(p.phase);
+        if (p.phase === 'scanning') abort.abort();
+      },
+    }));
+    expect(error.kind).toBe('cancelled');
+    expect(phases).toContain('copying');
+    expect(leftovers(home)).toEqual([]);
+  });
+
+  it("transfer 'link' hard-links the files a symlinked snapshot points to, and records the origin", async () => {
+    const cache = tempDir();
+    const blobs = join(cache, 'blobs');
+    const snapshot = join(cache, 'snapshots', 'abc123');
+    mkdirSync(blobs, { recursive: true });
+    mkdirSync(snapshot, { recursive: true });
+    for (const name of readdirSync(ckptDir)) {
+      copyFileSync(join(ckptDir, name), join(blobs, `blob-${name}`));
+      symlinkSync(join('..', '..', 'blobs', `blob-${name}`), join(snapshot, name));
+    }
+    const home = tempDir();
+    const origin = { kind: 'hf-cache', repo: 'owner/tiny', revision: 'abc123', path: snapshot } as const;
+    const model = await new ModelStore(home).import(snapshot, 'linked', { transfer: 'link', origin });
+    const blob = statSync(join(blobs, 'blob-model.safetensors'));
+    expect(statSync(join(model.dir, 'model.safetensors')).ino).toBe(blob.ino);
+    expect(lstatSync(join(model.dir, 'model.safetensors')).isSymbolicLink()).toBe(false);
+    expect(model.weightsLinked).toBe(true);
+    expect(model.origin).toEqual(origin);
+    expect(new ModelStore(home).get('linked').origin).toEqual(origin);
+    // The source is untouched by removing the model.
+    new ModelStore(home).remove('linked');
+    expect(statSync(join(blobs, 'blob-model.safetensors')).size).toBe(blob.size);
   });
 });

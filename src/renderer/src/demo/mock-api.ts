@@ -1,8 +1,14 @@
 /**
- * An in-memory InkwellApi for developing and testing the UI without a back
- * end (`?mock=1`). Requests go through the real schemas (parseRequest), so the
- * UI meets the same validation errors; generation streams made-up prose word
- * by word on timers, deterministic for a given seed.
+ * An in-memory InkwellApi for the demo and for developing the UI without a
+ * back end (`?mock=1` in `npm run dev` and in the demo build, `npm run
+ * build:demo`; production bundles leave it out, see main.ts). Requests go
+ * through the real schemas (parseRequest), so the UI meets the same
+ * validation errors; generation streams made-up prose word by word on timers,
+ * deterministic for a given seed.
+ *
+ * It must answer as the real back end does: test/renderer/demo/
+ * mock-contract.test.ts runs the same calls against it and against the real
+ * API service and compares what comes back.
  */
 import {
   ApiError,
@@ -286,15 +292,19 @@ export function createMockApi(options: MockOptions = {}): MockApi {
       return { ids: tokens.map(tokenId), tokens };
     },
     'history.list': (q) => {
-      const words = q.query.toLowerCase().split(/\s+/).filter(Boolean);
+      // As the real index: every word (split on white space) occurs, case-insensitively, in the prompt or a candidate.
+      const words = q.query.toLowerCase().split(/[\s\u0000]+/).filter(Boolean);
+      const from = q.from === undefined ? null : Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(q.from) ? `${q.from}T00:00:00.000Z` : q.from);
+      const to = q.to === undefined ? null : /^\d{4}-\d{2}-\d{2}$/.test(q.to) ? Date.parse(`${q.to}T00:00:00.000Z`) + 86_400_000 - 1 : Date.parse(q.to);
       const matches = history.filter((e) => {
-        const haystack = `${e.memory}\n${e.prompt}\n${e.candidates.map((c) => c.text).join('\n')}`.toLowerCase();
+        const haystack = `${e.prompt}\n${e.candidates.map((c) => c.text).join('\n')}`.toLowerCase();
         if (!words.every((w) => haystack.includes(w))) return false;
         if (q.modelId && e.modelId !== q.modelId) return false;
         if (q.starredOnly && !e.starred) return false;
         if (q.documentId && e.documentId !== q.documentId) return false;
-        if (q.from && e.createdAt.slice(0, 10) < q.from.slice(0, 10)) return false;
-        if (q.to && e.createdAt.slice(0, 10) > q.to.slice(0, 10)) return false;
+        const at = Date.parse(e.createdAt);
+        if (from !== null && at < from) return false;
+        if (to !== null && at > to) return false;
         return true;
       });
       return { entries: matches.slice(q.offset, q.offset + q.limit), total: matches.length };
@@ -327,7 +337,7 @@ export function createMockApi(options: MockOptions = {}): MockApi {
     'documents.get': ({ id }) => ({ ...findDocument(id) }),
     'documents.create': ({ title, content }) => {
       const at = now().toISOString();
-      const doc: DocumentFull = { id: nextDocumentId++, title, content, memory: '', authorsNote: '', createdAt: at, updatedAt: at, chars: content.length };
+      const doc: DocumentFull = { id: nextDocumentId++, title: title.trim() === '' ? 'Untitled' : title, content, memory: '', authorsNote: '', createdAt: at, updatedAt: at, chars: characters(content) };
       documents = [...documents, doc];
       return { ...doc };
     },
@@ -335,7 +345,7 @@ export function createMockApi(options: MockOptions = {}): MockApi {
       const current = findDocument(id);
       const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
       const doc: DocumentFull = { ...current, ...defined, updatedAt: now().toISOString() };
-      doc.chars = doc.content.length;
+      doc.chars = characters(doc.content);
       documents = documents.map((d) => (d.id === id ? doc : d));
       return { ...doc };
     },
@@ -366,9 +376,12 @@ export function createMockApi(options: MockOptions = {}): MockApi {
       '',
       'Out past the breakwater, a single boat was still making for the harbour.',
     ].join('\n');
+    // A long manuscript: the prose sentences in a fixed order, four to a paragraph.
+    const longDraft = Array.from({ length: 140 }, (_, p) => Array.from({ length: 4 }, (_, k) => prose[(p * 5 + k * 7) % prose.length]).join(' ')).join('\n\n');
     documents = [
       { id: nextDocumentId++, title: 'The Lighthouse Keeper', content: story, memory: 'Elias is sixty-two, a widower, proud and quiet. The letter is from his estranged daughter, Mara.', authorsNote: 'Slow, atmospheric, third person past tense.', createdAt: at(600), updatedAt: at(3), chars: story.length },
       { id: nextDocumentId++, title: 'Launch copy — Morning Roast', content: 'Morning Roast: small-batch coffee delivered every two weeks.\n', memory: '', authorsNote: '', createdAt: at(2000), updatedAt: at(1500), chars: 62 },
+      { id: nextDocumentId++, title: 'Carrow Point — full draft', content: longDraft, memory: '', authorsNote: '', createdAt: at(9000), updatedAt: at(30), chars: characters(longDraft) },
     ];
     const base = { device: 'cpu' as const, memory: '', promptTokens: 96, truncatedPromptTokens: 0, documentId: 1, starred: false, acceptedIndex: null };
     const params = { ...Settings.parse({}).generation };
@@ -417,6 +430,13 @@ export function createMockApi(options: MockOptions = {}): MockApi {
     emit,
   };
   return api;
+}
+
+/** Characters as SQLite's length() counts them (code points, not UTF-16 units). */
+function characters(text: string): number {
+  let count = 0;
+  for (const _ of text) count += 1;
+  return count;
 }
 
 /** GPT-2's pre-tokenizer pattern; the mock treats each piece as one token. */

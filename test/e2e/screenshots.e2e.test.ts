@@ -1,0 +1,140 @@
+/**
+ * Refreshes docs/screenshots/*.png (only with INKWELL_SCREENSHOTS=1) from the
+ * demo build, whose made-up prose reads better than a random model's tokens:
+ * every page, and the fixed states of issue 7 (the ghost at the end of a long
+ * document, candidates after switching documents, the seed control's two
+ * states, stale candidates).
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { browserUnavailableReason, collectPageErrors, launchChromium } from './helpers/browser';
+import { buildDemo, serveDemo, type DemoServer } from './helpers/demo';
+import { repoRoot } from './helpers/serve-process';
+import { candidatesPanel, cursorToEnd, editor, ghost, poll, topInView, waitForCandidates, waitForMeter } from './helpers/write-page';
+
+const wanted = process.env['INKWELL_SCREENSHOTS'] === '1';
+const unavailable = browserUnavailableReason();
+const out = join(repoRoot, 'docs', 'screenshots');
+
+describe.runIf(wanted && unavailable === null)('screenshots (demo back end)', () => {
+  const demoDir = mkdtempSync(join(tmpdir(), 'inkwell-demo-shots-'));
+  let demo: DemoServer;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    await buildDemo(demoDir);
+    demo = await serveDemo(demoDir);
+    browser = await launchChromium();
+    mkdirSync(out, { recursive: true });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await demo?.close();
+    rmSync(demoDir, { recursive: true, force: true });
+  });
+
+  async function openDemo(scheme: 'light' | 'dark' = 'light'): Promise<{ page: Page; errors: string[]; close: () => Promise<void> }> {
+    const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: scheme, deviceScaleFactor: 1 });
+    const page = await context.newPage();
+    const errors = collectPageErrors(page);
+    await page.goto(demo.url);
+    await editor(page).waitFor();
+    await expect.poll(async () => ((await editor(page).textContent()) ?? '').length, poll).toBeGreaterThan(100);
+    return { page, errors, close: () => context.close() };
+  }
+
+  const shoot = async (page: Page, name: string) => {
+    if (await page.getByRole('region', { name: 'Context window' }).isVisible()) await waitForMeter(page);
+    await page.screenshot({ path: join(out, `${name}.png`) });
+  };
+
+  it('every page, light and dark', async () => {
+    for (const scheme of ['light', 'dark'] as const) {
+      const { page, errors, close } = await openDemo(scheme);
+      await cursorToEnd(page);
+      await page.getByRole('button', { name: 'Continue' }).click();
+      await waitForCandidates(page);
+      await shoot(page, scheme === 'dark' ? 'write-dark' : 'write');
+      if (scheme === 'light') {
+        await page.getByRole('link', { name: 'History' }).click();
+        await page.getByRole('searchbox', { name: 'Search history' }).fill('stove');
+        await expect.poll(() => page.locator('mark').count(), poll).toBeGreaterThan(0);
+        await shoot(page, 'history');
+        const label = await page.getByRole('list', { name: 'History entries' }).getByRole('article').nth(1).getAttribute('aria-labelledby');
+        // The re-run adds an entry at the top: hold on to this one by its id.
+        const entry = page.locator(`article[aria-labelledby="${label}"]`);
+        await entry.getByRole('button', { name: 'Re-run' }).click();
+        await expect.poll(async () => (await entry.getByRole('region', { name: 'Re-run' }).getByRole('status').textContent()) ?? '', poll).toMatch(/^Done/);
+        await entry.scrollIntoViewIfNeeded();
+        await shoot(page, 'history-rerun');
+        await page.getByRole('link', { name: 'Models' }).click();
+        await page.getByText('Get CUDA support').waitFor();
+        await shoot(page, 'models');
+        await page.getByRole('link', { name: 'Inspect' }).click();
+        await page.getByRole('list', { name: 'Tokens' }).waitFor();
+        await shoot(page, 'inspect');
+        await page.getByRole('link', { name: 'Compare' }).click();
+        await page.getByRole('button', { name: "Use the document's text" }).click();
+        await page.getByRole('button', { name: 'Run comparison' }).click();
+        await expect.poll(() => page.getByText(/as fast as/).count(), poll).toBe(1);
+        await shoot(page, 'compare');
+      }
+      expect(errors).toEqual([]);
+      await close();
+    }
+  });
+
+  it('the ghost text in view at the end of a long document', async () => {
+    const { page, errors, close } = await openDemo();
+    await page.getByRole('region', { name: 'Documents' }).getByRole('button', { name: 'Carrow Point — full draft' }).click();
+    await expect.poll(async () => (await editor(page).textContent()) ?? '', poll).toContain('The fog came in');
+    await cursorToEnd(page);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await waitForCandidates(page);
+    await expect.poll(() => topInView(ghost(page), page.locator('.cm-scroller')), poll).toBe(true);
+    await shoot(page, 'write-long-document-end');
+    expect(errors).toEqual([]);
+    await close();
+  });
+
+  it('candidates after switching documents: none on the other one, kept with their own', async () => {
+    const { page, errors, close } = await openDemo();
+    const story = 'The Lighthouse Keeper';
+    await cursorToEnd(page);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await waitForCandidates(page);
+    await page.getByRole('region', { name: 'Documents' }).getByRole('button', { name: 'Launch copy' }).click();
+    await expect.poll(async () => (await candidatesPanel(page).textContent()) ?? '', poll).toContain(`wait with “${story}”`);
+    await shoot(page, 'write-after-switching-documents');
+    await candidatesPanel(page).getByRole('button', { name: `Open “${story}”` }).click();
+    await expect.poll(() => ghost(page).count(), poll).toBe(1);
+    await shoot(page, 'write-candidates-kept-with-their-document');
+
+    // Typing at the anchor: the candidates are stale, marked, and Tab refuses them.
+    await cursorToEnd(page);
+    await page.keyboard.type(' And then');
+    await expect.poll(async () => (await candidatesPanel(page).textContent()) ?? '', poll).toMatch(/Out of date/);
+    await shoot(page, 'write-stale-candidates');
+    expect(errors).toEqual([]);
+    await close();
+  });
+
+  it('the seed control, unlocked and locked', async () => {
+    const { page, errors, close } = await openDemo();
+    const params = page.getByRole('region', { name: 'Parameters' });
+    await cursorToEnd(page);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await waitForCandidates(page);
+    await expect.poll(async () => (await params.textContent()) ?? '', poll).toContain('Last run used seed');
+    await params.screenshot({ path: join(out, 'seed-unlocked.png') });
+    await params.getByRole('button', { name: 'Lock seed' }).click();
+    await params.getByRole('button', { name: 'Unlock seed' }).waitFor();
+    await params.screenshot({ path: join(out, 'seed-locked.png') });
+    expect(errors).toEqual([]);
+    await close();
+  });
+});

@@ -29,7 +29,7 @@ export function generateJson(result: EngineGenerateResult, logprobs = false): Re
     },
     ...(spec ? {
       speculative: {
-        draft_model: spec.draftModelId, draft_tokens: spec.draftTokens, proposed: spec.proposed, accepted: spec.accepted,
+        draft_model: spec.draftModelId, draft_precision: spec.draftPrecision, draft_tokens: spec.draftTokens, proposed: spec.proposed, accepted: spec.accepted,
         acceptance_rate: round(spec.acceptanceRate), target_passes: spec.targetPasses,
       },
     } : {}),
@@ -87,6 +87,7 @@ export async function generateCommand(argv: readonly string[], io: CliIo, home: 
     'top-logprobs': { type: 'string' },
     'draft-model': { type: 'string' },
     'draft-tokens': { type: 'string' },
+    'draft-precision': { type: 'string' },
     ...GENERATION_OPTIONS,
   });
   if (args.values.help) return SHOW_HELP;
@@ -100,7 +101,10 @@ export async function generateCommand(argv: readonly string[], io: CliIo, home: 
   if (topLogprobs !== undefined && (topLogprobs < 0 || topLogprobs > 20)) throw new UsageError('generate', '--top-logprobs: must be from 0 to 20');
   const draftModelId = args.values['draft-model'];
   const draftText = args.values['draft-tokens'];
-  if (typeof draftText === 'string' && typeof draftModelId !== 'string') throw new UsageError('generate', '--draft-tokens needs --draft-model');
+  for (const flag of ['draft-tokens', 'draft-precision']) {
+    if (args.values[flag] !== undefined && typeof draftModelId !== 'string') throw new UsageError('generate', `--${flag} needs --draft-model`);
+  }
+  const draftPrecision = args.values['draft-precision'] !== undefined ? precisionFromArgs('generate', args, 'draft-precision') : undefined;
   const draftTokens = typeof draftText === 'string' ? parseInteger('draft-tokens', draftText, 'generate') : undefined;
   if (draftTokens !== undefined && (draftTokens < 1 || draftTokens > 16)) throw new UsageError('generate', '--draft-tokens: must be from 1 to 16');
 
@@ -113,7 +117,9 @@ export async function generateCommand(argv: readonly string[], io: CliIo, home: 
       prompt,
       params,
       ...(topLogprobs !== undefined ? { topLogprobs } : {}),
-      ...(typeof draftModelId === 'string' ? { speculative: { draftModelId, ...(draftTokens !== undefined ? { draftTokens } : {}) } } : {}),
+      ...(typeof draftModelId === 'string'
+        ? { speculative: { draftModelId, ...(draftTokens !== undefined ? { draftTokens } : {}), ...(draftPrecision !== undefined ? { draftPrecision } : {}) } }
+        : {}),
       signal: io.interrupt,
       onStart: (info) => {
         if (json || info.truncatedPromptTokens === 0) return;
@@ -129,7 +135,7 @@ export async function generateCommand(argv: readonly string[], io: CliIo, home: 
       const newTokens = result.sequences.reduce((n, s) => n + s.tokenIds.length, 0);
       const reasons = [...new Set(result.sequences.map((s) => s.finishReason))].join(', ');
       const spec = result.speculative;
-      const drafted = spec ? ` · draft ${spec.draftModelId}: ${spec.accepted}/${spec.proposed} accepted (${(100 * spec.acceptanceRate).toFixed(0)}%)` : '';
+      const drafted = spec ? ` · draft ${spec.draftModelId} ${spec.draftPrecision}: ${spec.accepted}/${spec.proposed} accepted (${(100 * spec.acceptanceRate).toFixed(0)}%)` : '';
       io.stderr(`[${result.modelId} ${result.precision} on ${result.device} · seed ${result.seed} · ${result.promptTokens} prompt + ${newTokens} new tokens · `
         + `${result.timings.tokensPerSecond.toFixed(1)} tokens/s · finish: ${reasons}${drafted}]\n`);
     }

@@ -122,13 +122,15 @@ Options (defaults follow the Hugging Face text-generation pipeline):
                              greedy output is unchanged, sampled output keeps its distribution;
                              the acceptance rate is reported
   --draft-tokens N           tokens the draft proposes per pass (1-16, default 4)
+  --draft-precision P        the draft's weights (default: as --precision); the model's own int4
+                             variant (--draft-model <model> --draft-precision int4) is a self-draft
   --precision auto|fp32|fp16|int8|int4   weights to run with (default auto: int8 on the CPU and
                              fp16 on a GPU when the model has that variant, else fp32)
   --json                     print one JSON object instead of streaming:
                              {model, precision, device, seed, prompt_tokens, truncated_prompt_tokens,
                               sequences: [{text, token_ids, finish_reason}],
                               timings: {load_ms, prefill_ms, decode_ms, tokens_per_second},
-                              speculative (with --draft-model): {draft_model, draft_tokens, proposed,
+                              speculative (with --draft-model): {draft_model, draft_precision, draft_tokens, proposed,
                                 accepted, acceptance_rate, target_passes}}
 
 A prompt longer than the context window is cut from the left (reported on stderr and in the

@@ -2,10 +2,21 @@ import tseslint from 'typescript-eslint';
 import svelte from 'eslint-plugin-svelte';
 import globals from 'globals';
 
+/** Import patterns naming folders of src/main, however deep the relative path. */
+function mainLayers(names) {
+  return names.flatMap((name) => [`**/main/${name}`, `**/main/${name}/**`, `../${name}`, `../${name}/**`, `../../${name}`, `../../${name}/**`, `./${name}`, `./${name}/**`]);
+}
+
+/** Rules for every file of src/main outside the engine. */
+const mainRules = [
+  { group: ['**/preload', '**/preload/**'], message: 'src/main must not import from src/preload: shared vocabulary belongs in src/shared.' },
+  { group: ['**/engine/**'], message: 'import the engine through its entry file (src/main/engine/index.ts); add a re-export there if needed.' },
+];
+
 const nodeBuiltins = ['node:*', 'fs', 'path', 'os', 'child_process', 'crypto', 'url', 'util', 'stream', 'events', 'http', 'https', 'net', 'worker_threads', 'zlib', 'buffer', 'process'];
 
 export default tseslint.config(
-  { ignores: ['out/**', 'dist/**', 'release/**', 'node_modules/**', '.electron-native/**', 'test-results/**'] },
+  { ignores: ['out/**', 'dist/**', 'release/**', 'node_modules/**', '.electron-native/**', 'test-results/**', '.inkwell-test/**'] },
   ...tseslint.configs.recommended,
   ...svelte.configs.recommended,
   {
@@ -32,15 +43,54 @@ export default tseslint.config(
       'no-restricted-globals': ['error', 'window', 'document', 'process', 'Buffer', 'require', 'navigator', 'localStorage'],
     },
   },
+  // A folder says which process its code runs in (docs: /work/shared/ARCHITECTURE.md "What runs where").
   {
-    // The engine runs in plain Node (CLI, serve, utilityProcess): never Electron.
+    // The engine runs in plain Node (CLI, the inference process) and sits below everything else in main.
     files: ['src/main/engine/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [
         { group: ['electron', 'electron/*'], message: 'src/main/engine must not import Electron.' },
         { group: ['**/renderer/**', '**/preload/**', '**/transports/**'], message: 'the engine must not import UI or transport layers.' },
+        { group: mainLayers(['api', 'history', 'inference', 'inference-process', 'transports', 'common', 'app', 'cli']), message: 'the engine imports nothing above it in src/main.' },
       ] }],
     },
+  },
+  {
+    // The inference process's side (a utilityProcess or a plain Node child): no Electron, no main-process parts.
+    files: ['src/main/inference-process/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        { group: ['electron', 'electron/*'], message: 'the inference process must not import Electron (it also runs as a plain Node child in serve mode).' },
+        { group: mainLayers(['api', 'history', 'inference', 'transports', 'app', 'cli']), message: 'the inference process uses only the engine and src/main/common.' },
+        ...mainRules,
+      ] }],
+    },
+  },
+  {
+    // Code both processes use: no Electron, nothing that belongs to either side.
+    files: ['src/main/common/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        { group: ['electron', 'electron/*'], message: 'src/main/common runs in both processes: no Electron.' },
+        { group: mainLayers(['api', 'history', 'inference', 'inference-process', 'transports', 'app', 'cli']), message: 'src/main/common must not depend on either side.' },
+        ...mainRules,
+      ] }],
+    },
+  },
+  {
+    // The main process's side of inference: it starts the child, it never runs the child's code.
+    files: ['src/main/inference/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        { group: mainLayers(['inference-process']), message: 'the main side talks to the inference process through src/main/common/inference-protocol.ts only.' },
+        ...mainRules,
+      ] }],
+    },
+  },
+  {
+    files: ['src/main/**/*.ts'],
+    ignores: ['src/main/engine/**', 'src/main/inference-process/**', 'src/main/common/**', 'src/main/inference/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: mainRules }] },
   },
   {
     files: ['src/renderer/**/*.{ts,svelte}'],

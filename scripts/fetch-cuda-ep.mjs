@@ -6,7 +6,9 @@
  * the CUDA provider libraries are too large for the npm registry and come
  * from NuGet (Microsoft.ML.OnnxRuntime.Gpu.Linux). This runs the package's
  * own installer (node_modules/onnxruntime-node/script/install.js) with
- * ONNXRUNTIME_NODE_INSTALL=cuda12 and reports what is there afterwards.
+ * ONNXRUNTIME_NODE_INSTALL=cuda12 and reports what is there afterwards. `npm install` never runs
+ * that installer: package.json's allowScripts denies onnxruntime-node's postinstall (npm 11), so this
+ * command is the one explicit way to fetch the provider.
  *
  * Using CUDA also needs, on the machine: an NVIDIA driver, the CUDA 12
  * runtime (libcudart, libcublas, libcublasLt, libcufft, libcurand) and cuDNN 9
@@ -76,7 +78,7 @@ function main() {
 
   say(`downloading the CUDA 12 provider for onnxruntime-node into ${binDir} (several hundred MB)…`);
   const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'cuda12' };
-  // `npm run` exports .npmrc settings as npm_config_*; the repo's .npmrc skips this download on `npm ci`.
+  // A user's own npmrc or environment may still say "skip" (older npm, see README "GPU"); this command means "fetch".
   delete env.npm_config_onnxruntime_node_install;
   delete env.ONNXRUNTIME_NODE_INSTALL_CUDA;
   const result = spawnSync(process.execPath, [join(pkg, 'script', 'install.js')], { cwd: pkg, env, stdio: 'inherit' });

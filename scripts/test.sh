@@ -15,7 +15,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
 fi
 
-# The CUDA execution provider download is skipped (.npmrc); see README "GPU".
+# The CUDA execution provider download is skipped: package.json's allowScripts denies onnxruntime-node's
+# postinstall (npm 11); the variable does the same for an older npm. See README "GPU".
 export ONNXRUNTIME_NODE_INSTALL=skip
 # A missing browser must fail the browser suite here, not skip it.
 export INKWELL_REQUIRE_BROWSER=1

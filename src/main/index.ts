@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { app, BrowserWindow, dialog, Menu, nativeTheme, screen, session } from 'electron';
-import { errorMessage } from './api/errors';
+import { errorMessage } from './common/errors';
 import { createApiService } from './api/service';
 import type { ApiService } from './api/service';
 import { registerAppProtocol, registerAppScheme } from './app/app-protocol';
@@ -16,10 +16,9 @@ import { explainNativeLoadError, findElectronSqliteAddon } from './app/native-bi
 import { createOriginPolicy } from './app/origins';
 import type { OriginPolicy } from './app/origins';
 import { loadWindowState, saveWindowState, visibleBounds } from './app/window-state';
-import { ModelStore } from './engine/models/store';
-import { resolveHome } from './engine/paths';
+import { ModelStore, resolveHome } from './engine';
 import type { Settings } from '../shared/api';
-import { HistoryStore } from './history';
+import { AppDatabase } from './history';
 import { historyFile } from './history/location';
 import { InferenceClient } from './inference/client';
 import { createElectronSpawner } from './inference/electron-spawner';
@@ -53,7 +52,7 @@ registerAppScheme();
 interface Running {
   service: ApiService;
   inference: InferenceClient;
-  history: HistoryStore;
+  history: AppDatabase;
   disposeIpc: () => void;
 }
 
@@ -61,10 +60,10 @@ let running: Running | null = null;
 let mainWindow: BrowserWindow | null = null;
 
 /** Whether the window should open dark: the user's theme setting, else the system's. */
-function prefersDark(history: HistoryStore): boolean {
+function prefersDark(history: AppDatabase): boolean {
   let theme: Settings['theme'] = 'system';
   try {
-    theme = history.getSettings().theme;
+    theme = history.settings.get().theme;
   } catch (error) {
     log(`could not read the theme setting: ${errorMessage(error)}`);
   }
@@ -93,11 +92,11 @@ function openWindow(policy: OriginPolicy, dark: boolean): BrowserWindow {
   return window;
 }
 
-function openHistory(): { store: HistoryStore; notice?: string } {
+function openHistory(): { database: AppDatabase; notice?: string } {
   const nativeBinding = findElectronSqliteAddon({ isPackaged: app.isPackaged, appPath: app.getAppPath(), resourcesPath: process.resourcesPath });
   if (!nativeBinding) log('no Electron-ABI better-sqlite3 found; using the default build (run scripts/ensure-electron-native.mjs if it fails to load)');
   try {
-    return HistoryStore.open(historyFile(home), nativeBinding ? { nativeBinding } : {});
+    return AppDatabase.open(historyFile(home), nativeBinding ? { nativeBinding } : {});
   } catch (error) {
     const explained = explainNativeLoadError(error);
     throw new Error(explained ?? `could not open the history database in ${home}: ${errorMessage(error)}`, { cause: error });
@@ -113,7 +112,7 @@ async function start(): Promise<void> {
   registerAppProtocol(paths.renderer, APP_CSP);
   Menu.setApplicationMenu(Menu.buildFromTemplate(buildMenuTemplate(process.platform, APP_NAME, !app.isPackaged)));
 
-  const { store: history, notice } = openHistory();
+  const { database: history, notice } = openHistory();
   const inference = new InferenceClient({ spawn: createElectronSpawner({ entry: paths.inference, home }), log });
   const files = createFileDialogs(() => mainWindow);
   const service = createApiService({

@@ -3,15 +3,16 @@
  * <home>/inkwell.db, models in <home>/models, inference in a child process,
  * and the built renderer plus the API over HTTP + WebSocket (transports/http-ws.ts).
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { version } from '../../package.json';
 import { createApiService } from './api/service';
-import { ModelStore } from './engine/models/store';
-import { HistoryStore } from './history';
+import { ModelStore } from './engine';
+import { AppDatabase, DatabaseOpenError } from './history';
 import { historyFile } from './history/location';
-import { InferenceClient, createNodeSpawner } from './inference/client';
-import { startHttpWsServer } from './transports/http-ws';
+import { InferenceClient } from './inference/client';
+import { createNodeSpawner } from './inference/node-spawner';
+import { bindWarning, startHttpWsServer } from './transports/http-ws';
 
 /** Options of `startServe`. */
 export interface ServeOptions {
@@ -44,6 +45,20 @@ export interface ServeHandle {
 }
 
 /**
+ * Creates `home` if needed and checks that files can be made in it: serve mode writes history and
+ * models there, and refusing at start (exit 2, with the reason) beats failing on the first save.
+ */
+function assertWritableFolder(home: string): void {
+  try {
+    mkdirSync(home, { recursive: true });
+    rmSync(mkdtempSync(join(home, '.write-check-')), { recursive: true, force: true });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new DatabaseOpenError('read_only', `Inkwell cannot write to its data folder ${home} (${reason}); check its permissions or set INKWELL_HOME to a folder you can write to`, { cause: error });
+  }
+}
+
+/**
  * Starts serve mode and logs its URL as the first line; later lines are
  * notices (e.g. a database that had to be set aside) and diagnostics.
  * Signal handling (SIGINT/SIGTERM → close) is the caller's.
@@ -55,14 +70,14 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   if (!existsSync(join(rendererDir, 'index.html'))) {
     throw new Error(`${rendererDir} has no index.html: build the app first (\`npm run build\`)`);
   }
-  mkdirSync(home, { recursive: true });
+  assertWritableFolder(home);
 
   // Lines produced before the URL is known wait, so that the URL is always the first line printed.
   const early: string[] = [];
   let emit = (line: string): void => void early.push(line);
   const diagnostics = (line: string): void => emit(line);
 
-  const { store: history, notice } = HistoryStore.open(historyFile(home));
+  const { database: history, notice } = AppDatabase.open(historyFile(home));
   if (notice) diagnostics(notice);
   const inference = new InferenceClient({
     spawn: createNodeSpawner({ home, ...(options.inferenceEntry ? { entry: options.inferenceEntry } : {}) }),
@@ -94,6 +109,8 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   }
 
   log(server.url);
+  const warning = bindWarning(options.host);
+  if (warning) log(warning);
   emit = log;
   for (const line of early.splice(0)) log(line);
 

@@ -1,7 +1,8 @@
 /**
  * The one API contract between the UI and the back end.
  *
- * Every method is declared once in `methods` (request schema + response type).
+ * Every shape is a zod schema declared once here, its type derived with z.infer; every method is
+ * declared once in `methods` (request and response schema).
  * Electron IPC (preload contextBridge) and serve mode (HTTP + WebSocket) both
  * implement it; the renderer only ever sees `InkwellApi`.
  *
@@ -24,24 +25,46 @@ export const LIMITS = {
   maxTitleChars: 200,
   maxQueryChars: 500,
   maxPageSize: 200,
+  /** Characters of an error message: a message never echoes a hostile request back in full. */
+  maxErrorChars: 500,
+  /** Nesting of a JSON request body; the deepest request (settings.set) nests 3 levels. */
+  maxJsonDepth: 32,
 } as const;
 
-/** Model ids are file-system safe: they name a folder in the model store. */
+// Names Windows refuses as file or folder names (with any extension); refused everywhere, so that a
+// model store can move between machines. https://learn.microsoft.com/windows/win32/fileio/naming-a-file
+const WINDOWS_RESERVED_NAME = /^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/i;
+
+/** Model ids are file-system safe: they name a folder in the model store (the one rule, for the API and the store). */
 export const ModelId = z
   .string()
-  .min(1)
-  .max(LIMITS.maxIdChars)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'model id may use letters, digits, ".", "_" and "-"');
+  .min(1, 'model id must not be empty')
+  .max(LIMITS.maxIdChars, `model id must be at most ${LIMITS.maxIdChars} characters`)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'model id may use letters, digits, ".", "_" and "-", starting with a letter or digit')
+  .refine((id) => !WINDOWS_RESERVED_NAME.test(id), 'model id is a name Windows reserves for devices (CON, PRN, AUX, NUL, COM1-9, LPT1-9)');
 
 const Text = z.string().max(LIMITS.maxTextChars, `text is longer than ${LIMITS.maxTextChars} characters`);
 const Id = z.int().min(1).max(Number.MAX_SAFE_INTEGER);
+const Count = z.int().min(0);
+const Seed = z.int().min(0).max(0xffff_ffff);
 
 // ---------------------------------------------------------------- domain types
 
-export const DeviceRequest = z.enum(['auto', 'cpu', 'webgpu', 'cuda']);
+/** Execution providers Inkwell can run on. */
+export const DeviceName = z.enum(['cpu', 'webgpu', 'cuda']);
+export type DeviceName = z.infer<typeof DeviceName>;
+/** A device request: a concrete device or automatic choice (CUDA → WebGPU → CPU). */
+export const DeviceRequest = z.enum(['auto', ...DeviceName.options]);
 export type DeviceRequest = z.infer<typeof DeviceRequest>;
-export type DeviceName = 'cpu' | 'webgpu' | 'cuda';
-export type FinishReason = 'stop' | 'length' | 'cancelled';
+/** Why a sequence stopped. */
+export const FinishReason = z.enum(['stop', 'length', 'cancelled']);
+export type FinishReason = z.infer<typeof FinishReason>;
+/** Weight precisions a model can run in: fp32 is the imported graph, the others are variants made by conversion. */
+export const Precision = z.enum(['fp32', 'fp16', 'int8', 'int4']);
+export type Precision = z.infer<typeof Precision>;
+/** Element types a checkpoint's weights may have. */
+export const WeightDtype = z.enum(['F32', 'F16', 'BF16']);
+export type WeightDtype = z.infer<typeof WeightDtype>;
 
 /** Sampling and length parameters of one generation (camelCase mirror of HF GenerationConfig). */
 export const GenerationParams = z.strictObject({
@@ -59,162 +82,172 @@ export const GenerationParams = z.strictObject({
   /** 0 disables the n-gram block. */
   noRepeatNgramSize: z.int().min(0).max(32).default(0),
   /** Unsigned 32-bit seed; absent means "pick one" (the one used is reported). */
-  seed: z.int().min(0).max(0xffff_ffff).optional(),
+  seed: Seed.optional(),
   stop: z.array(z.string().min(1).max(LIMITS.maxStopStringChars)).max(LIMITS.maxStopStrings).default([]),
   device: DeviceRequest.default('auto'),
 });
 export type GenerationParams = z.infer<typeof GenerationParams>;
 export type GenerationParamsInput = z.input<typeof GenerationParams>;
 
-export interface ModelSummary {
-  id: string;
+/** A stored model as the UI sees it. */
+export const ModelSummary = z.strictObject({
+  id: z.string(),
   /** Human label, e.g. "gpt2-large (774M)". */
-  name: string;
-  nLayer: number;
-  nEmbd: number;
-  nHead: number;
-  nPositions: number;
-  vocabSize: number;
-  parameters: number;
+  name: z.string(),
+  nLayer: z.int(),
+  nEmbd: z.int(),
+  nHead: z.int(),
+  nPositions: z.int(),
+  vocabSize: z.int(),
+  parameters: z.number(),
   /** dtype of the imported weights. */
-  dtype: 'F32' | 'F16' | 'BF16';
-  sizeBytes: number;
-  importedAt: string;
-}
-
-export interface DeviceStatus {
-  name: DeviceName;
-  available: boolean;
-  /** Why it is unavailable (probe error, missing CUDA EP, …). */
-  reason?: string;
-}
-
-export interface EngineStatus {
-  state: 'stopped' | 'starting' | 'ready' | 'crashed';
-  /** Set after a crash: what happened, in words. */
-  message?: string;
-  loaded: { modelId: string; device: DeviceName }[];
-  devices: DeviceStatus[];
-  cudaInstalled: boolean;
-}
-
-export interface Timings {
-  loadMs: number;
-  prefillMs: number;
-  decodeMs: number;
-  tokensPerSecond: number;
-}
-
-export interface Candidate {
-  text: string;
-  tokenIds: number[];
-  finishReason: FinishReason;
-}
-
-export interface GenerationResult {
-  generationId: string;
-  modelId: string;
-  device: DeviceName;
-  deviceFallbackReason?: string;
-  seed: number;
-  promptTokens: number;
-  truncatedPromptTokens: number;
-  sequences: Candidate[];
-  timings: Timings;
-  /** Id of the history entry; committed before `done` is sent. */
-  historyId: number;
-}
-
-/** Streamed while a generation runs. */
-export type GenerationEvent =
-  | { type: 'started'; generationId: string; modelId: string; device: DeviceName; seed: number; promptTokens: number; truncatedPromptTokens: number; numSequences: number }
-  | { type: 'delta'; generationId: string; sequence: number; text: string }
-  | { type: 'done'; generationId: string; result: GenerationResult }
-  | { type: 'error'; generationId: string; error: ApiErrorShape };
-
-/** Everything the back end pushes to the UI. */
-export type ServerEvent =
-  | { channel: 'generation'; event: GenerationEvent }
-  | { channel: 'engine'; status: EngineStatus };
-
-export interface HistoryEntry {
-  id: number;
-  createdAt: string;
-  modelId: string;
-  device: DeviceName;
-  prompt: string;
-  /** The memory sent with the prompt (kept at its start). */
-  memory: string;
-  params: GenerationParams;
-  seed: number;
-  candidates: Candidate[];
-  acceptedIndex: number | null;
-  starred: boolean;
-  timings: Timings;
-  promptTokens: number;
-  truncatedPromptTokens: number;
-  documentId: number | null;
-}
-
-export interface HistoryPage {
-  entries: HistoryEntry[];
-  total: number;
-}
-
-export interface DocumentSummary {
-  id: number;
-  title: string;
-  updatedAt: string;
-  createdAt: string;
-  chars: number;
-}
-
-export interface DocumentFull extends DocumentSummary {
-  content: string;
-  /** Kept at the start of every prompt. */
-  memory: string;
-  /** Inserted a few lines before the cursor. */
-  authorsNote: string;
-}
-
-export const Theme = z.enum(['system', 'light', 'dark']);
-export const Settings = z.strictObject({
-  theme: Theme.default('system'),
-  defaultModelId: ModelId.nullable().default(null),
-  device: DeviceRequest.default('auto'),
-  generation: GenerationParams.default(GenerationParams.parse({})),
-  /** Lines before the cursor at which the Author's Note is inserted. */
-  authorsNoteDepth: z.int().min(0).max(50).default(3),
+  dtype: WeightDtype,
+  sizeBytes: z.number(),
+  importedAt: z.string(),
 });
-export type Settings = z.infer<typeof Settings>;
+export type ModelSummary = z.infer<typeof ModelSummary>;
 
-export interface AppInfo {
-  version: string;
-  dataDir: string;
-  transport: 'electron' | 'http';
-  /** Native open/save dialogs exist only in the desktop app. */
-  nativeFileDialogs: boolean;
-  /** Things the user must be told at start-up (e.g. a damaged database was set aside). */
-  notices: string[];
-}
+/** Whether one device works here. */
+export const DeviceStatus = z.strictObject({
+  name: DeviceName,
+  available: z.boolean(),
+  /** Why it is unavailable (probe error, missing CUDA EP, …). */
+  reason: z.string().optional(),
+});
+export type DeviceStatus = z.infer<typeof DeviceStatus>;
+
+/** A decoder the inference process holds. */
+export const LoadedModel = z.strictObject({ modelId: z.string(), device: DeviceName });
+export type LoadedModel = z.infer<typeof LoadedModel>;
+
+/** The inference process as the UI shows it. */
+export const EngineStatus = z.strictObject({
+  state: z.enum(['stopped', 'starting', 'ready', 'crashed']),
+  /** Set after a crash: what happened, in words. */
+  message: z.string().optional(),
+  loaded: z.array(LoadedModel),
+  devices: z.array(DeviceStatus),
+  cudaInstalled: z.boolean(),
+});
+export type EngineStatus = z.infer<typeof EngineStatus>;
+
+/** How long each phase of a generation took. */
+export const Timings = z.strictObject({
+  loadMs: z.number(),
+  prefillMs: z.number(),
+  decodeMs: z.number(),
+  tokensPerSecond: z.number(),
+});
+export type Timings = z.infer<typeof Timings>;
+
+/** A token and its log-probability (natural log) under the model's raw next-token distribution. */
+export const TokenLogprob = z.strictObject({ tokenId: z.int(), logprob: z.number() });
+export type TokenLogprob = z.infer<typeof TokenLogprob>;
+
+/** One generated continuation. */
+export const Candidate = z.strictObject({
+  text: z.string(),
+  tokenIds: z.array(z.int()),
+  finishReason: FinishReason,
+  /**
+   * One per tokenIds entry: the token's log-probability under the raw distribution (softmax of the
+   * logits at temperature 1, before any logits processor), as OpenAI-compatible servers report
+   * logprobs. Absent on history entries saved before it was kept.
+   */
+  tokenLogprobs: z.array(z.number()).optional(),
+  /** When asked for: per generated token, the most likely tokens at that step, best first. */
+  topLogprobs: z.array(z.array(TokenLogprob)).optional(),
+});
+export type Candidate = z.infer<typeof Candidate>;
+
+/** What is known once the prompt is tokenized, before the first token (the engine reports it). */
+export const GenerationStartInfo = z.strictObject({
+  device: DeviceName,
+  precision: Precision,
+  seed: Seed,
+  promptTokens: Count,
+  truncatedPromptTokens: Count,
+  numSequences: z.int().min(1),
+});
+export type GenerationStartInfo = z.infer<typeof GenerationStartInfo>;
+
+/** A generation's start as the UI sees it: the engine's start info and the model it runs on. */
+export const GenerationStarted = z.strictObject({ modelId: z.string(), ...GenerationStartInfo.shape });
+export type GenerationStarted = z.infer<typeof GenerationStarted>;
+
+/** How a speculative generation went: the draft that proposed tokens and how many of them the target accepted. */
+export const SpeculativeSummary = z.strictObject({
+  draftModelId: z.string(),
+  draftPrecision: Precision,
+  /** Tokens the draft proposes per round. */
+  draftTokens: z.int().min(1),
+  proposed: Count,
+  accepted: Count,
+  /** accepted / proposed (0 when nothing was proposed). */
+  acceptanceRate: z.number(),
+  /** Target passes after the prefill; each scored up to draftTokens + 1 positions. */
+  targetPasses: Count,
+});
+export type SpeculativeSummary = z.infer<typeof SpeculativeSummary>;
+
+/** What a generation produced, as the engine returns it (before the service names it and saves it). */
+export const GenerationOutcome = z.strictObject({
+  modelId: z.string(),
+  device: DeviceName,
+  /** The weight precision whose graphs ran. */
+  precision: Precision,
+  deviceFallbackReason: z.string().optional(),
+  seed: Seed,
+  promptTokens: Count,
+  truncatedPromptTokens: Count,
+  sequences: z.array(Candidate),
+  timings: Timings,
+  /** With speculative decoding: the draft and how many of its tokens the target accepted. */
+  speculative: SpeculativeSummary.optional(),
+});
+export type GenerationOutcome = z.infer<typeof GenerationOutcome>;
+
+/** A finished generation: its outcome, its id and the history entry it was saved as. */
+export const GenerationResult = z.strictObject({
+  generationId: z.string(),
+  ...GenerationOutcome.shape,
+  /** Id of the history entry; committed before `done` is sent. */
+  historyId: Id,
+});
+export type GenerationResult = z.infer<typeof GenerationResult>;
 
 // ---------------------------------------------------------------- errors
 
+/** What kind of failure an API call or a generation reports; the UI and serve mode's HTTP status act on it. */
 export const ApiErrorKind = z.enum([
-  'invalid_request', // schema rejected the payload
+  'invalid_request', // schema rejected the payload, or the request cannot mean anything (from after to, a missing folder)
   'not_found',
-  'refused', // e.g. pickle checkpoint, busy model
+  'refused', // e.g. pickle checkpoint, more work than this machine can hold
+  'busy', // the machine is at its bound on concurrent work: try again when a generation finishes
+  'read_only', // the database or the data folder cannot be written (permissions, read-only disk)
+  'disk_full', // the disk holding the data folder is full
   'model_error', // the engine could not run the model
-  'engine_crashed', // the inference process died mid-request
+  'engine_crashed', // the inference process died or hung mid-request
   'cancelled',
   'unauthorized',
   'internal',
 ]);
 export type ApiErrorKind = z.infer<typeof ApiErrorKind>;
-export interface ApiErrorShape {
-  kind: ApiErrorKind;
-  message: string;
-}
+
+/** An error as it crosses the boundary. */
+export const ApiErrorShape = z.strictObject({ kind: ApiErrorKind, message: z.string() });
+export type ApiErrorShape = z.infer<typeof ApiErrorShape>;
+
+/** Error kinds the engine raises (the inference process reports them); common/errors.ts maps them to ApiErrorKind. */
+export const EngineErrorKind = z.enum([
+  'bad_input', // user-supplied file/request is malformed (exit code 2)
+  'not_found', // unknown model id, missing file
+  'refused', // e.g. pickle checkpoint, unsupported model_type
+  'cancelled',
+  'device', // execution provider failed and no fallback was possible
+  'internal',
+]);
+export type EngineErrorKind = z.infer<typeof EngineErrorKind>;
 
 /** The only error type that crosses the boundary. */
 export class ApiError extends Error {
@@ -238,37 +271,167 @@ export class ApiError extends Error {
   }
 }
 
+// ---------------------------------------------------------------- events and stored data
+
+/** Streamed while a generation runs. */
+export const GenerationEvent = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('started'), generationId: z.string(), ...GenerationStarted.shape }),
+  z.strictObject({ type: z.literal('delta'), generationId: z.string(), sequence: Count, text: z.string() }),
+  z.strictObject({ type: z.literal('done'), generationId: z.string(), result: GenerationResult }),
+  z.strictObject({ type: z.literal('error'), generationId: z.string(), error: ApiErrorShape }),
+]);
+export type GenerationEvent = z.infer<typeof GenerationEvent>;
+
+/** Everything the back end pushes to the UI. */
+export const ServerEvent = z.discriminatedUnion('channel', [
+  z.strictObject({ channel: z.literal('generation'), event: GenerationEvent }),
+  z.strictObject({ channel: z.literal('engine'), status: EngineStatus }),
+]);
+export type ServerEvent = z.infer<typeof ServerEvent>;
+
+/** A generation as `generate.get` reports it: running (with the text so far) or finished. */
+export const GenerationState = z.strictObject({
+  generationId: z.string(),
+  status: z.enum(['running', 'done', 'error']),
+  /** Text of each sequence so far (all of it once done). */
+  texts: z.array(z.string()),
+  /** Set once the engine has started (it is what the 'started' event carried). */
+  started: GenerationStarted.optional(),
+  /** Set when status is 'done'. */
+  result: GenerationResult.optional(),
+  /** Set when status is 'error'. */
+  error: ApiErrorShape.optional(),
+});
+export type GenerationState = z.infer<typeof GenerationState>;
+
+/** One saved generation. */
+export const HistoryEntry = z.strictObject({
+  id: Id,
+  createdAt: z.string(),
+  modelId: z.string(),
+  device: DeviceName,
+  prompt: z.string(),
+  /** The memory sent with the prompt (kept at its start). */
+  memory: z.string(),
+  params: GenerationParams,
+  seed: Seed,
+  candidates: z.array(Candidate),
+  acceptedIndex: Count.nullable(),
+  starred: z.boolean(),
+  timings: Timings,
+  promptTokens: Count,
+  truncatedPromptTokens: Count,
+  documentId: Id.nullable(),
+  /** Title of the entry's document; null when it has none or the document was deleted. */
+  documentTitle: z.string().nullable(),
+});
+export type HistoryEntry = z.infer<typeof HistoryEntry>;
+
+/** One page of history and the number of entries the query matches. */
+export const HistoryPage = z.strictObject({ entries: z.array(HistoryEntry), total: Count });
+export type HistoryPage = z.infer<typeof HistoryPage>;
+
+/** A document in the list. */
+export const DocumentSummary = z.strictObject({
+  id: Id,
+  title: z.string(),
+  updatedAt: z.string(),
+  createdAt: z.string(),
+  chars: Count,
+  /** True while the title follows the first line of the text (created without a title, not renamed since). */
+  autoTitle: z.boolean(),
+  /** Words in the text (src/shared/documents.ts countWords). */
+  words: Count,
+});
+export type DocumentSummary = z.infer<typeof DocumentSummary>;
+
+/** A document with everything it holds. */
+export const DocumentFull = z.strictObject({
+  ...DocumentSummary.shape,
+  content: z.string(),
+  /** Kept at the start of every prompt. */
+  memory: z.string(),
+  /** Inserted a few lines before the cursor. */
+  authorsNote: z.string(),
+});
+export type DocumentFull = z.infer<typeof DocumentFull>;
+
+export const Theme = z.enum(['system', 'light', 'dark']);
+export const Settings = z.strictObject({
+  theme: Theme.default('system'),
+  defaultModelId: ModelId.nullable().default(null),
+  device: DeviceRequest.default('auto'),
+  generation: GenerationParams.default(GenerationParams.parse({})),
+  /** Lines before the cursor at which the Author's Note is inserted. */
+  authorsNoteDepth: z.int().min(0).max(50).default(3),
+});
+export type Settings = z.infer<typeof Settings>;
+
+/** What the UI is told about the back end it talks to. */
+export const AppInfo = z.strictObject({
+  version: z.string(),
+  dataDir: z.string(),
+  transport: z.enum(['electron', 'http']),
+  /** Native open/save dialogs exist only in the desktop app. */
+  nativeFileDialogs: z.boolean(),
+  /** Things the user must be told at start-up (e.g. a damaged database was set aside). */
+  notices: z.array(z.string()),
+});
+export type AppInfo = z.infer<typeof AppInfo>;
+
+/** The formats history exports to. */
+export const ExportFormat = z.enum(['json', 'markdown']);
+export type ExportFormat = z.infer<typeof ExportFormat>;
+
+/** A file the UI can save or download as-is. */
+export const ExportFile = z.strictObject({ filename: z.string(), mimeType: z.string(), content: z.string() });
+export type ExportFile = z.infer<typeof ExportFile>;
+
+/** Token ids of a text and the display string of each token. */
+export const TokenizeResult = z.strictObject({ ids: z.array(z.int()), tokens: z.array(z.string()) });
+export type TokenizeResult = z.infer<typeof TokenizeResult>;
+
 // ---------------------------------------------------------------- methods
 
 const Empty = z.strictObject({});
+const Deleted = z.strictObject({ deleted: z.boolean() });
 
-const HistoryQuery = z.strictObject({
-  /** Free text; always treated as literal words. */
+/** Which history entries a list or an export covers. */
+const HistoryFilters = z.strictObject({
+  /**
+   * What the writer typed: `"a phrase"` matches as written, `word*` a word starting with "word",
+   * anything else is literal text; every term must occur (prompt, memory or a candidate).
+   */
   query: z.string().max(LIMITS.maxQueryChars).default(''),
   modelId: ModelId.optional(),
-  /** ISO dates (inclusive). */
+  /** ISO dates (inclusive); `from` later than `to` is refused. */
   from: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
   to: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
   starredOnly: z.boolean().default(false),
   documentId: Id.optional(),
+});
+
+const HistoryQuery = z.strictObject({
+  ...HistoryFilters.shape,
   limit: z.int().min(1).max(LIMITS.maxPageSize).default(50),
   offset: z.int().min(0).max(1_000_000).default(0),
 });
 
 /**
- * The method table: request schema per method, response type alongside.
- * Adding a method here is the only place a new call is declared.
+ * The method table: request and response schema per method. Adding a method here is the only
+ * place a new call is declared: the preload's list, the bridge type (shared/bridge.ts), both
+ * transports and the service's handler table are derived from it.
  */
 export const methods = {
-  'app.info': { request: Empty, response: null as unknown as AppInfo },
+  'app.info': { request: Empty, response: AppInfo },
 
-  'models.list': { request: Empty, response: null as unknown as ModelSummary[] },
-  'models.status': { request: Empty, response: null as unknown as EngineStatus },
+  'models.list': { request: Empty, response: z.array(ModelSummary) },
+  'models.status': { request: Empty, response: EngineStatus },
   'models.import': {
     request: z.strictObject({ path: z.string().min(1).max(4096), id: ModelId }),
-    response: null as unknown as ModelSummary,
+    response: ModelSummary,
   },
-  'models.remove': { request: z.strictObject({ id: ModelId }), response: null as unknown as { removed: true } },
+  'models.remove': { request: z.strictObject({ id: ModelId }), response: z.strictObject({ removed: z.literal(true) }) },
 
   'generate.start': {
     request: z.strictObject({
@@ -280,44 +443,56 @@ export const methods = {
       params: GenerationParams,
       documentId: Id.nullable().default(null),
     }),
-    response: null as unknown as { generationId: string },
+    response: z.strictObject({ generationId: z.string() }),
   },
   'generate.cancel': {
     request: z.strictObject({ generationId: z.string().min(1).max(LIMITS.maxIdChars) }),
-    response: null as unknown as { cancelled: boolean },
+    response: z.strictObject({ cancelled: z.boolean() }),
+  },
+  /**
+   * A generation's state: running (with each sequence's text so far) or finished (with its result
+   * or error). Finished generations are kept 10 minutes (at most 64); an unknown id is not_found.
+   * A client that reconnects its event stream calls this to resync.
+   */
+  'generate.get': {
+    request: z.strictObject({ generationId: z.string().min(1).max(LIMITS.maxIdChars) }),
+    response: GenerationState,
   },
   tokenize: {
     request: z.strictObject({ modelId: ModelId, text: Text }),
-    response: null as unknown as { ids: number[]; tokens: string[] },
+    response: TokenizeResult,
   },
 
-  'history.list': { request: HistoryQuery, response: null as unknown as HistoryPage },
-  'history.get': { request: z.strictObject({ id: Id }), response: null as unknown as HistoryEntry },
+  'history.list': { request: HistoryQuery, response: HistoryPage },
+  'history.get': { request: z.strictObject({ id: Id }), response: HistoryEntry },
   'history.star': {
     request: z.strictObject({ id: Id, starred: z.boolean() }),
-    response: null as unknown as HistoryEntry,
+    response: HistoryEntry,
   },
   'history.accept': {
     request: z.strictObject({ id: Id, candidateIndex: z.int().min(0).max(LIMITS.maxCandidates - 1).nullable() }),
-    response: null as unknown as HistoryEntry,
+    response: HistoryEntry,
   },
-  'history.delete': { request: z.strictObject({ id: Id }), response: null as unknown as { deleted: boolean } },
+  'history.delete': { request: z.strictObject({ id: Id }), response: Deleted },
+  /** Every entry the filters match (all of them, not a page), oldest first; `ids` narrows it to those entries. */
   'history.export': {
     request: z.strictObject({
-      format: z.enum(['json', 'markdown']),
+      format: ExportFormat,
       ids: z.array(Id).max(10_000).optional(),
+      ...HistoryFilters.shape,
     }),
-    response: null as unknown as { filename: string; mimeType: string; content: string },
+    response: ExportFile,
   },
 
-  'documents.list': { request: Empty, response: null as unknown as DocumentSummary[] },
-  'documents.get': { request: z.strictObject({ id: Id }), response: null as unknown as DocumentFull },
+  'documents.list': { request: Empty, response: z.array(DocumentSummary) },
+  'documents.get': { request: z.strictObject({ id: Id }), response: DocumentFull },
   'documents.create': {
     request: z.strictObject({
-      title: z.string().max(LIMITS.maxTitleChars).default('Untitled'),
+      /** Absent, blank or "Untitled": the document takes its first line as its title (autoTitle). */
+      title: z.string().max(LIMITS.maxTitleChars).optional(),
       content: Text.default(''),
     }),
-    response: null as unknown as DocumentFull,
+    response: DocumentFull,
   },
   'documents.save': {
     request: z.strictObject({
@@ -327,18 +502,18 @@ export const methods = {
       memory: Text.optional(),
       authorsNote: Text.optional(),
     }),
-    response: null as unknown as DocumentFull,
+    response: DocumentFull,
   },
-  'documents.delete': { request: z.strictObject({ id: Id }), response: null as unknown as { deleted: boolean } },
+  'documents.delete': { request: z.strictObject({ id: Id }), response: Deleted },
   /** Desktop only: native open dialog; returns null when the user cancels. */
-  'files.open': { request: Empty, response: null as unknown as { name: string; content: string } | null },
+  'files.open': { request: Empty, response: z.strictObject({ name: z.string(), content: z.string() }).nullable() },
   /** Desktop only: native save dialog; returns the saved path or null when cancelled. */
   'files.save': {
     request: z.strictObject({ suggestedName: z.string().min(1).max(255), content: Text }),
-    response: null as unknown as { path: string } | null,
+    response: z.strictObject({ path: z.string() }).nullable(),
   },
 
-  'settings.get': { request: Empty, response: null as unknown as Settings },
+  'settings.get': { request: Empty, response: Settings },
   // Every key optional and WITHOUT defaults: zod 4's .partial() keeps defaults, which would reset unsent keys.
   'settings.set': {
     request: z.strictObject({
@@ -348,14 +523,14 @@ export const methods = {
       generation: GenerationParams.optional(),
       authorsNoteDepth: z.int().min(0).max(50).optional(),
     }),
-    response: null as unknown as Settings,
+    response: Settings,
   },
 } as const;
 
 export type MethodName = keyof typeof methods;
 export type MethodRequest<M extends MethodName> = z.input<(typeof methods)[M]['request']>;
 export type MethodParsedRequest<M extends MethodName> = z.output<(typeof methods)[M]['request']>;
-export type MethodResponse<M extends MethodName> = (typeof methods)[M]['response'];
+export type MethodResponse<M extends MethodName> = z.output<(typeof methods)[M]['response']>;
 export const methodNames = Object.keys(methods) as MethodName[];
 
 /** Validates a request for `method`; throws ApiError('invalid_request') naming the bad field. */
@@ -365,10 +540,16 @@ export function parseRequest<M extends MethodName>(method: string, payload: unkn
   const result = schema.safeParse(payload ?? {});
   if (!result.success) {
     const issue = result.error.issues[0];
-    const where = issue && issue.path.length > 0 ? issue.path.join('.') : 'request';
-    throw new ApiError('invalid_request', `${method}: ${where}: ${issue?.message ?? 'invalid'}`);
+    // Keys are the caller's: an unknown 5 M-character key must not come back in a 5 MB error.
+    const where = issue && issue.path.length > 0 ? issue.path.map((part) => clipText(String(part), 64)).join('.') : 'request';
+    throw new ApiError('invalid_request', clipText(`${method}: ${where}: ${issue?.message ?? 'invalid'}`, LIMITS.maxErrorChars));
   }
   return { method: method as M, params: result.data as MethodParsedRequest<M> };
+}
+
+/** `text` cut to `max` characters, an ellipsis marking the cut. */
+export function clipText(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, Math.max(0, max - 1))}…`;
 }
 
 /** What the renderer calls: one transport-neutral surface. */

@@ -183,6 +183,3 @@ export function readSafetensorsAsFloat64(file: string): Map<string, Float64Tenso
   }
   return out;
 }
-
-/** Alias named in TEAM.md. */
-export const readSafetensors = readSafetensorsAsFloat64;

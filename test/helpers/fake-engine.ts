@@ -5,8 +5,8 @@
  * messages structured-cloned as they would be between processes.
  */
 import { EngineError } from '../../src/main/engine/types';
-import type { ChildExit, ChildLike, Spawner } from '../../src/main/inference/client';
-import { serveInference, type InferenceEngine } from '../../src/main/inference/server';
+import type { ChildExit, ChildLike, Spawner } from '../../src/main/inference/child';
+import { serveInference, type InferenceEngine, type InferenceServer } from '../../src/main/inference-process/server';
 import type { DeviceStatus } from '../../src/shared/api';
 
 type GenerateRequest = Parameters<InferenceEngine['generate']>[0];
@@ -34,6 +34,9 @@ export class FakeEngine implements InferenceEngine {
   failNextGenerate: Error | null = null;
   /** When set, generate waits for it after the first delta (lets a test act mid-generation). */
   holdAfterFirstDelta: Promise<void> | null = null;
+  /** Sequences of the generations running now, and the most there ever were at once. */
+  runningSequences = 0;
+  peakRunningSequences = 0;
 
   constructor(options: FakeEngineOptions = {}) {
     this.#options = {
@@ -70,9 +73,19 @@ export class FakeEngine implements InferenceEngine {
       throw error;
     }
     const n = request.params.numReturnSequences;
+    this.runningSequences += n;
+    this.peakRunningSequences = Math.max(this.peakRunningSequences, this.runningSequences);
+    try {
+      return await this.#stream(request, n);
+    } finally {
+      this.runningSequences -= n;
+    }
+  }
+
+  async #stream(request: GenerateRequest, n: number): Promise<GenerateResult> {
     const seed = request.params.seed ?? 4242;
     this.#loaded.set(request.modelId, 'cpu');
-    request.onStart?.({ device: 'cpu', seed, promptTokens: 5, truncatedPromptTokens: 0, numSequences: n });
+    request.onStart?.({ device: 'cpu', precision: 'fp32', seed, promptTokens: 5, truncatedPromptTokens: 0, numSequences: n });
     const texts = Array.from({ length: n }, () => '');
     const pieces = Array.from({ length: n }, (_, sequence) => this.#options.sequencePieces?.(sequence, seed) ?? this.#options.pieces);
     const steps = Math.max(0, ...pieces.map((p) => p.length));
@@ -95,6 +108,7 @@ export class FakeEngine implements InferenceEngine {
     return {
       modelId: request.modelId,
       device: 'cpu',
+      precision: 'fp32',
       seed,
       promptTokens: 5,
       truncatedPromptTokens: 0,
@@ -126,6 +140,13 @@ export class FakeEngine implements InferenceEngine {
     return this.#options.devices.map((d) => ({ ...d }));
   }
 
+  /** How many times the server asked for memory back. */
+  memoryReleases = 0;
+
+  releaseIdleMemory(): void {
+    this.memoryReleases += 1;
+  }
+
   async unload(modelId: string): Promise<void> {
     this.calls.push({ method: 'unload', args: [modelId] });
     this.#loaded.delete(modelId);
@@ -147,11 +168,23 @@ export interface FakeProcess extends ChildLike {
   exit(code: number): void;
   /** Delivers a raw message to the client as if the process had sent it. */
   inject(message: unknown): void;
+  /** Stops the process as SIGSTOP would: it neither reads nor writes (no heartbeat) until it is killed. */
+  stop(): void;
   readonly killed: boolean;
+  /** The signal kill() was asked for ('SIGKILL' when it was told to kill at once). */
+  readonly killSignal: string | null;
+}
+
+/** Options of the in-memory processes. */
+export interface FakeSpawnerOptions {
+  /** Heartbeat period of the server "in the child" (default 1 s, as in the real process). */
+  heartbeatMs?: number;
+  /** The protocol version the child says hello with (default: the real one). */
+  helloProtocol?: number;
 }
 
 /** A spawner of in-memory processes, each with its own FakeEngine. */
-export function createFakeSpawner(makeEngine: () => FakeEngine = () => new FakeEngine()): Spawner & { spawned: FakeProcess[] } {
+export function createFakeSpawner(makeEngine: () => FakeEngine = () => new FakeEngine(), options: FakeSpawnerOptions = {}): Spawner & { spawned: FakeProcess[] } {
   const spawned: FakeProcess[] = [];
   const spawn = (): FakeProcess => {
     const engine = makeEngine();
@@ -159,11 +192,15 @@ export function createFakeSpawner(makeEngine: () => FakeEngine = () => new FakeE
     const exitListeners: ((exit: ChildExit) => void)[] = [];
     let toServer: (message: unknown) => void = () => {};
     let dead = false;
+    let stopped = false;
     let killed = false;
+    let killSignal: string | null = null;
+    let server: InferenceServer | undefined;
     const received: unknown[] = [];
     const die = (exit: ChildExit): void => {
       if (dead) return;
       dead = true;
+      void server?.stop();
       setTimeout(() => exitListeners.forEach((listener) => listener(exit)), 0);
     };
     const process: FakeProcess = {
@@ -172,12 +209,15 @@ export function createFakeSpawner(makeEngine: () => FakeEngine = () => new FakeE
       get killed() {
         return killed;
       },
+      get killSignal() {
+        return killSignal;
+      },
       postMessage(message) {
         if (dead) throw new Error('channel closed');
         const copy = structuredClone(message);
         received.push(copy);
         setTimeout(() => {
-          if (!dead) toServer(copy);
+          if (!dead && !stopped) toServer(copy);
         }, 0);
       },
       onMessage(listener) {
@@ -186,9 +226,15 @@ export function createFakeSpawner(makeEngine: () => FakeEngine = () => new FakeE
       onExit(listener) {
         exitListeners.push(listener);
       },
-      kill() {
+      kill(now = false) {
         killed = true;
-        die({ code: null, signal: 'SIGTERM' });
+        killSignal = now ? 'SIGKILL' : 'SIGTERM';
+        // A stopped process only reacts to SIGKILL.
+        if (stopped && !now) return;
+        die({ code: null, signal: killSignal });
+      },
+      stop() {
+        stopped = true;
       },
       crash(signal = 'SIGKILL') {
         die({ code: null, signal });
@@ -202,16 +248,16 @@ export function createFakeSpawner(makeEngine: () => FakeEngine = () => new FakeE
     };
     // The server starts "in the child" once the client has attached its listeners.
     setTimeout(() => {
-      serveInference(engine, {
+      server = serveInference(engine, {
         post: (message) => {
-          if (dead) return;
-          const copy = structuredClone(message);
+          if (dead || stopped) return;
+          const copy = structuredClone('hello' in message && options.helloProtocol !== undefined ? { hello: { ...message.hello, protocol: options.helloProtocol } } : message);
           toClient.forEach((listener) => listener(copy));
         },
         onMessage: (listener) => {
           toServer = listener;
         },
-      }, () => {});
+      }, { log: () => {}, heartbeatMs: options.heartbeatMs ?? 1_000 });
     }, 0);
     spawned.push(process);
     return process;

@@ -1,5 +1,5 @@
 /**
- * Crash-test writer: opens the real HistoryStore and saves entries in a loop, printing a line only
+ * Crash-test writer: opens the real AppDatabase and saves entries in a loop, printing a line only
  * after each call has returned (so every printed id is committed). Bundled by the test and run with
  * `node`; the test kills it with SIGKILL at random moments.
  *
@@ -7,7 +7,7 @@
  * `starred <id>`, `deleting <id>` (before the call), `deleted <id>`.
  */
 import { writeSync } from 'node:fs';
-import { HistoryStore } from '../../src/main/history';
+import { AppDatabase } from '../../src/main/history';
 import { crashEntry } from './history-crash-entry';
 
 const [file, tag] = process.argv.slice(2);
@@ -21,7 +21,7 @@ const report = (line: string): void => {
   writeSync(1, `${line}\n`);
 };
 
-const { store, notice } = HistoryStore.open(file);
+const { database: store, notice } = AppDatabase.open(file);
 if (notice !== undefined) report(`notice ${JSON.stringify(notice)}`);
 report('ready');
 
@@ -29,11 +29,11 @@ report('ready');
 const deadline = Date.now() + 30_000;
 const ownIds: number[] = [];
 for (let k = 0; Date.now() < deadline; k++) {
-  const entry = store.addGeneration(crashEntry(tag, k));
+  const entry = store.generations.add(crashEntry(tag, k));
   report(`added ${entry.id}`);
   ownIds.push(entry.id);
   if (k % 3 === 1) {
-    store.setStarred(entry.id, true);
+    store.generations.setStarred(entry.id, true);
     report(`starred ${entry.id}`);
   }
   if (k % 4 === 3) {
@@ -41,7 +41,7 @@ for (let k = 0; Date.now() < deadline; k++) {
     if (victim !== undefined) {
       // Announced first: a kill between the commit and the `deleted` line must not count as a lost entry.
       report(`deleting ${victim}`);
-      store.delete(victim);
+      store.generations.delete(victim);
       report(`deleted ${victim}`);
     }
   }

@@ -11,7 +11,7 @@ import type * as ElectronMock from '../mocks/electron';
 vi.mock('electron', () => import('../mocks/electron'));
 
 const fakes = vi.hoisted(() => ({
-  openHistory: (_file: string, _options: unknown): { store: { close(): void; getSettings?(): unknown }; notice?: string } => ({ store: { close: () => undefined } }),
+  openHistory: (_file: string, _options: unknown): { database: { close(): void; settings?: { get(): unknown } }; notice?: string } => ({ database: { close: () => undefined } }),
   deps: null as null | Record<string, unknown>,
   inferenceOptions: null as null | { spawn: unknown },
   service: null as null | { close: () => Promise<void>; handle: () => Promise<unknown>; subscribe: () => () => void },
@@ -19,9 +19,10 @@ const fakes = vi.hoisted(() => ({
 }));
 
 vi.mock('../../src/main/history', () => ({
-  HistoryStore: { open: (file: string, options: unknown) => fakes.openHistory(file, options) },
+  AppDatabase: { open: (file: string, options: unknown) => fakes.openHistory(file, options) },
 }));
-vi.mock('../../src/main/engine/models/store', () => ({
+vi.mock('../../src/main/engine', async () => ({
+  resolveHome: (await import('../../src/main/engine/paths')).resolveHome,
   ModelStore: class {
     constructor(readonly home: string) {}
   },
@@ -51,7 +52,7 @@ beforeEach(() => {
   home = mkdtempSync(join(tmpdir(), 'inkwell-entry-'));
   process.env.INKWELL_HOME = home;
   delete process.env.ELECTRON_RENDERER_URL;
-  fakes.openHistory = () => ({ store: { close: vi.fn(), getSettings: () => ({ theme: 'system' }) } });
+  fakes.openHistory = () => ({ database: { close: vi.fn(), settings: { get: () => ({ theme: 'system' }) } } });
   fakes.deps = null;
 });
 
@@ -130,13 +131,13 @@ describe('after ready', () => {
   });
 
   it('passes a damaged-database notice on to the renderer', async () => {
-    fakes.openHistory = () => ({ store: { close: vi.fn() }, notice: 'inkwell.db was damaged and set aside as inkwell.db.corrupt-1' });
+    fakes.openHistory = () => ({ database: { close: vi.fn() }, notice: 'inkwell.db was damaged and set aside as inkwell.db.corrupt-1' });
     await startApp();
     expect(fakes.deps?.appInfo).toMatchObject({ notices: ['inkwell.db was damaged and set aside as inkwell.db.corrupt-1'] });
   });
 
   it('paints the window in the theme the user chose, else the system one', async () => {
-    fakes.openHistory = () => ({ store: { close: vi.fn(), getSettings: () => ({ theme: 'dark' }) } });
+    fakes.openHistory = () => ({ database: { close: vi.fn(), settings: { get: () => ({ theme: 'dark' }) } } });
     const { BrowserWindow } = await startApp();
     expect(BrowserWindow.windows[0]?.options.backgroundColor).toBe('#1e1e1e');
   });
@@ -163,7 +164,7 @@ describe('after ready', () => {
 describe('quitting', () => {
   it('closes the service, the inference process and the database before quitting', async () => {
     const store = { close: vi.fn() };
-    fakes.openHistory = () => ({ store });
+    fakes.openHistory = () => ({ database: store });
     const { app } = await startApp();
     const event = { preventDefault: vi.fn() };
     app.emit('before-quit', event);

@@ -8,6 +8,11 @@ import { methodNames } from '../../src/shared/api';
 import type { ServerEvent } from '../../src/shared/api';
 
 vi.mock('electron', () => import('../mocks/electron'));
+// What electron.vite.config.ts's `define` writes into the bundle (the built bundle is checked in test/main/bundle.test.ts).
+await vi.hoisted(async () => {
+  const { methodNames: names } = await import('../../src/shared/api');
+  (globalThis as { __INKWELL_API_METHODS__?: unknown }).__INKWELL_API_METHODS__ = names;
+});
 
 let bridge: InkwellBridge;
 const event: ServerEvent = { channel: 'generation', event: { type: 'delta', generationId: 'g1', sequence: 0, text: ' world' } };
@@ -95,13 +100,15 @@ describe('bridgeMethodNames', () => {
 describe('the preload bundle', () => {
   // The sandboxed preload is bundled into one file: a value import of the
   // contract would pull zod into it. Types are erased, so they are fine.
-  it('imports only electron and its own folder at run time', () => {
+  it('imports only electron, its own folder and the zod-free src/shared/bridge.ts at run time', () => {
     const dir = join(import.meta.dirname, '../../src/preload');
     for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
       const source = readFileSync(join(dir, file), 'utf8');
-      for (const match of source.matchAll(/^import\s+(?!type\b)[^;]*?from\s+'([^']+)'/gm)) {
-        expect([`${file}: ${match[1]}`]).toEqual([expect.stringMatching(/: (electron|\.\/[\w-]+)$/)]);
+      for (const match of source.matchAll(/^(?:import|export)\s+(?!type\b)[^;]*?from\s+'([^']+)'/gm)) {
+        expect([`${file}: ${match[1]}`]).toEqual([expect.stringMatching(/: (electron|\.\/[\w-]+|\.\.\/shared\/bridge)$/)]);
       }
     }
+    const shared = readFileSync(join(dir, '../shared/bridge.ts'), 'utf8');
+    expect([...shared.matchAll(/^import\s+(?!type\b)[^;]*?from\s+'([^']+)'/gm)]).toEqual([]);
   });
 });

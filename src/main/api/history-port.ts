@@ -1,24 +1,14 @@
 /**
- * The part of the history store the API service uses, named so that tests can
- * hand the service a fake while production hands it the real HistoryStore.
+ * The parts of the database's stores the API service uses, named so that tests can hand the
+ * service fakes while production hands it the real AppDatabase.
  */
-import type { HistoryStore } from '../history';
+import type { DocumentStore, GenerationStore, SettingsStore } from '../history';
 
-/** The history store's surface used by the API. */
-export type HistoryPort = Pick<
-  HistoryStore,
-  | 'addGeneration'
-  | 'list'
-  | 'get'
-  | 'setStarred'
-  | 'setAccepted'
-  | 'delete'
-  | 'export'
-  | 'listDocuments'
-  | 'getDocument'
-  | 'createDocument'
-  | 'saveDocument'
-  | 'deleteDocument'
-  | 'getSettings'
-  | 'setSettings'
->;
+/** The stores' surface used by the API. */
+export interface HistoryPort {
+  /** True when the database can be read but not written. */
+  readonly readOnly: boolean;
+  generations: Pick<GenerationStore, 'add' | 'list' | 'get' | 'setStarred' | 'setAccepted' | 'delete' | 'export'>;
+  documents: Pick<DocumentStore, 'list' | 'get' | 'create' | 'save' | 'delete'>;
+  settings: Pick<SettingsStore, 'get' | 'set'>;
+}

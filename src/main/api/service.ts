@@ -14,18 +14,23 @@ import {
   type DeviceStatus,
   type EngineStatus,
   type GenerationEvent,
+  type GenerationOutcome,
   type GenerationResult,
+  type GenerationStartInfo,
   type MethodName,
   type MethodParsedRequest,
   type MethodResponse,
   type ServerEvent,
 } from '../../shared/api';
+import type { InferenceArgs, InferenceResult } from '../common/inference-protocol';
+import { AdmissionQueue, defaultAdmissionLimits, estimateGenerationCost, type Admission } from '../inference/admission';
 import type { GenerateHandlers, InferenceStateChange } from '../inference/client';
-import type { InferenceArgs, InferenceResult } from '../inference/protocol';
-import { isCudaProviderInstalled } from '../engine/runtime/cuda';
-import { errorMessage, toApiError } from './errors';
+import { isCudaProviderInstalled } from '../engine';
+import { errorMessage, toApiError } from '../common/errors';
+import { GenerationStates } from '../../shared/generation-state';
 import type { HistoryPort } from './history-port';
-import { toModelSummary, type StoredModelFields } from './model-summary';
+import { describeMachine, resolveImportFolder, thisMachine, type MachineContext } from './import-path';
+import { toModelSummary, type StoredModelFields } from '../common/model-summary';
 
 /** What the service needs of the inference client (InferenceClient satisfies it). */
 export interface InferencePort {
@@ -56,6 +61,10 @@ export interface ApiServiceDeps {
   openFile?: () => Promise<{ name: string; content: string } | null>;
   /** Native save dialog (desktop only); the saved path, or null when cancelled. */
   saveFile?: (suggestedName: string, content: string) => Promise<{ path: string } | null>;
+  /** Where import paths are resolved (defaults to this machine, described by appInfo.transport). */
+  machine?: MachineContext;
+  /** The bound on generation work (defaults to defaultAdmissionLimits() for this machine). */
+  admission?: AdmissionQueue;
   /** Defaults to looking for the CUDA provider library in onnxruntime-node. */
   cudaInstalled?: () => boolean;
   log?: (line: string) => void;
@@ -85,6 +94,8 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
   const cudaInstalled = deps.cudaInstalled ?? isCudaProviderInstalled;
   const listeners = new Set<(event: ServerEvent) => void>();
   const running = new Map<string, RunningGeneration>();
+  const admission = deps.admission ?? new AdmissionQueue(defaultAdmissionLimits());
+  const machine = deps.machine ?? thisMachine(deps.appInfo.transport);
   let knownDevices: DeviceStatus[] = [];
   let closed = false;
 
@@ -97,7 +108,13 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
       }
     }
   };
-  const emitGeneration = (event: GenerationEvent): void => emit({ channel: 'generation', event });
+  // Every generation event is folded into `generations` before it is sent, so generate.get always
+  // knows at least what a client was streamed.
+  const generations = new GenerationStates();
+  const emitGeneration = (event: GenerationEvent): void => {
+    generations.record(event);
+    emit({ channel: 'generation', event });
+  };
 
   const engineStatus = (loaded: EngineStatus['loaded'] = []): EngineStatus => {
     const { state, message } = inference.state;
@@ -105,21 +122,31 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
   };
   const stopWatchingEngine = inference.onStateChange(() => emit({ channel: 'engine', status: engineStatus() }));
 
-  async function runGeneration(generationId: string, request: MethodParsedRequest<'generate.start'>, signal: AbortSignal): Promise<void> {
+  async function runGeneration(generationId: string, request: MethodParsedRequest<'generate.start'>, signal: AbortSignal, admitted: Admission): Promise<void> {
+    try {
+      await admitted.admitted;
+    } catch (error) {
+      emitGeneration({ type: 'error', generationId, error: toApiError(error).toJSON() });
+      return;
+    }
+    try {
+      await generateAndSave(generationId, request, signal);
+    } finally {
+      admitted.release();
+    }
+  }
+
+  async function generateAndSave(generationId: string, request: MethodParsedRequest<'generate.start'>, signal: AbortSignal): Promise<void> {
     const { modelId, prompt, memory, params, documentId } = request;
-    let started: Parameters<NonNullable<GenerateHandlers['onStart']>>[0] | undefined;
-    const partial: string[] = [];
-    let outcome: InferenceResult<'generate'>;
+    let started: GenerationStartInfo | undefined;
+    let outcome: GenerationOutcome;
     try {
       outcome = await inference.generate({ modelId, prompt, memory, params }, {
         onStart: (info) => {
           started = info;
           emitGeneration({ type: 'started', generationId, modelId, ...info });
         },
-        onDelta: (sequence, text) => {
-          partial[sequence] = (partial[sequence] ?? '') + text;
-          emitGeneration({ type: 'delta', generationId, sequence, text });
-        },
+        onDelta: (sequence, text) => emitGeneration({ type: 'delta', generationId, sequence, text }),
       }, signal);
     } catch (error) {
       const apiError = toApiError(error);
@@ -128,9 +155,11 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
         return;
       }
       // The process gave up without its partial result (see InferenceClient cancelGraceMs): keep what was streamed.
+      const partial = generations.get(generationId)?.texts ?? [];
       outcome = {
         modelId,
         device: started.device,
+        precision: started.precision,
         seed: started.seed,
         promptTokens: started.promptTokens,
         truncatedPromptTokens: started.truncatedPromptTokens,
@@ -145,7 +174,7 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
     let historyId: number;
     try {
       // Committed before 'done' is sent: whatever the UI shows as done is already in history.
-      historyId = history.addGeneration({
+      historyId = history.generations.add({
         modelId: outcome.modelId,
         device: outcome.device,
         prompt,
@@ -164,18 +193,7 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
       emitGeneration({ type: 'error', generationId, error: { kind: apiError.kind, message: `the generation could not be saved to history: ${apiError.message}` } });
       return;
     }
-    const result: GenerationResult = {
-      generationId,
-      modelId: outcome.modelId,
-      device: outcome.device,
-      ...(outcome.deviceFallbackReason !== undefined ? { deviceFallbackReason: outcome.deviceFallbackReason } : {}),
-      seed: outcome.seed,
-      promptTokens: outcome.promptTokens,
-      truncatedPromptTokens: outcome.truncatedPromptTokens,
-      sequences: outcome.sequences,
-      timings: outcome.timings,
-      historyId,
-    };
+    const result: GenerationResult = { generationId, ...outcome, historyId };
     emitGeneration({ type: 'done', generationId, result });
   }
 
@@ -199,7 +217,19 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
         return engineStatus();
       }
     },
-    'models.import': ({ path, id }) => inference.importModel(path, id),
+    'models.import': async ({ path, id }) => {
+      const folder = resolveImportFolder(path, machine);
+      try {
+        return await inference.importModel(folder, id);
+      } catch (error) {
+        // The engine names files inside the folder; say which machine they were looked for on.
+        const apiError = toApiError(error);
+        if ((apiError.kind === 'invalid_request' || apiError.kind === 'not_found') && apiError.message.includes(folder)) {
+          throw new ApiError(apiError.kind, `${apiError.message} (on ${describeMachine(machine)})`);
+        }
+        throw apiError;
+      }
+    },
     'models.remove': async ({ id }) => {
       models.get(id);
       await inference.unload(id);
@@ -207,11 +237,16 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
       return { removed: true as const };
     },
 
-    'generate.start': ({ modelId, ...rest }) => {
-      models.get(modelId);
-      const generationId = randomUUID();
+    'generate.start': (request) => {
+      // Refused before any work: a result that cannot be saved would be lost.
+      if (history.readOnly) throw new ApiError('read_only', 'Inkwell cannot save generations: its history database is read-only (see the notice at start-up)');
+      const model = models.get(request.modelId);
       const controller = new AbortController();
-      const finished = runGeneration(generationId, { modelId, ...rest }, controller.signal)
+      // Refused here, synchronously, when the machine is at its bound: the caller gets 'busy' at once.
+      const admitted = admission.enter(estimateGenerationCost(model.config, request), controller.signal);
+      const generationId = randomUUID();
+      generations.begin(generationId);
+      const finished = runGeneration(generationId, request, controller.signal, admitted)
         .catch((error: unknown) => log(`api: generation ${generationId} failed unexpectedly: ${errorMessage(error)}`))
         .finally(() => running.delete(generationId));
       running.set(generationId, { controller, finished });
@@ -222,25 +257,30 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
       generation?.controller.abort();
       return { cancelled: generation !== undefined };
     },
+    'generate.get': ({ generationId }) => {
+      const state = generations.get(generationId);
+      if (!state) throw new ApiError('not_found', `no generation ${JSON.stringify(generationId)} (finished generations are kept for 10 minutes)`);
+      return state;
+    },
     tokenize: ({ modelId, text }) => inference.tokenize(modelId, text),
 
-    'history.list': (query) => history.list(query),
-    'history.get': ({ id }) => history.get(id),
-    'history.star': ({ id, starred }) => history.setStarred(id, starred),
-    'history.accept': ({ id, candidateIndex }) => history.setAccepted(id, candidateIndex),
-    'history.delete': ({ id }) => history.delete(id),
-    'history.export': ({ format, ids }) => history.export(format, ids),
+    'history.list': (query) => history.generations.list(query),
+    'history.get': ({ id }) => history.generations.get(id),
+    'history.star': ({ id, starred }) => history.generations.setStarred(id, starred),
+    'history.accept': ({ id, candidateIndex }) => history.generations.setAccepted(id, candidateIndex),
+    'history.delete': ({ id }) => history.generations.delete(id),
+    'history.export': ({ format, ...filters }) => history.generations.export(format, filters),
 
-    'documents.list': () => history.listDocuments(),
-    'documents.get': ({ id }) => history.getDocument(id),
-    'documents.create': ({ title, content }) => history.createDocument(title, content),
-    'documents.save': ({ id, ...changes }) => history.saveDocument(id, changes),
-    'documents.delete': ({ id }) => history.deleteDocument(id),
+    'documents.list': () => history.documents.list(),
+    'documents.get': ({ id }) => history.documents.get(id),
+    'documents.create': ({ title, content }) => history.documents.create(title, content),
+    'documents.save': ({ id, ...changes }) => history.documents.save(id, changes),
+    'documents.delete': ({ id }) => history.documents.delete(id),
     'files.open': () => requireDialog(deps.openFile)(),
     'files.save': ({ suggestedName, content }) => requireDialog(deps.saveFile)(suggestedName, content),
 
-    'settings.get': () => history.getSettings(),
-    'settings.set': (changes) => history.setSettings(changes),
+    'settings.get': () => history.settings.get(),
+    'settings.set': (changes) => history.settings.set(changes),
   };
 
   return {

@@ -21,9 +21,11 @@ export const TEXT_FILE_FILTERS: FileFilter[] = [
 export const MAX_OPEN_BYTES = LIMITS.maxTextChars * 4;
 
 /**
- * Reads a text file as UTF-8, refusing files over `maxBytes`, bytes that are
- * not valid UTF-8 (a binary file picked by mistake) and text longer than the
- * contract allows. A leading byte-order mark is dropped.
+ * Reads a text file as UTF-8, refusing files over `maxBytes`, files that are
+ * not text (NUL bytes or bytes that are not valid UTF-8: an image or a
+ * program picked through "All files") and text longer than the contract
+ * allows, each with a message naming the file. A leading byte-order mark is
+ * dropped. Nothing is created from a refused file.
  */
 export async function readTextFile(path: string, maxBytes: number = MAX_OPEN_BYTES): Promise<string> {
   const info = await stat(path);
@@ -42,11 +44,14 @@ export async function readTextFile(path: string, maxBytes: number = MAX_OPEN_BYT
   } finally {
     await handle.close();
   }
+  const name = JSON.stringify(basename(path));
+  // UTF-16 text and binaries are full of NUL bytes; a writer's text never contains one.
+  if (bytes.includes(0)) throw new ApiError('invalid_request', `${name} is not a text file (it contains NUL bytes): open a .txt or .md file saved as UTF-8`);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch {
-    throw new ApiError('invalid_request', `${path}: not a UTF-8 text file`);
+    throw new ApiError('invalid_request', `${name} is not a text file (its bytes are not valid UTF-8): open a .txt or .md file saved as UTF-8`);
   }
   if (text.length > LIMITS.maxTextChars) {
     throw new ApiError('refused', `${path}: ${text.length} characters is more than the ${LIMITS.maxTextChars}-character limit for a document`);

@@ -6,7 +6,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { z } from 'zod';
 import { GenerationParams, type DeviceRequest } from '../../shared/api';
-import { isPrecision, PRECISIONS, type PrecisionRequest } from '../engine/precision';
+import { isPrecision, PRECISIONS, type PrecisionRequest } from '../engine';
 import { UsageError } from './io';
 
 type OptionSpec = NonNullable<ParseArgsConfig['options']>;

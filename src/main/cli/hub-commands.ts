@@ -2,12 +2,7 @@
  * `inkwell models pull | cache | catalog` and `models import --from-cache`:
  * getting models from the Hugging Face Hub and the local Hugging Face cache.
  */
-import { catalog, type CatalogModel } from '../engine/models/catalog';
-import { formatBytes } from '../engine/models/disk';
-import { hfHubCacheDir } from '../engine/models/hf-cache';
-import { hubConnectionFromEnv } from '../engine/models/hub-http';
-import type { PullProgress } from '../engine/models/pull';
-import { formatParameters, type ImportProgress, type ModelStore } from '../engine/models/store';
+import { catalog, formatBytes, formatParameters, hfHubCacheDir, hubConnectionFromEnv, type CatalogModel, type ImportProgress, type ModelStore, type PullProgress } from '../engine';
 import { parseCommandArgs, type ParsedArgs } from './args';
 import { EXIT, SHOW_HELP, UsageError, type CliIo } from './io';
 import { modelJson, snakeCaseKeys, table } from './model-json';

@@ -1,6 +1,6 @@
 /** `inkwell logits` and `inkwell tokenize`: what the model sees and predicts. */
 import { DeviceRequest } from '../../shared/api';
-import { topCandidates } from '../engine/generate/sampling';
+import { topCandidates } from '../engine';
 import { parseCommandArgs, precisionFromArgs, requireString } from './args';
 import { EXIT, SHOW_HELP, UsageError, type CliIo } from './io';
 

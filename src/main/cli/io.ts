@@ -3,7 +3,8 @@
  * and the mapping from errors to exit codes (0 ok, 2 bad input or refused, 1 internal).
  */
 import { ZodError } from 'zod';
-import { EngineError } from '../engine/types';
+import { storageErrorKind } from '../common/errors';
+import { EngineError } from '../engine';
 
 /** What a command may use; the entry wires it to the process, tests to buffers. */
 export interface CliIo {
@@ -43,9 +44,23 @@ export class RefusedError extends Error {
   }
 }
 
+/**
+ * Whether `error` (or what caused it) says the data folder cannot be used: Inkwell may not write
+ * there, the disk is full, or the database comes from a newer Inkwell. That is the machine's state,
+ * to be told in one line (exit 2), not a bug with a stack trace.
+ */
+function dataFolderProblem(error: unknown): boolean {
+  for (let current: unknown = error, depth = 0; current && depth < 8; current = (current as { cause?: unknown }).cause, depth += 1) {
+    if ((current as { name?: unknown }).name === 'DatabaseOpenError') return true;
+    if (storageErrorKind((current as { code?: unknown }).code) !== null) return true;
+  }
+  return false;
+}
+
 /** Exit code for an error thrown by a command. */
 export function exitCodeFor(error: unknown): number {
   if (error instanceof UsageError || error instanceof RefusedError || error instanceof ZodError) return EXIT.badInput;
+  if (dataFolderProblem(error)) return EXIT.badInput;
   if (error instanceof EngineError) {
     if (error.kind === 'cancelled') return EXIT.interrupted;
     return error.kind === 'bad_input' || error.kind === 'not_found' || error.kind === 'refused' ? EXIT.badInput : EXIT.internal;
@@ -61,6 +76,7 @@ export function describeError(error: unknown): string {
   }
   if (error instanceof RefusedError) return `inkwell: error: ${error.message}\n`;
   if (error instanceof EngineError && error.kind === 'cancelled') return `inkwell: ${error.message}\n`;
+  if (dataFolderProblem(error)) return `inkwell: error: ${error instanceof Error ? error.message : String(error)}\n`;
   if (error instanceof EngineError && error.kind !== 'internal') return `inkwell: error: ${error.message}\n`;
   const message = error instanceof Error ? error.message : String(error);
   const stack = error instanceof Error && error.stack ? `\n${error.stack}` : '';

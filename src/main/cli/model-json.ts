@@ -1,5 +1,5 @@
 /** How the CLI prints models: the JSON objects of `--json` and plain-text tables. */
-import type { StoredModel, StoredVariant } from '../engine/models/store';
+import type { StoredModel, StoredVariant } from '../engine';
 
 /** A precision variant as the CLI's JSON shows it (snake_case, figures as measured). */
 export function variantJson(v: StoredVariant): Record<string, unknown> {

@@ -1,7 +1,5 @@
 /** `inkwell models import|list|remove|convert|pull|cache|catalog`. */
-import { formatBytes } from '../engine/models/disk';
-import { ModelStore, formatParameters, type StoredVariant } from '../engine/models/store';
-import { isVariantPrecision, VARIANT_PRECISIONS, type VariantPrecision } from '../engine/precision';
+import { formatBytes, formatParameters, isVariantPrecision, ModelStore, VARIANT_PRECISIONS, type StoredVariant, type VariantPrecision } from '../engine';
 import { parseCommandArgs, requireString } from './args';
 import { cacheCommand, catalogCommand, importFromCache, pullCommand, storeImportProgress } from './hub-commands';
 import { EXIT, SHOW_HELP, UsageError, type CliIo } from './io';

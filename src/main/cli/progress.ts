@@ -3,7 +3,7 @@
  * place on a terminal, and plain lines elsewhere (a log, a pipe, CI), one per
  * tenth of each step or when the step changes, so logs stay readable.
  */
-import { formatBytes } from '../engine/models/disk';
+import { formatBytes } from '../engine';
 import type { CliIo } from './io';
 
 /** One moment of progress. */

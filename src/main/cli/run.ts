@@ -1,6 +1,6 @@
 /** `inkwell` command dispatch: argv in, exit code out; all output through CliIo. */
 import { version } from '../../../package.json';
-import { resolveHome } from '../engine/paths';
+import { resolveHome } from '../engine';
 import { batchCommand } from './batch-command';
 import { generateCommand } from './generate-command';
 import { HELP } from './help';

@@ -5,8 +5,8 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { DeviceStatus, GenerationParams, GenerationResult } from '../../shared/api';
-import type { GeneratedSequence, GenerationOutcome, GenerationStartInfo } from './generate/generate';
+import type { DeviceStatus, GenerationOutcome, GenerationParams, TokenizeResult } from '../../shared/api';
+import type { DecodeOutcome, GeneratedSequence, GenerationJob, GenerationStartInfo } from './generate/generate';
 import { MAX_TOP_LOGPROBS } from './generate/logprobs';
 import { randomSeed } from './generate/rng';
 import { DecodeScheduler, type BatchLimits, type SchedulerStatus } from './generate/scheduler';
@@ -17,14 +17,14 @@ import { Inspector } from './inspect/inspector';
 import type { openInspectSession } from './runtime/threaded-inspect-session';
 import { ModelStore, type StoredModel } from './models/store';
 import { defaultPrecision, type Precision, type PrecisionRequest } from './precision';
-import { AUTO_ORDER, openDecoder, probeDevices, type DecoderPaths, type DecoderSession } from './runtime';
+import type { DecoderPaths, DecoderSession, openDecoder, probeDevices } from './runtime';
 import { loadTokenizer, type Gpt2Tokenizer } from './tokenizer';
 import { EngineError, type DeviceName, type DeviceRequest } from './types';
 
 export { EngineError } from './types';
 export type { DeviceName, DeviceRequest, EngineErrorKind, FinishReason, Gpt2Config } from './types';
 export type { ConvertOptions, ConvertProgress, ImportOptions, ImportProgress, ImportTransfer, StoredModel, StoredVariant } from './models/store';
-export { ModelOrigin, ModelStore } from './models/store';
+export { ModelOrigin, ModelStore, formatParameters } from './models/store';
 export type { CachedRepo, CacheImportOptions, HfCacheListing } from './models/hf-cache';
 export { findCachedRepo, hfHubCacheDir, importFromHfCache, listHfCache } from './models/hf-cache';
 export type { PullOptions, PullProgress, PullResult } from './models/pull';
@@ -53,6 +53,9 @@ export type { TokenView } from './inspect/token-view';
 export type { HalfMatrix, PositionalEncoding, PositionalEncodingsPayload, PositionalOptions } from './inspect/positional';
 export { BERT_TOKENIZER_NAME } from './inspect/bert-tokenizer';
 export type { WordPieceResult } from './inspect/bert-tokenizer';
+export { topCandidates } from './generate/sampling';
+export { resolveHome } from './paths';
+export { isCudaProviderInstalled } from './runtime/cuda';
 export { defaultPrecision, isPrecision, isVariantPrecision, PRECISIONS, VARIANT_PRECISIONS } from './precision';
 export type { Precision, PrecisionRequest, VariantPrecision } from './precision';
 
@@ -90,16 +93,10 @@ export interface EngineGenerateRequest {
 }
 
 /**
- * What a generation returns: the API's GenerationResult before the service names it and saves it
- * to history, plus the precision that ran and each sequence's token log-probabilities
- * (GeneratedSequence).
+ * What a generation returns: the API's GenerationOutcome (the service names it and saves it to
+ * history), whose sequences always carry their token log-probabilities.
  */
-export type EngineGenerateResult = Omit<GenerationResult, 'generationId' | 'historyId' | 'sequences'> & {
-  precision: Precision;
-  sequences: GeneratedSequence[];
-  /** With speculative decoding: the draft and how many of its tokens were accepted. */
-  speculative?: SpeculativeStats & { draftModelId: string; draftPrecision: Precision };
-};
+export type EngineGenerateResult = Omit<GenerationOutcome, 'sequences'> & { sequences: GeneratedSequence[] };
 
 /** Raw next-token scores of a prompt. */
 export interface EngineLogits {
@@ -179,9 +176,11 @@ export class Engine {
   constructor(opts: EngineOptions) {
     this.models = new ModelStore(opts.home);
     this.#home = opts.home;
-    this.#openDecoder = opts.openDecoder ?? openDecoder;
+    // onnxruntime-node is loaded on first use: processes that import this entry for ModelStore or
+    // resolveHome (the desktop main process, `inkwell --help`) never load the native runtime.
+    this.#openDecoder = opts.openDecoder ?? (async (...args) => (await import('./runtime')).openDecoder(...args));
     this.#loadTokenizer = opts.loadTokenizer ?? loadTokenizer;
-    this.#probeDevices = opts.probeDevices ?? probeDevices;
+    this.#probeDevices = opts.probeDevices ?? (async () => (await import('./runtime')).probeDevices());
     this.inspector = new Inspector({
       model: (id) => {
         this.#checkOpen();
@@ -223,7 +222,7 @@ export class Engine {
     try {
       const session = decoder.session as DecoderSession;
       const seed = req.params.seed ?? randomSeed();
-      const job = {
+      const job: GenerationJob = {
         tokenizer,
         prompt: req.prompt,
         memory: req.memory ?? '',
@@ -231,11 +230,11 @@ export class Engine {
         seed,
         topLogprobs,
         signal: req.signal,
-        onStart: req.onStart?.bind(req),
+        onStart: (info) => req.onStart?.({ ...info, precision: decoder.precision }),
         onDelta: req.onDelta?.bind(req),
       };
       let speculative: EngineGenerateResult['speculative'];
-      let outcome: GenerationOutcome;
+      let outcome: DecodeOutcome;
       if (draft && draftModel) {
         const draftTokens = req.speculative?.draftTokens ?? DEFAULT_DRAFT_TOKENS;
         const result = await runSpeculative(session, job, { draft: draft.session as DecoderSession, draftTokens });
@@ -269,7 +268,7 @@ export class Engine {
   }
 
   /** Token ids of `text` and the display string of each token. */
-  async tokenize(modelId: string, text: string): Promise<{ ids: number[]; tokens: string[] }> {
+  async tokenize(modelId: string, text: string): Promise<TokenizeResult> {
     const tokenizer = await this.#tokenizer(this.models.get(modelId));
     const ids = tokenizer.encode(text);
     return { ids, tokens: tokenizer.tokenStrings(ids) };
@@ -355,6 +354,16 @@ export class Engine {
   }
 
   /**
+   * Gives memory back after work: collects the decoders' worker heaps and this thread's, which hold
+   * every step's KV cache as ArrayBuffers until a collection (needs --expose-gc; else a no-op).
+   * Loaded models stay loaded.
+   */
+  releaseIdleMemory(): void {
+    for (const decoder of this.#decoders) decoder.session?.collectGarbage?.();
+    (globalThis as { gc?: () => void }).gc?.();
+  }
+
+  /**
    * The precision a request for `modelId` on `device` runs in: `request` itself when the model
    * has it (EngineError not_found with the convert command when not), else for 'auto' the
    * default for the device the request would run on (defaultPrecision).
@@ -432,7 +441,7 @@ export class Engine {
     }
     let target: DeviceName = device === 'auto' ? 'cpu' : device;
     if (device === 'auto') {
-      const status = await this.#probeDevices();
+      const [status, { AUTO_ORDER }] = await Promise.all([this.#probeDevices(), import('./runtime')]);
       target = AUTO_ORDER.find((d) => status.some((s) => s.name === d && s.available)) ?? 'cpu';
     }
     return defaultPrecision(target, available);

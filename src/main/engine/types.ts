@@ -1,7 +1,12 @@
 /**
  * The engine's internal contracts: what each part (checkpoint, onnx, runtime,
  * generate, models) hands to the next. Plain Node/TypeScript; no electron.
+ * Shapes that cross the API (devices, finish reasons, error kinds, dtypes) are declared once in
+ * src/shared/api.ts and re-exported here for the engine's modules.
  */
+import type { DeviceName, DeviceRequest, EngineErrorKind, WeightDtype } from '../../shared/api';
+
+export type { DeviceName, DeviceRequest, EngineErrorKind, FinishReason, WeightDtype } from '../../shared/api';
 
 /** GPT-2 hyper-parameters read from a checkpoint's config.json. */
 export interface Gpt2Config {
@@ -15,9 +20,6 @@ export interface Gpt2Config {
   readonly bosTokenId: number;
   readonly eosTokenId: number;
 }
-
-/** Element types a safetensors file may hold for GPT-2 weights. */
-export type WeightDtype = 'F32' | 'F16' | 'BF16';
 
 /** Where one tensor's bytes live on disk (a slice of a file). */
 export interface TensorLocation {
@@ -42,11 +44,6 @@ export interface Gpt2Checkpoint {
   readonly tiedLmHead: boolean;
 }
 
-/** Execution providers Inkwell can run on. */
-export type DeviceName = 'cpu' | 'webgpu' | 'cuda';
-/** A device request: a concrete device or automatic choice (CUDA → WebGPU → CPU). */
-export type DeviceRequest = DeviceName | 'auto';
-
 /** Why a result ran where it did. */
 export interface DeviceReport {
   readonly requested: DeviceRequest;
@@ -54,18 +51,6 @@ export interface DeviceReport {
   /** Set when a requested/probed device failed and the engine fell back. */
   readonly fallbackReason?: string;
 }
-
-/** Why a sequence stopped. */
-export type FinishReason = 'stop' | 'length' | 'cancelled';
-
-/** Error kinds the engine raises; every boundary maps them to typed errors. */
-export type EngineErrorKind =
-  | 'bad_input'      // user-supplied file/request is malformed (exit code 2)
-  | 'not_found'      // unknown model id, missing file
-  | 'refused'        // e.g. pickle checkpoint, unsupported model_type
-  | 'cancelled'
-  | 'device'         // execution provider failed and no fallback was possible
-  | 'internal';
 
 /** An error with a kind the CLI, API and UI can act on. */
 export class EngineError extends Error {

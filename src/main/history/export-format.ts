@@ -1,18 +1,8 @@
 /** Formats history entries as a JSON or Markdown export file. */
-import type { HistoryEntry } from '../../shared/api';
-
-/** The export formats the API offers. */
-export type ExportFormat = 'json' | 'markdown';
-
-/** A file the UI can save or download as-is. */
-export interface ExportFile {
-  filename: string;
-  mimeType: string;
-  content: string;
-}
+import type { ExportFile, ExportFormat, HistoryEntry } from '../../shared/api';
 
 /** Renders `entries` (already in export order) as a file named after `now`. */
-export function formatExport(entries: readonly (HistoryEntry & { memory?: string })[], format: ExportFormat, now: Date): ExportFile {
+export function formatExport(entries: readonly HistoryEntry[], format: ExportFormat, now: Date): ExportFile {
   const stamp = now.toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-');
   if (format === 'json') {
     return { filename: `inkwell-history-${stamp}.json`, mimeType: 'application/json', content: `${JSON.stringify(entries, null, 2)}\n` };
@@ -20,7 +10,7 @@ export function formatExport(entries: readonly (HistoryEntry & { memory?: string
   return { filename: `inkwell-history-${stamp}.md`, mimeType: 'text/markdown', content: formatMarkdown(entries, now) };
 }
 
-function formatMarkdown(entries: readonly (HistoryEntry & { memory?: string })[], now: Date): string {
+function formatMarkdown(entries: readonly HistoryEntry[], now: Date): string {
   const parts = [`# Inkwell history\n\nExported ${now.toISOString()} · ${entries.length} ${entries.length === 1 ? 'entry' : 'entries'}\n`];
   for (const entry of entries) {
     const lines = [
@@ -33,7 +23,7 @@ function formatMarkdown(entries: readonly (HistoryEntry & { memory?: string })[]
       `- Prompt tokens: ${entry.promptTokens}${entry.truncatedPromptTokens > 0 ? ` (${entry.truncatedPromptTokens} cut from the start)` : ''}`,
       `- Timings: load ${round(entry.timings.loadMs)} ms, prefill ${round(entry.timings.prefillMs)} ms, decode ${round(entry.timings.decodeMs)} ms, ${round(entry.timings.tokensPerSecond)} tokens/s`,
     ];
-    if (entry.documentId !== null) lines.push(`- Document: ${entry.documentId}`);
+    if (entry.documentId !== null) lines.push(`- Document: ${entry.documentTitle ?? 'untitled'} (${entry.documentId})`);
     if (entry.memory) lines.push('', '### Memory', '', fenced(entry.memory));
     lines.push('', '### Prompt', '', fenced(entry.prompt));
     entry.candidates.forEach((candidate, index) => {

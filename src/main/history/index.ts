@@ -1,58 +1,22 @@
 /**
- * Inkwell's one SQLite file: generation history (with full-text search), documents and settings.
- * Plain Node (better-sqlite3, synchronous); never imports Electron, so the app, `inkwell serve`
- * and the tests share it.
+ * Inkwell's one SQLite file, opened once and shared by its three stores: generation history (with
+ * full-text search), documents and settings. Plain Node (better-sqlite3, synchronous); never imports
+ * Electron, so the app, `inkwell serve` and the tests share it.
  */
 import type Database from 'better-sqlite3';
-import { z } from 'zod';
-import { ApiError, GenerationParams, LIMITS, Settings, parseRequest } from '../../shared/api';
-import type { Candidate, DeviceName, DocumentFull, DocumentSummary, HistoryEntry, HistoryPage, MethodParsedRequest, MethodRequest, Timings } from '../../shared/api';
-import { formatExport } from './export-format';
-import type { ExportFile, ExportFormat } from './export-format';
+import { DocumentStore } from './documents';
+import { GenerationStore } from './generations';
 import { openHistoryDatabase } from './open-database';
 import type { OpenOptions } from './open-database';
-import { salvageParse } from './salvage';
-import { buildTextFilter } from './search-query';
+import { SettingsStore } from './settings';
 
-export type { ExportFile, ExportFormat } from './export-format';
-export type { OpenOptions } from './open-database';
-
-/** A finished generation as the engine reports it, to be saved. */
-export interface NewGeneration {
-  modelId: string;
-  device: DeviceName;
-  prompt: string;
-  /** Text kept at the start of the prompt; stored so a re-run can rebuild the same input. */
-  memory?: string;
-  params: GenerationParams;
-  seed: number;
-  candidates: Candidate[];
-  timings: Timings;
-  promptTokens: number;
-  truncatedPromptTokens: number;
-  documentId: number | null;
-  /** ISO date-time; defaults to now. */
-  createdAt?: string;
-}
-
-/** A history entry as stored, including the memory that preceded the prompt. */
-export type StoredEntry = HistoryEntry & { memory: string };
-
-/** A history page of stored entries. */
-export interface StoredPage extends HistoryPage {
-  entries: StoredEntry[];
-}
-
-/** The parsed 'history.list' request. */
-export type HistoryQuery = MethodParsedRequest<'history.list'>;
-
-/** Fields of a document that a save may change. */
-export interface DocumentPatch {
-  title?: string;
-  content?: string;
-  memory?: string;
-  authorsNote?: string;
-}
+export type { DocumentPatch } from './documents';
+export type { HistoryQuery, NewGeneration } from './generations';
+export type { DatabaseOpenProblem, OpenOptions } from './open-database';
+export { DatabaseOpenError } from './open-database';
+export { DocumentStore } from './documents';
+export { GenerationStore } from './generations';
+export { SettingsStore } from './settings';
 
 /** What SQLite reports about the open connection. */
 export interface ConnectionInfo {
@@ -63,381 +27,34 @@ export interface ConnectionInfo {
   userVersion: number;
 }
 
-// A zero-length decode reports Infinity tokens/s; z.number() rejects non-finite values, and a lost save is worse than a 0.
-const finiteOrZero = z
-  .custom<number>((value) => typeof value === 'number', 'expected a number')
-  .transform((value) => (Number.isFinite(value) ? value : 0));
-const NewGenerationSchema = z.object({
-  modelId: z.string().min(1).max(LIMITS.maxIdChars),
-  device: z.enum(['cpu', 'webgpu', 'cuda']),
-  prompt: z.string(),
-  memory: z.string().default(''),
-  params: GenerationParams,
-  seed: z.int().min(0),
-  candidates: z.array(
-    z.object({
-      text: z.string(),
-      tokenIds: z.array(z.int()),
-      finishReason: z.enum(['stop', 'length', 'cancelled']),
-    }),
-  ),
-  timings: z.object({ loadMs: finiteOrZero, prefillMs: finiteOrZero, decodeMs: finiteOrZero, tokensPerSecond: finiteOrZero }),
-  promptTokens: z.int().min(0),
-  truncatedPromptTokens: z.int().min(0),
-  documentId: z.int().min(1).nullable(),
-  createdAt: z.string().optional(),
-});
-
-interface GenerationRow {
-  id: number;
-  created_at: string;
-  model_id: string;
-  device: DeviceName;
-  prompt: string;
-  memory: string;
-  params: string;
-  seed: number;
-  candidate_count: number;
-  accepted_index: number | null;
-  starred: number;
-  load_ms: number;
-  prefill_ms: number;
-  decode_ms: number;
-  tokens_per_second: number;
-  prompt_tokens: number;
-  truncated_prompt_tokens: number;
-  document_id: number | null;
-}
-
-interface CandidateRow {
-  generation_id: number;
-  idx: number;
-  text: string;
-  token_ids: string;
-  finish_reason: Candidate['finishReason'];
-}
-
-interface DocumentRow {
-  id: number;
-  title: string;
-  content: string;
-  memory: string;
-  authors_note: string;
-  created_at: string;
-  updated_at: string;
-  chars: number;
-}
-
-const generationColumns =
-  'g.id, g.created_at, g.model_id, g.device, g.prompt, g.memory, g.params, g.seed, g.candidate_count, g.accepted_index, g.starred, ' +
-  'g.load_ms, g.prefill_ms, g.decode_ms, g.tokens_per_second, g.prompt_tokens, g.truncated_prompt_tokens, g.document_id';
-const documentColumns = 'id, title, content, memory, authors_note, created_at, updated_at, length(content) AS chars';
-const settingsKeys = Object.keys(Settings.shape) as (keyof Settings)[];
-
-type Statements = ReturnType<typeof prepareStatements>;
-
-function prepareStatements(db: Database.Database) {
-  return {
-    insertGeneration: db.prepare(
-      `INSERT INTO generations (created_at, model_id, device, prompt, memory, params, seed, candidate_count, load_ms, prefill_ms,
-         decode_ms, tokens_per_second, prompt_tokens, truncated_prompt_tokens, document_id)
-       VALUES (@createdAt, @modelId, @device, @prompt, @memory, @params, @seed, @candidateCount, @loadMs, @prefillMs,
-         @decodeMs, @tokensPerSecond, @promptTokens, @truncatedPromptTokens, @documentId)`,
-    ),
-    insertCandidate: db.prepare('INSERT INTO candidates (generation_id, idx, text, token_ids, finish_reason) VALUES (?, ?, ?, ?, ?)'),
-    // External-content FTS: the index is written from the same view 'integrity-check' compares it with.
-    indexGeneration: db.prepare('INSERT INTO generations_fts (rowid, prompt, outputs) SELECT id, prompt, outputs FROM generation_search_text WHERE id = ?'),
-    unindexGeneration: db.prepare(
-      "INSERT INTO generations_fts (generations_fts, rowid, prompt, outputs) SELECT 'delete', id, prompt, outputs FROM generation_search_text WHERE id = ?",
-    ),
-    deleteGeneration: db.prepare('DELETE FROM generations WHERE id = ?'),
-    selectGeneration: db.prepare(`SELECT ${generationColumns} FROM generations g WHERE g.id = ?`),
-    selectCandidates: db.prepare(
-      'SELECT generation_id, idx, text, token_ids, finish_reason FROM candidates WHERE generation_id IN (SELECT value FROM json_each(?)) ORDER BY generation_id, idx',
-    ),
-    setStarred: db.prepare('UPDATE generations SET starred = ? WHERE id = ?'),
-    setAccepted: db.prepare('UPDATE generations SET accepted_index = ? WHERE id = ?'),
-    documentExists: db.prepare('SELECT 1 FROM documents WHERE id = ?').pluck(),
-    listDocuments: db.prepare('SELECT id, title, created_at, updated_at, length(content) AS chars FROM documents ORDER BY updated_at DESC, id DESC'),
-    selectDocument: db.prepare(`SELECT ${documentColumns} FROM documents WHERE id = ?`),
-    insertDocument: db.prepare('INSERT INTO documents (title, content, created_at, updated_at) VALUES (?, ?, ?, ?)'),
-    deleteDocument: db.prepare('DELETE FROM documents WHERE id = ?'),
-    selectSettings: db.prepare('SELECT key, value FROM settings'),
-    upsertSetting: db.prepare('INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
-  };
-}
-
-/** Generations, documents and settings in one SQLite file. Every write is committed before the method returns. */
-export class HistoryStore {
+/** The open database file and its stores. */
+export class AppDatabase {
+  readonly generations: GenerationStore;
+  readonly documents: DocumentStore;
+  readonly settings: SettingsStore;
+  /** True when the file can be read but not written: every write fails with ApiError read_only. */
+  readonly readOnly: boolean;
   readonly #db: Database.Database;
-  readonly #statements: Statements;
 
-  private constructor(db: Database.Database) {
+  private constructor(db: Database.Database, readOnly: boolean) {
     this.#db = db;
-    this.#statements = prepareStatements(db);
+    this.readOnly = readOnly;
+    this.generations = new GenerationStore(db);
+    this.documents = new DocumentStore(db);
+    this.settings = new SettingsStore(db);
   }
 
   /**
    * Opens (or creates) the database at `file`. A file that is not usable is moved to
-   * `<file>.corrupt-<timestamp>` and a fresh one started; `notice` then says so, for the UI to show.
+   * `<file>.corrupt-<timestamp>` and a fresh one started, a damaged search index is rebuilt, and a
+   * read-only file opens read-only; `notice` then says so, for the UI to show. Throws
+   * DatabaseOpenError (with the reason) for a file from a newer Inkwell or a folder it cannot use.
    */
-  static open(file: string, options: OpenOptions = {}): { store: HistoryStore; notice?: string } {
-    const { db, notice } = openHistoryDatabase(file, options);
-    const store = new HistoryStore(db);
-    return notice === undefined ? { store } : { store, notice };
+  static open(file: string, options: OpenOptions = {}): { database: AppDatabase; notice?: string } {
+    const { db, notice, readOnly } = openHistoryDatabase(file, options);
+    const database = new AppDatabase(db, readOnly);
+    return notice === undefined ? { database } : { database, notice };
   }
-
-  // ------------------------------------------------------------ generations
-
-  /** Saves a finished generation with all its candidates; committed (synchronous FULL) before it returns. */
-  addGeneration(generation: NewGeneration): StoredEntry {
-    const parsed = NewGenerationSchema.safeParse(generation);
-    if (!parsed.success) throw invalid('generation', parsed.error);
-    const g = parsed.data;
-    const createdAt = g.createdAt === undefined ? new Date().toISOString() : normalizeDateTime(g.createdAt, 'createdAt');
-    const id = this.#db.transaction(() => {
-      // The document may have been deleted while the model ran; the generation is still worth keeping.
-      const documentId = g.documentId !== null && this.#statements.documentExists.get(g.documentId) ? g.documentId : null;
-      const { lastInsertRowid } = this.#statements.insertGeneration.run({
-        createdAt,
-        modelId: g.modelId,
-        device: g.device,
-        prompt: g.prompt,
-        memory: g.memory,
-        params: JSON.stringify(g.params),
-        seed: g.seed,
-        candidateCount: g.candidates.length,
-        loadMs: g.timings.loadMs,
-        prefillMs: g.timings.prefillMs,
-        decodeMs: g.timings.decodeMs,
-        tokensPerSecond: g.timings.tokensPerSecond,
-        promptTokens: g.promptTokens,
-        truncatedPromptTokens: g.truncatedPromptTokens,
-        documentId,
-      });
-      const generationId = Number(lastInsertRowid);
-      g.candidates.forEach((candidate, index) => {
-        this.#statements.insertCandidate.run(generationId, index, candidate.text, JSON.stringify(candidate.tokenIds), candidate.finishReason);
-      });
-      this.#statements.indexGeneration.run(generationId);
-      return generationId;
-    }).immediate();
-    return this.get(id);
-  }
-
-  /**
-   * One page of history, newest first (created_at, then id). Search words are literal text: each
-   * must occur, case-insensitively, in the prompt or a candidate. Ordering stays chronological
-   * with a query too, so pages are stable and the list reads as a timeline.
-   */
-  list(query: MethodRequest<'history.list'> = {}): StoredPage {
-    const q: HistoryQuery = parseRequest<'history.list'>('history.list', query).params;
-    const conditions: string[] = [];
-    const params: unknown[] = [];
-    const text = buildTextFilter(q.query);
-    if (text.match !== null) {
-      conditions.push('g.id IN (SELECT rowid FROM generations_fts WHERE generations_fts MATCH ?)');
-      params.push(text.match);
-    }
-    for (const pattern of text.likePatterns) {
-      conditions.push(
-        "(g.prompt LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM candidates c WHERE c.generation_id = g.id AND c.text LIKE ? ESCAPE '\\'))",
-      );
-      params.push(pattern, pattern);
-    }
-    if (q.modelId !== undefined) {
-      conditions.push('g.model_id = ?');
-      params.push(q.modelId);
-    }
-    if (q.from !== undefined) {
-      conditions.push('g.created_at >= ?');
-      params.push(rangeStart(q.from));
-    }
-    if (q.to !== undefined) {
-      const end = rangeEnd(q.to);
-      conditions.push(end.inclusive ? 'g.created_at <= ?' : 'g.created_at < ?');
-      params.push(end.bound);
-    }
-    if (q.starredOnly) conditions.push('g.starred = 1');
-    if (q.documentId !== undefined) {
-      conditions.push('g.document_id = ?');
-      params.push(q.documentId);
-    }
-    const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
-    return this.#db.transaction(() => {
-      const total = this.#db.prepare(`SELECT count(*) FROM generations g ${where}`).pluck().get(...params) as number;
-      const rows = this.#db
-        .prepare(`SELECT ${generationColumns} FROM generations g ${where} ORDER BY g.created_at DESC, g.id DESC LIMIT ? OFFSET ?`)
-        .all(...params, q.limit, q.offset) as GenerationRow[];
-      return { entries: this.#toEntries(rows), total };
-    })();
-  }
-
-  /** One entry; ApiError not_found when there is none. */
-  get(id: number): StoredEntry {
-    const row = this.#statements.selectGeneration.get(id) as GenerationRow | undefined;
-    if (!row) throw notFound('history entry', id);
-    const [entry] = this.#toEntries([row]);
-    if (!entry) throw notFound('history entry', id);
-    return entry;
-  }
-
-  /** Stars or unstars an entry and returns it. */
-  setStarred(id: number, starred: boolean): StoredEntry {
-    const { changes } = this.#statements.setStarred.run(starred ? 1 : 0, id);
-    if (changes === 0) throw notFound('history entry', id);
-    return this.get(id);
-  }
-
-  /** Records which candidate the writer accepted (null: none); the index must name an existing candidate. */
-  setAccepted(id: number, candidateIndex: number | null): StoredEntry {
-    const entry = this.get(id);
-    if (candidateIndex !== null && (!Number.isInteger(candidateIndex) || candidateIndex < 0 || candidateIndex >= entry.candidates.length)) {
-      throw new ApiError(
-        'invalid_request',
-        `candidateIndex ${candidateIndex} is out of range: history entry ${id} has ${entry.candidates.length} candidate(s)`,
-      );
-    }
-    this.#statements.setAccepted.run(candidateIndex, id);
-    return this.get(id);
-  }
-
-  /** Deletes an entry, its candidates and its full-text rows; `deleted` is false if it did not exist. */
-  delete(id: number): { deleted: boolean } {
-    return this.#db.transaction(() => {
-      this.#statements.unindexGeneration.run(id);
-      return { deleted: this.#statements.deleteGeneration.run(id).changes > 0 };
-    }).immediate();
-  }
-
-  /** Exports the given entries (all when `ids` is absent), oldest first, as JSON or Markdown. */
-  export(format: ExportFormat, ids?: readonly number[]): ExportFile {
-    const entries = this.#db.transaction(() => {
-      if (ids === undefined) {
-        return this.#toEntries(this.#db.prepare(`SELECT ${generationColumns} FROM generations g ORDER BY g.created_at, g.id`).all() as GenerationRow[]);
-      }
-      const unique = [...new Set(ids)];
-      const rows = this.#db
-        .prepare(`SELECT ${generationColumns} FROM generations g WHERE g.id IN (SELECT value FROM json_each(?)) ORDER BY g.created_at, g.id`)
-        .all(JSON.stringify(unique)) as GenerationRow[];
-      const found = new Set(rows.map((row) => row.id));
-      const missing = unique.filter((id) => !found.has(id));
-      if (missing.length > 0) throw new ApiError('not_found', `history entries not found: ${missing.slice(0, 20).join(', ')}${missing.length > 20 ? ', …' : ''}`);
-      return this.#toEntries(rows);
-    })();
-    return formatExport(entries, format, new Date());
-  }
-
-  #toEntries(rows: readonly GenerationRow[]): StoredEntry[] {
-    if (rows.length === 0) return [];
-    const candidatesById = new Map<number, Candidate[]>();
-    const candidateRows = this.#statements.selectCandidates.all(JSON.stringify(rows.map((row) => row.id))) as CandidateRow[];
-    for (const row of candidateRows) {
-      const list = candidatesById.get(row.generation_id) ?? [];
-      list.push({ text: row.text, tokenIds: JSON.parse(row.token_ids) as number[], finishReason: row.finish_reason });
-      candidatesById.set(row.generation_id, list);
-    }
-    return rows.map((row) => ({
-      id: row.id,
-      createdAt: row.created_at,
-      modelId: row.model_id,
-      device: row.device,
-      prompt: row.prompt,
-      memory: row.memory,
-      params: salvageParse(GenerationParams, parseJson(row.params)),
-      seed: row.seed,
-      candidates: candidatesById.get(row.id) ?? [],
-      acceptedIndex: row.accepted_index,
-      starred: row.starred === 1,
-      timings: { loadMs: row.load_ms, prefillMs: row.prefill_ms, decodeMs: row.decode_ms, tokensPerSecond: row.tokens_per_second },
-      promptTokens: row.prompt_tokens,
-      truncatedPromptTokens: row.truncated_prompt_tokens,
-      documentId: row.document_id,
-    }));
-  }
-
-  // ------------------------------------------------------------ documents
-
-  /** All documents, most recently updated first. */
-  listDocuments(): DocumentSummary[] {
-    return (this.#statements.listDocuments.all() as Omit<DocumentRow, 'content' | 'memory' | 'authors_note'>[]).map((row) => ({
-      id: row.id,
-      title: row.title,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-      chars: row.chars,
-    }));
-  }
-
-  /** One document with its text, memory and author's note. */
-  getDocument(id: number): DocumentFull {
-    const row = this.#statements.selectDocument.get(id) as DocumentRow | undefined;
-    if (!row) throw notFound('document', id);
-    return toDocument(row);
-  }
-
-  /** Creates a document; a blank title becomes "Untitled". */
-  createDocument(title: string, content: string): DocumentFull {
-    const now = new Date().toISOString();
-    const { lastInsertRowid } = this.#statements.insertDocument.run(title.trim() === '' ? 'Untitled' : title, content, now, now);
-    return this.getDocument(Number(lastInsertRowid));
-  }
-
-  /** Updates the given fields (and updated_at) and returns the document. */
-  saveDocument(id: number, patch: DocumentPatch): DocumentFull {
-    const columns: Record<keyof DocumentPatch, string> = { title: 'title', content: 'content', memory: 'memory', authorsNote: 'authors_note' };
-    const assignments: string[] = [];
-    const values: unknown[] = [];
-    for (const key of Object.keys(columns) as (keyof DocumentPatch)[]) {
-      const value = patch[key];
-      if (value === undefined) continue;
-      if (typeof value !== 'string') throw new ApiError('invalid_request', `document ${key} must be a string`);
-      assignments.push(`${columns[key]} = ?`);
-      values.push(value);
-    }
-    assignments.push('updated_at = ?');
-    values.push(new Date().toISOString());
-    const { changes } = this.#db.prepare(`UPDATE documents SET ${assignments.join(', ')} WHERE id = ?`).run(...values, id);
-    if (changes === 0) throw notFound('document', id);
-    return this.getDocument(id);
-  }
-
-  /** Deletes a document; its history entries stay, with documentId null. */
-  deleteDocument(id: number): { deleted: boolean } {
-    return { deleted: this.#statements.deleteDocument.run(id).changes > 0 };
-  }
-
-  // ------------------------------------------------------------ settings
-
-  /** The settings, defaults filled in; stored values that no longer validate are ignored. */
-  getSettings(): Settings {
-    const stored: Record<string, unknown> = {};
-    for (const { key, value } of this.#statements.selectSettings.all() as { key: string; value: string }[]) {
-      stored[key] = parseJson(value);
-    }
-    return salvageParse(Settings, stored);
-  }
-
-  /** Validates and stores the keys present in `patch` (undefined means "unchanged"); returns all settings. */
-  setSettings(patch: Partial<Settings>): Settings {
-    const next: Record<string, unknown> = { ...this.getSettings() };
-    const changed: string[] = [];
-    for (const [key, value] of Object.entries(patch)) {
-      if (value === undefined) continue;
-      if (!(settingsKeys as string[]).includes(key)) throw new ApiError('invalid_request', `settings: unknown key "${key.slice(0, 64)}"`);
-      next[key] = value;
-      changed.push(key);
-    }
-    const parsed = Settings.safeParse(next);
-    if (!parsed.success) throw invalid('settings', parsed.error);
-    const settings = parsed.data as Record<string, unknown>;
-    this.#db.transaction(() => {
-      for (const key of changed) this.#statements.upsertSetting.run(key, JSON.stringify(settings[key]));
-    })();
-    return this.getSettings();
-  }
-
-  // ------------------------------------------------------------ upkeep
 
   /** journal mode, synchronous level, foreign keys, busy timeout and schema version of this connection. */
   connectionInfo(): ConnectionInfo {
@@ -456,17 +73,7 @@ export class HistoryStore {
     const problems = (this.#db.pragma('integrity_check') as { integrity_check: string }[])
       .map((row) => row.integrity_check)
       .filter((line) => line !== 'ok');
-    try {
-      this.#db.prepare("INSERT INTO generations_fts (generations_fts, rank) VALUES ('integrity-check', 1)").run();
-    } catch (error) {
-      problems.push(`full-text index: ${error instanceof Error ? error.message : String(error)}`);
-    }
-    const mismatched = this.#db
-      .prepare('SELECT g.id FROM generations g WHERE g.candidate_count != (SELECT count(*) FROM candidates c WHERE c.generation_id = g.id)')
-      .pluck()
-      .all() as number[];
-    if (mismatched.length > 0) problems.push(`entries with missing candidates: ${mismatched.join(', ')}`);
-    return problems;
+    return [...problems, ...this.generations.checkIntegrity()];
   }
 
   /** Closes the connection (idempotent). */
@@ -480,55 +87,4 @@ export class HistoryStore {
     }
     this.#db.close();
   }
-}
-
-function toDocument(row: DocumentRow): DocumentFull {
-  return {
-    id: row.id,
-    title: row.title,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    chars: row.chars,
-    content: row.content,
-    memory: row.memory,
-    authorsNote: row.authors_note,
-  };
-}
-
-function notFound(what: string, id: number): ApiError {
-  return new ApiError('not_found', `${what} ${id} not found`);
-}
-
-function invalid(what: string, error: z.ZodError): ApiError {
-  const issue = error.issues[0];
-  const where = issue && issue.path.length > 0 ? `.${issue.path.join('.')}` : '';
-  return new ApiError('invalid_request', `${what}${where}: ${issue?.message ?? 'invalid'}`);
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-const dateOnly = /^\d{4}-\d{2}-\d{2}$/;
-
-function normalizeDateTime(value: string, field: string): string {
-  const time = Date.parse(value);
-  if (Number.isNaN(time)) throw new ApiError('invalid_request', `${field}: "${value.slice(0, 40)}" is not a date`);
-  return new Date(time).toISOString();
-}
-
-/** A date-only bound is a UTC calendar day; send a date-time with an offset for a local day. */
-function rangeStart(from: string): string {
-  return dateOnly.test(from) ? `${from}T00:00:00.000Z` : normalizeDateTime(from, 'from');
-}
-
-function rangeEnd(to: string): { bound: string; inclusive: boolean } {
-  if (!dateOnly.test(to)) return { bound: normalizeDateTime(to, 'to'), inclusive: true };
-  const nextDay = new Date(`${to}T00:00:00.000Z`);
-  nextDay.setUTCDate(nextDay.getUTCDate() + 1);
-  return { bound: nextDay.toISOString(), inclusive: false };
 }

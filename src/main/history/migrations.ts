@@ -4,6 +4,7 @@
  * leaves the database at the previous version with its data untouched.
  */
 import type Database from 'better-sqlite3';
+import { countWords, titleFromContent, UNTITLED } from '../../shared/documents';
 
 /** One schema step: `up` runs inside a transaction that also sets user_version to `version`. */
 export interface Migration {
@@ -89,7 +90,57 @@ export const migrations: readonly Migration[] = [
       db.exec(initialSchema);
     },
   },
+  {
+    version: 2,
+    name: 'app_meta: which Inkwell wrote the schema',
+    up(db) {
+      // Read by an older Inkwell that meets this file, to say which version it needs (issue 6 §3.3).
+      db.exec('CREATE TABLE app_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID');
+    },
+  },
+  {
+    version: 3,
+    name: 'memory text in the full-text index',
+    up(db) {
+      // The Memory sent with a prompt is what the writer remembers typing; search covers it too.
+      db.exec(`
+        DROP TABLE generations_fts;
+        DROP VIEW generation_search_text;
+        CREATE VIEW generation_search_text AS
+        SELECT g.id AS id,
+               g.prompt AS prompt,
+               g.memory AS memory,
+               (SELECT group_concat(c.text, char(10) ORDER BY c.idx) FROM candidates c WHERE c.generation_id = g.id) AS outputs
+        FROM generations g;
+        CREATE VIRTUAL TABLE generations_fts USING fts5(
+          prompt, memory, outputs,
+          content = 'generation_search_text', content_rowid = 'id',
+          tokenize = 'trigram'
+        );
+        INSERT INTO generations_fts (generations_fts) VALUES ('rebuild');
+      `);
+    },
+  },
+  {
+    version: 4,
+    name: 'documents: automatic titles and word counts',
+    up(db) {
+      db.exec(`
+        ALTER TABLE documents ADD COLUMN auto_title INTEGER NOT NULL DEFAULT 0 CHECK (auto_title IN (0, 1));
+        ALTER TABLE documents ADD COLUMN words INTEGER NOT NULL DEFAULT 0 CHECK (words >= 0);
+      `);
+      // Documents created without a title were all called "Untitled": from now on they take their first line.
+      const update = db.prepare('UPDATE documents SET words = ?, auto_title = ?, title = ? WHERE id = ?');
+      for (const row of db.prepare('SELECT id, title, content FROM documents').all() as { id: number; title: string; content: string }[]) {
+        const auto = row.title === UNTITLED;
+        update.run(countWords(row.content), auto ? 1 : 0, auto ? titleFromContent(row.content) : row.title, row.id);
+      }
+    },
+  },
 ];
+
+/** app_meta key: the Inkwell version that applied the newest migration. */
+export const SCHEMA_WRITER_KEY = 'schema_written_by';
 
 /** The schema version this code writes. */
 export const latestSchemaVersion = migrations.length;
@@ -111,9 +162,21 @@ export class NewerSchemaError extends Error {
   constructor(
     readonly fileVersion: number,
     readonly knownVersion: number,
+    /** The Inkwell version that wrote it, when the file says (app_meta, schema 2 and later). */
+    readonly writtenBy?: string,
   ) {
     super(`schema version ${fileVersion} is newer than this version of Inkwell understands (${knownVersion})`);
     this.name = 'NewerSchemaError';
+  }
+}
+
+/** The Inkwell version recorded as having written the schema, if the file has app_meta. */
+export function schemaWriter(db: Database.Database): string | undefined {
+  try {
+    const value = db.prepare('SELECT value FROM app_meta WHERE key = ?').pluck().get(SCHEMA_WRITER_KEY);
+    return typeof value === 'string' ? value : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -126,14 +189,14 @@ export function schemaVersion(db: Database.Database): number {
  * Brings `db` up to the last version in `list`, one transaction per migration.
  * Throws NewerSchemaError for a file from the future and MigrationError when a step fails.
  */
-export function migrate(db: Database.Database, list: readonly Migration[] = migrations): { from: number; to: number } {
+export function migrate(db: Database.Database, list: readonly Migration[] = migrations, appVersion?: string): { from: number; to: number } {
   list.forEach((migration, index) => {
     if (migration.version !== index + 1) {
       throw new Error(`migrations must be numbered 1, 2, 3, …: entry ${index} has version ${migration.version}`);
     }
   });
   const from = schemaVersion(db);
-  if (from > list.length) throw new NewerSchemaError(from, list.length);
+  if (from > list.length) throw new NewerSchemaError(from, list.length, schemaWriter(db));
   for (const migration of list) {
     // IMMEDIATE takes the write lock before user_version is re-read, so two processes opening
     // the same file at once cannot both apply the same step.
@@ -142,6 +205,9 @@ export function migrate(db: Database.Database, list: readonly Migration[] = migr
       if (current >= migration.version) return;
       migration.up(db);
       db.pragma(`user_version = ${migration.version}`);
+      if (appVersion !== undefined && hasTable(db, 'app_meta')) {
+        db.prepare('INSERT INTO app_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(SCHEMA_WRITER_KEY, appVersion);
+      }
     });
     try {
       apply.immediate();
@@ -151,6 +217,10 @@ export function migrate(db: Database.Database, list: readonly Migration[] = migr
     }
   }
   return { from, to: list.length };
+}
+
+function hasTable(db: Database.Database, name: string): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?").pluck().get(name) !== undefined;
 }
 
 function isSqliteBusy(error: unknown): boolean {

@@ -45,3 +45,12 @@ function objectInside(schema: z.ZodType): z.ZodObject | null {
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
+
+/** Parses stored JSON text; undefined when it is not JSON (salvageParse then falls back to defaults). */
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,47 +1,59 @@
 /**
- * Turns free text from the search box into SQL conditions that treat every character literally.
+ * Turns what a writer types into the search box (the syntax of src/shared/search-syntax.ts:
+ * "phrases", word* prefixes, literal text otherwise) into SQL conditions.
  *
  * A MATCH argument is FTS5 query syntax even when bound as a parameter, so raw text with `-`, `"`,
  * `AND`, `*`, `:` or `(` throws or means something else (spences10/ccrecall#29, dbohdan/tinyfts#2).
- * The query is split on whitespace; each word must occur, as a case-insensitive substring, in the
- * prompt or in a candidate. Words of three or more characters go to the trigram index as quoted
- * phrases (embedded `"` doubled); shorter ones cannot be trigram-indexed and become LIKE patterns.
+ * Every term therefore reaches the trigram index as one quoted FTS5 string (embedded `"` doubled),
+ * which matches it as a substring; terms under three characters cannot be trigram-indexed and
+ * become LIKE patterns. The index only narrows the candidates: phrases with spaces and prefixes are
+ * then checked exactly by the SQL functions registered in `registerSearchFunctions`.
  */
+import type Database from 'better-sqlite3';
+import { containsText, hasWordStartingWith, isSearchSeparator, parseSearchQuery, type SearchTerm } from '../../shared/search-syntax';
 
-/** SQL pieces for one query: an FTS5 MATCH expression (or null) and LIKE patterns with `\` as escape. */
+export { hasWordStartingWith, parseSearchQuery, type SearchTerm } from '../../shared/search-syntax';
+
+/** SQL pieces for one query: an FTS5 MATCH expression (or null), LIKE patterns with `\` as escape, and exact checks. */
 export interface TextFilter {
   match: string | null;
   likePatterns: string[];
+  /** Terms the index cannot decide alone: a phrase with spaces (it could span two candidates) or a prefix. */
+  exact: SearchTerm[];
 }
 
-// NUL ends an FTS5 query string early ("unterminated string"), so it separates words like a space.
-const wordSeparators = /[\s\u0000]+/u;
-
-/** The distinct literal words of a query, in order; empty for an empty or all-whitespace query. */
-export function literalWords(query: string): string[] {
-  const words = query.split(wordSeparators).filter((word) => word.length > 0);
-  return [...new Set(words)];
-}
-
-/** Builds the MATCH expression and LIKE patterns that together require every word of `query`. */
+/** Builds the MATCH expression, LIKE patterns and exact checks that together require every term of `query`. */
 export function buildTextFilter(query: string): TextFilter {
   const indexable: string[] = [];
-  const short: string[] = [];
-  for (const word of literalWords(query)) {
-    // The trigram tokenizer counts Unicode code points; a phrase under 3 of them matches nothing.
-    (Array.from(word).length >= 3 ? indexable : short).push(word);
+  const likePatterns: string[] = [];
+  const exact: SearchTerm[] = [];
+  for (const term of parseSearchQuery(query)) {
+    // The trigram tokenizer counts Unicode code points; a string under 3 of them matches nothing.
+    if (Array.from(term.text).length >= 3) indexable.push(term.text);
+    else likePatterns.push(`%${escapeLike(term.text)}%`);
+    if (term.kind === 'prefix' || (term.kind === 'phrase' && Array.from(term.text).some(isSearchSeparator))) exact.push(term);
   }
-  return {
-    match: indexable.length > 0 ? indexable.map(quotePhrase).join(' ') : null,
-    likePatterns: short.map((word) => `%${escapeLike(word)}%`),
-  };
+  return { match: indexable.length > 0 ? indexable.map(quotePhrase).join(' ') : null, likePatterns, exact };
 }
 
-/** One FTS5 string: the word inside double quotes, embedded quotes doubled. https://www.sqlite.org/fts5.html#fts5_strings */
-export function quotePhrase(word: string): string {
-  return `"${word.replaceAll('"', '""')}"`;
+/** One FTS5 string: the text inside double quotes, embedded quotes doubled. https://www.sqlite.org/fts5.html#fts5_strings */
+export function quotePhrase(text: string): string {
+  return `"${text.replaceAll('"', '""')}"`;
 }
 
-function escapeLike(word: string): string {
-  return word.replace(/[\\%_]/g, (char) => `\\${char}`);
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (char) => `\\${char}`);
+}
+
+/** SQL names of the exact checks, by term kind. */
+export const EXACT_CHECK_FUNCTION = { phrase: 'inkwell_contains', prefix: 'inkwell_word_prefix' } as const;
+
+/** Registers the exact checks on a connection (deterministic functions of their two text arguments). */
+export function registerSearchFunctions(db: Database.Database): void {
+  db.function(EXACT_CHECK_FUNCTION.phrase, { deterministic: true }, (text: unknown, needle: unknown) =>
+    typeof text === 'string' && typeof needle === 'string' && containsText(text, needle) ? 1 : 0,
+  );
+  db.function(EXACT_CHECK_FUNCTION.prefix, { deterministic: true }, (text: unknown, prefix: unknown) =>
+    typeof text === 'string' && typeof prefix === 'string' && hasWordStartingWith(text, prefix) ? 1 : 0,
+  );
 }

@@ -8,12 +8,8 @@
  * How the process is made is injected (`Spawner`): Node's child_process.fork
  * here (serve mode), Electron's utilityProcess in the desktop app.
  */
-import { fork } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { ApiError, type DeviceStatus } from '../../shared/api';
-import { apiErrorFromKind, errorMessage } from '../api/errors';
+import { ApiError, type DeviceStatus, type EngineStatus, type GenerationStartInfo } from '../../shared/api';
+import { apiErrorFromKind, errorMessage } from '../common/errors';
 import {
   PROTOCOL_VERSION,
   parseReplyMessage,
@@ -23,30 +19,14 @@ import {
   type InferenceOp,
   type InferenceResult,
   type RequestMessage,
-} from './protocol';
+} from '../common/inference-protocol';
+import type { ChildExit, ChildLike, Spawner } from './child';
+import { Watchdog } from './watchdog';
 
-/** How a child process ended. */
-export interface ChildExit {
-  code: number | null;
-  signal: string | null;
-}
-
-/** The minimal process handle the client drives (Node ChildProcess, Electron UtilityProcess). */
-export interface ChildLike {
-  /** Throws when the channel is already closed. */
-  postMessage(message: unknown): void;
-  onMessage(listener: (message: unknown) => void): void;
-  /** Called once, when the process has ended (or could not be started). */
-  onExit(listener: (exit: ChildExit) => void): void;
-  /** Asks the process to end; it must end soon after. */
-  kill(): void;
-}
-
-/** Starts one inference process. */
-export type Spawner = () => ChildLike;
+export type { ChildExit, ChildLike, Spawner } from './child';
 
 /** Lifecycle of the inference process, as the UI shows it. */
-export type InferenceState = 'stopped' | 'starting' | 'ready' | 'crashed';
+export type InferenceState = EngineStatus['state'];
 
 /** Emitted whenever the state changes; `message` says what happened after a crash. */
 export interface InferenceStateChange {
@@ -56,7 +36,7 @@ export interface InferenceStateChange {
 
 /** Streaming callbacks of one generation. */
 export interface GenerateHandlers {
-  onStart?(info: Omit<Extract<GenerationProgress, { type: 'started' }>, 'type'>): void;
+  onStart?(info: GenerationStartInfo): void;
   onDelta?(sequence: number, text: string): void;
 }
 
@@ -68,6 +48,10 @@ export interface InferenceClientOptions {
   timeoutsMs?: Partial<Record<InferenceOp, number>>;
   /** How long a cancelled generation may take to return its partial result before it is rejected. */
   cancelGraceMs?: number;
+  /** Silence (not even a heartbeat) after which the process counts as hung and is replaced (default 15 s). */
+  hangMs?: number;
+  /** Time a running generation may stream nothing before the process counts as hung (default 5 minutes: a cold GPT-2 XL load). */
+  stallMs?: number;
 }
 
 /**
@@ -100,7 +84,10 @@ export class InferenceClient {
   readonly #log: (line: string) => void;
   readonly #timeouts: Record<InferenceOp, number>;
   readonly #cancelGraceMs: number;
+  readonly #hangMs: number;
+  readonly #stallMs: number;
   readonly #pending = new Map<number, Pending>();
+  #watchdog: Watchdog | null = null;
   readonly #listeners = new Set<(change: InferenceStateChange) => void>();
   #child: ChildLike | null = null;
   #exited: Promise<void> = Promise.resolve();
@@ -113,6 +100,8 @@ export class InferenceClient {
     this.#log = options.log ?? (() => {});
     this.#timeouts = { ...defaultTimeoutsMs, ...options.timeoutsMs };
     this.#cancelGraceMs = options.cancelGraceMs ?? 5_000;
+    this.#hangMs = options.hangMs ?? 15_000;
+    this.#stallMs = options.stallMs ?? 300_000;
   }
 
   /** The current state and, after a crash, what happened. */
@@ -238,6 +227,7 @@ export class InferenceClient {
         pending.timer.unref?.();
       }
       this.#pending.set(seq, pending);
+      if (op === 'generate') this.#watchdog?.progressed(seq);
       const message: RequestMessage = { seq, request: { op, args } };
       try {
         child.postMessage(message);
@@ -257,6 +247,13 @@ export class InferenceClient {
     let markExited: () => void = () => {};
     this.#exited = new Promise<void>((resolve) => (markExited = resolve));
     this.#setState({ state: 'starting' });
+    this.#watchdog = new Watchdog({
+      hangMs: this.#hangMs,
+      stallMs: this.#stallMs,
+      onHang: (reason) => {
+        if (this.#child === child) this.#replace(child, `the inference process stopped responding (${reason}); it was stopped and the next request starts a new one`);
+      },
+    });
     child.onMessage((message) => {
       if (this.#child === child) this.#onMessage(message);
     });
@@ -267,6 +264,21 @@ export class InferenceClient {
     return child;
   }
 
+  /** Gives up on a process that still runs but cannot be used: it is killed, everything in flight fails as a crash. */
+  #replace(child: ChildLike, message: string): void {
+    this.#child = null;
+    this.#watchdog?.stop();
+    this.#watchdog = null;
+    this.#log(`inference: ${message}`);
+    try {
+      child.kill(true);
+    } catch (error) {
+      this.#log(`inference: kill failed: ${errorMessage(error)}`);
+    }
+    this.#rejectAll(new ApiError('engine_crashed', message));
+    this.#setState({ state: 'crashed', message });
+  }
+
   #onMessage(raw: unknown): void {
     const parsed = parseReplyMessage(raw);
     if (!parsed.ok) {
@@ -274,9 +286,19 @@ export class InferenceClient {
       return;
     }
     const message = parsed.message;
+    this.#watchdog?.heard();
+    if ('heartbeat' in message) return;
     if ('hello' in message) {
       if (message.hello.protocol !== PROTOCOL_VERSION) {
-        this.#log(`inference: process speaks protocol ${message.hello.protocol}, expected ${PROTOCOL_VERSION}`);
+        // A stale build of the inference process: nothing it says can be trusted to mean what we think.
+        const child = this.#child;
+        if (child) {
+          this.#replace(
+            child,
+            `the inference process speaks protocol ${message.hello.protocol}, this app speaks ${PROTOCOL_VERSION} (a stale build: run \`npm run build\`)`,
+          );
+        }
+        return;
       }
       this.#setState({ state: 'ready' });
       return;
@@ -284,6 +306,7 @@ export class InferenceClient {
     const pending = this.#pending.get(message.seq);
     if (!pending) return; // answered after a timeout or cancel grace: the caller has moved on
     if ('event' in message) {
+      this.#watchdog?.progressed(message.seq);
       pending.onEvent?.(message.event);
       return;
     }
@@ -299,6 +322,8 @@ export class InferenceClient {
 
   #onExit(exit: ChildExit): void {
     this.#child = null;
+    this.#watchdog?.stop();
+    this.#watchdog = null;
     if (this.#closed) return;
     const how = exit.signal
       ? `signal ${exit.signal}${exit.signal === 'SIGKILL' ? ', possibly out of memory' : ''}`
@@ -313,6 +338,7 @@ export class InferenceClient {
     const pending = this.#pending.get(seq);
     if (pending?.timer) clearTimeout(pending.timer);
     this.#pending.delete(seq);
+    this.#watchdog?.forget(seq);
   }
 
   #rejectAll(error: ApiError): void {
@@ -332,73 +358,4 @@ export class InferenceClient {
       }
     }
   }
-}
-
-/** Options of the Node spawner. */
-export interface NodeSpawnerOptions {
-  /** Data directory handed to the process (--home). */
-  home: string;
-  /** The built inference process; defaults to inference-process.js beside the running bundle (out/main). */
-  entry?: string;
-  /** Node flags for the child (default none, so a test runner's loaders are not inherited). */
-  execArgv?: string[];
-  env?: NodeJS.ProcessEnv;
-  /** Milliseconds between SIGTERM and SIGKILL on kill(). */
-  killGraceMs?: number;
-}
-
-/**
- * The built inference process: out/main/inference-process.js. This module may
- * be bundled into out/main/ itself or into a shared chunk under out/main/chunks/,
- * so both places are looked at.
- */
-export function defaultInferenceEntry(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [join(here, 'inference-process.js'), join(here, '..', 'inference-process.js')];
-  return candidates.find((file) => existsSync(file)) ?? join(here, 'inference-process.js');
-}
-
-/** Spawns the inference process with child_process.fork (serve mode, tests). */
-export function createNodeSpawner(options: NodeSpawnerOptions): Spawner {
-  const entry = options.entry ?? defaultInferenceEntry();
-  return () => {
-    if (!existsSync(entry)) throw new Error(`${entry} does not exist (run \`npm run build\`)`);
-    const child = fork(entry, ['--home', options.home], {
-      execArgv: options.execArgv ?? [],
-      env: { ...(options.env ?? process.env), INKWELL_HOME: options.home },
-      // Typed arrays (logits) and non-finite numbers survive, as with Electron's structured clone.
-      serialization: 'advanced',
-      // The child's stdout goes to our stderr: serve mode's stdout starts with the URL line.
-      stdio: ['ignore', 2, 'inherit', 'ipc'],
-    });
-    const exitListeners: ((exit: ChildExit) => void)[] = [];
-    let ended = false;
-    const end = (exit: ChildExit): void => {
-      if (ended) return;
-      ended = true;
-      for (const listener of exitListeners) listener(exit);
-    };
-    child.on('exit', (code, signal) => end({ code, signal }));
-    // 'error' without a pid means the process never started, and then no 'exit' follows.
-    child.on('error', () => {
-      if (child.pid === undefined) end({ code: null, signal: null });
-    });
-    return {
-      postMessage: (message) => {
-        if (!child.connected) throw new Error('the IPC channel is closed');
-        child.send(message as object);
-      },
-      onMessage: (listener) => child.on('message', listener),
-      onExit: (listener) => {
-        exitListeners.push(listener);
-      },
-      kill: () => {
-        if (ended) return;
-        child.kill('SIGTERM');
-        setTimeout(() => {
-          if (!ended) child.kill('SIGKILL');
-        }, options.killGraceMs ?? 3_000).unref();
-      },
-    };
-  };
 }

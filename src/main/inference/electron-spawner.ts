@@ -2,11 +2,11 @@
  * Spawns the inference process as an Electron utilityProcess (a Node process
  * Chromium manages, https://www.electronjs.org/docs/latest/api/utility-process)
  * and adapts it to the InferenceClient's ChildLike. The process reads its
- * messages from `process.parentPort` (see process-entry.ts).
+ * messages from `process.parentPort` (see inference-process/process-entry.ts).
  */
 import { existsSync } from 'node:fs';
 import { utilityProcess } from 'electron';
-import type { ChildExit, ChildLike, Spawner } from './client';
+import type { ChildExit, ChildLike, Spawner } from './child';
 
 /** Options of the Electron spawner. */
 export interface ElectronSpawnerOptions {
@@ -26,6 +26,8 @@ export function createElectronSpawner(options: ElectronSpawnerOptions): Spawner 
     if (!existsSync(options.entry)) throw new Error(`${options.entry} does not exist (run \`npm run build\`)`);
     const child = utilityProcess.fork(options.entry, ['--home', options.home], {
       serviceName: 'Inkwell inference',
+      // The process collects its heaps when idle (Engine.releaseIdleMemory, issue 6 §3.1).
+      execArgv: ['--expose-gc'],
       env: { ...(options.env ?? process.env), INKWELL_HOME: options.home },
       stdio: 'inherit',
     });
@@ -47,10 +49,18 @@ export function createElectronSpawner(options: ElectronSpawnerOptions): Spawner 
       onExit(listener: (exit: ChildExit) => void): void {
         exitListeners.push(listener);
       },
-      kill(): void {
+      kill(now = false): void {
         if (exited) return;
-        child.kill();
         const pid = child.pid;
+        if (now && pid !== undefined) {
+          try {
+            process.kill(pid, 'SIGKILL');
+            return;
+          } catch {
+            // Already gone; the exit event follows.
+          }
+        }
+        child.kill();
         setTimeout(() => {
           if (exited || pid === undefined) return;
           try {

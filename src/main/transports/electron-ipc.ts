@@ -9,16 +9,14 @@
 import { BrowserWindow, ipcMain } from 'electron';
 import type { IpcMainInvokeEvent, WebContents } from 'electron';
 import { ApiError, methodNames } from '../../shared/api';
-import type { MethodName, ServerEvent } from '../../shared/api';
-import { channelFor, EVENT_CHANNEL } from '../../preload/bridge';
-import type { IpcEnvelope } from '../../preload/bridge';
+import type { MethodName } from '../../shared/api';
+import { channelFor, EVENT_CHANNEL } from '../../shared/bridge';
+import type { IpcEnvelope } from '../../shared/bridge';
+import type { ApiService } from '../api/service';
 import type { OriginPolicy } from '../app/origins';
 
-/** The part of the API service (src/main/api/service.ts) this transport needs. */
-export interface IpcApiService {
-  handle(method: string, payload: unknown): Promise<unknown>;
-  subscribe(listener: (event: ServerEvent) => void): () => void;
-}
+/** The part of the API service this transport needs. */
+export type IpcApiService = Pick<ApiService, 'handle' | 'subscribe'>;
 
 /** The sender fields the check reads (a subset of IpcMainInvokeEvent). */
 export type IpcSender = Pick<IpcMainInvokeEvent, 'senderFrame'>;

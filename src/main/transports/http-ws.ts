@@ -2,7 +2,7 @@
  * Serve mode's transport: the built renderer and the API contract over
  * HTTP + WebSocket, guarded by a random token as Jupyter does.
  *
- * Wire protocol (TEAM.md "Serve-mode wire protocol"):
+ * Wire protocol (what src/renderer/src/api/http-client.ts speaks):
  * - GET `/?token=T` with the right token sets the `inkwell_token` cookie and
  *   redirects to `/`, so the token leaves the address bar.
  * - Every other request needs that cookie or `Authorization: Bearer T`; else 401.
@@ -14,12 +14,15 @@ import { createReadStream } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname as osHostname, networkInterfaces } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { resolve } from 'node:path';
 import { WebSocketServer, WebSocket } from 'ws';
-import { ApiError, type ApiErrorKind, type ServerEvent } from '../../shared/api';
-import { toApiError } from '../api/errors';
+import { ApiError, clipText, LIMITS, type ApiErrorKind } from '../../shared/api';
+import type { ApiService } from '../api/service';
+import { toApiError } from '../common/errors';
 import { contentTypeOf, resolveInside, statInside } from '../static-files';
+import { parseJsonBody, readRequestBody } from './http-body';
 
 /** The name of the cookie that carries the token. */
 export const TOKEN_COOKIE = 'inkwell_token';
@@ -29,11 +32,8 @@ export const DEFAULT_MAX_BODY_BYTES = 12 * 1024 * 1024;
 const MAX_SOCKET_BACKLOG_BYTES = 16 * 1024 * 1024;
 const HEARTBEAT_MS = 30_000;
 
-/** The API the transport exposes (the ApiService satisfies it). */
-export interface ServedApi {
-  handle(method: string, payload: unknown): Promise<unknown>;
-  subscribe(listener: (event: ServerEvent) => void): () => void;
-}
+/** The API the transport exposes. */
+export type ServedApi = Pick<ApiService, 'handle' | 'subscribe'>;
 
 /** Options of the HTTP + WebSocket server. */
 export interface HttpWsServerOptions {
@@ -65,6 +65,11 @@ const statusOfKind: Record<ApiErrorKind, number> = {
   unauthorized: 401,
   refused: 403,
   not_found: 404,
+  // https://www.rfc-editor.org/rfc/rfc6585#section-4: "too many requests"; the client may retry later.
+  busy: 429,
+  read_only: 503,
+  // https://www.rfc-editor.org/rfc/rfc4918#section-11.5
+  disk_full: 507,
   cancelled: 409,
   model_error: 500,
   internal: 500,
@@ -82,8 +87,10 @@ export async function startHttpWsServer(options: HttpWsServerOptions): Promise<H
   const tokenMatches = (candidate: string | undefined | null): boolean =>
     typeof candidate === 'string' && candidate.length > 0 && candidate.length <= 256 && timingSafeEqual(digest(candidate), tokenDigest);
 
-  const wildcardHost = options.host === '0.0.0.0' || options.host === '::';
+  const wildcardHost = isWildcardHost(options.host);
   let origins = new Set<string>();
+  let port = 0;
+  const machineNames = cachedMachineNames();
   let contentSecurityPolicy = '';
 
   const server = createServer((req, res) => {
@@ -108,12 +115,24 @@ export async function startHttpWsServer(options: HttpWsServerOptions): Promise<H
     return query !== null && tokenMatches(query.get('token'));
   }
 
+  /**
+   * DNS rebinding: a hostile page whose name now resolves to this machine sends Host (and Origin)
+   * with its own name. Only names of this server pass: the bound host, or on a wildcard bind this
+   * machine's own names and addresses. https://en.wikipedia.org/wiki/DNS_rebinding#Protection
+   */
+  function hostAllowed(req: IncomingMessage): boolean {
+    const host = parseHostHeader(req.headers.host);
+    if (!host || (host.port !== null && host.port !== port)) return false;
+    if (wildcardHost) return machineNames().has(host.name);
+    return [...origins].some((origin) => origin === `http://${hostForUrl(host.name)}:${port}`);
+  }
+
   function originAllowed(req: IncomingMessage): boolean {
     const origin = req.headers.origin;
     // Browsers always send Origin on WebSocket and cross-origin requests; a client without one is not a browser page.
     if (origin === undefined) return true;
     if (origins.has(origin.toLowerCase())) return true;
-    // Bound to every interface, the page's origin is whatever name the browser used for this machine.
+    // Bound to every interface, the page's origin is whatever name of this machine the browser used (Host is checked first).
     return wildcardHost && origin.toLowerCase() === `http://${String(req.headers.host).toLowerCase()}`;
   }
 
@@ -130,6 +149,10 @@ export async function startHttpWsServer(options: HttpWsServerOptions): Promise<H
     const { path, query } = splitTarget(req.url ?? '/');
     const method = req.method ?? 'GET';
     const isApi = path === '/api' || path.startsWith('/api/');
+    if (!hostAllowed(req)) {
+      res.setHeader('Cache-Control', 'no-store');
+      return sendError(res, 421, new ApiError('unauthorized', `the Host header ${JSON.stringify(clipText(String(req.headers.host ?? ''), 100))} does not name this server`));
+    }
 
     if (path === '/' && query.has('token') && (method === 'GET' || method === 'HEAD')) {
       if (!tokenMatches(query.get('token'))) return sendUnauthorized(res, false);
@@ -178,7 +201,7 @@ export async function startHttpWsServer(options: HttpWsServerOptions): Promise<H
   }
 
   async function callMethod(req: IncomingMessage, res: ServerResponse, apiMethod: string): Promise<void> {
-    const body = await readBody(req, maxBodyBytes);
+    const body = await readRequestBody(req, maxBodyBytes);
     if (body === 'too_large') {
       res.setHeader('Connection', 'close');
       return sendError(res, 413, new ApiError('invalid_request', `the request body is larger than ${maxBodyBytes} bytes`));
@@ -190,11 +213,9 @@ export async function startHttpWsServer(options: HttpWsServerOptions): Promise<H
       if (!/^application\/json\s*(;|$)/i.test(type)) {
         return sendError(res, 415, new ApiError('invalid_request', 'the request body must be application/json'));
       }
-      try {
-        payload = JSON.parse(body.toString('utf8'));
-      } catch (error) {
-        return sendError(res, 400, new ApiError('invalid_request', `the request body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`));
-      }
+      const json = parseJsonBody(body);
+      if (!json.ok) return sendError(res, 400, new ApiError('invalid_request', json.problem));
+      payload = json.value;
     }
     try {
       const result = await api.handle(apiMethod, payload);
@@ -215,6 +236,7 @@ export async function startHttpWsServer(options: HttpWsServerOptions): Promise<H
     socket.on('error', () => socket.destroy());
     const { path, query } = splitTarget(req.url ?? '/');
     if (path !== '/api/events') return refuseUpgrade(socket, 404, 'Not Found');
+    if (!hostAllowed(req)) return refuseUpgrade(socket, 421, 'Misdirected Request');
     if (!originAllowed(req)) return refuseUpgrade(socket, 403, 'Forbidden');
     if (!isAuthorized(req, query)) return refuseUpgrade(socket, 401, 'Unauthorized');
     wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws));
@@ -257,7 +279,7 @@ export async function startHttpWsServer(options: HttpWsServerOptions): Promise<H
   });
   server.on('error', (error) => log(`serve: server error: ${error.message}`));
 
-  const port = (server.address() as AddressInfo).port;
+  port = (server.address() as AddressInfo).port;
   const origin = `http://${hostForUrl(options.host)}:${port}`;
   origins = allowedOrigins(options.host, port);
   contentSecurityPolicy = [
@@ -298,6 +320,48 @@ export async function startHttpWsServer(options: HttpWsServerOptions): Promise<H
   };
 }
 
+/** Hosts that bind every interface. */
+export function isWildcardHost(host: string): boolean {
+  return ['0.0.0.0', '::', '::0', '0:0:0:0:0:0:0:0', '[::]'].includes(host.trim().toLowerCase());
+}
+
+/** What to tell the person starting the server when it is reachable from other machines; null on loopback. */
+export function bindWarning(host: string): string | null {
+  const name = host.trim().toLowerCase();
+  if (['127.0.0.1', 'localhost', '::1', '[::1]'].includes(name) || name.startsWith('127.')) return null;
+  const where = isWildcardHost(host) ? `on every interface (${host})` : `on ${host}`;
+  return (
+    `warning: serving plain HTTP ${where}: anyone who can reach this machine and has the token can use Inkwell, and the ` +
+    `token and your text travel unencrypted. Keep the default --host 127.0.0.1 unless you need this; an SSH tunnel or a TLS proxy is safer.`
+  );
+}
+
+/** The host name (lower case, IPv6 without brackets) and port of a Host header; null when it is malformed. */
+function parseHostHeader(header: string | undefined): { name: string; port: number | null } | null {
+  if (!header) return null;
+  const match = /^(?:\[([0-9a-f:.]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/i.exec(header.trim());
+  if (!match) return null;
+  const name = (match[1] ?? match[2] ?? '').toLowerCase().replace(/\.$/, '');
+  return { name, port: match[3] === undefined ? null : Number(match[3]) };
+}
+
+/** This machine's names and addresses (loopback included), re-read every few seconds: addresses change. */
+function cachedMachineNames(): () => Set<string> {
+  let names = new Set<string>();
+  let readAt = -Infinity;
+  return () => {
+    if (Date.now() - readAt < 5_000) return names;
+    readAt = Date.now();
+    const hostname = osHostname().toLowerCase();
+    const found = ['localhost', '127.0.0.1', '::1', hostname, `${hostname}.local`, hostname.split('.')[0] ?? hostname];
+    for (const addresses of Object.values(networkInterfaces())) {
+      for (const address of addresses ?? []) found.push(address.address.toLowerCase().replace(/%.*$/, ''));
+    }
+    names = new Set(found.filter((name) => name.length > 0));
+    return names;
+  };
+}
+
 /** Splits a request target into its path and query without letting `//host` be read as an authority. */
 function splitTarget(target: string): { path: string; query: URLSearchParams } {
   const at = target.indexOf('?');
@@ -318,31 +382,6 @@ async function resolveStaticFile(root: string, path: string): Promise<{ path: st
   const decoded = safeDecode(path);
   const candidate = decoded === null ? null : resolveInside(root, decoded);
   return candidate === null ? null : statInside(root, candidate);
-}
-
-/** Reads the body up to `limit` bytes; past it, drains (a bounded amount) and reports 'too_large'. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too_large'> {
-  return new Promise((resolveBody, rejectBody) => {
-    const declared = Number(req.headers['content-length']);
-    // Past four times the limit nobody is waiting for a polite answer: drop the connection.
-    if (Number.isFinite(declared) && declared > limit * 4) {
-      req.destroy();
-      resolveBody('too_large');
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let total = 0;
-    req.on('data', (chunk: Buffer) => {
-      total += chunk.length;
-      if (total > limit * 4) req.destroy();
-      else if (total <= limit) chunks.push(chunk);
-    });
-    req.on('end', () => resolveBody(total > limit ? 'too_large' : Buffer.concat(chunks)));
-    req.on('error', rejectBody);
-    req.on('close', () => {
-      if (total > limit) resolveBody('too_large');
-    });
-  });
 }
 
 function parseCookies(header: string | undefined): [string, string][] {
@@ -380,8 +419,9 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 }
 
 function sendError(res: ServerResponse, status: number, error: ApiError): void {
-  sendJson(res, status, { error: error.toJSON() });
+  sendJson(res, status, { error: { kind: error.kind, message: clipText(error.message, LIMITS.maxErrorChars) } });
 }
+
 
 function sendText(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(Buffer.byteLength(text)) });

@@ -1,15 +1,17 @@
 /**
- * A service under test: a real HistoryStore in a temp folder, the real
+ * A service under test: a real AppDatabase in a temp folder, the real
  * InferenceClient over in-memory fake processes, and a fake model store.
  */
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach } from 'vitest';
-import { createApiService, type ApiServiceDeps, type ModelsPort } from '../../../src/main/api/service';
-import type { StoredModelFields } from '../../../src/main/api/model-summary';
+import { afterEach, expect } from 'vitest';
+import { createApiService, type ApiService, type ApiServiceDeps, type ModelsPort } from '../../../src/main/api/service';
+import type { StoredModelFields } from '../../../src/main/common/model-summary';
 import { EngineError } from '../../../src/main/engine/types';
-import { HistoryStore } from '../../../src/main/history';
+import type { HistoryPort } from '../../../src/main/api/history-port';
+import { AppDatabase } from '../../../src/main/history';
 import { InferenceClient } from '../../../src/main/inference/client';
-import type { GenerationEvent, ServerEvent } from '../../../src/shared/api';
+import { methods, ServerEvent, type GenerationEvent, type MethodName } from '../../../src/shared/api';
 import { createFakeSpawner, type FakeEngine } from '../../helpers/fake-engine';
 import { useTempDirs } from '../../helpers/tmp';
 
@@ -53,24 +55,44 @@ export function useServiceFixture() {
     for (const close of open.splice(0).reverse()) await close();
   });
 
-  return (options: { engine?: () => FakeEngine; deps?: Partial<ApiServiceDeps>; cancelGraceMs?: number } = {}) => {
-    const { store: history } = HistoryStore.open(join(tempDir(), 'inkwell.db'));
+  return (options: { engine?: () => FakeEngine; deps?: Partial<ApiServiceDeps>; cancelGraceMs?: number; wrapHistory?: (history: AppDatabase) => HistoryPort } = {}) => {
+    const { database: history } = AppDatabase.open(join(tempDir(), 'inkwell.db'));
+    // The user's home on the back end's machine: import paths are resolved there.
+    const userHome = tempDir();
+    for (const folder of ['ckpt', 'bad']) mkdirSync(join(userHome, folder));
     const spawner = createFakeSpawner(options.engine);
     const inference = new InferenceClient({ spawn: spawner, ...(options.cancelGraceMs !== undefined ? { cancelGraceMs: options.cancelGraceMs } : {}) });
     const models = new FakeModels();
     const logs: string[] = [];
-    const service = createApiService({
-      history,
+    const real = createApiService({
+      history: options.wrapHistory ? options.wrapHistory(history) : history,
       inference,
       models,
       appInfo: { version: '9.9.9', dataDir: '/data', transport: 'http', nativeFileDialogs: false, notices: [] },
       cudaInstalled: () => false,
+      machine: { homedir: userHome, hostname: 'inkwell-test-host', transport: 'http' },
       log: (line) => logs.push(line),
       ...options.deps,
     });
+    // Every answer and every event of every test is checked against the contract's schemas.
+    const contractProblems: string[] = [];
+    const service: ApiService = {
+      ...real,
+      async handle(method, payload) {
+        const response = await real.handle(method, payload);
+        const checked = methods[method as MethodName].response.safeParse(response);
+        if (!checked.success) throw new Error(`${method} answered outside its response schema: ${checked.error.message}`);
+        return response;
+      },
+    };
     const events: ServerEvent[] = [];
-    service.subscribe((event) => events.push(event));
+    service.subscribe((event) => {
+      const checked = ServerEvent.safeParse(event);
+      if (!checked.success) contractProblems.push(`event outside the ServerEvent schema: ${checked.error.message}`);
+      events.push(event);
+    });
     open.push(async () => {
+      expect(contractProblems).toEqual([]);
       await service.close();
       await inference.close();
       history.close();
@@ -86,6 +108,6 @@ export function useServiceFixture() {
       }
       throw new Error(`generation ${generationId} did not finish`);
     };
-    return { service, history, inference, spawner, models, logs, events, generationEvents, finished };
+    return { service, history, inference, spawner, models, logs, events, generationEvents, finished, userHome };
   };
 }

@@ -16,8 +16,8 @@ const refusedByAll: unknown[] = [42, 'text', true, [], [{}], { bogus: 1 }, { __p
 
 /** Method-specific hostile payloads. */
 const hostile: Partial<Record<MethodName, unknown[]>> = {
-  'models.import': [{ path: '', id: 'x' }, { path: '/m', id: '../escape' }, { path: '/m', id: 'a'.repeat(65) }, { path: 5, id: 'x' }, { path: 'p'.repeat(5000), id: 'x' }],
-  'models.remove': [{ id: '' }, { id: '..' }, { id: 'x/y' }, { id: 7 }],
+  'models.import': [{ path: '', id: 'x' }, { path: '/m', id: '../escape' }, { path: '/m', id: 'a'.repeat(65) }, { path: '/m', id: 'con' }, { path: '/m', id: 'LPT1.txt' }, { path: 5, id: 'x' }, { path: 'p'.repeat(5000), id: 'x' }],
+  'models.remove': [{ id: '' }, { id: '..' }, { id: 'x/y' }, { id: 7 }, { id: 'nul' }],
   'generate.start': [
     { modelId: 'tiny', prompt: tenMegabytes, params },
     { modelId: 'tiny', prompt: 'ok', memory: tenMegabytes, params },
@@ -36,6 +36,7 @@ const hostile: Partial<Record<MethodName, unknown[]>> = {
     { modelId: 'tiny', prompt: 'ok', params, documentId: -3 },
     { modelId: 'tiny', prompt: 42, params },
     { prompt: 'ok', params },
+    { modelId: 'aux', prompt: 'ok', params },
   ],
   'generate.cancel': [{ generationId: '' }, { generationId: 'g'.repeat(65) }, { generationId: 1 }],
   tokenize: [{ modelId: 'tiny', text: tenMegabytes }, { modelId: 'tiny' }, { modelId: 'tiny', text: null }],
@@ -44,7 +45,7 @@ const hostile: Partial<Record<MethodName, unknown[]>> = {
   'history.star': [{ id: 1 }, { id: 1, starred: 'yes' }],
   'history.accept': [{ id: 1, candidateIndex: -1 }, { id: 1, candidateIndex: 99 }, { id: 1 }],
   'history.delete': [{ id: -5 }, { ids: [1] }],
-  'history.export': [{ format: 'pdf' }, { format: 'json', ids: Array.from({ length: 20_000 }, (_, i) => i + 1) }, { format: 'json', ids: [0] }],
+  'history.export': [{ format: 'pdf' }, { format: 'json', from: 'yesterday' }, { format: 'json', query: 'q'.repeat(10_000) }, { format: 'json', limit: 5 }, { format: 'json', ids: Array.from({ length: 20_000 }, (_, i) => i + 1) }, { format: 'json', ids: [0] }],
   'documents.get': [{ id: 'one' }],
   'documents.create': [{ title: 't'.repeat(1000) }, { content: tenMegabytes }, { title: 5 }],
   'documents.save': [{ id: 1, content: tenMegabytes }, { id: 1, memory: tenMegabytes }, { id: 1, title: '' }, { id: 1, authorsNote: 3 }, { content: 'no id' }],
@@ -60,12 +61,12 @@ describe('ApiService validation', () => {
 
   it('refuses every hostile request with invalid_request and changes nothing', async () => {
     const { service, history, spawner, models } = makeService();
-    const document = history.createDocument('Draft', 'Once upon a time');
+    const document = history.documents.create('Draft', 'Once upon a time');
     const before = {
-      total: history.list({}).total,
-      documents: JSON.stringify(history.listDocuments()),
-      document: JSON.stringify(history.getDocument(document.id)),
-      settings: JSON.stringify(history.getSettings()),
+      total: history.generations.list({}).total,
+      documents: JSON.stringify(history.documents.list()),
+      document: JSON.stringify(history.documents.get(document.id)),
+      settings: JSON.stringify(history.settings.get()),
     };
 
     const cases: [string, unknown][] = [
@@ -89,10 +90,10 @@ describe('ApiService validation', () => {
       expect((thrown as ApiError).message.length, label).toBeLessThan(500);
     }
 
-    expect(history.list({}).total).toBe(before.total);
-    expect(JSON.stringify(history.listDocuments())).toBe(before.documents);
-    expect(JSON.stringify(history.getDocument(document.id))).toBe(before.document);
-    expect(JSON.stringify(history.getSettings())).toBe(before.settings);
+    expect(history.generations.list({}).total).toBe(before.total);
+    expect(JSON.stringify(history.documents.list())).toBe(before.documents);
+    expect(JSON.stringify(history.documents.get(document.id))).toBe(before.document);
+    expect(JSON.stringify(history.settings.get())).toBe(before.settings);
     expect(spawner.spawned).toHaveLength(0);
     expect(models.removed).toEqual([]);
   });

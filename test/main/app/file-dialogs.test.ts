@@ -28,10 +28,23 @@ describe('readTextFile', () => {
     expect(await readTextFile(file, 101)).toHaveLength(101);
   });
 
-  it('refuses bytes that are not UTF-8', async () => {
-    const file = join(dir, 'binary.txt');
-    writeFileSync(file, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0xff, 0xfe, 0x00]));
-    await expect(readTextFile(file)).rejects.toMatchObject({ kind: 'invalid_request', message: expect.stringContaining('not a UTF-8') });
+  it('refuses bytes that are not UTF-8, naming the file', async () => {
+    const file = join(dir, 'latin1.txt');
+    writeFileSync(file, Buffer.from([0x63, 0x61, 0x66, 0xe9]));
+    await expect(readTextFile(file)).rejects.toMatchObject({ kind: 'invalid_request', message: expect.stringMatching(/^"latin1\.txt" is not a text file \(its bytes are not valid UTF-8\)/) });
+  });
+
+  // Issue 7: a PNG opened through "All files" became a document named after it.
+  it('refuses a binary file, even one whose bytes happen to be valid UTF-8, because of its NUL bytes', async () => {
+    const png = join(dir, 'photo.png');
+    writeFileSync(png, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d]));
+    await expect(readTextFile(png)).rejects.toMatchObject({ kind: 'invalid_request', message: expect.stringMatching(/^"photo\.png" is not a text file/) });
+    const utf16 = join(dir, 'notes.txt');
+    writeFileSync(utf16, Buffer.from('Hello', 'utf16le'));
+    await expect(readTextFile(utf16)).rejects.toMatchObject({ kind: 'invalid_request', message: expect.stringContaining('"notes.txt" is not a text file (it contains NUL bytes)') });
+    const dialogs = createFileDialogs(() => null);
+    dialog.showOpenDialog.mockResolvedValueOnce({ canceled: false, filePaths: [png] });
+    await expect(dialogs.openFile()).rejects.toMatchObject({ kind: 'invalid_request' });
   });
 
   it('refuses a folder', async () => {

@@ -72,7 +72,7 @@ describe('Engine', () => {
     const promptTokens = tokenizer.encode('Hello there').length;
     expect(result).toMatchObject({ modelId: 'tiny', device: 'cpu', seed: 77, promptTokens, truncatedPromptTokens: 0 });
     expect(result.deviceFallbackReason).toBeUndefined();
-    expect(starts).toEqual([{ device: 'cpu', seed: 77, promptTokens, truncatedPromptTokens: 0, numSequences: 3 }]);
+    expect(starts).toEqual([{ device: 'cpu', precision: 'fp32', seed: 77, promptTokens, truncatedPromptTokens: 0, numSequences: 3 }]);
     expect(result.sequences).toHaveLength(3);
     result.sequences.forEach((s, i) => {
       expect(s.tokenIds.length).toBeGreaterThan(0);

@@ -1,5 +1,5 @@
 /**
- * Crash safety: a separate process saves entries through the real HistoryStore and is killed with
+ * Crash safety: a separate process saves entries through the real AppDatabase and is killed with
  * SIGKILL at random moments, again and again, on the same file. After every kill the file must open
  * without a notice, pass integrity_check and the FTS integrity-check, hold every entry the child
  * reported as saved, complete, and hold no partial entry.
@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { build } from 'vite';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { HistoryStore } from '../../../src/main/history';
+import { AppDatabase } from '../../../src/main/history';
 import { candidateText, parseCrashPrompt } from '../../helpers/history-crash-entry';
 import { mulberry32 } from '../../helpers/random';
 import { useTempDirs } from '../../helpers/tmp';
@@ -116,9 +116,9 @@ describe('history crash safety', () => {
       }
       if (result.lines.some((line) => line.startsWith('added'))) killedWhileWriting++;
 
-      const { store, notice } = HistoryStore.open(file);
+      const { database: store, notice } = AppDatabase.open(file);
       expect(notice, `${tag}: a kill must never make the file look unusable ${context}`).toBeUndefined();
-      const runEntries = store.list({ query: `crash-entry ${tag}`, limit: 200 });
+      const runEntries = store.generations.list({ query: `crash-entry ${tag}`, limit: 200 });
       for (const entry of runEntries.entries) {
         const parsed = parseCrashPrompt(entry.prompt);
         expect(parsed, `${tag}: entry ${entry.id} prompt ${context}`).not.toBeNull();

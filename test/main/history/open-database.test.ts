@@ -1,12 +1,13 @@
 import { createRequire } from 'node:module';
-import { existsSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { HistoryStore } from '../../../src/main/history';
+import { AppDatabase, DatabaseOpenError } from '../../../src/main/history';
 import { latestSchemaVersion, migrate, MigrationError, migrations } from '../../../src/main/history/migrations';
 import type { Migration } from '../../../src/main/history/migrations';
 import { useTempDirs } from '../../helpers/tmp';
+import { runUnprivileged } from '../../helpers/unprivileged';
 import { sampleGeneration } from './sample-generation';
 
 const tempDir = useTempDirs('inkwell-open-');
@@ -15,9 +16,9 @@ const tempDir = useTempDirs('inkwell-open-');
 function populatedDatabase(count: number): { dir: string; file: string; prompts: string[] } {
   const dir = tempDir();
   const file = join(dir, 'inkwell.db');
-  const { store } = HistoryStore.open(file);
+  const { database: store } = AppDatabase.open(file);
   const prompts = Array.from({ length: count }, (_, i) => `entry ${i} ${'text '.repeat(i % 50)}`);
-  for (const prompt of prompts) store.addGeneration(sampleGeneration({ prompt }));
+  for (const prompt of prompts) store.generations.add(sampleGeneration({ prompt }));
   store.close();
   return { dir, file, prompts };
 }
@@ -46,24 +47,24 @@ function promptsIn(file: string): string[] {
 
 /** Opens `file`, expects it set aside with a notice, and checks the fresh store works. */
 function expectSetAside(dir: string, file: string, noticePattern: RegExp): string {
-  const { store, notice } = HistoryStore.open(file);
+  const { database: store, notice } = AppDatabase.open(file);
   expect(notice).toMatch(noticePattern);
   const aside = asideFiles(dir).filter((name) => !/-(wal|shm|journal)$/.test(name));
   expect(aside).toHaveLength(1);
   const asidePath = join(dir, aside[0]!);
   expect(aside[0]).toMatch(/^inkwell\.db\.corrupt-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$/);
   expect(notice).toContain(asidePath);
-  expect(store.list().total).toBe(0);
-  const entry = store.addGeneration(sampleGeneration({ prompt: 'after recovery' }));
-  expect(store.list({ query: 'recovery' }).entries.map((e) => e.id)).toEqual([entry.id]);
+  expect(store.generations.list().total).toBe(0);
+  const entry = store.generations.add(sampleGeneration({ prompt: 'after recovery' }));
+  expect(store.generations.list({ query: 'recovery' }).entries.map((e) => e.id)).toEqual([entry.id]);
   expect(store.connectionInfo().userVersion).toBe(latestSchemaVersion);
   expect(store.checkIntegrity()).toEqual([]);
   store.close();
   // The next start is a normal one: no second notice, no loop.
-  const again = HistoryStore.open(file);
+  const again = AppDatabase.open(file);
   expect(again.notice).toBeUndefined();
-  expect(again.store.list().total).toBe(1);
-  again.store.close();
+  expect(again.database.generations.list().total).toBe(1);
+  again.database.close();
   return asidePath;
 }
 
@@ -107,13 +108,13 @@ describe('migrations', () => {
   it('when a migration fails even on an empty database, open reports it and leaves the user file where it was', () => {
     const { dir, file, prompts } = populatedDatabase(3);
     const alwaysFails: Migration = { version: latestSchemaVersion + 1, name: 'test-only: always fails', up: () => { throw new Error('injected fault'); } };
-    expect(() => HistoryStore.open(file, { migrations: [...migrations, alwaysFails] })).toThrow(/injected fault.*left in place/);
+    expect(() => AppDatabase.open(file, { migrations: [...migrations, alwaysFails] })).toThrow(/injected fault.*left in place/);
     expect(asideFiles(dir)).toEqual([]);
     expect(userVersionOf(file)).toBe(latestSchemaVersion);
     expect(promptsIn(file)).toEqual(prompts);
-    const { store, notice } = HistoryStore.open(file);
+    const { database: store, notice } = AppDatabase.open(file);
     expect(notice).toBeUndefined();
-    expect(store.list().total).toBe(3);
+    expect(store.generations.list().total).toBe(3);
     store.close();
   });
 
@@ -127,8 +128,8 @@ describe('migrations', () => {
         if ((db.prepare('SELECT count(*) FROM generations').pluck().get() as number) > 0) throw new Error('cannot convert old rows');
       },
     };
-    const { store, notice } = HistoryStore.open(file, { migrations: [...migrations, failsWithData] });
-    expect(notice).toMatch(/migration 2 .*cannot convert old rows/);
+    const { database: store, notice } = AppDatabase.open(file, { migrations: [...migrations, failsWithData] });
+    expect(notice).toMatch(new RegExp(`migration ${latestSchemaVersion + 1} .*cannot convert old rows`));
     expect(store.connectionInfo().userVersion).toBe(latestSchemaVersion + 1);
     store.close();
     const [aside] = asideFiles(dir).filter((name) => !/-(wal|shm)$/.test(name));
@@ -174,26 +175,16 @@ describe('opening damaged or foreign files', () => {
     const dir = tempDir();
     const file = join(dir, 'inkwell.db');
     writeFileSync(file, '');
-    const { store, notice } = HistoryStore.open(file);
+    const { database: store, notice } = AppDatabase.open(file);
     expect(notice).toBeUndefined();
     expect(store.connectionInfo().userVersion).toBe(latestSchemaVersion);
     store.close();
     expect(asideFiles(dir)).toEqual([]);
   });
 
-  it('sets aside, byte for byte, a database from a newer Inkwell and says so', () => {
-    const { dir, file } = populatedDatabase(2);
-    const db = new Database(file);
-    db.pragma(`user_version = ${latestSchemaVersion + 7}`);
-    db.close();
-    const before = readFileSync(file);
-    const asidePath = expectSetAside(dir, file, new RegExp(`newer version of Inkwell \\(schema ${latestSchemaVersion + 7}; this version understands up to ${latestSchemaVersion}\\)`));
-    expect(readFileSync(asidePath)).toEqual(before);
-  });
-
   it('creates the data folder when it does not exist yet', () => {
     const file = join(tempDir(), 'nested', 'deeper', 'inkwell.db');
-    const { store, notice } = HistoryStore.open(file);
+    const { database: store, notice } = AppDatabase.open(file);
     expect(notice).toBeUndefined();
     store.close();
     expect(existsSync(file)).toBe(true);
@@ -203,18 +194,67 @@ describe('opening damaged or foreign files', () => {
     const dir = tempDir();
     const file = join(dir, 'inkwell.db');
     mkdirSync(file);
-    expect(() => HistoryStore.open(file)).toThrow(/cannot open history database .*inkwell\.db/);
+    expect(() => AppDatabase.open(file)).toThrow(/cannot open the history database .*inkwell\.db/);
     expect(asideFiles(dir)).toEqual([]);
   });
 
   it('loads the native module given as nativeBinding, and reports a bad one without touching the file', () => {
     const { dir, file } = populatedDatabase(1);
     const binding = createRequire(import.meta.url).resolve('better-sqlite3/build/Release/better_sqlite3.node');
-    const { store } = HistoryStore.open(file, { nativeBinding: binding });
-    expect(store.list().total).toBe(1);
+    const { database: store } = AppDatabase.open(file, { nativeBinding: binding });
+    expect(store.generations.list().total).toBe(1);
     store.close();
-    expect(() => HistoryStore.open(file, { nativeBinding: join(dir, 'missing.node') })).toThrow(/cannot open history database/);
+    expect(() => AppDatabase.open(file, { nativeBinding: join(dir, 'missing.node') })).toThrow(/cannot open history database/);
     expect(asideFiles(dir)).toEqual([]);
     expect(promptsIn(file)).toHaveLength(1);
+  });
+});
+
+describe('a database Inkwell may not write, or from a newer Inkwell (fault 3.3)', () => {
+  const probe = join(import.meta.dirname, '../../helpers/storage-probe.ts');
+
+  it('a read-only database is detected at open and said so; saves fail as read_only, not internal', () => {
+    const { dir, file } = populatedDatabase(3);
+    // Readable by the unprivileged child, writable by nobody; the folder stays writable (-wal, -shm).
+    chmodSync(dir, 0o777);
+    chmodSync(file, 0o444);
+    const { result } = runUnprivileged<{ notice?: string; readOnly: boolean; total: number; saveError: { kind: string; message: string } | null }>(probe, ['open', file]);
+    expect(result.readOnly).toBe(true);
+    expect(result.notice).toMatch(/^Inkwell cannot write to its history database .*inkwell\.db \(the file or its folder is read-only\)/);
+    expect(result.total).toBe(3);
+    expect(result.saveError?.kind).toBe('read_only');
+    expect(result.saveError?.message).toMatch(/read-only/);
+    chmodSync(file, 0o644);
+    expect(promptsIn(file)).toHaveLength(3);
+  });
+
+  it('refuses a database from a newer Inkwell, naming the version that wrote it, and leaves it untouched', () => {
+    const { dir, file } = populatedDatabase(2);
+    const db = new Database(file);
+    db.pragma(`user_version = ${latestSchemaVersion + 7}`);
+    db.prepare("UPDATE app_meta SET value = '9.4.0' WHERE key = 'schema_written_by'").run();
+    db.close();
+    const before = readFileSync(file);
+    let thrown: unknown;
+    try {
+      AppDatabase.open(file);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(DatabaseOpenError);
+    expect((thrown as DatabaseOpenError).problem).toBe('newer_version');
+    expect((thrown as Error).message).toMatch(
+      new RegExp(`was written by Inkwell 9\\.4\\.0 \\(schema ${latestSchemaVersion + 7}\\); this is Inkwell .*, which understands schema versions up to ${latestSchemaVersion}\\. Update Inkwell to open it\\. The file was left untouched\\.`),
+    );
+    expect(readFileSync(file)).toEqual(before);
+    expect(asideFiles(dir)).toEqual([]);
+    expect(userVersionOf(file)).toBe(latestSchemaVersion + 7);
+  });
+
+  it('records which Inkwell wrote the schema', () => {
+    const { file } = populatedDatabase(1);
+    const db = new Database(file, { readonly: true });
+    expect(db.prepare("SELECT value FROM app_meta WHERE key = 'schema_written_by'").pluck().get()).toMatch(/^\d+\.\d+\.\d+/);
+    db.close();
   });
 });

@@ -1,17 +1,26 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { InferenceClient, type InferenceStateChange } from '../../../src/main/inference/client';
 import { ApiError, GenerationParams } from '../../../src/shared/api';
-import { FakeEngine, createFakeSpawner } from '../../helpers/fake-engine';
+import { FakeEngine, createFakeSpawner, type FakeSpawnerOptions } from '../../helpers/fake-engine';
 
 const params = GenerationParams.parse({ numReturnSequences: 2, seed: 11 });
 const generateArgs = { modelId: 'tiny', prompt: 'Once upon', memory: '', params };
 const clients: InferenceClient[] = [];
 
-function makeClient(options: { engine?: () => FakeEngine; timeoutsMs?: Record<string, number>; cancelGraceMs?: number } = {}) {
-  const spawner = createFakeSpawner(options.engine);
+function makeClient(
+  options: { engine?: () => FakeEngine; timeoutsMs?: Record<string, number>; cancelGraceMs?: number; hangMs?: number; stallMs?: number; process?: FakeSpawnerOptions } = {},
+) {
+  const spawner = createFakeSpawner(options.engine, options.process);
   const logs: string[] = [];
   const states: InferenceStateChange[] = [];
-  const client = new InferenceClient({ spawn: spawner, log: (l) => logs.push(l), timeoutsMs: options.timeoutsMs, cancelGraceMs: options.cancelGraceMs });
+  const client = new InferenceClient({
+    spawn: spawner,
+    log: (l) => logs.push(l),
+    timeoutsMs: options.timeoutsMs,
+    cancelGraceMs: options.cancelGraceMs,
+    ...(options.hangMs !== undefined ? { hangMs: options.hangMs } : {}),
+    ...(options.stallMs !== undefined ? { stallMs: options.stallMs } : {}),
+  });
   client.onStateChange((s) => states.push(s));
   clients.push(client);
   return { client, spawner, logs, states };
@@ -192,5 +201,49 @@ describe('InferenceClient', () => {
     const error = await rejection(client.status());
     expect(error.kind).toBe('engine_crashed');
     expect(error.message).toContain('entry missing');
+  });
+
+  it('notices a hung (stopped) process by its missing heartbeat: in-flight work fails, it is killed, the next request gets a new one (fault 3.5)', async () => {
+    const { client, spawner, states } = makeClient({ hangMs: 300, process: { heartbeatMs: 50 }, engine: () => new FakeEngine({ pieces: [' a', ' b', ' c'], stepMs: 200 }) });
+    const running = client.generate(generateArgs);
+    await vi.waitFor(() => expect(states.at(-1)?.state).toBe('ready'));
+    const first = spawner.spawned[0];
+    first?.stop();
+    const error = await rejection(running);
+    expect(error.kind).toBe('engine_crashed');
+    expect(error.message).toMatch(/stopped responding \(it sent nothing, not even its heartbeat, for \d+ s\)/);
+    expect(first?.killSignal).toBe('SIGKILL');
+    expect(states.at(-1)).toMatchObject({ state: 'crashed', message: expect.stringContaining('stopped responding') });
+    expect((await client.tokenize('tiny', 'x')).tokens).toEqual(['x']);
+    expect(spawner.spawned).toHaveLength(2);
+  });
+
+  it('keeps a process that beats while a step takes longer than the hang limit', async () => {
+    const { client, spawner } = makeClient({ hangMs: 200, process: { heartbeatMs: 40 }, engine: () => new FakeEngine({ pieces: [' slow', ' steps'], stepMs: 500 }) });
+    const result = await client.generate(generateArgs);
+    expect(result.sequences[0]?.text).toBe(' slow steps');
+    expect(spawner.spawned).toHaveLength(1);
+  });
+
+  it('replaces a beating process whose generation streams nothing past the stall limit', async () => {
+    let hold: () => void = () => {};
+    const { client, spawner } = makeClient({
+      stallMs: 300,
+      process: { heartbeatMs: 40 },
+      engine: () => Object.assign(new FakeEngine(), { holdAfterFirstDelta: new Promise<void>((resolve) => (hold = resolve)) }),
+    });
+    const error = await rejection(client.generate(generateArgs));
+    hold();
+    expect(error).toMatchObject({ kind: 'engine_crashed', message: expect.stringContaining('a generation made no progress') });
+    expect(spawner.spawned[0]?.killSignal).toBe('SIGKILL');
+  });
+
+  it('treats a process that speaks another protocol version as crashed, not as a log line (fault 3.5)', async () => {
+    const { client, spawner, states } = makeClient({ process: { helloProtocol: 1 } });
+    const error = await rejection(client.status());
+    expect(error.kind).toBe('engine_crashed');
+    expect(error.message).toMatch(/speaks protocol 1, this app speaks \d+ \(a stale build/);
+    expect(states.at(-1)?.state).toBe('crashed');
+    expect(spawner.spawned[0]?.killed).toBe(true);
   });
 });

@@ -29,10 +29,11 @@ function spawnFake(options: { killGraceMs?: number } = {}) {
 }
 
 describe('createElectronSpawner', () => {
-  it('forks the entry as a named utility process with INKWELL_HOME set', () => {
+  it('forks the entry as a named utility process with INKWELL_HOME set and collections exposed', () => {
     spawnFake();
     expect(utilityProcess.fork).toHaveBeenCalledWith(entry, ['--home', '/data/inkwell'], {
       serviceName: 'Inkwell inference',
+      execArgv: ['--expose-gc'],
       env: { PATH: '/bin', INKWELL_HOME: '/data/inkwell' },
       stdio: 'inherit',
     });
@@ -75,6 +76,18 @@ describe('createElectronSpawner', () => {
       expect(kill).not.toHaveBeenCalled();
       vi.advanceTimersByTime(1);
       expect(kill).toHaveBeenCalledWith(4242, 'SIGKILL');
+    } finally {
+      kill.mockRestore();
+    }
+  });
+
+  it('kills a hung process with SIGKILL at once when asked to (a stopped process ignores SIGTERM)', () => {
+    const kill = vi.spyOn(process, 'kill').mockImplementation(() => true);
+    try {
+      const { child, handle } = spawnFake({ killGraceMs: 1000 });
+      handle.kill(true);
+      expect(kill).toHaveBeenCalledWith(4242, 'SIGKILL');
+      expect(child.kill).not.toHaveBeenCalled();
     } finally {
       kill.mockRestore();
     }

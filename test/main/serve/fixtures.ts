@@ -26,6 +26,7 @@ export class ScriptedApi implements ServedApi {
     if (method === 'app.info') return { version: '1', dataDir: '/d', transport: 'http', nativeFileDialogs: false };
     if (method === 'boom') throw new TypeError('not an ApiError');
     if (method === 'void') return undefined;
+    if (method === 'echo') throw new ApiError('invalid_request', `echo: ${JSON.stringify(payload)}`);
     throw new ApiError(method === 'generate.start' ? 'engine_crashed' : 'not_found', `no ${method}`);
   }
   subscribe(listener: (event: ServerEvent) => void): () => void {

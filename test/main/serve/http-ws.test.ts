@@ -4,10 +4,11 @@
  * security headers, body limits and error mapping.
  */
 import { request } from 'node:http';
+import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { startHttpWsServer, type HttpWsServer } from '../../../src/main/transports/http-ws';
+import { bindWarning, startHttpWsServer, type HttpWsServer } from '../../../src/main/transports/http-ws';
 import type { ServerEvent } from '../../../src/shared/api';
 import { useTempDirs } from '../../helpers/tmp';
 import { ScriptedApi, makeRenderer } from './fixtures';
@@ -18,7 +19,7 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-async function start(options: { maxBodyBytes?: number } = {}) {
+async function start(options: { maxBodyBytes?: number; host?: string } = {}) {
   const api = new ScriptedApi();
   const server = await startHttpWsServer({ api, rendererDir: makeRenderer(tempDir()), host: '127.0.0.1', port: 0, ...options });
   servers.push(server);
@@ -198,6 +199,69 @@ describe('serve transport', () => {
     expect(sameOrigin.status).toBe(200);
 
     expect(api.calls.map(([method]) => method)).toEqual(['app.info', 'void', 'app.info', 'history.get', 'generate.start', 'boom', 'app.info']);
+  });
+
+  it('refuses hostile JSON bodies cheaply and briefly: deep nesting, invalid UTF-8, huge echoes (fault 3.6)', async () => {
+    const { server, api } = await start();
+    const post = (body: string | Buffer) => raw(server, '/api/call/app.info', { method: 'POST', headers: { ...cookieOf(server), 'Content-Type': 'application/json' }, body });
+
+    // 10 MB of `[[[…]]]` used to block the event loop for ~1.8 s inside JSON.parse.
+    const deep = await post(`${'['.repeat(5_000_000)}${']'.repeat(5_000_000)}`);
+    expect(deep.status).toBe(400);
+    expect(JSON.parse(deep.body).error).toEqual({ kind: 'invalid_request', message: 'the request body nests deeper than 32 levels' });
+    // Brackets inside strings are text, not nesting.
+    expect((await post(JSON.stringify({ text: '['.repeat(1000) }))).status).toBe(200);
+    expect((await post(JSON.stringify({ a: [[[[{ b: [1] }]]]] }))).status).toBe(200);
+
+    // "caf\xE9" in Latin-1 is not UTF-8; it used to be stored as "caf\uFFFD".
+    const latin1 = await post(Buffer.concat([Buffer.from('{"text":"caf'), Buffer.from([0xe9]), Buffer.from('"}')]));
+    expect(latin1.status).toBe(400);
+    expect(JSON.parse(latin1.body).error).toEqual({ kind: 'invalid_request', message: 'the request body is not valid UTF-8' });
+    const overlong = await post(Buffer.from([0x7b, 0x22, 0xc0, 0xaf, 0x22, 0x3a, 0x31, 0x7d]));
+    expect(overlong.status).toBe(400);
+    expect((await post(JSON.stringify({ text: 'café ☕ 𝄞' }))).status).toBe(200);
+
+    // An error that would repeat a 5 M-character request comes back clipped.
+    const echoed = await raw(server, '/api/call/echo', { method: 'POST', headers: { ...cookieOf(server), 'Content-Type': 'application/json' }, body: JSON.stringify({ ['k'.repeat(5_000_000)]: 1 }) });
+    expect(echoed.status).toBe(400);
+    expect(echoed.body.length).toBeLessThan(1_000);
+    expect(JSON.parse(echoed.body).error.message).toMatch(/^echo: \{"kkk+…$/);
+    expect(api.calls.map(([method]) => method)).toEqual(['app.info', 'app.info', 'app.info', 'echo']);
+  });
+
+  it('bound to every interface, refuses a DNS-rebinding page: Host must name this machine (fault 3.7)', async () => {
+    const { server, api } = await start({ host: '0.0.0.0' });
+    const at = (host: string) => ({ ...cookieOf(server), Host: `${host}:${server.port}`, Origin: `http://${host}:${server.port}` });
+    // The page at evil.example, whose name now resolves to this machine: same Host and Origin, valid token in the cookie.
+    const rebound = await call(server, 'app.info', {}, at('evil.example'));
+    expect(rebound.status).toBe(421);
+    expect(JSON.parse(rebound.body).error).toMatchObject({ kind: 'unauthorized', message: expect.stringContaining('does not name this server') });
+    expect((await raw(server, '/', { headers: at('evil.example') })).status).toBe(421);
+    const socket = await openSocket(`ws://127.0.0.1:${server.port}/api/events`, at('evil.example'));
+    expect(socket).toEqual({ refused: 421 });
+    expect(api.calls).toEqual([]);
+
+    // This machine's own names and addresses still work.
+    const ownAddress = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+    for (const name of ['127.0.0.1', 'localhost', hostname(), ...(ownAddress ? [ownAddress] : [])]) {
+      expect((await call(server, 'app.info', {}, at(name))).status, name).toBe(200);
+    }
+    // A port that is not ours is someone else's page.
+    expect((await call(server, 'app.info', {}, { ...cookieOf(server), Host: `127.0.0.1:${server.port + 1}` })).status).toBe(421);
+  });
+
+  it('bound to loopback, accepts only loopback names in Host', async () => {
+    const { server } = await start();
+    expect((await call(server, 'app.info', {}, { ...cookieOf(server), Host: `evil.example:${server.port}` })).status).toBe(421);
+    expect((await call(server, 'app.info', {}, { ...cookieOf(server), Host: `localhost:${server.port}` })).status).toBe(200);
+  });
+
+  it('warns that a server reachable from other machines is plain HTTP, and says nothing on loopback', () => {
+    expect(bindWarning('127.0.0.1')).toBeNull();
+    expect(bindWarning('::1')).toBeNull();
+    expect(bindWarning('0.0.0.0')).toMatch(/^warning: serving plain HTTP on every interface \(0\.0\.0\.0\): .*unencrypted/);
+    expect(bindWarning('::')).toMatch(/on every interface/);
+    expect(bindWarning('192.168.1.5')).toMatch(/^warning: serving plain HTTP on 192\.168\.1\.5/);
   });
 
   it('streams events over the WebSocket to an authorised page of our own origin', async () => {

@@ -11,7 +11,7 @@ import { createHttpApi, type SocketLike } from '../../../src/renderer/src/api/ht
 import { GenerationParams, type GenerationEvent, type InkwellApi, type ServerEvent } from '../../../src/shared/api';
 import { makeRandomCheckpoint } from '../../helpers/checkpoint-factory';
 import { useTempDirs } from '../../helpers/tmp';
-import { buildInferenceProcess } from '../inference/build-process';
+import { buildInferenceProcess } from '../../helpers/build-inference-process';
 import { makeRenderer } from './fixtures';
 
 const tempDir = useTempDirs('inkwell-serve-mode-');

@@ -6,7 +6,7 @@ import type { ApiServiceDeps } from '../../../src/main/api/service';
 import { createOriginPolicy } from '../../../src/main/app/origins';
 import { assertTrustedSender, registerElectronIpc } from '../../../src/main/transports/electron-ipc';
 import type { IpcApiService } from '../../../src/main/transports/electron-ipc';
-import { EVENT_CHANNEL, channelFor } from '../../../src/preload/bridge';
+import { EVENT_CHANNEL, channelFor } from '../../../src/shared/bridge';
 import { ApiError, methodNames, parseRequest } from '../../../src/shared/api';
 import type { ServerEvent } from '../../../src/shared/api';
 import type { WebContents } from 'electron';

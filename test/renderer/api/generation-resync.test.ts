@@ -11,13 +11,14 @@ import { GenerationTracker, type GenerationSnapshot } from '../../../src/rendere
 import { createHttpApi, type FetchLike, type SocketLike } from '../../../src/renderer/src/api/http-client';
 import type { ConnectionState } from '../../../src/renderer/src/api/client';
 
-const started = { modelId: 'tiny', device: 'cpu' as const, seed: 9, promptTokens: 3, truncatedPromptTokens: 0, numSequences: 2 };
+const started = { modelId: 'tiny', device: 'cpu' as const, precision: 'fp32' as const, seed: 9, promptTokens: 3, truncatedPromptTokens: 0, numSequences: 2 };
 
 function result(texts: string[]): GenerationResult {
   return {
     generationId: 'g1',
     modelId: 'tiny',
     device: 'cpu',
+    precision: 'fp32',
     seed: 9,
     promptTokens: 3,
     truncatedPromptTokens: 0,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { DocumentSummary } from '../../../src/shared/api';
 import { countWords, filterDocuments } from '../../../src/renderer/src/lib/document-list';
 
-const doc = (id: number, title: string, createdAt: string, updatedAt: string): DocumentSummary => ({ id, title, createdAt, updatedAt, chars: 0 });
+const doc = (id: number, title: string, createdAt: string, updatedAt: string): DocumentSummary => ({ id, title, createdAt, updatedAt, chars: 0, autoTitle: false, words: 0 });
 
 describe('countWords', () => {
   it('counts runs of non-space characters, as str.split(/\\s+/) does', () => {

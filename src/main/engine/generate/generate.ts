@@ -3,21 +3,15 @@
  * own. The decode loop itself is the DecodeScheduler (scheduler.ts), which the Engine keeps per
  * loaded decoder so that concurrent requests share decode steps.
  */
-import type { Candidate, GenerationParams } from '../../../shared/api';
+import type { Candidate, GenerationParams, GenerationStartInfo } from '../../../shared/api';
 import type { DecoderSession } from '../runtime';
 import type { Gpt2Tokenizer } from '../tokenizer';
 import type { DeviceName } from '../types';
 import type { TokenLogprob } from './logprobs';
 import { DecodeScheduler } from './scheduler';
 
-/** What is known once the prompt is tokenized, before the first token. */
-export interface GenerationStartInfo {
-  device: DeviceName;
-  seed: number;
-  promptTokens: number;
-  truncatedPromptTokens: number;
-  numSequences: number;
-}
+/** What is known once the prompt is tokenized, before the first token (declared in src/shared/api.ts). */
+export type { GenerationStartInfo } from '../../../shared/api';
 
 /** One generation request, as the scheduler takes it. */
 export interface GenerationJob {
@@ -37,7 +31,8 @@ export interface GenerationJob {
   topLogprobs?: number | undefined;
   /** Checked before every step: an abort ends all running sequences with 'cancelled'. */
   signal?: AbortSignal | undefined;
-  onStart?: ((info: GenerationStartInfo) => void) | undefined;
+  /** What is known before the first token; the Engine adds the precision of the session it opened. */
+  onStart?: ((info: Omit<GenerationStartInfo, 'precision'>) => void) | undefined;
   /** Streamed text of sequence `sequence`; the pieces concatenate to its final text. */
   onDelta?: ((sequence: number, text: string) => void) | undefined;
 }
@@ -60,8 +55,8 @@ export interface GeneratedSequence extends Candidate {
   topLogprobs?: TokenLogprob[][];
 }
 
-/** The sequences and how long each phase took. */
-export interface GenerationOutcome {
+/** One request's decode: the sequences and how long each phase took (the Engine adds model, device, seed). */
+export interface DecodeOutcome {
   promptTokens: number;
   truncatedPromptTokens: number;
   sequences: GeneratedSequence[];
@@ -73,7 +68,7 @@ export interface GenerationOutcome {
 }
 
 /** Runs one request on `run.session` (owned by the caller) and waits for all its sequences. */
-export async function runGeneration(run: GenerationRun): Promise<GenerationOutcome> {
+export async function runGeneration(run: GenerationRun): Promise<DecodeOutcome> {
   const { session, ...job } = run;
   const scheduler = new DecodeScheduler(session);
   try {

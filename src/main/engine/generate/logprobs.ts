@@ -7,13 +7,10 @@
  * The normaliser log Σ exp(logits) comes with the logits (the decoder graph computes it), so a
  * token's log-probability is one subtraction, and the top-N alternatives one O(V log N) pass.
  */
+import type { TokenLogprob } from '../../../shared/api';
 import { topCandidates } from './sampling';
 
-/** A token and its log-probability (natural log) under the raw distribution. */
-export interface TokenLogprob {
-  tokenId: number;
-  logprob: number;
-}
+export type { TokenLogprob } from '../../../shared/api';
 
 /** Most alternatives a caller may ask for per generated token (OpenAI's `logprobs` limit). */
 export const MAX_TOP_LOGPROBS = 20;

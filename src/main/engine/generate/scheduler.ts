@@ -18,7 +18,7 @@ import type { FinishReason } from '../../../shared/api';
 import { kvBytesPerPosition, type DecoderBatch, type DecoderSession, type RowLogits } from '../runtime';
 import { EngineError } from '../types';
 import { planContext, type ContextPlan } from './context-window';
-import type { GeneratedSequence, GenerationJob, GenerationOutcome } from './generate';
+import type { GeneratedSequence, GenerationJob, DecodeOutcome } from './generate';
 import { Lane } from './lane';
 import { TokenChooser } from './next-token';
 import { sequenceRng } from './rng';
@@ -71,7 +71,7 @@ interface Job {
   readonly plan: ContextPlan;
   readonly lanes: Row[];
   readonly reservedKvBytes: number;
-  readonly resolve: (outcome: GenerationOutcome) => void;
+  readonly resolve: (outcome: DecodeOutcome) => void;
   readonly reject: (error: unknown) => void;
   prefillMs: number;
   decodeStart: number;
@@ -125,13 +125,13 @@ export class DecodeScheduler {
    * Queues a request; resolves when all its sequences have ended. Refused at once (never queued)
    * when the prompt leaves no room for a new token or too many requests are waiting.
    */
-  submit(run: GenerationJob): Promise<GenerationOutcome> {
+  submit(run: GenerationJob): Promise<DecodeOutcome> {
     try {
       if (this.#closed) throw new EngineError('internal', 'the decoder was released');
       if (this.#waiting.length >= this.#limits.maxWaiting) {
         throw new EngineError('refused', `${this.#waiting.length} generation requests are already waiting for this model; try again when one has finished`);
       }
-      return new Promise<GenerationOutcome>((resolve, reject) => {
+      return new Promise<DecodeOutcome>((resolve, reject) => {
         const job = this.#createJob(run, resolve, reject);
         this.#waiting.push(job);
         void this.#drive();
@@ -148,7 +148,7 @@ export class DecodeScheduler {
     if (!this.#driving) this.#disposeBatch();
   }
 
-  #createJob(run: GenerationJob, resolve: (outcome: GenerationOutcome) => void, reject: (error: unknown) => void): Job {
+  #createJob(run: GenerationJob, resolve: (outcome: DecodeOutcome) => void, reject: (error: unknown) => void): Job {
     const { params, tokenizer } = run;
     const config = this.#session.config;
     const plan = planContext({

@@ -21,7 +21,7 @@
 import type { DecoderSession, RowLogits } from '../runtime';
 import { EngineError } from '../types';
 import { planContext } from './context-window';
-import type { GeneratedSequence, GenerationJob, GenerationOutcome } from './generate';
+import type { GeneratedSequence, GenerationJob, DecodeOutcome } from './generate';
 import { Lane } from './lane';
 import { TokenChooser } from './next-token';
 import { sequenceRng, type Rng } from './rng';
@@ -49,7 +49,7 @@ export interface SpeculativeStats {
 }
 
 /** The outcome of a speculative request. */
-export interface SpeculativeOutcome extends GenerationOutcome {
+export interface SpeculativeOutcome extends DecodeOutcome {
   speculative: SpeculativeStats;
 }
 

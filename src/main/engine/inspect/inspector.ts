@@ -7,7 +7,7 @@ import { dirname } from 'node:path';
 import { readCheckpoint } from '../checkpoint';
 import type { StoredModel } from '../models/store';
 import type { InspectSession } from '../runtime/inspect-session';
-import { openInspectSession } from '../runtime/threaded-inspect-session';
+import type { openInspectSession } from '../runtime/threaded-inspect-session';
 import type { Gpt2Tokenizer } from '../tokenizer';
 import { EngineError, type DeviceName, type DeviceRequest } from '../types';
 import { ensureInspectGraphs } from './graph-files';
@@ -124,7 +124,8 @@ export class Inspector {
 
   constructor(deps: InspectorDeps) {
     this.#deps = deps;
-    this.#open = deps.openInspectSession ?? openInspectSession;
+    // Loaded on first use, so that importing the engine's entry does not load onnxruntime-node.
+    this.#open = deps.openInspectSession ?? (async (...args) => (await import('../runtime/threaded-inspect-session')).openInspectSession(...args));
     this.#maxBytes = deps.maxBytes ?? DEFAULT_MAX_INSPECT_BYTES;
     this.#idleMs = deps.idleReleaseMs ?? DEFAULT_INSPECT_IDLE_MS;
   }

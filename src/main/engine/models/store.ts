@@ -14,7 +14,7 @@ import {
 import { copyFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
-import { LIMITS } from '../../../shared/api';
+import { ModelId, WeightDtype } from '../../../shared/api';
 import { readCheckpoint, TOKENIZER_FILES, weightFileNames } from '../checkpoint';
 import { checkFiniteWeights } from '../checkpoint/finite';
 import { gpt2TokenizerConfig, readVocabAndMerges, writeTokenizerJson } from '../checkpoint/tokenizer-files';
@@ -22,10 +22,9 @@ import { buildGpt2Onnx, fp32GraphPaths } from '../onnx';
 import { buildVariantOnnx, VARIANT_FORMATS, variantWeightBytes } from '../onnx/variant';
 import { VARIANT_PRECISIONS, type Precision, type VariantPrecision } from '../precision';
 import { loadTokenizer } from '../tokenizer';
-import type { Gpt2Checkpoint, Gpt2Config, WeightDtype } from '../types';
+import type { Gpt2Checkpoint, Gpt2Config } from '../types';
 import { EngineError } from '../types';
 import { describeQualitySample, qualityWindows } from './quality-sample';
-import { measureQuality, measureSpeed } from './variant-measure';
 import { diskWriteError, ensureDiskSpace, freeDiskBytes, type FreeDiskBytes } from './disk';
 import { hfHubCacheDir, importFromHfCache, listHfCache, type CacheImportOptions, type HfCacheListing } from './hf-cache';
 import { pull, type PullOptions, type PullResult } from './pull';
@@ -130,9 +129,6 @@ export interface ModelStoreOptions {
 /** The metadata file written last into every stored model. */
 export const MODEL_META_FILE = 'inkwell-model.json';
 
-const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-// Names Windows refuses as folder names; refused everywhere so a store can move between machines.
-const WINDOWS_RESERVED = /^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/i;
 const STALE_MS = 60 * 60 * 1000;
 const OTHER_FILES = ['config.json', 'generation_config.json'] as const;
 /** Room kept free beyond an import's own files: the graphs, metadata and the file system's own needs. */
@@ -200,7 +196,7 @@ const MetaSchema = z.object({
   id: z.string(),
   name: z.string(),
   importedAt: z.string(),
-  dtype: z.enum(['F32', 'F16', 'BF16']),
+  dtype: WeightDtype,
   parameters: z.int().nonnegative(),
   sizeBytes: z.int().nonnegative(),
   source: z.string(),
@@ -213,10 +209,11 @@ const MetaSchema = z.object({
 });
 type ModelMeta = z.infer<typeof MetaSchema>;
 
-/** Throws EngineError('bad_input') unless `id` is a valid model id (same rule as ModelId in src/shared/api.ts). */
+/** Throws EngineError('bad_input') unless `id` is a valid model id (the API's ModelId rule, src/shared/api.ts). */
 export function checkModelId(id: string): void {
-  if (typeof id !== 'string' || id.length === 0 || id.length > LIMITS.maxIdChars || !ID_PATTERN.test(id) || WINDOWS_RESERVED.test(id)) {
-    throw new EngineError('bad_input', `invalid model id ${JSON.stringify(id)}: use 1-${LIMITS.maxIdChars} letters, digits, ".", "_" or "-", starting with a letter or digit`);
+  const checked = ModelId.safeParse(id);
+  if (!checked.success) {
+    throw new EngineError('bad_input', `invalid model id ${JSON.stringify(String(id).slice(0, 80))}: ${checked.error.issues[0]?.message ?? 'invalid'}`);
   }
 }
 
@@ -576,6 +573,8 @@ export class ModelStore {
         report('quality', weightsShare);
         const tokenizer = await loadTokenizer(model.dir);
         const { windows, windowTokens } = qualityWindows((text) => tokenizer.encode(text), model.config.nPositions);
+        // Loaded on first use: measuring opens onnxruntime sessions, which the desktop main process (that reads the store) must never load.
+        const { measureQuality, measureSpeed } = await import('./variant-measure');
         quality = await measureQuality(model.fullLogitsPath, built.fullLogitsPath, model.config, windows, describeQualitySample(windowTokens), options.signal);
         throwIfCancelled(options.signal);
         report('speed', weightsShare + qualityShare);

@@ -5,10 +5,11 @@
  */
 import type { DeviceName } from '../types';
 
+import { Precision } from '../../../shared/api';
+
+export { Precision } from '../../../shared/api';
 /** Every precision, fp32 (the imported graph) first. */
-export const PRECISIONS = ['fp32', 'fp16', 'int8', 'int4'] as const;
-/** A weight precision. */
-export type Precision = (typeof PRECISIONS)[number];
+export const PRECISIONS = Precision.options;
 /** Precisions made by conversion (fp32 is always there). */
 export const VARIANT_PRECISIONS = ['fp16', 'int8', 'int4'] as const;
 /** A precision made by conversion. */

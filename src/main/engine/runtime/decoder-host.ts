@@ -111,6 +111,11 @@ export function serveDecoder(port: MessagePort): void {
         if (found !== undefined && !(found instanceof EngineError)) found.dispose();
         return;
       }
+      case 'collect':
+        // onnxruntime-node hands every step's KV cache back as new ArrayBuffers, freed only when the
+        // worker's heap is collected; an idle worker may not collect for minutes (issue 6 §3.1).
+        (globalThis as { gc?: () => void }).gc?.();
+        return;
       case 'release':
         for (const c of caches.values()) if (!(c instanceof EngineError)) c.dispose();
         caches.clear();

@@ -32,6 +32,8 @@ export type DecoderRequest =
   | { type: 'batchDispose'; batchId: number }
   | { type: 'select'; fromId: number; toId: number; rows: readonly number[] }
   | { type: 'dispose'; id: number }
+  /** Runs a full garbage collection in the worker (when the process was started with --expose-gc). */
+  | { type: 'collect' }
   | { type: 'release'; call: number };
 
 /** An error as it crosses the thread: EngineErrors keep their kind, others have none. */

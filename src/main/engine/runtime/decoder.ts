@@ -39,6 +39,8 @@ export interface DecoderSession {
   /** One step of the Optimum-layout graph (every row the same length, padding by attention mask). */
   step(input: StepInput): Promise<StepOutput>;
   logitsAll(ids: readonly number[]): Promise<Float32Array> /* [seq*vocab] */;
+  /** Asks a session that keeps its own heap (a worker thread) to collect it; a no-op where there is none. */
+  collectGarbage?(): void;
   release(): Promise<void>;
 }
 

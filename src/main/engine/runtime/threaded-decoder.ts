@@ -23,6 +23,21 @@ type Unsent<T> = T extends { call: number } ? Omit<T, 'call'> : never;
 
 type Pending = { resolve: (reply: DecoderReply & { ok: true }) => void; reject: (error: Error) => void };
 
+/** How long release() waits for the worker to answer, and then for it to end. */
+const RELEASE_TIMEOUT_MS = 5_000;
+
+/** Resolves when `promise` settles or after `ms`, whichever comes first. */
+function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    timer.unref();
+    void promise.finally(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 /** A handle dropped without dispose() frees its cache in the worker, as a dropped in-thread cache is collected. */
 const dropped = new FinalizationRegistry<{ owner: ThreadedDecoderSession; id: number }>(({ owner, id }) => owner.post({ type: 'dispose', id }));
 
@@ -243,11 +258,16 @@ class ThreadedDecoderSession implements DecoderSession {
     return new Float32Array(reply.logits);
   }
 
+  collectGarbage(): void {
+    this.post({ type: 'collect' });
+  }
+
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
-    await this.request({ type: 'release' }).catch(() => undefined);
-    await this.worker.terminate();
+    // A worker stuck in a native call never answers: terminate it anyway after a while (issue 6 §3.5).
+    await withTimeout(this.request({ type: 'release' }).catch(() => undefined), RELEASE_TIMEOUT_MS);
+    await withTimeout(this.worker.terminate().catch(() => undefined), RELEASE_TIMEOUT_MS);
   }
 }
 

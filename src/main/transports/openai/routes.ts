@@ -15,7 +15,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { modelCard, modelList, parseCompletionRequest, type CompletionResponse } from '../../../shared/openai/completions';
 import { OpenAiError } from '../../../shared/openai/errors';
 import { sseComment, sseData, sseDone } from '../../../shared/openai/sse';
-import { readRequestBody } from '../http-body';
+import { parseJsonBody, readRequestBody } from '../http-body';
 import { collectCompletion, streamCompletion, type CompletionRunContext } from './completion-run';
 import { openAiErrorOf, ServerClosingError } from './errors';
 import { FairQueue } from './fair-queue';
@@ -127,13 +127,9 @@ export function createOpenAiRoutes(options: OpenAiRoutesOptions): OpenAiRoutes {
       res.setHeader('Connection', 'close');
       throw OpenAiError.bodyTooLarge(maxBodyBytes);
     }
-    let json: unknown;
-    try {
-      json = JSON.parse(body.toString('utf8'));
-    } catch (error) {
-      throw OpenAiError.invalidRequest(`The request body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
-    }
-    const plan = parseCompletionRequest(json);
+    const json = parseJsonBody(body);
+    if (!json.ok) throw OpenAiError.invalidRequest(`${json.problem.charAt(0).toUpperCase()}${json.problem.slice(1)}`);
+    const plan = parseCompletionRequest(json.value);
     if (plan.ignoredFields.length > 0) log(`openai: ignored request fields: ${plan.ignoredFields.slice(0, 20).join(', ')}`);
     const models = await port.listModels();
     const modelId = plan.model ?? models[0]?.id;

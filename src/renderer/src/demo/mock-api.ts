@@ -25,6 +25,9 @@ import {
   type ModelSummary,
   type ServerEvent,
 } from '../../../shared/api';
+import { countWords, titleFromContent, UNTITLED } from '../../../shared/documents';
+import { GenerationStates } from '../../../shared/generation-state';
+import { matchesSearch } from '../../../shared/search-syntax';
 
 /** Knobs for tests and screenshots. */
 export interface MockOptions {
@@ -132,7 +135,9 @@ export function createMockApi(options: MockOptions = {}): MockApi {
   let nextGenerationId = 1;
   const loaded = new Map<string, 'cpu'>();
 
+  const generations = new GenerationStates();
   const emit = (event: ServerEvent): void => {
+    if (event.channel === 'generation') generations.record(event.event);
     for (const listener of [...listeners]) listener(event);
   };
   const engineStatus = (): EngineStatus => ({
@@ -159,6 +164,25 @@ export function createMockApi(options: MockOptions = {}): MockApi {
     const model = models.find((m) => m.id === id);
     if (!model) throw new ApiError('not_found', `model "${id}" is not imported`);
     return model;
+  };
+  /** As the real store: the search syntax of src/shared/search-syntax.ts over prompt, memory and candidates, then the filters. */
+  const filterHistory = (q: Omit<MethodParsedRequest<'history.list'>, 'limit' | 'offset'> & { ids?: number[] }): HistoryEntry[] => {
+    const from = q.from === undefined ? null : Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(q.from) ? `${q.from}T00:00:00.000Z` : q.from);
+    const to = q.to === undefined ? null : /^\d{4}-\d{2}-\d{2}$/.test(q.to) ? Date.parse(`${q.to}T00:00:00.000Z`) + 86_400_000 - 1 : Date.parse(q.to);
+    if (from !== null && to !== null && from > to) {
+      throw new ApiError('invalid_request', `history: "from" (${q.from}) is later than "to" (${q.to}), so nothing can match`);
+    }
+    return history.filter((e) => {
+      if (!matchesSearch([e.prompt, e.memory, ...e.candidates.map((c) => c.text)], q.query)) return false;
+      if (q.modelId && e.modelId !== q.modelId) return false;
+      if (q.starredOnly && !e.starred) return false;
+      if (q.documentId && e.documentId !== q.documentId) return false;
+      if (q.ids && !q.ids.includes(e.id)) return false;
+      const at = Date.parse(e.createdAt);
+      if (from !== null && at < from) return false;
+      if (to !== null && at > to) return false;
+      return true;
+    });
   };
   const summary = ({ content: _c, memory: _m, authorsNote: _a, ...rest }: DocumentFull) => rest;
 
@@ -187,7 +211,7 @@ export function createMockApi(options: MockOptions = {}): MockApi {
     const started = performance.now();
     emit({
       channel: 'generation',
-      event: { type: 'started', generationId, modelId: model.id, device: 'cpu', seed, promptTokens: promptTokens - truncatedPromptTokens, truncatedPromptTokens, numSequences: streams.length },
+      event: { type: 'started', generationId, modelId: model.id, device: 'cpu', precision: 'fp32', seed, promptTokens: promptTokens - truncatedPromptTokens, truncatedPromptTokens, numSequences: streams.length },
     });
     const tick = (): void => {
       streams.forEach((stream, i) => {
@@ -241,6 +265,7 @@ export function createMockApi(options: MockOptions = {}): MockApi {
           promptTokens: promptTokens - truncatedPromptTokens,
           truncatedPromptTokens,
           documentId: request.documentId,
+          documentTitle: documents.find((d) => d.id === request.documentId)?.title ?? null,
         };
         history.unshift(entry);
         emit({
@@ -248,7 +273,7 @@ export function createMockApi(options: MockOptions = {}): MockApi {
           event: {
             type: 'done',
             generationId,
-            result: { generationId, modelId: model.id, device: 'cpu', seed, promptTokens: entry.promptTokens, truncatedPromptTokens, sequences, timings, historyId: entry.id },
+            result: { generationId, modelId: model.id, device: 'cpu', precision: 'fp32', seed, promptTokens: entry.promptTokens, truncatedPromptTokens, sequences, timings, historyId: entry.id },
           },
         });
         return;
@@ -278,6 +303,7 @@ export function createMockApi(options: MockOptions = {}): MockApi {
     'generate.start': (request) => {
       const model = findModel(request.modelId);
       const generationId = `mock-${nextGenerationId++}`;
+      generations.begin(generationId);
       setTimeout(() => runGeneration(generationId, request, model), 0);
       return { generationId };
     },
@@ -286,27 +312,18 @@ export function createMockApi(options: MockOptions = {}): MockApi {
       if (run) run.cancelled = true;
       return { cancelled: run !== undefined };
     },
+    'generate.get': ({ generationId }) => {
+      const state = generations.get(generationId);
+      if (!state) throw new ApiError('not_found', `no generation "${generationId}"`);
+      return state;
+    },
     tokenize: ({ modelId, text }) => {
       findModel(modelId);
       const tokens = mockTokenize(text);
       return { ids: tokens.map(tokenId), tokens };
     },
     'history.list': (q) => {
-      // As the real index: every word (split on white space) occurs, case-insensitively, in the prompt or a candidate.
-      const words = q.query.toLowerCase().split(/[\s\u0000]+/).filter(Boolean);
-      const from = q.from === undefined ? null : Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(q.from) ? `${q.from}T00:00:00.000Z` : q.from);
-      const to = q.to === undefined ? null : /^\d{4}-\d{2}-\d{2}$/.test(q.to) ? Date.parse(`${q.to}T00:00:00.000Z`) + 86_400_000 - 1 : Date.parse(q.to);
-      const matches = history.filter((e) => {
-        const haystack = `${e.prompt}\n${e.candidates.map((c) => c.text).join('\n')}`.toLowerCase();
-        if (!words.every((w) => haystack.includes(w))) return false;
-        if (q.modelId && e.modelId !== q.modelId) return false;
-        if (q.starredOnly && !e.starred) return false;
-        if (q.documentId && e.documentId !== q.documentId) return false;
-        const at = Date.parse(e.createdAt);
-        if (from !== null && at < from) return false;
-        if (to !== null && at > to) return false;
-        return true;
-      });
+      const matches = filterHistory(q);
       return { entries: matches.slice(q.offset, q.offset + q.limit), total: matches.length };
     },
     'history.get': ({ id }) => findEntry(id),
@@ -325,8 +342,8 @@ export function createMockApi(options: MockOptions = {}): MockApi {
       history = history.filter((e) => e.id !== id);
       return { deleted: history.length < before };
     },
-    'history.export': ({ format, ids }) => {
-      const entries = ids ? history.filter((e) => ids.includes(e.id)) : history;
+    'history.export': ({ format, ...filters }) => {
+      const entries = filterHistory(filters).reverse();
       if (format === 'json') return { filename: 'inkwell-history.json', mimeType: 'application/json', content: JSON.stringify(entries, null, 2) };
       const md = entries
         .map((e) => `## ${e.createdAt} · ${e.modelId}\n\n**Prompt**\n\n${e.prompt}\n\n${e.candidates.map((c, i) => `${i + 1}. ${c.text}`).join('\n')}\n`)
@@ -337,7 +354,11 @@ export function createMockApi(options: MockOptions = {}): MockApi {
     'documents.get': ({ id }) => ({ ...findDocument(id) }),
     'documents.create': ({ title, content }) => {
       const at = now().toISOString();
-      const doc: DocumentFull = { id: nextDocumentId++, title: title.trim() === '' ? 'Untitled' : title, content, memory: '', authorsNote: '', createdAt: at, updatedAt: at, chars: characters(content) };
+      const autoTitle = title === undefined || title.trim() === '' || title === UNTITLED;
+      const doc: DocumentFull = {
+        id: nextDocumentId++, title: autoTitle ? titleFromContent(content) : title, autoTitle, content, memory: '', authorsNote: '',
+        createdAt: at, updatedAt: at, chars: characters(content), words: countWords(content),
+      };
       documents = [...documents, doc];
       return { ...doc };
     },
@@ -345,7 +366,10 @@ export function createMockApi(options: MockOptions = {}): MockApi {
       const current = findDocument(id);
       const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
       const doc: DocumentFull = { ...current, ...defined, updatedAt: now().toISOString() };
+      if (patch.title !== undefined) doc.autoTitle = false;
+      else if (doc.autoTitle) doc.title = titleFromContent(doc.content);
       doc.chars = characters(doc.content);
+      doc.words = countWords(doc.content);
       documents = documents.map((d) => (d.id === id ? doc : d));
       return { ...doc };
     },
@@ -379,14 +403,15 @@ export function createMockApi(options: MockOptions = {}): MockApi {
     // A long manuscript: the prose sentences in a fixed order, four to a paragraph.
     const longDraft = Array.from({ length: 140 }, (_, p) => Array.from({ length: 4 }, (_, k) => prose[(p * 5 + k * 7) % prose.length]).join(' ')).join('\n\n');
     documents = [
-      { id: nextDocumentId++, title: 'The Lighthouse Keeper', content: story, memory: 'Elias is sixty-two, a widower, proud and quiet. The letter is from his estranged daughter, Mara.', authorsNote: 'Slow, atmospheric, third person past tense.', createdAt: at(600), updatedAt: at(3), chars: story.length },
-      { id: nextDocumentId++, title: 'Launch copy — Morning Roast', content: 'Morning Roast: small-batch coffee delivered every two weeks.\n', memory: '', authorsNote: '', createdAt: at(2000), updatedAt: at(1500), chars: 62 },
-      { id: nextDocumentId++, title: 'Carrow Point — full draft', content: longDraft, memory: '', authorsNote: '', createdAt: at(9000), updatedAt: at(30), chars: characters(longDraft) },
+      { id: nextDocumentId++, title: 'The Lighthouse Keeper', autoTitle: false, content: story, memory: 'Elias is sixty-two, a widower, proud and quiet. The letter is from his estranged daughter, Mara.', authorsNote: 'Slow, atmospheric, third person past tense.', createdAt: at(600), updatedAt: at(3), chars: story.length, words: countWords(story) },
+      { id: nextDocumentId++, title: 'Launch copy — Morning Roast', autoTitle: false, content: 'Morning Roast: small-batch coffee delivered every two weeks.\n', memory: '', authorsNote: '', createdAt: at(2000), updatedAt: at(1500), chars: 62, words: 8 },
+      { id: nextDocumentId++, title: 'Carrow Point — full draft', autoTitle: false, content: longDraft, memory: '', authorsNote: '', createdAt: at(9000), updatedAt: at(30), chars: characters(longDraft), words: countWords(longDraft) },
     ];
     const base = { device: 'cpu' as const, memory: '', promptTokens: 96, truncatedPromptTokens: 0, documentId: 1, starred: false, acceptedIndex: null };
     const params = { ...Settings.parse({}).generation };
     const entry = (id: number, minutesAgo: number, modelId: string, prompt: string, candidates: string[], extra: Partial<HistoryEntry> = {}): HistoryEntry => ({
       ...base,
+      documentTitle: documents.find((d) => d.id === (extra.documentId ?? base.documentId))?.title ?? null,
       id,
       createdAt: at(minutesAgo),
       modelId,

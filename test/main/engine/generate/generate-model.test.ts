@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { AutoModelForCausalLM, env, Tensor as HfTensor } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GenerationParams, type GenerationParamsInput } from '../../../../src/shared/api';
-import { runGeneration, type GenerationOutcome } from '../../../../src/main/engine/generate/generate';
+import { runGeneration, type DecodeOutcome } from '../../../../src/main/engine/generate/generate';
 import { DecodeScheduler } from '../../../../src/main/engine/generate/scheduler';
 import { runSpeculative } from '../../../../src/main/engine/generate/speculative';
 import { loadReferenceGpt2, referenceLogits } from '../../../helpers/reference-gpt2';
@@ -49,7 +49,7 @@ async function generate(
   prompt: string,
   params: GenerationParamsInput,
   opts: { seed?: number; firstSequence?: number; decoder?: DecoderSession } = {},
-): Promise<{ outcome: GenerationOutcome; deltas: string[][] }> {
+): Promise<{ outcome: DecodeOutcome; deltas: string[][] }> {
   const parsed = GenerationParams.parse(params);
   const deltas: string[][] = Array.from({ length: parsed.numReturnSequences }, () => []);
   const outcome = await runGeneration({
@@ -166,11 +166,11 @@ describe('different prompts decoded together (continuous batching) on a real mod
       { prompt: PROMPTS[2] as string, params: { ...BASE, doSample: true, topP: 0.9, repetitionPenalty: 1.3, maxNewTokens: 25 }, seed: 3 },
       { prompt: PROMPTS[3] as string, params: { ...BASE, numReturnSequences: 2, maxNewTokens: 9 }, seed: 4 },
     ];
-    const alone: GenerationOutcome[] = [];
+    const alone: DecodeOutcome[] = [];
     for (const r of requests) alone.push((await generate(r.prompt, r.params, { seed: r.seed })).outcome);
     // The second half arrives while the first is decoding: it joins the running batch.
     const scheduler = new DecodeScheduler(session);
-    const submit = (r: (typeof requests)[number]): Promise<GenerationOutcome> =>
+    const submit = (r: (typeof requests)[number]): Promise<DecodeOutcome> =>
       scheduler.submit({ tokenizer, prompt: r.prompt, params: GenerationParams.parse(r.params), seed: r.seed });
     const first = requests.slice(0, 2).map(submit);
     await new Promise((resolve) => setTimeout(resolve, 5));

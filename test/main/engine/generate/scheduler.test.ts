@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { GenerationParams, type GenerationParamsInput } from '../../../../src/shared/api';
-import type { GenerationJob, GenerationOutcome } from '../../../../src/main/engine/generate/generate';
+import type { GenerationJob, DecodeOutcome } from '../../../../src/main/engine/generate/generate';
 import { DecodeScheduler } from '../../../../src/main/engine/generate/scheduler';
 import { kvBytesPerPosition } from '../../../../src/main/engine/runtime';
 import { EngineError } from '../../../../src/main/engine/types';
@@ -31,7 +31,7 @@ const REQUESTS: [string, GenerationParamsInput, number][] = [
   ['abc', { ...SAMPLING, noRepeatNgramSize: 2, stop: ['e'] }, 4],
 ];
 
-async function alone(prompt: string, params: GenerationParamsInput, seed: number, eosBias = -2): Promise<GenerationOutcome> {
+async function alone(prompt: string, params: GenerationParamsInput, seed: number, eosBias = -2): Promise<DecodeOutcome> {
   const scheduler = new DecodeScheduler(decoder(eosBias));
   try {
     return await scheduler.submit(job(prompt, params, { seed }));
@@ -41,7 +41,7 @@ async function alone(prompt: string, params: GenerationParamsInput, seed: number
 }
 
 /** The parts of an outcome that must not depend on what else ran (timings do). */
-function output(outcome: GenerationOutcome): unknown {
+function output(outcome: DecodeOutcome): unknown {
   return { sequences: outcome.sequences, promptTokens: outcome.promptTokens, truncatedPromptTokens: outcome.truncatedPromptTokens };
 }
 
@@ -55,7 +55,7 @@ describe('DecodeScheduler', () => {
       scheduler.submit(job(p, params, { seed, onDelta: (s, text) => deltas[r]?.[s]?.push(text) }))));
     scheduler.close();
     outcomes.forEach((o, r) => {
-      expect(output(o)).toEqual(output(expected[r] as GenerationOutcome));
+      expect(output(o)).toEqual(output(expected[r] as DecodeOutcome));
       o.sequences.forEach((s, i) => expect(deltas[r]?.[i]?.join('')).toBe(s.text));
     });
     // Shared steps: far fewer decoder calls than the requests alone, and some step held rows of several requests.
@@ -125,7 +125,7 @@ describe('DecodeScheduler', () => {
     ]);
     scheduler.close();
     expect(cancelled?.sequences.map((s) => [s.finishReason, s.tokenIds.length])).toEqual([['cancelled', 5], ['cancelled', 5]]);
-    expect(output(other as GenerationOutcome)).toEqual(output(await alone('xyz', params, 2, -20)));
+    expect(output(other as DecodeOutcome)).toEqual(output(await alone('xyz', params, 2, -20)));
     expect(session.liveBatches).toBe(0);
   });
 

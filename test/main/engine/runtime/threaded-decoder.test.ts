@@ -111,4 +111,19 @@ parentPort.on('message', (m) => {
     );
     await expect(session.logitsAll([1])).rejects.toThrow(/decoder worker exited/);
   });
+
+  // Issue 6 §3.5: release() waited for an answer that a stuck worker never gives.
+  it('release() ends even when the worker never answers it', async () => {
+    const stuck = join(root, 'stuck-worker.mjs');
+    writeFileSync(stuck, `import { parentPort } from 'node:worker_threads';
+parentPort.on('message', (m) => {
+  if (m.type === 'open') parentPort.postMessage({ call: m.call, ok: true, device: { requested: 'cpu', used: 'cpu' } });
+});\n`);
+    const session = await open({ INKWELL_DECODER_WORKER: stuck });
+    let released = false;
+    const release = session.release().then(() => (released = true));
+    // The bound is the release timeout (5 s) plus slack for a loaded machine, not a speed claim.
+    await vi.waitFor(() => expect(released).toBe(true), { timeout: 20_000, interval: 100 });
+    await release;
+  }, 30_000);
 });

@@ -8,18 +8,19 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiService, type ApiService } from '../../../src/main/api/service';
 import { ModelStore } from '../../../src/main/engine/models/store';
-import { HistoryStore } from '../../../src/main/history';
-import { InferenceClient, createNodeSpawner } from '../../../src/main/inference/client';
+import { AppDatabase } from '../../../src/main/history';
+import { InferenceClient } from '../../../src/main/inference/client';
+import { createNodeSpawner } from '../../../src/main/inference/node-spawner';
 import { GenerationParams, type GenerationEvent, type ServerEvent } from '../../../src/shared/api';
 import { makeRandomCheckpoint } from '../../helpers/checkpoint-factory';
 import { useTempDirs } from '../../helpers/tmp';
-import { buildInferenceProcess } from './build-process';
+import { buildInferenceProcess } from '../../helpers/build-inference-process';
 
 const tempDir = useTempDirs('inkwell-inference-process-');
 
 let built: Awaited<ReturnType<typeof buildInferenceProcess>>;
 let home: string;
-let history: HistoryStore;
+let history: AppDatabase;
 let inference: InferenceClient;
 let service: ApiService;
 const events: ServerEvent[] = [];
@@ -30,7 +31,7 @@ beforeAll(async () => {
   const checkpoint = join(tempDir(), 'tiny-ckpt');
   // 256 positions leave room for a generation long enough to be killed in the middle of.
   await makeRandomCheckpoint(checkpoint, { nLayer: 2, nEmbd: 32, nHead: 2, nPositions: 256, seed: 3 });
-  history = HistoryStore.open(join(home, 'inkwell.db')).store;
+  history = AppDatabase.open(join(home, 'inkwell.db')).database;
   inference = new InferenceClient({ spawn: createNodeSpawner({ home, entry: built.entry }) });
   service = createApiService({
     history,
@@ -86,7 +87,7 @@ describe('inference process (real engine, real process)', () => {
     const firstId = await generate('The lighthouse keeper', { maxNewTokens: 8, seed: 1 });
     const first = await finished(firstId);
     if (first.type !== 'done') throw new Error(`first generation failed: ${JSON.stringify(first)}`);
-    const savedBefore = history.get(first.result.historyId);
+    const savedBefore = history.generations.get(first.result.historyId);
 
     const { pid } = await inference.status();
     let killed = false;
@@ -109,8 +110,8 @@ describe('inference process (real engine, real process)', () => {
     if (next.type !== 'done') throw new Error(`generation after the crash failed: ${JSON.stringify(next)}`);
     expect((await inference.status()).pid).not.toBe(pid);
 
-    expect(history.list({}).total).toBe(2);
-    expect(history.get(first.result.historyId)).toEqual(savedBefore);
+    expect(history.generations.list({}).total).toBe(2);
+    expect(history.generations.get(first.result.historyId)).toEqual(savedBefore);
     expect(history.checkIntegrity()).toEqual([]);
   });
 
@@ -127,6 +128,6 @@ describe('inference process (real engine, real process)', () => {
     stop();
     if (last.type !== 'done') throw new Error(`expected done, got ${JSON.stringify(last)}`);
     expect(last.result.sequences.every((c) => c.finishReason === 'cancelled')).toBe(true);
-    expect(history.get(last.result.historyId).candidates.map((c) => c.finishReason)).toEqual(['cancelled', 'cancelled']);
+    expect(history.generations.get(last.result.historyId).candidates.map((c) => c.finishReason)).toEqual(['cancelled', 'cancelled']);
   });
 });

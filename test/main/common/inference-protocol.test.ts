@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseReplyMessage, parseRequestMessage, parseResult } from '../../../src/main/inference/protocol';
+import { parseReplyMessage, parseRequestMessage, parseResult } from '../../../src/main/common/inference-protocol';
 import { GenerationParams } from '../../../src/shared/api';
 
 const params = GenerationParams.parse({});
@@ -45,7 +45,7 @@ describe('parseReplyMessage', () => {
       { hello: { pid: 12, protocol: 1 } },
       { seq: 1, result: { anything: true } },
       { seq: 2, error: { kind: 'not_found', message: 'no model' } },
-      { seq: 3, event: { type: 'started', device: 'cpu', seed: 1, promptTokens: 2, truncatedPromptTokens: 0, numSequences: 3 } },
+      { seq: 3, event: { type: 'started', device: 'cpu', precision: 'fp32', seed: 1, promptTokens: 2, truncatedPromptTokens: 0, numSequences: 3 } },
       { seq: 3, event: { type: 'delta', sequence: 0, text: ' hi' } },
     ]) {
       expect(parseReplyMessage(message).ok, JSON.stringify(message)).toBe(true);

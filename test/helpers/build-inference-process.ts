@@ -1,5 +1,5 @@
 /**
- * Builds the real inference process (src/main/inference/process-entry.ts)
+ * Builds the real inference process (src/main/inference-process/process-entry.ts)
  * for tests, independent of the full `electron-vite build`: one Vite SSR
  * build into .inkwell-test/ inside the repository, so that the bundle's bare
  * imports (onnxruntime-node, zod, …) resolve from the project's node_modules.
@@ -8,7 +8,7 @@ import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { build } from 'vite';
 
-const repoRoot = resolve(import.meta.dirname, '..', '..', '..');
+const repoRoot = resolve(import.meta.dirname, '..', '..');
 
 /** Builds the inference process; returns its entry file and a cleanup. */
 export async function buildInferenceProcess(): Promise<{ entry: string; remove(): void }> {
@@ -26,8 +26,9 @@ export async function buildInferenceProcess(): Promise<{ entry: string; remove()
       rollupOptions: {
         // The decoder's worker thread is looked up next to the bundle, as in electron.vite.config.ts.
         input: {
-          'inference-process': join(repoRoot, 'src/main/inference/process-entry.ts'),
+          'inference-process': join(repoRoot, 'src/main/inference-process/process-entry.ts'),
           'decoder-worker': join(repoRoot, 'src/main/engine/runtime/worker-entry.ts'),
+          'model-import-worker': join(repoRoot, 'src/main/inference-process/import-worker.ts'),
         },
         output: { format: 'es', entryFileNames: '[name].js' },
       },

@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { EngineError } from '../../../src/main/engine/types';
-import type { ReplyMessage } from '../../../src/main/inference/protocol';
-import { serveInference } from '../../../src/main/inference/server';
+import { PROTOCOL_VERSION, type ReplyMessage } from '../../../src/main/common/inference-protocol';
+import { serveInference } from '../../../src/main/inference-process/server';
 import { GenerationParams } from '../../../src/shared/api';
 import { FakeEngine } from '../../helpers/fake-engine';
 
-function startServer(engine = new FakeEngine()) {
+function startServer(engine = new FakeEngine(), options: { idleReleaseMs?: number; keepAliveMs?: number; heartbeatMs?: number } = {}) {
   const replies: ReplyMessage[] = [];
   const logs: string[] = [];
   let deliver: (message: unknown) => void = () => {};
-  serveInference(engine, { post: (m) => replies.push(structuredClone(m)), onMessage: (l) => (deliver = l) }, (line) => logs.push(line));
+  serveInference(engine, { post: (m) => replies.push(structuredClone(m)), onMessage: (l) => (deliver = l) }, { log: (line) => logs.push(line), heartbeatMs: 0, ...options });
   const waitFor = async (predicate: () => boolean): Promise<void> => {
     for (let i = 0; i < 500 && !predicate(); i += 1) await new Promise((r) => setTimeout(r, 2));
     expect(predicate()).toBe(true);
@@ -23,7 +23,7 @@ const params = GenerationParams.parse({ numReturnSequences: 2, seed: 7 });
 describe('serveInference', () => {
   it('says hello first, then streams started and deltas before the one result of a generation', async () => {
     const s = startServer();
-    expect(s.replies[0]).toEqual({ hello: { pid: process.pid, protocol: 1 } });
+    expect(s.replies[0]).toEqual({ hello: { pid: process.pid, protocol: PROTOCOL_VERSION } });
     s.send({ seq: 1, request: { op: 'generate', args: { modelId: 'tiny', prompt: 'Once', memory: 'M', params } } });
     await s.waitFor(() => s.forSeq(1).some((r) => 'result' in r));
     const own = s.forSeq(1);
@@ -106,5 +106,34 @@ describe('serveInference', () => {
     expect(s.forSeq(4)[0]).toEqual({ seq: 4, result: {} });
     expect(s.forSeq(5)[0]).toEqual({ seq: 5, result: { pid: process.pid, loaded: [] } });
     expect(s.forSeq(6)[0]).toEqual({ seq: 6, error: { kind: 'bad_input', message: '/bad/config.json: malformed JSON' } });
+  });
+
+  it('gives memory back once idle after work, and unloads the models after the keep-alive', async () => {
+    const s = startServer(new FakeEngine(), { idleReleaseMs: 30, keepAliveMs: 150 });
+    s.send({ seq: 1, request: { op: 'generate', args: { modelId: 'tiny', prompt: 'x', memory: '', params } } });
+    s.send({ seq: 2, request: { op: 'status', args: {} } });
+    await s.waitFor(() => s.forSeq(1).some((r) => 'result' in r));
+    expect(s.engine.memoryReleases).toBe(0);
+    await s.waitFor(() => s.engine.memoryReleases === 1);
+    expect(s.engine.loaded()).toEqual([{ modelId: 'tiny', device: 'cpu' }]);
+    await s.waitFor(() => s.engine.calls.some((c) => c.method === 'unload'));
+    expect(s.engine.loaded()).toEqual([]);
+  });
+
+  it('waits for quiet: new work cancels a pending release', async () => {
+    const s = startServer(new FakeEngine({ stepMs: 20 }), { idleReleaseMs: 60, keepAliveMs: 0 });
+    s.send({ seq: 1, request: { op: 'tokenize', args: { modelId: 'tiny', text: 'a' } } });
+    await s.waitFor(() => s.forSeq(1).length === 1);
+    s.send({ seq: 2, request: { op: 'generate', args: { modelId: 'tiny', prompt: 'x', memory: '', params } } });
+    await s.waitFor(() => s.forSeq(2).some((r) => 'result' in r));
+    expect(s.engine.memoryReleases).toBe(0);
+    await s.waitFor(() => s.engine.memoryReleases === 1);
+  });
+
+  it('beats while it works, so the main side can tell it is alive', async () => {
+    const s = startServer(new FakeEngine({ stepMs: 100 }), { heartbeatMs: 25 });
+    s.send({ seq: 1, request: { op: 'generate', args: { modelId: 'tiny', prompt: 'x', memory: '', params } } });
+    await s.waitFor(() => s.forSeq(1).some((r) => 'result' in r));
+    expect(s.replies.filter((r) => 'heartbeat' in r).length).toBeGreaterThanOrEqual(5);
   });
 });

@@ -3,14 +3,14 @@
  * main process (models.list) and the inference process (importModel) build the
  * same summary.
  */
-import type { ModelSummary } from '../../shared/api';
+import type { ModelSummary, WeightDtype } from '../../shared/api';
 
 /** The fields of a StoredModel (engine/models/store.ts) a summary is made from. */
 export interface StoredModelFields {
   id: string;
   name: string;
   config: { nLayer: number; nEmbd: number; nHead: number; nPositions: number; vocabSize: number };
-  dtype: 'F32' | 'F16' | 'BF16';
+  dtype: WeightDtype;
   parameters: number;
   sizeBytes: number;
   importedAt: string;

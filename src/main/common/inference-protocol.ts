@@ -9,18 +9,28 @@
  * serialization (child_process.fork), so typed arrays survive the trip.
  */
 import { z } from 'zod';
-import { GenerationParams, LIMITS, ModelId } from '../../shared/api';
+import {
+  DeviceStatus,
+  EngineErrorKind,
+  GenerationOutcome,
+  GenerationParams,
+  GenerationStartInfo,
+  LIMITS,
+  LoadedModel,
+  ModelId,
+  ModelSummary,
+  TokenizeResult,
+} from '../../shared/api';
 
-/** Bumped when a message shape changes; the child reports it in its hello. */
-export const PROTOCOL_VERSION = 1;
+/** Bumped when a message shape changes; the child reports it in its hello (2: heartbeats). */
+export const PROTOCOL_VERSION = 2;
 
 const Text = z.string().max(LIMITS.maxTextChars);
 const Seq = z.int().min(1).max(Number.MAX_SAFE_INTEGER);
-const Device = z.enum(['cpu', 'webgpu', 'cuda']);
 const Floats = z.custom<Float32Array>((value) => value instanceof Float32Array, 'expected a Float32Array');
 
-/** Error kinds the inference process reports (the engine's kinds). */
-export const InferenceErrorKind = z.enum(['bad_input', 'not_found', 'refused', 'cancelled', 'device', 'internal']);
+/** Error kinds the inference process reports: the engine's kinds. */
+export const InferenceErrorKind = EngineErrorKind;
 export type InferenceErrorKind = z.infer<typeof InferenceErrorKind>;
 
 /** Argument schema of every operation the inference process serves. */
@@ -36,54 +46,20 @@ export const inferenceArgs = {
   probe: z.strictObject({}),
 } as const;
 
-const CandidateSchema = z.strictObject({
-  text: z.string(),
-  tokenIds: z.array(z.int()),
-  finishReason: z.enum(['stop', 'length', 'cancelled']),
-});
-const TimingsSchema = z.strictObject({
-  loadMs: z.number(),
-  prefillMs: z.number(),
-  decodeMs: z.number(),
-  tokensPerSecond: z.number(),
-});
-const DeviceStatusSchema = z.strictObject({ name: Device, available: z.boolean(), reason: z.string().optional() });
-
-/** Result schema of every operation. */
+/** Result schema of every operation: the API's own shapes where the API returns them as they are. */
 export const inferenceResults = {
-  generate: z.strictObject({
-    modelId: z.string(),
-    device: Device,
-    deviceFallbackReason: z.string().optional(),
-    seed: z.int().min(0),
-    promptTokens: z.int().min(0),
-    truncatedPromptTokens: z.int().min(0),
-    sequences: z.array(CandidateSchema),
-    timings: TimingsSchema,
-  }),
+  generate: GenerationOutcome,
   cancel: z.strictObject({ cancelled: z.boolean() }),
-  tokenize: z.strictObject({ ids: z.array(z.int()), tokens: z.array(z.string()) }),
+  tokenize: TokenizeResult,
   logits: z.strictObject({
     tokenIds: z.array(z.int()),
     logitsLast: Floats,
     logits: z.array(Floats).optional(),
   }),
-  importModel: z.strictObject({
-    id: z.string(),
-    name: z.string(),
-    nLayer: z.int(),
-    nEmbd: z.int(),
-    nHead: z.int(),
-    nPositions: z.int(),
-    vocabSize: z.int(),
-    parameters: z.number(),
-    dtype: z.enum(['F32', 'F16', 'BF16']),
-    sizeBytes: z.number(),
-    importedAt: z.string(),
-  }),
+  importModel: ModelSummary,
   unload: z.strictObject({}),
-  status: z.strictObject({ pid: z.int(), loaded: z.array(z.strictObject({ modelId: z.string(), device: Device })) }),
-  probe: z.strictObject({ devices: z.array(DeviceStatusSchema) }),
+  status: z.strictObject({ pid: z.int(), loaded: z.array(LoadedModel) }),
+  probe: z.strictObject({ devices: z.array(DeviceStatus) }),
 } as const;
 
 /** Names of the operations. */
@@ -97,14 +73,7 @@ export const inferenceOps = Object.keys(inferenceArgs) as InferenceOp[];
 
 /** Streamed by a running generation. */
 export const GenerationProgress = z.discriminatedUnion('type', [
-  z.strictObject({
-    type: z.literal('started'),
-    device: Device,
-    seed: z.int().min(0),
-    promptTokens: z.int().min(0),
-    truncatedPromptTokens: z.int().min(0),
-    numSequences: z.int().min(1),
-  }),
+  z.strictObject({ type: z.literal('started'), ...GenerationStartInfo.shape }),
   z.strictObject({ type: z.literal('delta'), sequence: z.int().min(0), text: z.string() }),
 ]);
 export type GenerationProgress = z.infer<typeof GenerationProgress>;
@@ -118,6 +87,7 @@ export interface RequestMessage {
 /** Inference process → main. */
 export type ReplyMessage =
   | { hello: { pid: number; protocol: number } }
+  | { heartbeat: number }
   | { seq: number; result: unknown }
   | { seq: number; error: { kind: InferenceErrorKind; message: string } }
   | { seq: number; event: GenerationProgress };
@@ -129,6 +99,7 @@ const RequestEnvelope = z.strictObject({
 
 const ReplyEnvelope = z.union([
   z.strictObject({ hello: z.strictObject({ pid: z.int(), protocol: z.int() }) }),
+  z.strictObject({ heartbeat: z.int().min(0) }),
   z.strictObject({ seq: Seq, result: z.unknown() }),
   z.strictObject({ seq: Seq, error: z.strictObject({ kind: InferenceErrorKind, message: z.string().max(100_000) }) }),
   z.strictObject({ seq: Seq, event: GenerationProgress }),

@@ -5,8 +5,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { LIMITS } from '../../shared/api';
-import type { EngineGenerateResult } from '../engine';
-import { EngineError } from '../engine/types';
+import { EngineError, type EngineGenerateResult } from '../engine';
 import { GENERATION_OPTIONS, generationParamsFromArgs, parseCommandArgs, parseInteger, requireString } from './args';
 import { parsePrompts, promptsFormat, rowParams, type BadRow, type BatchRow } from './batch-input';
 import { BatchWriter, readFinishedRows } from './batch-output';

@@ -10,7 +10,7 @@ import type { DecodeOutcome, GeneratedSequence, GenerationJob, GenerationStartIn
 import { MAX_TOP_LOGPROBS } from './generate/logprobs';
 import { randomSeed } from './generate/rng';
 import { DecodeScheduler, type BatchLimits, type SchedulerStatus } from './generate/scheduler';
-import { runSpeculative, type SpeculativeStats } from './generate/speculative';
+import { runSpeculative } from './generate/speculative';
 import { fp32GraphPaths, ROWS_FILE } from './onnx';
 import { bertTokenizerDir, importBertTokenizer, loadBertTokenizer, type BertWordPiece, type WordPieceResult } from './inspect/bert-tokenizer';
 import { Inspector } from './inspect/inspector';

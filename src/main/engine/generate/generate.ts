@@ -6,7 +6,6 @@
 import type { Candidate, GenerationParams, GenerationStartInfo } from '../../../shared/api';
 import type { DecoderSession } from '../runtime';
 import type { Gpt2Tokenizer } from '../tokenizer';
-import type { DeviceName } from '../types';
 import type { TokenLogprob } from './logprobs';
 import { DecodeScheduler } from './scheduler';
 

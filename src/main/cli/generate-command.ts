@@ -3,7 +3,7 @@ import type { EngineGenerateResult } from '../engine';
 import { GENERATION_OPTIONS, generationParamsFromArgs, parseCommandArgs, parseInteger, precisionFromArgs, requireString } from './args';
 import { EXIT, SHOW_HELP, UsageError, type CliIo } from './io';
 
-/** The result as `--json` prints it (snake_case, as in issue 2); `logprobs` adds each token's log-probability (and alternatives, when asked for). */
+/** The result as `--json` prints it (snake_case, as the README's CLI section documents it); `logprobs` adds each token's log-probability (and alternatives, when asked for). */
 export function generateJson(result: EngineGenerateResult, logprobs = false): Record<string, unknown> {
   const spec = result.speculative;
   return {

@@ -497,7 +497,8 @@ export const methods = {
   'documents.save': {
     request: z.strictObject({
       id: Id,
-      title: z.string().min(1).max(LIMITS.maxTitleChars).optional(),
+      /** A title the writer chose (autoTitle false from then on); null: follow the first line again (autoTitle true). */
+      title: z.string().min(1).max(LIMITS.maxTitleChars).nullable().optional(),
       content: Text.optional(),
       memory: Text.optional(),
       authorsNote: Text.optional(),

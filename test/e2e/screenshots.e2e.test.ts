@@ -3,7 +3,8 @@
  * demo build, whose made-up prose reads better than a random model's tokens:
  * every page, and the fixed states of issue 7 (the ghost at the end of a long
  * document, candidates after switching documents, the seed control's two
- * states, stale candidates).
+ * states, stale candidates), automatic titles with word counts in the
+ * Documents list.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -119,6 +120,25 @@ describe.runIf(wanted && unavailable === null)('screenshots (demo back end)', ()
     await page.keyboard.type(' And then');
     await expect.poll(async () => (await candidatesPanel(page).textContent()) ?? '', poll).toMatch(/Out of date/);
     await shoot(page, 'write-stale-candidates');
+    expect(errors).toEqual([]);
+    await close();
+  });
+
+  it('automatic titles and word counts in the Documents list; a named title with its way back', async () => {
+    const { page, errors, close } = await openDemo();
+    await page.getByRole('button', { name: 'New' }).click();
+    await editor(page).focus();
+    await page.keyboard.type('Notes from the north gallery');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('The lamp room smelled of paraffin and salt. Elias wrote the date, then nothing else.');
+    const list = page.getByRole('region', { name: 'Documents' });
+    await expect.poll(async () => (await list.textContent()) ?? '', poll).toContain('title from first line');
+    await shoot(page, 'documents-automatic-title');
+    const title = page.getByRole('textbox', { name: 'Document title' });
+    await title.fill('Gallery notes');
+    await title.press('Enter');
+    await page.getByRole('button', { name: 'Use first line as title' }).waitFor();
+    await page.locator('.doc-bar').screenshot({ path: join(out, 'document-bar-named-title.png') });
     expect(errors).toEqual([]);
     await close();
   });

@@ -73,13 +73,14 @@ export class DocumentStore {
 
   /**
    * Updates the given fields (and updated_at) and returns the document. A saved title is the writer's
-   * from then on (autoTitle false); new content renews an automatic title and the word count.
+   * from then on (autoTitle false), a null one hands the title back to the first line (autoTitle
+   * true); new content renews an automatic title and the word count.
    */
   save(id: number, patch: DocumentPatch): DocumentFull {
-    const columns: Record<keyof DocumentPatch, string> = { title: 'title', content: 'content', memory: 'memory', authorsNote: 'authors_note' };
+    const columns: Record<Exclude<keyof DocumentPatch, 'title'>, string> = { content: 'content', memory: 'memory', authorsNote: 'authors_note' };
     const assignments: string[] = [];
     const values: unknown[] = [];
-    for (const key of Object.keys(columns) as (keyof DocumentPatch)[]) {
+    for (const key of Object.keys(columns) as (keyof typeof columns)[]) {
       const value = patch[key];
       if (value === undefined) continue;
       if (typeof value !== 'string') throw new ApiError('invalid_request', `document ${key} must be a string`);
@@ -87,8 +88,12 @@ export class DocumentStore {
       values.push(value);
     }
     return this.#db.transaction(() => {
-      if (patch.title !== undefined) {
-        assignments.push('auto_title = 0');
+      if (typeof patch.title === 'string') {
+        assignments.push('title = ?', 'auto_title = 0');
+        values.push(patch.title);
+      } else if (patch.title === null) {
+        assignments.push('title = ?', 'auto_title = 1');
+        values.push(titleFromContent(patch.content ?? this.get(id).content));
       } else if (patch.content !== undefined && this.#statements.selectAutoTitle.get(id) === 1) {
         assignments.push('title = ?');
         values.push(titleFromContent(patch.content));

@@ -195,7 +195,7 @@ export class GenerationStore {
     const start = filters.from === undefined ? undefined : rangeStart(filters.from);
     const end = filters.to === undefined ? undefined : rangeEnd(filters.to);
     if (start !== undefined && end !== undefined && (end.inclusive ? start > end.bound : start >= end.bound)) {
-      throw new ApiError('invalid_request', `history: "from" (${filters.from}) is later than "to" (${filters.to}), so nothing can match`);
+      throw new ApiError('invalid_request', `"from" (${filters.from}) is later than "to" (${filters.to}), so nothing can match`);
     }
     if (start !== undefined) {
       conditions.push('g.created_at >= ?');

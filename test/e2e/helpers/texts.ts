@@ -16,7 +16,7 @@ export function paragraphs(count: number, sentencesEach = 6): string {
   ).join('\n\n');
 }
 
-/** Words as Inkwell counts them: runs of non-space characters. */
+/** Words counted as runs of non-space characters: Inkwell's count for these texts, which have no free-standing punctuation. */
 export function countWords(text: string): number {
   return text.split(/\s+/).filter((word) => word.length > 0).length;
 }

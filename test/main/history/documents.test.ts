@@ -50,9 +50,12 @@ describe('DocumentStore', () => {
     expect(store.documents.save(doc.id, { content: 'Chapter One\nIt was a dark night.' }).title).toBe('Chapter One');
     expect(store.documents.save(doc.id, { memory: 'not the title' }).title).toBe('Chapter One');
     expect(store.documents.list()[0]).toMatchObject({ id: doc.id, title: 'Chapter One', autoTitle: true, words: 7 });
-    // Naming it ends the automatic title, for good.
+    // Naming it ends the automatic title, until the name is cleared (null).
     expect(store.documents.save(doc.id, { title: 'My Story' })).toMatchObject({ title: 'My Story', autoTitle: false });
     expect(store.documents.save(doc.id, { content: 'Something else entirely' })).toMatchObject({ title: 'My Story', autoTitle: false, words: 3 });
+    expect(store.documents.save(doc.id, { title: null })).toMatchObject({ title: 'Something else entirely', autoTitle: true });
+    expect(store.documents.save(doc.id, { title: null, content: 'New start\nmore' })).toMatchObject({ title: 'New start', autoTitle: true, words: 3 });
+    expect(store.documents.save(doc.id, { content: 'Again\nmore' }).title).toBe('Again');
     // The UI's placeholder is no title either; a title given at creation is kept.
     expect(store.documents.create('Untitled', 'First line\nsecond')).toMatchObject({ title: 'First line', autoTitle: true });
     expect(store.documents.create('Named', 'First line')).toMatchObject({ title: 'Named', autoTitle: false });

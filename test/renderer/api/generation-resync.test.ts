@@ -6,8 +6,8 @@
  * a fake fetch and a fake `generate.get`.
  */
 import { describe, expect, it, vi } from 'vitest';
-import type { GenerationEvent, GenerationResult, ServerEvent } from '../../../src/shared/api';
-import { GenerationTracker, type GenerationSnapshot } from '../../../src/renderer/src/api/generation-resync';
+import type { GenerationEvent, GenerationResult, GenerationState, ServerEvent } from '../../../src/shared/api';
+import { GenerationTracker } from '../../../src/renderer/src/api/generation-resync';
 import { createHttpApi, type FetchLike, type SocketLike } from '../../../src/renderer/src/api/http-client';
 import type { ConnectionState } from '../../../src/renderer/src/api/client';
 
@@ -108,7 +108,7 @@ class FakeSocket implements SocketLike {
   }
 }
 
-function makeClient(snapshot: (id: string) => Promise<GenerationSnapshot>) {
+function makeClient(snapshot: (id: string) => Promise<GenerationState>) {
   const sockets: FakeSocket[] = [];
   const fetch: FetchLike = async (url) => ({
     status: 200,

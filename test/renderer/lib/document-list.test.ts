@@ -1,15 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { DocumentSummary } from '../../../src/shared/api';
-import { countWords, filterDocuments } from '../../../src/renderer/src/lib/document-list';
+import { filterDocuments } from '../../../src/renderer/src/lib/document-list';
 
-const doc = (id: number, title: string, createdAt: string, updatedAt: string): DocumentSummary => ({ id, title, createdAt, updatedAt, chars: 0, autoTitle: false, words: 0 });
-
-describe('countWords', () => {
-  it('counts runs of non-space characters, as str.split(/\\s+/) does', () => {
-    const samples = ['', '   ', 'one', ' two  words ', 'line one\nline two\n\n', 'tab\tseparated\u00a0and\u2009thin', 'don’t stop — ever', '中文 text'];
-    for (const text of samples) expect(countWords(text)).toBe(text.split(/\s+/u).filter(Boolean).length);
-  });
-});
+const doc = (id: number, title: string, createdAt: string, updatedAt: string, words = 0): DocumentSummary => ({ id, title, createdAt, updatedAt, chars: 0, autoTitle: false, words });
 
 describe('filterDocuments', () => {
   const list = [
@@ -28,5 +21,10 @@ describe('filterDocuments', () => {
     expect(filterDocuments(list, '', 'updated').map((d) => d.id)).toEqual([3, 1, 2]);
     expect(filterDocuments(list, '', 'created').map((d) => d.id)).toEqual([2, 3, 1]);
     expect(filterDocuments(list, '', 'title').map((d) => d.title)).toEqual(['alpha draft', 'Álpha notes', 'Beta']);
+  });
+
+  it('sorts the longest first, the last edited first among equals', () => {
+    const sized = [doc(1, 'a', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 10), doc(2, 'b', '2026-01-01T00:00:00Z', '2026-01-03T00:00:00Z', 300), doc(3, 'c', '2026-01-01T00:00:00Z', '2026-01-02T00:00:00Z', 10)];
+    expect(filterDocuments(sized, '', 'words').map((d) => d.id)).toEqual([2, 3, 1]);
   });
 });

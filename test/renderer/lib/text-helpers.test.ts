@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fileNameForTitle, titleFromFileName } from '../../../src/renderer/src/lib/files';
 import { formatBytes, formatCount, formatMs, formatRate } from '../../../src/renderer/src/lib/format';
-import { highlightSegments, queryWords } from '../../../src/renderer/src/lib/highlight';
 import { formatStopStrings, parseStopStrings } from '../../../src/renderer/src/lib/stop-strings';
 import { visibleToken } from '../../../src/renderer/src/lib/token-display';
 import { suggestId } from '../../../src/renderer/src/state/models.svelte';
@@ -15,23 +14,6 @@ describe('stop strings field', () => {
 
   it('drops empty entries and surrounding spaces', () => {
     expect(parseStopStrings(' \\n |  | END ')).toEqual(['\n', 'END']);
-  });
-});
-
-describe('highlightSegments', () => {
-  it('marks every case-insensitive occurrence of the query words and keeps the text intact', () => {
-    const segments = highlightSegments('The fog, the FOG!', 'fog the');
-    expect(segments.map((s) => s.text).join('')).toBe('The fog, the FOG!');
-    expect(segments.filter((s) => s.match).map((s) => s.text)).toEqual(['The', 'fog', 'the', 'FOG']);
-  });
-
-  it('treats regex characters and search operators literally', () => {
-    expect(queryWords('"a.b" c* (d)')).toEqual(['a.b', 'c', 'd']);
-    expect(highlightSegments('a.b axb', 'a.b').filter((s) => s.match).map((s) => s.text)).toEqual(['a.b']);
-  });
-
-  it('returns the text as one plain segment for an empty query', () => {
-    expect(highlightSegments('text', '  ')).toEqual([{ text: 'text', match: false }]);
   });
 });
 

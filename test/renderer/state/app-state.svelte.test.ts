@@ -5,7 +5,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ApiError, type ServerEvent } from '../../../src/shared/api';
 import type { ClientApi, ConnectionState } from '../../../src/renderer/src/api/client';
-import { AppState, crashNotice, engineCrashMessage } from '../../../src/renderer/src/state/app.svelte';
+import { AppState } from '../../../src/renderer/src/state/app.svelte';
 import { FakeEngine } from '../../helpers/fake-engine';
 import { FakeEditor } from '../helpers/fake-editor';
 import { useRendererBackend } from '../helpers/service-api';
@@ -30,14 +30,6 @@ describe('AppState', () => {
     expect(banners[0]!.message.match(/inference process stopped/gi)).toHaveLength(1);
     expect(banners[0]!.message).toContain('SIGKILL');
     expect(banners[0]!.tone).toBe('error');
-  });
-
-  it('words a crash notice from the back end’s own account, or the generic one without it', () => {
-    expect(crashNotice('the inference process stopped (signal SIGKILL); the next request starts it again')).toBe(
-      'The inference process stopped (signal SIGKILL); the next request starts it again.',
-    );
-    expect(crashNotice(undefined)).toBe(engineCrashMessage);
-    expect(crashNotice('  ')).toBe(engineCrashMessage);
   });
 
   it('shows start-up notices from app.info and keeps cancelled errors quiet', async () => {

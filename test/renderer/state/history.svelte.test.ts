@@ -39,7 +39,7 @@ describe('HistoryState', () => {
       reporter: { notify: vi.fn(), reportError: vi.fn() },
       revision: () => 0,
       nativeFileDialogs: () => false,
-      onOpenDocument: (id) => opened.push(id),
+      onOpenDocument: async (id) => (opened.push(id), 'opened'),
       onGenerationDone: (result) => done.push(result),
     });
     await history.rerun(entry!);
@@ -84,7 +84,7 @@ describe('HistoryState', () => {
       reporter: { notify: vi.fn(), reportError: vi.fn() },
       revision: () => 0,
       nativeFileDialogs: () => false,
-      onOpenDocument: () => {},
+      onOpenDocument: async () => 'opened',
       onGenerationDone: () => {},
     });
     history.setFilters({ from: '2026-05-02', to: '2026-05-01' });

@@ -4,6 +4,7 @@
  * candidate cycle, accept, and where generated text may go.
  */
 import { describe, expect, it, vi } from 'vitest';
+import { ApiError } from '../../../src/shared/api';
 import { AppState } from '../../../src/renderer/src/state/app.svelte';
 import { ParamsState } from '../../../src/renderer/src/state/params.svelte';
 import { FakeEngine, type FakeEngineOptions } from '../../helpers/fake-engine';
@@ -170,6 +171,22 @@ describe('WriteSession', () => {
     expect(generate.prompt.endsWith('Product: small-batch coffee\nAudience: remote workers\nTone: warm\nTagline:')).toBe(true);
     expect(session.accept()).toBe(true);
     expect(editor.text).toBe(`${before}Brewed slow.`);
+  });
+
+  it('a start refused as busy leaves no empty cards: the candidates shown before come back, and it says so', async () => {
+    const { app, session, backend } = await startApp();
+    session.params.setNumber('numReturnSequences', 2);
+    await session.continue();
+    await waitFor(() => expect(session.candidates.phase).toBe('done'));
+    const before = session.candidates.cards.map((c) => c.text);
+    const call = backend.api.call;
+    backend.api.call = ((method, params) =>
+      method === 'generate.start' ? Promise.reject(new ApiError('busy', 'Inkwell is busy: 16 sequence(s) are being generated; try again when one finishes')) : call(method, params)) as typeof call;
+    await session.continue();
+    expect(session.candidates.cards.map((c) => c.text)).toEqual(before);
+    expect(session.candidates.phase).toBe('done');
+    expect(session.message).toMatch(/nothing was generated/);
+    expect(app.notices.filter((n) => n.tone === 'warning' && /^Inkwell is busy/.test(n.message))).toHaveLength(1);
   });
 
   it('explains instead of failing when no model is imported', async () => {

@@ -6,24 +6,10 @@
  * generations are still running, and after a reconnect turns the server's
  * account of each one (`generate.get`) into the events the UI missed.
  */
-import type { ApiErrorShape, GenerationEvent, GenerationResult } from '../../../shared/api';
+import type { ApiErrorShape, GenerationEvent, GenerationState } from '../../../shared/api';
 
-/** The `started` facts of a generation. */
-export type StartedFacts = Omit<Extract<GenerationEvent, { type: 'started' }>, 'type' | 'generationId'>;
-
-/** What the server says about one generation (`generate.get`; finished ones are kept for a while). */
-export interface GenerationSnapshot {
-  generationId: string;
-  status: 'running' | 'done' | 'error';
-  /** The text of each sequence so far. */
-  texts: string[];
-  started?: StartedFacts;
-  result?: GenerationResult;
-  error?: ApiErrorShape;
-}
-
-/** Asks the server for a generation's state. */
-export type FetchGenerationState = (generationId: string) => Promise<GenerationSnapshot>;
+/** Asks the server for a generation's state (`generate.get`; finished ones are kept for a while). */
+export type FetchGenerationState = (generationId: string) => Promise<GenerationState>;
 
 interface Tracked {
   started: boolean;
@@ -72,7 +58,7 @@ export class GenerationTracker {
   }
 
   /** The server's account arrived: the events that bring the UI up to date, in order. */
-  finishResync(generationId: string, snapshot: GenerationSnapshot): GenerationEvent[] {
+  finishResync(generationId: string, snapshot: GenerationState): GenerationEvent[] {
     const tracked = this.#running.get(generationId);
     if (!tracked) return [];
     const held = tracked.held ?? [];

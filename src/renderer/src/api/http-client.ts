@@ -14,7 +14,7 @@
  */
 import { ApiError, type MethodName, type MethodRequest, type MethodResponse, type ServerEvent } from '../../../shared/api';
 import type { ClientApi, ConnectionState } from './client';
-import { GenerationTracker, type FetchGenerationState, type GenerationSnapshot } from './generation-resync';
+import { GenerationTracker, type FetchGenerationState } from './generation-resync';
 
 /** The part of a WebSocket the client uses. */
 export interface SocketLike {
@@ -97,7 +97,7 @@ export function createHttpApi(options: HttpApiOptions = {}): ClientApi {
   }
 
   const fetchGenerationState: FetchGenerationState =
-    options.fetchGenerationState ?? ((generationId) => post('generate.get', { generationId }) as Promise<GenerationSnapshot>);
+    options.fetchGenerationState ?? ((generationId) => post('generate.get', { generationId }) as Promise<MethodResponse<'generate.get'>>);
 
   function emit(event: ServerEvent): void {
     for (const listener of [...listeners]) {

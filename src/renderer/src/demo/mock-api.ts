@@ -170,7 +170,7 @@ export function createMockApi(options: MockOptions = {}): MockApi {
     const from = q.from === undefined ? null : Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(q.from) ? `${q.from}T00:00:00.000Z` : q.from);
     const to = q.to === undefined ? null : /^\d{4}-\d{2}-\d{2}$/.test(q.to) ? Date.parse(`${q.to}T00:00:00.000Z`) + 86_400_000 - 1 : Date.parse(q.to);
     if (from !== null && to !== null && from > to) {
-      throw new ApiError('invalid_request', `history: "from" (${q.from}) is later than "to" (${q.to}), so nothing can match`);
+      throw new ApiError('invalid_request', `"from" (${q.from}) is later than "to" (${q.to}), so nothing can match`);
     }
     return history.filter((e) => {
       if (!matchesSearch([e.prompt, e.memory, ...e.candidates.map((c) => c.text)], q.query)) return false;
@@ -365,9 +365,10 @@ export function createMockApi(options: MockOptions = {}): MockApi {
     'documents.save': ({ id, ...patch }) => {
       const current = findDocument(id);
       const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
-      const doc: DocumentFull = { ...current, ...defined, updatedAt: now().toISOString() };
-      if (patch.title !== undefined) doc.autoTitle = false;
-      else if (doc.autoTitle) doc.title = titleFromContent(doc.content);
+      const doc: DocumentFull = { ...current, ...defined, title: patch.title ?? current.title, updatedAt: now().toISOString() };
+      if (typeof patch.title === 'string') doc.autoTitle = false;
+      else if (patch.title === null) doc.autoTitle = true;
+      if (doc.autoTitle) doc.title = titleFromContent(doc.content);
       doc.chars = characters(doc.content);
       doc.words = countWords(doc.content);
       documents = documents.map((d) => (d.id === id ? doc : d));

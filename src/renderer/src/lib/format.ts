@@ -23,6 +23,11 @@ export function formatBytes(bytes: number): string {
   return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
+/** A word count for lists and bars: "1 word", "12,408 words". */
+export function formatWords(words: number): string {
+  return `${words.toLocaleString()} ${words === 1 ? 'word' : 'words'}`;
+}
+
 /** Milliseconds: "840 ms", "2.4 s". */
 export function formatMs(ms: number): string {
   if (!Number.isFinite(ms)) return '—';

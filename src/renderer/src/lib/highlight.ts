@@ -1,21 +1,32 @@
-/** Search-term highlighting without HTML strings: text is split into plain and matching segments. */
+/**
+ * Search-term highlighting without HTML strings: text is split into plain and matching segments.
+ * A query means here what it means to the back end's search (src/shared/search-syntax.ts): a
+ * quoted phrase is marked where it occurs as written, `word*` marks the words starting with it,
+ * anything else is marked wherever it occurs.
+ */
+import { parseSearchQuery, textHasTerm, type SearchTerm } from '../../../shared/search-syntax';
 
-/** One run of text, marked when it matches a query word. */
+/** One run of text, marked when it matches a query term. */
 export interface Segment {
   text: string;
   match: boolean;
 }
 
-/** The query's words, lower-cased, as the back end's literal-word search reads them. */
-export function queryWords(query: string): string[] {
-  return [...new Set(query.toLowerCase().split(/[\s"*()]+/).filter((w) => w.length > 0))];
+// A prefix term marks the whole word it starts; "word start" is what the back end checks too.
+const letterOrDigit = '[\\p{L}\\p{N}]';
+
+function termPattern(term: SearchTerm): string {
+  const text = escapeRegExp(term.text);
+  return term.kind === 'prefix' ? `(?<!${letterOrDigit})${text}${letterOrDigit}*` : text;
 }
 
-/** Splits `text` into segments, marking case-insensitive occurrences of any query word. */
+/** Splits `text` into segments, marking case-insensitive matches of the query's terms. */
 export function highlightSegments(text: string, query: string): Segment[] {
-  const words = queryWords(query);
-  if (words.length === 0 || text.length === 0) return [{ text, match: false }];
-  const pattern = new RegExp(words.map(escapeRegExp).sort((a, b) => b.length - a.length).join('|'), 'giu');
+  const terms = parseSearchQuery(query);
+  if (terms.length === 0 || text.length === 0) return [{ text, match: false }];
+  // Longer terms first, so that a phrase wins over a literal word inside it.
+  const ordered = [...terms].sort((a, b) => b.text.length - a.text.length);
+  const pattern = new RegExp(ordered.map(termPattern).join('|'), 'giu');
   const segments: Segment[] = [];
   let last = 0;
   for (const m of text.matchAll(pattern)) {
@@ -27,6 +38,11 @@ export function highlightSegments(text: string, query: string): Segment[] {
   }
   if (last < text.length) segments.push({ text: text.slice(last), match: false });
   return segments;
+}
+
+/** Whether any term of `query` occurs in `text` (to open the part of an entry a search found). */
+export function hasSearchMatch(text: string, query: string): boolean {
+  return parseSearchQuery(query).some((term) => textHasTerm(text, term));
 }
 
 function escapeRegExp(text: string): string {

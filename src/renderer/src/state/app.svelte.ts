@@ -7,7 +7,6 @@
  * History.
  */
 import {
-  ApiError,
   Settings as SettingsSchema,
   type AppInfo,
   type EngineStatus,
@@ -17,6 +16,7 @@ import {
   type Settings,
 } from '../../../shared/api';
 import type { ClientApi, ConnectionState } from '../api/client';
+import { crashNotice, crashNoticeKey, noticeFor } from '../lib/error-notice';
 import { GenerationRouter } from '../lib/generation-router';
 import { CompareState } from './compare.svelte';
 import { ContextMeterState } from './context-meter.svelte';
@@ -55,21 +55,6 @@ export interface LastGeneration {
   modelId: string;
   device: string;
   tokensPerSecond: number;
-}
-
-/** The message shown when the inference process dies and the back end gave no reason. */
-export const engineCrashMessage = 'The inference process stopped; it restarts on the next request.';
-
-/**
- * The crash notice: the back end's own account when it sent one (it already
- * says what happened and that the next request restarts the process), else the
- * generic message; never both, which said the same thing twice.
- */
-export function crashNotice(detail: string | undefined): string {
-  const text = detail?.trim();
-  if (!text) return engineCrashMessage;
-  const sentence = text.charAt(0).toUpperCase() + text.slice(1);
-  return /[.!?]$/.test(sentence) ? sentence : `${sentence}.`;
 }
 
 /** Root state; create one per window. */
@@ -135,9 +120,11 @@ export class AppState implements Reporter {
       reporter,
       revision: () => this.#historyRevision,
       nativeFileDialogs: () => this.#info?.nativeFileDialogs ?? false,
-      onOpenDocument: (id) => {
-        this.showPage('write');
-        void documents.open(id);
+      // Write is shown only once the document is open: a deleted one leaves History in view, its card saying so.
+      onOpenDocument: async (id) => {
+        const outcome = await documents.open(id);
+        if (outcome === 'opened') this.showPage('write');
+        return outcome;
       },
       onGenerationDone,
     });
@@ -271,15 +258,10 @@ export class AppState implements Reporter {
     this.#notices = this.#notices.filter((n) => n.id !== id);
   }
 
-  /** Turns any failure into a notice; an inference crash gets its own, single notice. */
+  /** Turns any failure into a notice by its kind (lib/error-notice.ts): one crash banner, one busy warning, one storage banner. */
   reportError(error: unknown, context: string): void {
-    const apiError = ApiError.from(error);
-    if (apiError.kind === 'engine_crashed') {
-      this.notify('error', crashNotice(apiError.message), 'engine-crash');
-      return;
-    }
-    if (apiError.kind === 'cancelled') return;
-    this.notify('error', `${context}: ${apiError.message}`);
+    const notice = noticeFor(error, context);
+    if (notice) this.notify(notice.tone, notice.message, notice.key);
   }
 
   #noteGeneration(result: GenerationResult): void {
@@ -304,6 +286,6 @@ export class AppState implements Reporter {
     }
     const previous = this.#engine?.state;
     this.#engine = event.status;
-    if (event.status.state === 'crashed' && previous !== 'crashed') this.notify('error', crashNotice(event.status.message), 'engine-crash');
+    if (event.status.state === 'crashed' && previous !== 'crashed') this.notify('error', crashNotice(event.status.message), crashNoticeKey);
   }
 }

@@ -2,7 +2,7 @@
  * The context meter: tokenizes memory and prompt (debounced, latest request
  * wins) and derives how the model's window is split from the token counts.
  */
-import type { ModelSummary } from '../../../shared/api';
+import { ApiError, type ModelSummary } from '../../../shared/api';
 import { measureWindow, type WindowUsage } from '../lib/context-meter';
 import type { ApiCaller } from './deps';
 
@@ -108,7 +108,7 @@ export class ContextMeterState {
       this.#lastKey = key;
     } catch (error) {
       if (sequence !== this.#sequence) return;
-      this.#error = error instanceof Error ? error.message : String(error);
+      this.#error = ApiError.from(error).message;
     } finally {
       if (sequence === this.#sequence && this.#timer === null) this.#measuring = false;
     }

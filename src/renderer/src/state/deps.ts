@@ -5,13 +5,13 @@
  * sideways into another and tests build each one without casts.
  */
 import type { InkwellApi } from '../../../shared/api';
+import type { NoticeTone } from '../lib/error-notice';
 import type { GenerateRequest, GenerationListener } from '../lib/generation-router';
+
+export type { NoticeTone };
 
 /** Calls API methods (the state classes never subscribe themselves). */
 export type ApiCaller = Pick<InkwellApi, 'call'>;
-
-/** How a notice looks. */
-export type NoticeTone = 'error' | 'warning' | 'info';
 
 /** Tells the user about failures and things worth knowing. */
 export interface Reporter {
@@ -26,3 +26,6 @@ export interface Generations {
   start(request: GenerateRequest, listener: GenerationListener): Promise<string>;
   cancel(generationId: string): Promise<boolean>;
 }
+
+/** What opening a document came to: opened, gone (deleted since the list was loaded; said so), or failed (reported). */
+export type OpenOutcome = 'opened' | 'missing' | 'failed';

@@ -2,15 +2,22 @@
  * The open document and the documents list. Edits are autosaved (debounced,
  * one save at a time); a document is created on its first edit, so opening
  * the app never leaves empty "Untitled" documents behind.
+ *
+ * A document the writer has not named takes its first line as its title
+ * (autoTitle), shown live as they type; naming it sets the title, and
+ * clearing the name hands it back to the first line. Titles and word counts
+ * follow src/shared/documents.ts, the rules the back end stores them by.
  */
-import type { DocumentFull, DocumentSummary } from '../../../shared/api';
+import { ApiError, type DocumentFull, type DocumentSummary } from '../../../shared/api';
+import { countWords, titleFromContent, UNTITLED } from '../../../shared/documents';
 import { Autosaver, type SaveState } from '../lib/autosave';
-import { countWords, filterDocuments, type DocumentSort } from '../lib/document-list';
-import type { ApiCaller, Reporter } from './deps';
+import { filterDocuments, type DocumentSort } from '../lib/document-list';
+import { isStorageError, storageNoticeKey } from '../lib/error-notice';
+import type { ApiCaller, OpenOutcome, Reporter } from './deps';
 
-/** The fields a save may change. */
+/** The fields a save may change; a null title follows the first line again. */
 export interface DocumentPatch {
-  title: string;
+  title: string | null;
   content: string;
   memory: string;
   authorsNote: string;
@@ -54,15 +61,20 @@ export class DocumentState {
   #shown = $derived(filterDocuments(this.#list, this.#query, this.#sort));
   #handle = $state.raw<{ id: number | null }>({ id: null });
   #id = $state<number | null>(null);
-  #title = $state('Untitled');
+  /** The title the writer chose (used while autoTitle is false). */
+  #chosenTitle = $state(UNTITLED);
+  #autoTitle = $state(true);
+  #text = $state.raw('');
+  #title = $derived(this.#autoTitle ? titleFromContent(this.#text) : this.#chosenTitle);
   #memory = $state('');
   #authorsNote = $state('');
-  #text = $state.raw('');
   #words = $derived(countWords(this.#text));
   #saveState = $state<SaveState>('saved');
   #saveError = $state<string | null>(null);
   #savedAt = $state<number | null>(null);
   #autosaver: Autosaver<DocumentPatch>;
+  /** A read-only or full-disk failure was reported and no save has worked since. */
+  #storageProblem = false;
   #loader: ContentLoader | null = null;
 
   constructor(deps: DocumentDeps) {
@@ -91,8 +103,13 @@ export class DocumentState {
   get id(): number | null {
     return this.#id;
   }
+  /** The title: the writer's, or while they have not named it the first line of the text. */
   get title(): string {
     return this.#title;
+  }
+  /** True while the title follows the first line. */
+  get autoTitle(): boolean {
+    return this.#autoTitle;
   }
   get memory(): string {
     return this.#memory;
@@ -153,12 +170,19 @@ export class DocumentState {
   }
 
   /** Saves the current document, then opens another. */
-  async open(id: number): Promise<void> {
+  async open(id: number): Promise<OpenOutcome> {
     await this.flush();
     try {
       this.#show(await this.#deps.api.call('documents.get', { id }));
+      return 'opened';
     } catch (error) {
+      if (ApiError.from(error).kind === 'not_found') {
+        this.#deps.reporter.notify('warning', 'That document no longer exists: it was deleted (its history entries are kept).', 'document-missing');
+        void this.refreshList();
+        return 'missing';
+      }
       this.#deps.reporter.reportError(error, 'Could not open the document');
+      return 'failed';
     }
   }
 
@@ -204,12 +228,14 @@ export class DocumentState {
     this.#autosaver.schedule({ content: text });
   }
 
-  /** Renames the open document (an empty title means "Untitled"). */
+  /** Names the open document; an empty name hands the title back to the first line. */
   rename(title: string): void {
-    const clean = title.replace(/\s+/g, ' ').trim().slice(0, 200) || 'Untitled';
-    this.#title = clean;
+    const clean = title.replace(/\s+/g, ' ').trim().slice(0, 200);
+    if (clean === (this.#autoTitle ? '' : this.#chosenTitle)) return;
+    this.#autoTitle = clean === '';
+    if (clean !== '') this.#chosenTitle = clean;
     this.#savedAt = null;
-    this.#autosaver.schedule({ title: clean });
+    this.#autosaver.schedule({ title: clean === '' ? null : clean });
   }
 
   /** Edits the memory (kept at the start of every prompt). */
@@ -244,7 +270,8 @@ export class DocumentState {
     this.#handle = { id: doc?.id ?? null };
     this.#autosaver = this.#newAutosaver(this.#handle);
     this.#id = doc?.id ?? null;
-    this.#title = doc?.title ?? 'Untitled';
+    this.#autoTitle = doc?.autoTitle ?? true;
+    this.#chosenTitle = doc?.title ?? UNTITLED;
     this.#memory = doc?.memory ?? '';
     this.#authorsNote = doc?.authorsNote ?? '';
     this.#text = doc?.content ?? '';
@@ -265,17 +292,32 @@ export class DocumentState {
       onStateChange: (state, error) => {
         if (this.#autosaver !== saver) return;
         this.#saveState = state;
-        this.#saveError = state === 'error' ? errorMessage(error) : null;
+        this.#saveError = state === 'error' ? ApiError.from(error).message : null;
+        this.#noteStorage(state, error);
       },
     });
     return saver;
+  }
+
+  /**
+   * A save refused because the data is read-only or the disk is full gets one banner (the save
+   * status keeps saying it retries); the first save that gets through after it says so.
+   */
+  #noteStorage(state: SaveState, error: unknown): void {
+    if (state === 'error' && isStorageError(error)) {
+      if (!this.#storageProblem) this.#deps.reporter.reportError(error, `Could not save “${this.#title}”`);
+      this.#storageProblem = true;
+    } else if (state === 'saved' && this.#storageProblem) {
+      this.#storageProblem = false;
+      this.#deps.reporter.notify('info', `“${this.#title}” is saved again.`, storageNoticeKey);
+    }
   }
 
   async #save(target: { id: number | null }, saver: Autosaver<DocumentPatch>, patch: Partial<DocumentPatch>): Promise<void> {
     const api = this.#deps.api;
     if (target.id === null) {
       // Until the first save succeeds every edit is in the patch; what it lacks is still the new document's default.
-      const created = await api.call('documents.create', { title: patch.title ?? 'Untitled', content: patch.content ?? '' });
+      const created = await api.call('documents.create', { ...(typeof patch.title === 'string' ? { title: patch.title } : {}), content: patch.content ?? '' });
       target.id = created.id;
       if (this.#autosaver === saver) this.#id = created.id;
       const { title: _t, content: _c, ...rest } = patch;
@@ -285,8 +327,4 @@ export class DocumentState {
     }
     void this.refreshList();
   }
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

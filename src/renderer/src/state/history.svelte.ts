@@ -6,13 +6,17 @@
  * and shows its candidates under the entry, in History. It never writes into
  * a document: the one open in Write is not the one the entry came from, and
  * where its text goes is the writer's call ("Open its document" is there).
+ *
+ * The list and the export send the same filters, so an export writes every
+ * match, not the page that happens to be loaded; what the filters can mean
+ * (search syntax, dates) is the back end's to judge, and its refusal is shown.
  */
-import { SvelteMap } from 'svelte/reactivity';
-import { ApiError, type GenerationEvent, type GenerationResult, type HistoryEntry } from '../../../shared/api';
+import { SvelteMap, SvelteSet } from 'svelte/reactivity';
+import { ApiError, type GenerationEvent, type GenerationResult, type HistoryEntry, type MethodRequest } from '../../../shared/api';
 import { CandidateSet } from '../lib/candidates';
 import { saveTextFile } from '../lib/files';
 import { localDayEnd, localDayStart } from '../lib/local-day';
-import type { ApiCaller, Generations, Reporter } from './deps';
+import type { ApiCaller, Generations, OpenOutcome, Reporter } from './deps';
 
 /** The filters besides the search text. */
 export interface HistoryFilters {
@@ -31,6 +35,9 @@ export interface Rerun {
   historyId: number | null;
 }
 
+/** The filters of history.list and history.export. */
+type FilterRequest = Omit<MethodRequest<'history.export'>, 'format' | 'ids'>;
+
 /** What HistoryState is built from. */
 export interface HistoryDeps {
   api: ApiCaller;
@@ -41,7 +48,7 @@ export interface HistoryDeps {
   /** The desktop app saves exports through its own dialog. */
   nativeFileDialogs: () => boolean;
   /** Opens a document in Write. */
-  onOpenDocument: (id: number) => void;
+  onOpenDocument: (id: number) => Promise<OpenOutcome>;
   /** A re-run finished (for the status bar; History reloads through `revision`). */
   onGenerationDone: (result: GenerationResult) => void;
 }
@@ -62,6 +69,8 @@ export class HistoryState {
   readonly #reruns = new SvelteMap<number, Rerun>();
   /** Entry id → the generation of its re-run, while it may still be running. */
   readonly #rerunGenerations = new SvelteMap<number, { generationId: string | null; token: object }>();
+  /** Documents found deleted since the entries were loaded (their cards say so). */
+  readonly #deletedDocuments = new SvelteSet<number>();
   #loadedRevision = -1;
   #sequence = 0;
   #timer: ReturnType<typeof setTimeout> | null = null;
@@ -94,6 +103,11 @@ export class HistoryState {
   }
   get hasMore(): boolean {
     return this.#entries.length < this.#total;
+  }
+
+  /** True when the entry's document was deleted after the list was loaded. */
+  documentDeleted(entry: HistoryEntry): boolean {
+    return entry.documentId !== null && this.#deletedDocuments.has(entry.documentId);
   }
 
   /** The re-run of an entry, if one was started. */
@@ -195,16 +209,17 @@ export class HistoryState {
     this.#reruns.delete(entryId);
   }
 
-  /** Opens the document an entry was written in. */
-  openDocument(entry: HistoryEntry): void {
-    if (entry.documentId !== null) this.#deps.onOpenDocument(entry.documentId);
+  /** Opens the document an entry was written in; a document deleted since is marked on its entries. */
+  async openDocument(entry: HistoryEntry): Promise<void> {
+    const id = entry.documentId;
+    if (id === null || this.#deletedDocuments.has(id)) return;
+    if ((await this.#deps.onOpenDocument(id)) === 'missing') this.#deletedDocuments.add(id);
   }
 
-  /** Exports the entries shown (or all, when nothing is filtered) as JSON or Markdown. */
-  async exportShown(format: 'json' | 'markdown'): Promise<void> {
-    const filtered = this.#query.trim() !== '' || this.#filters.modelId !== '' || this.#filters.from !== '' || this.#filters.to !== '' || this.#filters.starredOnly;
+  /** Exports every entry the search and filters match (all of them, not the loaded page) as JSON or Markdown. */
+  async exportMatches(format: 'json' | 'markdown'): Promise<void> {
     try {
-      const file = await this.#deps.api.call('history.export', filtered ? { format, ids: this.#entries.map((e) => e.id) } : { format });
+      const file = await this.#deps.api.call('history.export', { format, ...this.#filterRequest() });
       await saveTextFile(this.#deps.api, this.#deps.nativeFileDialogs(), { name: file.filename, content: file.content, mimeType: file.mimeType });
     } catch (error) {
       this.#deps.reporter.reportError(error, 'Could not export history');
@@ -255,25 +270,20 @@ export class HistoryState {
   async #fetch(offset: number): Promise<void> {
     const sequence = ++this.#sequence;
     const revision = this.#deps.revision();
-    const { modelId, from, to, starredOnly } = this.#filters;
+    const { from, to } = this.#filters;
     if (from && to && from > to) {
-      // An empty list would look like "nothing matches"; the dates are what is wrong.
-      this.#error = 'the From date is later than the To date';
+      // An empty list would look like "nothing matches"; the dates are what is wrong (the back end refuses them too).
+      this.#error = 'the From date is later than the To date, so nothing can match';
+      this.#entries = [];
+      this.#total = 0;
       this.#loading = false;
       return;
     }
     this.#loading = true;
     try {
-      const page = await this.#deps.api.call('history.list', {
-        query: this.#query,
-        starredOnly,
-        limit: pageSize,
-        offset,
-        ...(modelId ? { modelId } : {}),
-        ...(from ? { from: localDayStart(from) } : {}),
-        ...(to ? { to: localDayEnd(to) } : {}),
-      });
+      const page = await this.#deps.api.call('history.list', { ...this.#filterRequest(), limit: pageSize, offset });
       if (sequence !== this.#sequence) return;
+      if (offset === 0) this.#deletedDocuments.clear();
       this.#entries = offset === 0 ? page.entries : [...this.#entries, ...page.entries];
       this.#total = page.total;
       this.#error = null;
@@ -281,10 +291,27 @@ export class HistoryState {
       this.#loadedRevision = revision;
     } catch (error) {
       if (sequence !== this.#sequence) return;
-      this.#error = error instanceof Error ? error.message : String(error);
+      // The back end's reason why nothing can be listed; an empty list would hide it.
+      this.#error = ApiError.from(error).message;
+      if (offset === 0) {
+        this.#entries = [];
+        this.#total = 0;
+      }
     } finally {
       if (sequence === this.#sequence) this.#loading = false;
     }
+  }
+
+  /** The search text and filters as both history.list and history.export take them (dates as local days). */
+  #filterRequest(): FilterRequest {
+    const { modelId, from, to, starredOnly } = this.#filters;
+    return {
+      query: this.#query,
+      starredOnly,
+      ...(modelId ? { modelId } : {}),
+      ...(from ? { from: localDayStart(from) } : {}),
+      ...(to ? { to: localDayEnd(to) } : {}),
+    };
   }
 
   #replace(entry: HistoryEntry): void {

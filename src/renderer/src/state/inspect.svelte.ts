@@ -1,4 +1,5 @@
 /** The Inspect page: the tokens of the current document (or typed text) and the window boundary. */
+import { ApiError } from '../../../shared/api';
 import type { ApiCaller } from './deps';
 
 /** Where the inspected text comes from. */
@@ -95,7 +96,7 @@ export class InspectState {
       this.#error = null;
     } catch (error) {
       if (sequence !== this.#sequence) return;
-      this.#error = error instanceof Error ? error.message : String(error);
+      this.#error = ApiError.from(error).message;
     } finally {
       if (sequence === this.#sequence) this.#loading = false;
     }

@@ -1,5 +1,5 @@
 /** The Models page: import by folder path, remove, device status. */
-import { ModelId, type ModelSummary } from '../../../shared/api';
+import { ApiError, ModelId, type ModelSummary } from '../../../shared/api';
 import type { ApiCaller, Reporter } from './deps';
 
 /** What ModelsState is built from. */
@@ -89,7 +89,7 @@ export class ModelsState {
       this.#id = '';
       await this.#deps.onModelsChanged();
     } catch (error) {
-      this.#importError = error instanceof Error ? error.message : String(error);
+      this.#importError = ApiError.from(error).message;
     } finally {
       this.#importing = false;
     }

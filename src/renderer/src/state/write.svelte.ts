@@ -451,14 +451,22 @@ export class WriteSession {
       info: runNotStarted(request.modelId),
       stale: false,
     };
+    const previous = this.#suggestions.find((s) => sameDocument(s.owner, owner)) ?? null;
     this.#suggestions = [suggestion, ...this.#suggestions.filter((s) => !sameDocument(s.owner, owner))].slice(0, maxSuggestions);
     this.#message = null;
     this.#port?.placeAnchor(prefix.length);
     try {
       run.generationId = await this.#deps.generations.start(request, (event) => this.#onEvent(run, event));
     } catch (error) {
-      this.#mapRun(run, (s) => ({ ...s, candidates: s.candidates.failed(ApiError.from(error).message) }));
       this.#deps.reporter.reportError(error, 'Could not start the generation');
+      if (ApiError.from(error).kind === 'busy') {
+        // Refused before anything ran (the machine is full): no empty cards; the candidates shown before come back.
+        this.#suggestions = [...(previous ? [previous] : []), ...this.#suggestions.filter((s) => s !== suggestion && s !== previous)].slice(0, maxSuggestions);
+        if (previous) this.#port?.placeAnchor(previous.prefix.length);
+        this.#message = 'Inkwell is busy; nothing was generated. Press Continue again when a generation finishes.';
+        return;
+      }
+      this.#mapRun(run, (s) => ({ ...s, candidates: s.candidates.failed(ApiError.from(error).message) }));
       return;
     }
     if (run.stopRequested) void this.#cancel(run);

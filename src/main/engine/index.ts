@@ -14,6 +14,10 @@ import { defaultPrecision, type Precision, type PrecisionRequest } from './preci
 import type { DecoderPaths, DecoderSession, openDecoder, probeDevices } from './runtime';
 import { loadTokenizer, type Gpt2Tokenizer } from './tokenizer';
 import { EngineError, type DeviceName, type DeviceRequest } from './types';
+import { weightBytes } from './models/footprint';
+import { availableMemory, estimateMemory, type AvailableMemory, type MemoryWorkload } from './runtime/memory-estimate';
+import { isOutOfMemory, shortReason } from './runtime/out-of-memory';
+import { graphFolderFiles, warmFiles } from './runtime/warm-files';
 
 export { EngineError } from './types';
 export type { DeviceName, DeviceRequest, EngineErrorKind, FinishReason, Gpt2Config } from './types';
@@ -31,6 +35,7 @@ export type { ModelDimensions } from './models/footprint';
 export { bytesReadPerToken, checkpointBytes, matMulNBitsBytes, parameterCount, storedBytes, weightBytes } from './models/footprint';
 export type { AvailableMemory, MemoryEstimate, MemoryVerdict, MemoryWorkload } from './runtime/memory-estimate';
 export { availableMemory, checkMemory, estimateMemory } from './runtime/memory-estimate';
+export { isOutOfMemory } from './runtime/out-of-memory';
 export { formatBytes } from './models/disk';
 export type { GenerationStartInfo } from './generate/generate';
 export { Inspector, NEXT_TOKEN_TOP, MAX_TOP, DEFAULT_MAX_INSPECT_BYTES, DEFAULT_INSPECT_IDLE_MS } from './inspect/inspector';
@@ -60,6 +65,55 @@ export interface EngineGenerateRequest {
   signal?: AbortSignal;
   onStart?(info: GenerationStartInfo): void;
   onDelta?(sequence: number, text: string): void;
+  /** Called while the decoder is being opened, when this request opens it (not when it is already loaded). */
+  onLoadProgress?(progress: LoadProgress): void;
+}
+
+/** Where opening a decoder is: reading its files (bytes), creating the onnxruntime session, done. */
+export interface LoadProgress {
+  readonly phase: 'reading' | 'session' | 'ready';
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
+}
+
+/** Options of Engine.load. */
+export interface LoadOptions {
+  readonly onProgress?: (progress: LoadProgress) => void;
+  /** Aborting stops the load while the files are read ('cancelled'); a session being created finishes first. */
+  readonly signal?: AbortSignal;
+}
+
+/** What Engine.load did. */
+export interface LoadOutcome {
+  readonly modelId: string;
+  readonly device: DeviceName;
+  readonly precision: Precision;
+  /** Why the device or the precision differs from the request (a GPU that failed, memory that ran out). */
+  readonly fallbackReason?: string;
+  /** Resident memory the process grew by while the decoder opened (null when it was already loaded). */
+  readonly residentBytes: number | null;
+  readonly loadMs: number;
+  /** True when the decoder was loaded already and nothing was read. */
+  readonly alreadyLoaded: boolean;
+  /** Idle models unloaded to make room for this one, each with its precision ("gpt2 (fp32)"). */
+  readonly unloaded: readonly string[];
+}
+
+/** A decoder the engine holds, as status reports it. */
+export interface LoadedDecoderInfo {
+  readonly modelId: string;
+  readonly device: DeviceName;
+  readonly precision: Precision;
+  /** Resident memory the process grew by while it opened; null when unknown. */
+  readonly residentBytes: number | null;
+}
+
+/** What a request that may open a decoder brings: progress, cancellation, and notes of what was done on its behalf. */
+interface AcquireHooks {
+  readonly onProgress?: (progress: LoadProgress) => void;
+  readonly signal?: AbortSignal;
+  /** Filled with what was unloaded to make room. */
+  readonly unloaded?: string[];
 }
 
 /** What a generation returns: the API's GenerationOutcome (the service names it and saves it to history), with the precision that ran. */
@@ -89,6 +143,8 @@ export interface EngineOptions {
   loadTokenizer?: typeof loadTokenizer;
   probeDevices?: typeof probeDevices;
   openInspectSession?: typeof openInspectSession;
+  /** Memory a new load can use (default availableMemory(): MemAvailable, a cgroup's room); tests simulate a full machine. */
+  availableMemory?: () => AvailableMemory;
   /** Largest inspect pass held in memory (default DEFAULT_MAX_INSPECT_BYTES). */
   maxInspectBytes?: number;
   /** An unused inspect session is released after this long (default DEFAULT_INSPECT_IDLE_MS; 0: never). */
@@ -102,6 +158,12 @@ interface LoadedDecoder {
   readonly precision: Precision;
   /** Why this CPU decoder stands in for a GPU one that failed to open (set by #acquireFor). */
   readonly fallbackReason?: string;
+  /** Why this precision stands in for the one asked for (memory ran out opening it). */
+  precisionFallbackReason?: string;
+  /** Resident memory the process grew by while the session opened. */
+  residentBytes?: number;
+  /** When a request last used it (performance.now()): the least recently used idle decoder is unloaded first for room. */
+  lastUsedAt: number;
   /** Changes when the model is removed and imported again under the same id, or its variant is made again. */
   readonly importedAt: string;
   readonly ready: Promise<DecoderSession>;
@@ -125,7 +187,14 @@ export class Engine {
   readonly #loadTokenizer: typeof loadTokenizer;
   readonly #probeDevices: typeof probeDevices;
   readonly #precision: PrecisionRequest;
+  readonly #availableMemory: () => AvailableMemory;
   #decoders: LoadedDecoder[] = [];
+  /**
+   * (model, precision, device) whose load ran out of memory, with the reason: the next request for it
+   * goes straight to the fallback instead of failing the same allocation again. Forgotten when a
+   * decoder is unloaded (memory was freed) and by an explicit load().
+   */
+  readonly #outOfMemory = new Map<string, string>();
   readonly #tokenizers = new Map<string, LoadedTokenizer>();
   readonly #home: string;
   #bert: Promise<BertWordPiece> | undefined;
@@ -150,6 +219,7 @@ export class Engine {
       ...(opts.inspectIdleReleaseMs !== undefined ? { idleReleaseMs: opts.inspectIdleReleaseMs } : {}),
     });
     this.#precision = opts.precision ?? 'auto';
+    this.#availableMemory = opts.availableMemory ?? (() => availableMemory());
   }
 
   /** Generates `params.numReturnSequences` continuations of memory + prompt, streaming text through onDelta. */
@@ -416,6 +486,7 @@ export class Engine {
         precision,
         ...(fallbackReason !== undefined ? { fallbackReason } : {}),
         importedAt: stamp,
+        lastUsedAt: performance.now(),
         ready: this.#openDecoder(paths, model.config, device),
         users: 0,
         unloaded: false,

@@ -13,6 +13,7 @@ import { ModelStore, type StoredModel } from './models/store';
 import { defaultPrecision, type Precision, type PrecisionRequest } from './precision';
 import type { DecoderPaths, DecoderSession, openDecoder, probeDevices } from './runtime';
 import { loadTokenizer, type Gpt2Tokenizer } from './tokenizer';
+import { join } from 'node:path';
 import { EngineError, type DeviceName, type DeviceRequest } from './types';
 import { weightBytes } from './models/footprint';
 import { availableMemory, estimateMemory, type AvailableMemory, type MemoryWorkload } from './runtime/memory-estimate';
@@ -195,6 +196,8 @@ export class Engine {
    * decoder is unloaded (memory was freed) and by an explicit load().
    */
   readonly #outOfMemory = new Map<string, string>();
+  /** What each model's last generation opened, so that an allocation failure in it knows what to step down from. */
+  readonly #lastTried = new Map<string, { precision: Precision; device: DeviceName }>();
   readonly #tokenizers = new Map<string, LoadedTokenizer>();
   readonly #home: string;
   #bert: Promise<BertWordPiece> | undefined;
@@ -224,10 +227,36 @@ export class Engine {
 
   /** Generates `params.numReturnSequences` continuations of memory + prompt, streaming text through onDelta. */
   async generate(req: EngineGenerateRequest): Promise<EngineGenerateResult> {
-    const loadStart = performance.now();
     const model = this.models.get(req.modelId);
-    const { tokenizer, decoder } = await this.#load(model, req.params.device, req.precision ?? this.#precision);
+    let request: PrecisionRequest = req.precision ?? (req.params.precision === 'auto' ? this.#precision : req.params.precision);
+    let device: DeviceRequest = req.params.device;
+    let note: string | undefined;
+    for (;;) {
+      let streamed = false;
+      try {
+        return await this.#generateOnce(model, req, device, request, note, () => (streamed = true));
+      } catch (error) {
+        // Out of memory mid-generation: with nothing shown yet, the same request runs again on the
+        // next smaller precision (or the CPU); once text was streamed, a rerun would rewrite it.
+        if (!allocationFailed(error) || streamed) throw this.#memoryError(error, model.id);
+        const failed = this.#lastTried.get(model.id) ?? { precision: await this.#resolvePrecision(model, device, request), device: device === 'auto' ? 'cpu' : device };
+        await this.unload(model.id);
+        const next = this.#smallerOption(model, failed.precision, failed.device);
+        if (!next) throw this.#memoryError(error, model.id);
+        note = `ran out of memory generating with ${failed.precision} weights on the ${failed.device} (${shortReason(error)}); ${next.precision} on the ${next.device} instead`;
+        request = next.precision;
+        device = next.device;
+      }
+    }
+  }
+
+  async #generateOnce(
+    model: StoredModel, req: EngineGenerateRequest, device: DeviceRequest, precision: PrecisionRequest, note: string | undefined, onOutput: () => void,
+  ): Promise<EngineGenerateResult> {
+    const loadStart = performance.now();
+    const { tokenizer, decoder } = await this.#load(model, device, precision, { ...(req.onLoadProgress ? { onProgress: req.onLoadProgress } : {}), ...(req.signal ? { signal: req.signal } : {}) });
     const loadMs = performance.now() - loadStart;
+    this.#lastTried.set(model.id, { precision: decoder.precision, device: decoder.session?.device.used ?? 'cpu' });
     try {
       const session = decoder.session as DecoderSession;
       const seed = req.params.seed ?? randomSeed();
@@ -240,9 +269,13 @@ export class Engine {
         seed,
         signal: req.signal,
         onStart: (info) => req.onStart?.({ ...info, precision: decoder.precision }),
-        onDelta: req.onDelta?.bind(req),
+        onDelta: (sequence, text) => {
+          onOutput();
+          req.onDelta?.(sequence, text);
+        },
       });
-      const fallbackReason = session.device.fallbackReason ?? decoder.fallbackReason;
+      const reasons = [note, session.device.fallbackReason ?? decoder.fallbackReason, decoder.precisionFallbackReason].filter((r): r is string => r !== undefined);
+      const fallbackReason = reasons.length > 0 ? reasons.join('; ') : undefined;
       return {
         modelId: model.id,
         precision: decoder.precision,
@@ -339,6 +372,49 @@ export class Engine {
     }
   }
 
+  /**
+   * Opens the decoder of `modelId` ahead of a generation: its files are read first with progress
+   * (warm-files.ts), idle models are unloaded when the estimate does not fit the free memory, and
+   * running out of memory falls back to a smaller precision or the CPU (said in fallbackReason).
+   */
+  async load(modelId: string, options: LoadOptions & { precision?: PrecisionRequest; device?: DeviceRequest } = {}): Promise<LoadOutcome> {
+    const model = this.models.get(modelId);
+    const device = options.device ?? 'auto';
+    const request = options.precision ?? this.#precision;
+    const started = performance.now();
+    // Asked for explicitly: an earlier allocation failure is tried again (memory may have been freed).
+    for (const key of [...this.#outOfMemory.keys()]) if (key.startsWith(`${model.id}\0`)) this.#outOfMemory.delete(key);
+    const unloaded: string[] = [];
+    const { decoder, opened } = await this.#acquireFor(model, device, request, {
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      unloaded,
+    });
+    try {
+      const session = decoder.session as DecoderSession;
+      const reasons = [session.device.fallbackReason ?? decoder.fallbackReason, decoder.precisionFallbackReason].filter((r): r is string => r !== undefined);
+      return {
+        modelId: model.id,
+        device: session.device.used,
+        precision: decoder.precision,
+        ...(reasons.length > 0 ? { fallbackReason: reasons.join('; ') } : {}),
+        residentBytes: opened ? (decoder.residentBytes ?? null) : null,
+        loadMs: performance.now() - started,
+        alreadyLoaded: !opened,
+        unloaded,
+      };
+    } finally {
+      await this.#releaseUse(decoder);
+    }
+  }
+
+  /** The decoders held, with the resident memory each took when it opened. */
+  loadedDetails(): LoadedDecoderInfo[] {
+    return this.#decoders
+      .filter((d) => d.session && !d.unloaded)
+      .map((d) => ({ modelId: d.modelId, device: (d.session as DecoderSession).device.used, precision: d.precision, residentBytes: d.residentBytes ?? null }));
+  }
+
   /** Decoders currently loaded, with the device and precision each runs in. */
   loaded(): { modelId: string; device: DeviceName; precision: Precision }[] {
     const seen = new Set<string>();
@@ -380,6 +456,8 @@ export class Engine {
   /** Releases every decoder and the tokenizer of `modelId` (decoders in use are released when their request ends). */
   async unload(modelId: string): Promise<void> {
     this.#tokenizers.delete(modelId);
+    // Memory was freed: what ran out of it before may fit now.
+    this.#outOfMemory.clear();
     const leaving = this.#decoders.filter((d) => d.modelId === modelId);
     this.#decoders = this.#decoders.filter((d) => d.modelId !== modelId);
     await Promise.all([...leaving.map((d) => this.#retire(d)), this.inspector.unload(modelId)]);
@@ -414,8 +492,8 @@ export class Engine {
    * Errors come in the order a one-after-the-other load would give (tokenizer first), and a
    * decoder this request opened is unloaded again when the tokenizer fails.
    */
-  async #load(model: StoredModel, device: DeviceRequest, precision: PrecisionRequest): Promise<{ tokenizer: Gpt2Tokenizer; decoder: LoadedDecoder }> {
-    const [tokenizer, acquired] = await Promise.allSettled([this.#tokenizer(model), this.#acquireFor(model, device, precision)]);
+  async #load(model: StoredModel, device: DeviceRequest, precision: PrecisionRequest, hooks: AcquireHooks = {}): Promise<{ tokenizer: Gpt2Tokenizer; decoder: LoadedDecoder }> {
+    const [tokenizer, acquired] = await Promise.allSettled([this.#tokenizer(model), this.#acquireFor(model, device, precision, hooks)]);
     if (tokenizer.status === 'rejected') {
       if (acquired.status === 'fulfilled') await this.#abandon(acquired.value.decoder, acquired.value.opened);
       throw tokenizer.reason;
@@ -445,16 +523,105 @@ export class Engine {
    * the GPU failed to open the graph (the session fell back to the CPU), the CPU's default
    * precision is opened instead, so a fallback does not leave fp16 running on the CPU.
    */
-  async #acquireFor(model: StoredModel, device: DeviceRequest, request: PrecisionRequest): Promise<{ decoder: LoadedDecoder; opened: boolean }> {
+  async #acquireFor(model: StoredModel, device: DeviceRequest, request: PrecisionRequest, hooks: AcquireHooks = {}): Promise<{ decoder: LoadedDecoder; opened: boolean }> {
     const precision = await this.#resolvePrecision(model, device, request);
-    const acquired = await this.#acquire(model, device, precision);
+    const acquired = await this.#acquireWithinMemory(model, device, precision, hooks);
     const used = acquired.decoder.session?.device.used;
     if (request !== 'auto' || used !== 'cpu' || device === 'cpu') return acquired;
     const cpuPrecision = defaultPrecision('cpu', ['fp32', ...model.variants.map((v) => v.precision)]);
     if (cpuPrecision === precision) return acquired;
     const reason = acquired.decoder.session?.device.fallbackReason;
     await this.#abandon(acquired.decoder, acquired.opened);
-    return this.#acquire(model, 'cpu', cpuPrecision, reason === undefined ? undefined : `${reason}; ${cpuPrecision} weights instead of ${precision} on the cpu`);
+    return this.#acquire(model, 'cpu', cpuPrecision, reason === undefined ? undefined : `${reason}; ${cpuPrecision} weights instead of ${precision} on the cpu`, hooks);
+  }
+
+  /**
+   * #acquire, falling back when the allocation fails: to the next smaller precision the model has,
+   * else from a GPU to the CPU. A (model, precision, device) that ran out of memory once goes
+   * straight to its fallback until memory is freed (an unload) or a load() asks for it again.
+   */
+  async #acquireWithinMemory(model: StoredModel, device: DeviceRequest, precision: Precision, hooks: AcquireHooks): Promise<{ decoder: LoadedDecoder; opened: boolean }> {
+    let target: { precision: Precision; device: DeviceRequest } = { precision, device };
+    const notes: string[] = [];
+    for (;;) {
+      const key = `${model.id}\0${target.precision}\0${target.device}`;
+      const known = this.#outOfMemory.get(key);
+      let failure: string | undefined = known;
+      if (known === undefined) {
+        try {
+          const acquired = await this.#acquire(model, target.device, target.precision, undefined, hooks);
+          if (notes.length > 0) acquired.decoder.precisionFallbackReason = notes.join('; ');
+          return acquired;
+        } catch (error) {
+          if (!allocationFailed(error)) throw error;
+          failure = shortReason(error);
+          this.#outOfMemory.set(key, failure);
+        }
+      }
+      const concrete: DeviceName = target.device === 'auto' ? 'cpu' : target.device;
+      const next = this.#smallerOption(model, target.precision, concrete);
+      if (!next) {
+        throw new EngineError('refused', `${model.id} does not fit in memory: loading ${target.precision} weights on the ${concrete} ran out of memory (${failure ?? 'allocation failed'}), `
+          + 'and there is no smaller variant to fall back to: make an int8 or int4 variant, unload other models, or close other programs');
+      }
+      notes.push(`ran out of memory loading ${target.precision} weights on the ${concrete} (${failure ?? 'allocation failed'}); ${next.precision} on the ${next.device} instead`);
+      target = next;
+    }
+  }
+
+  /** The next thing to try after `precision` on `device` ran out of memory: a smaller variant the model has, else the CPU. */
+  #smallerOption(model: StoredModel, precision: Precision, device: DeviceName): { precision: Precision; device: DeviceName } | undefined {
+    const size = (p: Precision): number => weightBytes(model.config, p);
+    const smaller = (['fp32', ...model.variants.map((v) => v.precision)] as Precision[])
+      .filter((p) => size(p) < size(precision) && !(device === 'cpu' && p === 'fp16'))
+      .sort((a, b) => size(b) - size(a))[0];
+    if (smaller !== undefined) return { precision: smaller, device };
+    if (device !== 'cpu') return { precision, device: 'cpu' };
+    return undefined;
+  }
+
+  /** An allocation failure the fallbacks could not absorb, as a refusal that says what to do; other errors unchanged. */
+  #memoryError(error: unknown, modelId: string): unknown {
+    if (!allocationFailed(error)) return error;
+    return new EngineError('refused', `${modelId} ran out of memory while generating (${shortReason(error)}): use a smaller precision, fewer candidates or a shorter text`, { cause: error });
+  }
+
+  /**
+   * Makes room for a load whose estimate does not fit the free memory: idle decoders of other
+   * models are unloaded, least recently used first, until it fits or none is idle.
+   */
+  async #makeRoom(model: StoredModel, precision: Precision, unloaded?: string[]): Promise<void> {
+    const needed = estimateMemory(model.config, precision, { batch: 1, sequenceLength: model.config.nPositions } satisfies MemoryWorkload).totalBytes;
+    let available = this.#availableMemory().availableBytes;
+    const idle = this.#decoders.filter((d) => d.modelId !== model.id && d.users === 0 && d.session && !d.unloaded).sort((a, b) => a.lastUsedAt - b.lastUsedAt);
+    for (const decoder of idle) {
+      if (needed <= available) return;
+      this.#decoders = this.#decoders.filter((d) => d !== decoder);
+      await this.#retire(decoder);
+      unloaded?.push(`${decoder.modelId} (${decoder.precision})`);
+      available = this.#availableMemory().availableBytes;
+    }
+  }
+
+  /**
+   * Opens a decoder: room made, its files read with progress (so a cold GPT-2 Large shows bytes,
+   * not "Starting…" for a minute), then the session created; the resident growth is recorded.
+   */
+  async #open(model: StoredModel, paths: DecoderPaths, device: DeviceRequest, precision: Precision, hooks: AcquireHooks, into: { residentBytes?: number }): Promise<DecoderSession> {
+    await this.#makeRoom(model, precision, hooks.unloaded);
+    const files = graphFolderFiles(paths.decoderPath);
+    if (precision === 'fp32') {
+      // The fp32 graphs keep their weights in the checkpoint's safetensors (external data by offset).
+      for (const f of graphFolderFiles(join(model.dir, 'config.json'))) if (f.path.endsWith('.safetensors')) files.push(f);
+    }
+    await warmFiles(files, (p) => hooks.onProgress?.({ phase: 'reading', ...p }), hooks.signal);
+    const total = files.reduce((sum, f) => sum + f.bytes, 0);
+    hooks.onProgress?.({ phase: 'session', bytesDone: total, bytesTotal: total });
+    const before = process.memoryUsage.rss();
+    const session = await this.#openDecoder(paths, model.config, device);
+    into.residentBytes = Math.max(0, process.memoryUsage.rss() - before);
+    hooks.onProgress?.({ phase: 'ready', bytesDone: total, bytesTotal: total });
+    return session;
   }
 
   /** Graph paths of `precision` (fp32: the imported graphs). */
@@ -469,7 +636,7 @@ export class Engine {
    * The decoder for (model, device, precision), opened on first use (`opened`: by this call); the
    * caller must #releaseUse it.
    */
-  async #acquire(model: StoredModel, device: DeviceRequest, precision: Precision, fallbackReason?: string): Promise<{ decoder: LoadedDecoder; opened: boolean }> {
+  async #acquire(model: StoredModel, device: DeviceRequest, precision: Precision, fallbackReason?: string, hooks: AcquireHooks = {}): Promise<{ decoder: LoadedDecoder; opened: boolean }> {
     this.#checkOpen();
     const { stamp, ...paths } = this.#paths(model, precision);
     const stale = this.#decoders.filter((d) => d.modelId === model.id && d.precision === precision && d.importedAt !== stamp);
@@ -480,6 +647,8 @@ export class Engine {
     let entry = this.#find(model.id, device, precision);
     const opened = !entry;
     if (!entry) {
+      const measured: { residentBytes?: number } = {};
+      const ready = this.#open(model, paths, device, precision, hooks, measured);
       const created: LoadedDecoder = {
         modelId: model.id,
         requested: device,
@@ -487,14 +656,16 @@ export class Engine {
         ...(fallbackReason !== undefined ? { fallbackReason } : {}),
         importedAt: stamp,
         lastUsedAt: performance.now(),
-        ready: this.#openDecoder(paths, model.config, device),
+        ready,
         users: 0,
         unloaded: false,
       };
+      void ready.then(() => (created.residentBytes = measured.residentBytes), () => {});
       this.#decoders.push(created);
       entry = created;
     }
     entry.users++;
+    entry.lastUsedAt = performance.now();
     try {
       entry.session = await entry.ready;
     } catch (error) {
@@ -539,4 +710,9 @@ export class Engine {
   #checkOpen(): void {
     if (this.#disposed) throw new EngineError('internal', 'the engine has been disposed');
   }
+}
+
+/** An allocation failure from the runtime; the engine's own refusals (which may say "out of memory") are not. */
+function allocationFailed(error: unknown): boolean {
+  return !(error instanceof EngineError && error.kind !== 'internal') && isOutOfMemory(error);
 }

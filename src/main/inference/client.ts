@@ -14,7 +14,6 @@ import {
   PROTOCOL_VERSION,
   parseReplyMessage,
   parseResult,
-  type GenerationProgress,
   type InferenceArgs,
   type InferenceOp,
   type InferenceResult,

@@ -141,7 +141,14 @@ export class AppState implements Reporter {
       },
       onGenerationDone,
     });
-    this.models = new ModelsState({ api, reporter, onModelsChanged: () => Promise.all([this.refreshModels(), this.refreshStatus()]).then(() => {}) });
+    this.models = new ModelsState({
+      api,
+      reporter,
+      onModelsChanged: () => Promise.all([this.refreshModels(), this.refreshStatus()]).then(() => {}),
+      nativeFileDialogs: () => this.#info?.nativeFileDialogs ?? false,
+      modelDefaults: () => this.#settings.modelDefaults,
+      onSaveModelDefaults: (modelDefaults) => this.updateSettings({ modelDefaults }),
+    });
     this.inspect = new InspectState({ api, documentText: () => documents.text });
     this.compare = new CompareState({ generations: this.generations, reporter, models, onGenerationDone });
   }
@@ -300,6 +307,10 @@ export class AppState implements Reporter {
   #onServerEvent(event: ServerEvent): void {
     if (event.channel === 'generation') {
       this.generations.dispatch(event.event);
+      return;
+    }
+    if (event.channel === 'task') {
+      this.models.onTask(event.task);
       return;
     }
     const previous = this.#engine?.state;

@@ -300,6 +300,8 @@ export class AppState implements Reporter {
     // Back after an outage: the engine may have restarted meanwhile, and history may have grown.
     if (state === 'connected' && was === 'reconnecting') {
       void this.refreshStatus();
+      // Task events sent during the outage were missed: the task list is read again.
+      void this.models.refresh();
       this.#historyRevision += 1;
     }
   }

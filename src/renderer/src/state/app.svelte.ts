@@ -116,6 +116,7 @@ export class AppState implements Reporter {
       models,
       defaultModelId: () => this.#settings.defaultModelId,
       onChooseModel: (id) => void this.updateSettings({ defaultModelId: id }),
+      modelDefaults: (id) => this.#settings.modelDefaults[id] ?? {},
     });
     this.write = new WriteSession({
       api,

@@ -127,7 +127,7 @@ export class ModelsState {
     this.#tasks = [task, ...this.#tasks.filter((t) => t.taskId !== task.taskId)];
     if (task.status === 'running' || previous?.status === task.status) return;
     if (task.status === 'done') {
-      if (task.message) this.#deps.reporter.notify('info', capitalise(task.message), `task-${task.taskId}`);
+      if (task.message) this.#deps.reporter.notify('info', `${task.title}: ${task.message}`, `task-${task.taskId}`);
       void this.#afterChange();
     } else if (task.status === 'error') {
       this.#deps.reporter.notify('error', `${task.title} failed: ${task.error ?? 'unknown error'}`, `task-${task.taskId}`);
@@ -297,8 +297,4 @@ export function suggestId(path: string): string {
 function idProblem(id: string): string | null {
   const result = ModelId.safeParse(id);
   return result.success ? null : `Model id: ${result.error.issues[0]?.message ?? 'invalid'}`;
-}
-
-function capitalise(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
 }

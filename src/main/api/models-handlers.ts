@@ -101,6 +101,8 @@ interface RunningTask {
   controller: AbortController;
   finished: Promise<void>;
   lastEmit: number;
+  /** A held-back progress event's timer. */
+  pending?: ReturnType<typeof setTimeout>;
 }
 
 /** Builds the Models area. */
@@ -119,9 +121,18 @@ export function createModelsArea(deps: ModelsAreaDeps): ModelsArea {
   };
 
   const publish = (task: RunningTask, force: boolean): void => {
-    const now = Date.now();
-    if (!force && now - task.lastEmit < 1000 / PROGRESS_EVENTS_PER_SECOND) return;
-    task.lastEmit = now;
+    const wait = task.lastEmit + 1000 / PROGRESS_EVENTS_PER_SECOND - Date.now();
+    if (!force && wait > 0) {
+      // Held back, not dropped: the latest state goes out when the window ends.
+      task.pending ??= setTimeout(() => {
+        task.pending = undefined;
+        if (task.state.status === 'running') publish(task, true);
+      }, wait);
+      return;
+    }
+    if (task.pending) clearTimeout(task.pending);
+    task.pending = undefined;
+    task.lastEmit = Date.now();
     emit({ channel: 'task', task: structuredClone(task.state) });
   };
 

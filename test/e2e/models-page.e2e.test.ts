@@ -45,7 +45,7 @@ describe.skipIf(skipReason !== null)('the Models page takes a fresh install to w
     if (root) rmSync(root, { recursive: true, force: true });
   });
 
-  async function installedCard(page: Page, id: string) {
+  function installedCard(page: Pick<Page, 'getByRole'>, id: string) {
     return page.getByRole('region', { name: 'Installed' }).getByRole('listitem', { name: id, exact: true });
   }
 
@@ -69,9 +69,10 @@ describe.skipIf(skipReason !== null)('the Models page takes a fresh install to w
     await bar.waitFor({ timeout: 30_000 });
     await page.screenshot({ path: join(repoRoot, 'docs', 'screenshots', 'models-download.png') });
 
-    const card = await installedCard(modelsPage, 'gpt2');
+    const card = installedCard(modelsPage, 'gpt2');
     await card.waitFor({ timeout: 120_000 });
-    expect(hub.requests.filter((r) => r.server !== 'api' && r.range !== undefined).length).toBeGreaterThan(0);
+    // The cut transfers were resumed from where they stopped.
+    expect(hub.requests.filter((r) => r.range !== undefined).length).toBeGreaterThan(0);
 
     // Convert to int8: progress, then the row with its measured KL and agreement.
     await card.getByRole('button', { name: 'Convert gpt2 to int8' }).click();

@@ -112,8 +112,10 @@ export function createModelsArea(deps: ModelsAreaDeps): ModelsArea {
   const env = deps.env ?? process.env;
   const memoryNow = deps.availableMemory ?? (() => availableMemory());
   const tasks = new Map<string, RunningTask>();
-  const speedsPath = join(store.home, 'measured-speeds.json');
-  let speeds = readSpeeds(speedsPath, log);
+  // Read on first use: the service is built before anything asks for the Models page.
+  let speeds: MeasuredSpeed[] | undefined;
+  const speedsPath = (): string => join(store.home, 'measured-speeds.json');
+  const measuredSpeeds = (): MeasuredSpeed[] => (speeds ??= readSpeeds(speedsPath(), log));
 
   const memoryView = (): MemoryAvailability => {
     const { availableBytes, totalBytes, source } = memoryNow();
@@ -228,7 +230,7 @@ export function createModelsArea(deps: ModelsAreaDeps): ModelsArea {
         // A dead engine holds nothing; the page still shows the models.
         log(`api: models.overview: ${errorMessage(error)}`);
       }
-      return { models: store.list().map((m) => details(m, speeds)), loaded, memory: memoryView() };
+      return { models: store.list().map((m) => details(m, measuredSpeeds())), loaded, memory: memoryView() };
     },
 
     'models.estimate': ({ id, precision, batch, sequenceLength }) => {
@@ -293,7 +295,7 @@ export function createModelsArea(deps: ModelsAreaDeps): ModelsArea {
       // The variant's files may be open in a loaded decoder.
       await inference.unload(id);
       store.removeVariant(id, precision);
-      return details(store.get(id), speeds);
+      return details(store.get(id), measuredSpeeds());
     },
 
     'models.pickFolder': async () => {
@@ -310,8 +312,8 @@ export function createModelsArea(deps: ModelsAreaDeps): ModelsArea {
       const tokens = result.sequences.reduce((sum, s) => sum + s.tokenIds.length, 0);
       const rate = result.timings.tokensPerSecond;
       if (tokens === 0 || !Number.isFinite(rate) || rate <= 0) return;
-      speeds = addSpeed(speeds, { modelId: result.modelId, precision: result.precision, device: result.device, tokensPerSecond: rate });
-      writeSpeeds(speedsPath, speeds, log);
+      speeds = addSpeed(measuredSpeeds(), { modelId: result.modelId, precision: result.precision, device: result.device, tokensPerSecond: rate });
+      writeSpeeds(speedsPath(), speeds, log);
     },
     async close() {
       const running = [...tasks.values()].filter((t) => t.state.status === 'running');

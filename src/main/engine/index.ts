@@ -254,7 +254,8 @@ export class Engine {
     model: StoredModel, req: EngineGenerateRequest, device: DeviceRequest, precision: PrecisionRequest, note: string | undefined, onOutput: () => void,
   ): Promise<EngineGenerateResult> {
     const loadStart = performance.now();
-    const { tokenizer, decoder } = await this.#load(model, device, precision, { ...(req.onLoadProgress ? { onProgress: req.onLoadProgress } : {}), ...(req.signal ? { signal: req.signal } : {}) });
+    // The generation's signal is not the load's: a cancelled generation still returns its (empty) sequences.
+    const { tokenizer, decoder } = await this.#load(model, device, precision, req.onLoadProgress ? { onProgress: req.onLoadProgress } : {});
     const loadMs = performance.now() - loadStart;
     this.#lastTried.set(model.id, { precision: decoder.precision, device: decoder.session?.device.used ?? 'cpu' });
     try {

@@ -3,9 +3,15 @@
  * tokenization and raw logits. Plain Node (CLI, serve, the app's inference
  * process); never imports electron.
  */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { DeviceStatus, GenerationOutcome, GenerationParams, TokenizeResult } from '../../shared/api';
-import { runGeneration, type GenerationStartInfo } from './generate/generate';
+import type { DecodeOutcome, GeneratedSequence, GenerationJob, GenerationStartInfo } from './generate/generate';
+import { MAX_TOP_LOGPROBS } from './generate/logprobs';
 import { randomSeed } from './generate/rng';
+import { DecodeScheduler, type BatchLimits, type SchedulerStatus } from './generate/scheduler';
+import { runSpeculative } from './generate/speculative';
+import { fp32GraphPaths, ROWS_FILE } from './onnx';
 import { bertTokenizerDir, importBertTokenizer, loadBertTokenizer, type BertWordPiece, type WordPieceResult } from './inspect/bert-tokenizer';
 import { Inspector } from './inspect/inspector';
 import type { openInspectSession } from './runtime/threaded-inspect-session';
@@ -13,7 +19,6 @@ import { ModelStore, type StoredModel } from './models/store';
 import { defaultPrecision, type Precision, type PrecisionRequest } from './precision';
 import type { DecoderPaths, DecoderSession, openDecoder, probeDevices } from './runtime';
 import { loadTokenizer, type Gpt2Tokenizer } from './tokenizer';
-import { join } from 'node:path';
 import { EngineError, type DeviceName, type DeviceRequest } from './types';
 import { weightBytes } from './models/footprint';
 import { availableMemory, estimateMemory, type AvailableMemory, type MemoryWorkload } from './runtime/memory-estimate';
@@ -38,7 +43,13 @@ export type { AvailableMemory, MemoryEstimate, MemoryVerdict, MemoryWorkload } f
 export { availableMemory, checkMemory, estimateMemory } from './runtime/memory-estimate';
 export { isOutOfMemory } from './runtime/out-of-memory';
 export { formatBytes } from './models/disk';
-export type { GenerationStartInfo } from './generate/generate';
+export type { GeneratedSequence, GenerationStartInfo } from './generate/generate';
+export type { TokenLogprob } from './generate/logprobs';
+export { MAX_TOP_LOGPROBS } from './generate/logprobs';
+export type { BatchLimits, SchedulerStatus } from './generate/scheduler';
+export { DEFAULT_BATCH_LIMITS } from './generate/scheduler';
+export type { SpeculativeStats } from './generate/speculative';
+export { MAX_DRAFT_TOKENS } from './generate/speculative';
 export { Inspector, NEXT_TOKEN_TOP, MAX_TOP, DEFAULT_MAX_INSPECT_BYTES, DEFAULT_INSPECT_IDLE_MS } from './inspect/inspector';
 export type { InspectRequest, InspectResult, PositionPrediction, TopToken } from './inspect/inspector';
 export type { AttentionLayerPayload, AttentionOverviewPayload, LensLayerPayload } from './inspect/inspection';
@@ -53,6 +64,9 @@ export { isCudaProviderInstalled } from './runtime/cuda';
 export { defaultPrecision, isPrecision, isVariantPrecision, PRECISIONS, VARIANT_PRECISIONS } from './precision';
 export type { Precision, PrecisionRequest, VariantPrecision } from './precision';
 
+/** Draft tokens per round when a request names a draft model but not how many. */
+export const DEFAULT_DRAFT_TOKENS = 4;
+
 /** One generation request (params already validated by the shared GenerationParams schema). */
 export interface EngineGenerateRequest {
   modelId: string;
@@ -62,6 +76,21 @@ export interface EngineGenerateRequest {
   params: GenerationParams;
   /** Weight precision; default the engine's `precision` option. */
   precision?: PrecisionRequest;
+  /**
+   * 0 (default) to MAX_TOP_LOGPROBS (20): keep this many most likely alternatives, with their
+   * log-probabilities, for every generated token (OpenAI's `logprobs`). Each sequence always keeps
+   * its own tokens' log-probabilities.
+   */
+  topLogprobs?: number;
+  /**
+   * Speculative decoding: `draftModelId` in `draftPrecision` (default: the request's precision)
+   * proposes `draftTokens` (default 4) tokens at a time, and this model verifies them in one pass.
+   * The draft is a stored model with the same vocabulary (gpt2 for gpt2-large), or this model in a
+   * smaller precision (its int4 variant: a self-draft). Greedy output is that of plain greedy
+   * decoding; sampled output follows the same distribution (not the same tokens for a seed). Such
+   * a request runs on its own rows instead of sharing decode steps.
+   */
+  speculative?: { draftModelId: string; draftPrecision?: PrecisionRequest; draftTokens?: number };
   /** Aborting ends every running sequence within one decoder step ('cancelled', partial text kept). */
   signal?: AbortSignal;
   onStart?(info: GenerationStartInfo): void;
@@ -117,8 +146,11 @@ interface AcquireHooks {
   readonly unloaded?: string[];
 }
 
-/** What a generation returns: the API's GenerationOutcome (the service names it and saves it to history), with the precision that ran. */
-export type EngineGenerateResult = GenerationOutcome;
+/**
+ * What a generation returns: the API's GenerationOutcome (the service names it and saves it to
+ * history), whose sequences always carry their token log-probabilities.
+ */
+export type EngineGenerateResult = Omit<GenerationOutcome, 'sequences'> & { sequences: GeneratedSequence[] };
 
 /** Raw next-token scores of a prompt. */
 export interface EngineLogits {
@@ -140,6 +172,8 @@ export interface EngineOptions {
    * among the variants the model has.
    */
   precision?: PrecisionRequest;
+  /** What may decode together on one loaded model (DEFAULT_BATCH_LIMITS where not given). */
+  batchLimits?: Partial<BatchLimits>;
   openDecoder?: typeof openDecoder;
   loadTokenizer?: typeof loadTokenizer;
   probeDevices?: typeof probeDevices;
@@ -169,6 +203,8 @@ interface LoadedDecoder {
   readonly importedAt: string;
   readonly ready: Promise<DecoderSession>;
   session?: DecoderSession;
+  /** Shares decode steps among this decoder's generation requests. */
+  scheduler?: DecodeScheduler;
   users: number;
   unloaded: boolean;
 }
@@ -178,7 +214,11 @@ interface LoadedTokenizer {
   readonly ready: Promise<Gpt2Tokenizer>;
 }
 
-/** Runs stored GPT-2 models; one decoder per (model, device) and one tokenizer per model stay loaded until unload(). */
+/**
+ * Runs stored GPT-2 models; one decoder per (model, device, precision) and one tokenizer per
+ * model stay loaded until unload(). Concurrent generate() calls on the same decoder share decode
+ * steps (continuous batching) within the batch limits; each one's output is the same as alone.
+ */
 export class Engine {
   /** The model store under <home>/models. */
   readonly models: ModelStore;
@@ -189,6 +229,7 @@ export class Engine {
   readonly #probeDevices: typeof probeDevices;
   readonly #precision: PrecisionRequest;
   readonly #availableMemory: () => AvailableMemory;
+  readonly #batchLimits: Partial<BatchLimits>;
   #decoders: LoadedDecoder[] = [];
   /**
    * (model, precision, device) whose load ran out of memory, with the reason: the next request for it
@@ -223,6 +264,7 @@ export class Engine {
     });
     this.#precision = opts.precision ?? 'auto';
     this.#availableMemory = opts.availableMemory ?? (() => availableMemory());
+    this.#batchLimits = opts.batchLimits ?? {};
   }
 
   /** Generates `params.numReturnSequences` continuations of memory + prompt, streaming text through onDelta. */
@@ -254,27 +296,54 @@ export class Engine {
     model: StoredModel, req: EngineGenerateRequest, device: DeviceRequest, precision: PrecisionRequest, note: string | undefined, onOutput: () => void,
   ): Promise<EngineGenerateResult> {
     const loadStart = performance.now();
+    const topLogprobs = req.topLogprobs ?? 0;
+    if (!Number.isInteger(topLogprobs) || topLogprobs < 0 || topLogprobs > MAX_TOP_LOGPROBS) {
+      throw new EngineError('bad_input', `top logprobs must be an integer from 0 to ${MAX_TOP_LOGPROBS}, got ${topLogprobs}`);
+    }
+    const draftModel = req.speculative ? this.models.get(req.speculative.draftModelId) : null;
     // The generation's signal is not the load's: a cancelled generation still returns its (empty) sequences.
     const { tokenizer, decoder } = await this.#load(model, device, precision, req.onLoadProgress ? { onProgress: req.onLoadProgress } : {});
+    let draft: LoadedDecoder | null = null;
+    try {
+      if (draftModel) {
+        const loaded = await this.#load(draftModel, device, req.speculative?.draftPrecision ?? precision);
+        draft = loaded.decoder;
+        checkSameVocabulary(model, tokenizer, draftModel, loaded.tokenizer);
+      }
+    } catch (error) {
+      if (draft) await this.#releaseUse(draft);
+      await this.#releaseUse(decoder);
+      throw error;
+    }
     const loadMs = performance.now() - loadStart;
     this.#lastTried.set(model.id, { precision: decoder.precision, device: decoder.session?.device.used ?? 'cpu' });
     try {
       const session = decoder.session as DecoderSession;
       const seed = req.params.seed ?? randomSeed();
-      const outcome = await runGeneration({
-        session,
+      const job: GenerationJob = {
         tokenizer,
         prompt: req.prompt,
         memory: req.memory ?? '',
         params: req.params,
         seed,
+        topLogprobs,
         signal: req.signal,
         onStart: (info) => req.onStart?.({ ...info, precision: decoder.precision }),
         onDelta: (sequence, text) => {
           onOutput();
           req.onDelta?.(sequence, text);
         },
-      });
+      };
+      let speculative: EngineGenerateResult['speculative'];
+      let outcome: DecodeOutcome;
+      if (draft && draftModel) {
+        const draftTokens = req.speculative?.draftTokens ?? DEFAULT_DRAFT_TOKENS;
+        const result = await runSpeculative(session, job, { draft: draft.session as DecoderSession, draftTokens });
+        speculative = { ...result.speculative, draftModelId: draftModel.id, draftPrecision: draft.precision };
+        outcome = result;
+      } else {
+        outcome = await this.#scheduler(decoder).submit(job);
+      }
       const reasons = [note, session.device.fallbackReason ?? decoder.fallbackReason, decoder.precisionFallbackReason].filter((r): r is string => r !== undefined);
       const fallbackReason = reasons.length > 0 ? reasons.join('; ') : undefined;
       return {
@@ -292,8 +361,10 @@ export class Engine {
           decodeMs: outcome.decodeMs,
           tokensPerSecond: outcome.tokensPerSecond,
         },
+        ...(speculative ? { speculative } : {}),
       };
     } finally {
+      if (draft) await this.#releaseUse(draft);
       await this.#releaseUse(decoder);
     }
   }
@@ -358,16 +429,13 @@ export class Engine {
         const rows = tokenIds.map((_, i) => flat.slice(i * vocab, (i + 1) * vocab));
         return { tokenIds, logitsLast: rows[rows.length - 1] as Float32Array, logits: rows, precision: decoder.precision };
       }
-      const out = await session.step({
-        batch: 1,
-        inputIds: tokenIds,
-        seqLen: tokenIds.length,
-        attentionMask: tokenIds.map(() => 1),
-        positionIds: tokenIds.map((_, i) => i),
-        past: null,
-      });
-      out.present.dispose();
-      return { tokenIds, logitsLast: out.logits.slice(0, vocab), precision: decoder.precision };
+      const batch = session.createBatch();
+      try {
+        const { out } = await batch.prefill(tokenIds, 1);
+        return { tokenIds, logitsLast: out.logits.slice(0, vocab), precision: decoder.precision };
+      } finally {
+        batch.dispose();
+      }
     } finally {
       await this.#releaseUse(decoder);
     }
@@ -447,6 +515,13 @@ export class Engine {
    */
   async resolvePrecision(modelId: string, device: DeviceRequest, request: PrecisionRequest = this.#precision): Promise<Precision> {
     return this.#resolvePrecision(this.models.get(modelId), device, request);
+  }
+
+  /** What each loaded decoder's scheduler is running and holding (for admission and diagnostics). */
+  batchStatus(): { modelId: string; device: DeviceName; precision: Precision; status: SchedulerStatus }[] {
+    return this.#decoders.flatMap((d) => (d.session && d.scheduler && !d.unloaded
+      ? [{ modelId: d.modelId, device: d.session.device.used, precision: d.precision, status: d.scheduler.status }]
+      : []));
   }
 
   /** Which devices work on this machine (a real probe session per device, cached per process). */
@@ -610,7 +685,8 @@ export class Engine {
    */
   async #open(model: StoredModel, paths: DecoderPaths, device: DeviceRequest, precision: Precision, hooks: AcquireHooks, into: { residentBytes?: number }): Promise<DecoderSession> {
     await this.#makeRoom(model, precision, hooks.unloaded);
-    const files = graphFolderFiles(paths.decoderPath);
+    const graphs = await withRowsGraph(model, precision, paths);
+    const files = graphFolderFiles(graphs.decoderPath);
     if (precision === 'fp32') {
       // The fp32 graphs keep their weights in the checkpoint's safetensors (external data by offset).
       for (const f of graphFolderFiles(join(model.dir, 'config.json'))) if (f.path.endsWith('.safetensors')) files.push(f);
@@ -619,7 +695,7 @@ export class Engine {
     const total = files.reduce((sum, f) => sum + f.bytes, 0);
     hooks.onProgress?.({ phase: 'session', bytesDone: total, bytesTotal: total });
     const before = process.memoryUsage.rss();
-    const session = await this.#openDecoder(paths, model.config, device);
+    const session = await this.#openDecoder(graphs, model.config, device);
     into.residentBytes = Math.max(0, process.memoryUsage.rss() - before);
     hooks.onProgress?.({ phase: 'ready', bytesDone: total, bytesTotal: total });
     return session;
@@ -627,10 +703,11 @@ export class Engine {
 
   /** Graph paths of `precision` (fp32: the imported graphs). */
   #paths(model: StoredModel, precision: Precision): DecoderPaths & { stamp: string } {
-    if (precision === 'fp32') return { decoderPath: model.decoderPath, fullLogitsPath: model.fullLogitsPath, stamp: model.importedAt };
+    if (precision === 'fp32') return { ...fp32Paths(model), stamp: model.importedAt };
     const variant = model.variants.find((v) => v.precision === precision);
     if (!variant) throw new EngineError('not_found', `model ${JSON.stringify(model.id)} has no ${precision} variant`);
-    return { decoderPath: variant.decoderPath, fullLogitsPath: variant.fullLogitsPath, stamp: `${model.importedAt}/${variant.createdAt}` };
+    const rowsPath = join(dirname(variant.decoderPath), ROWS_FILE);
+    return { decoderPath: variant.decoderPath, fullLogitsPath: variant.fullLogitsPath, rowsPath, stamp: `${model.importedAt}/${variant.createdAt}` };
   }
 
   /**
@@ -685,9 +762,18 @@ export class Engine {
     return mine.find((d) => d.session?.device.used === device && d.session.device.fallbackReason === undefined);
   }
 
+  /** The decoder's scheduler, created on first use. */
+  #scheduler(entry: LoadedDecoder): DecodeScheduler {
+    entry.scheduler ??= new DecodeScheduler(entry.session as DecoderSession, this.#batchLimits);
+    return entry.scheduler;
+  }
+
   async #releaseUse(entry: LoadedDecoder): Promise<void> {
     entry.users--;
-    if (entry.unloaded && entry.users === 0) await entry.session?.release();
+    if (entry.unloaded && entry.users === 0) {
+      entry.scheduler?.close();
+      await entry.session?.release();
+    }
   }
 
   /** Gives up a decoder a failed request acquired; one it opened is unloaded (released once no other request uses it). */
@@ -705,7 +791,10 @@ export class Engine {
     if (entry.users > 0) return;
     const session = await entry.ready.catch(() => undefined);
     // A request may have started while the session was still opening.
-    if (entry.users === 0) await session?.release();
+    if (entry.users === 0) {
+      entry.scheduler?.close();
+      await session?.release();
+    }
   }
 
   #checkOpen(): void {
@@ -716,4 +805,39 @@ export class Engine {
 /** An allocation failure from the runtime; the engine's own refusals (which may say "out of memory") are not. */
 function allocationFailed(error: unknown): boolean {
   return !(error instanceof EngineError && error.kind !== 'internal') && isOutOfMemory(error);
+}
+
+/** The fp32 graphs of a stored model (model_rows.onnx beside model.onnx). */
+function fp32Paths(model: StoredModel): DecoderPaths {
+  return { decoderPath: model.decoderPath, fullLogitsPath: model.fullLogitsPath, rowsPath: join(dirname(model.decoderPath), ROWS_FILE) };
+}
+
+/**
+ * `paths` once its rows graph exists. An fp32 model imported before that graph existed gets it
+ * now, built beside its other graphs from the weights already there; a precision variant made
+ * before then is refused with the command that makes it again.
+ */
+async function withRowsGraph(model: StoredModel, precision: Precision, paths: DecoderPaths): Promise<DecoderPaths> {
+  if (existsSync(paths.rowsPath)) return paths;
+  if (precision === 'fp32') return fp32GraphPaths(model.dir, paths);
+  throw new EngineError('not_found', `the ${precision} variant of ${JSON.stringify(model.id)} was made before this version's decoder graph; make it again with \`inkwell models convert ${model.id} --precision ${precision}\``);
+}
+
+/** The fp32 graphs of a stored model, its rows graph built first if the model predates it (benches, tests). */
+export async function decoderPaths(model: StoredModel): Promise<DecoderPaths> {
+  return withRowsGraph(model, 'fp32', fp32Paths(model));
+}
+
+/** Refuses a draft whose tokens are not the target's (same ids for the same bytes). */
+function checkSameVocabulary(model: StoredModel, tokenizer: Gpt2Tokenizer, draftModel: StoredModel, draftTokenizer: Gpt2Tokenizer): void {
+  if (draftTokenizer === tokenizer) return;
+  const differ = (why: string): EngineError =>
+    new EngineError('bad_input', `${draftModel.id} cannot draft for ${model.id}: ${why}; a draft model must use the same vocabulary`);
+  if (draftTokenizer.vocabSize !== tokenizer.vocabSize) throw differ(`its vocabulary has ${draftTokenizer.vocabSize} tokens, not ${tokenizer.vocabSize}`);
+  if (draftTokenizer.eosTokenId !== tokenizer.eosTokenId) throw differ(`its end-of-text token is ${draftTokenizer.eosTokenId}, not ${tokenizer.eosTokenId}`);
+  for (let id = 0; id < tokenizer.vocabSize; id++) {
+    const a = tokenizer.tokenBytes(id);
+    const b = draftTokenizer.tokenBytes(id);
+    if (a.length !== b.length || a.some((byte, i) => byte !== b[i])) throw differ(`token ${id} differs`);
+  }
 }

@@ -115,14 +115,17 @@ async function start(): Promise<void> {
   const { database: history, notice } = openHistory();
   const inference = new InferenceClient({ spawn: createElectronSpawner({ entry: paths.inference, home }), log });
   const files = createFileDialogs(() => mainWindow);
+  const modelStore = new ModelStore(home);
   const service = createApiService({
     history,
     inference,
-    models: new ModelStore(home),
+    models: modelStore,
+    modelStore,
     // The renderer shows start-up notices (e.g. a damaged database set aside) in its notices area.
     appInfo: { version: app.getVersion(), dataDir: home, transport: 'electron', nativeFileDialogs: true, notices: notice ? [notice] : [] },
     openFile: files.openFile,
     saveFile: files.saveFile,
+    pickFolder: files.pickFolder,
     log,
   });
   const disposeIpc = registerElectronIpc({ service, policy, log });

@@ -83,10 +83,12 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     spawn: createNodeSpawner({ home, ...(options.inferenceEntry ? { entry: options.inferenceEntry } : {}) }),
     log: diagnostics,
   });
+  const modelStore = new ModelStore(home);
   const service = createApiService({
     history,
     inference,
-    models: new ModelStore(home),
+    models: modelStore,
+    modelStore,
     appInfo: { version, dataDir: home, transport: 'http', nativeFileDialogs: false, notices: notice ? [notice] : [] },
     log: diagnostics,
   });

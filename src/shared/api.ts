@@ -9,6 +9,10 @@
  * Pure TypeScript + zod: no Electron, Node or DOM imports (enforced by lint).
  */
 import { z } from 'zod';
+import { DeviceName, DeviceRequest, Precision, PrecisionRequest, VariantPrecision } from './devices';
+import { CatalogView, HfCacheView, LoadEstimate, ModelDefaultParams, ModelDetails, ModelsOverview, TaskRequest, TaskState } from './models';
+
+export { DeviceName, DeviceRequest, Precision, PrecisionRequest, VariantPrecision } from './devices';
 
 // ---------------------------------------------------------------- limits
 
@@ -50,18 +54,9 @@ const Seed = z.int().min(0).max(0xffff_ffff);
 
 // ---------------------------------------------------------------- domain types
 
-/** Execution providers Inkwell can run on. */
-export const DeviceName = z.enum(['cpu', 'webgpu', 'cuda']);
-export type DeviceName = z.infer<typeof DeviceName>;
-/** A device request: a concrete device or automatic choice (CUDA → WebGPU → CPU). */
-export const DeviceRequest = z.enum(['auto', ...DeviceName.options]);
-export type DeviceRequest = z.infer<typeof DeviceRequest>;
 /** Why a sequence stopped. */
 export const FinishReason = z.enum(['stop', 'length', 'cancelled']);
 export type FinishReason = z.infer<typeof FinishReason>;
-/** Weight precisions a model can run in: fp32 is the imported graph, the others are variants made by conversion. */
-export const Precision = z.enum(['fp32', 'fp16', 'int8', 'int4']);
-export type Precision = z.infer<typeof Precision>;
 /** Element types a checkpoint's weights may have. */
 export const WeightDtype = z.enum(['F32', 'F16', 'BF16']);
 export type WeightDtype = z.infer<typeof WeightDtype>;
@@ -85,6 +80,8 @@ export const GenerationParams = z.strictObject({
   seed: Seed.optional(),
   stop: z.array(z.string().min(1).max(LIMITS.maxStopStringChars)).max(LIMITS.maxStopStrings).default([]),
   device: DeviceRequest.default('auto'),
+  /** Weight precision: 'auto' is the engine's default for the device among the variants the model has. */
+  precision: PrecisionRequest.default('auto'),
 });
 export type GenerationParams = z.infer<typeof GenerationParams>;
 export type GenerationParamsInput = z.input<typeof GenerationParams>;
@@ -286,6 +283,8 @@ export type GenerationEvent = z.infer<typeof GenerationEvent>;
 export const ServerEvent = z.discriminatedUnion('channel', [
   z.strictObject({ channel: z.literal('generation'), event: GenerationEvent }),
   z.strictObject({ channel: z.literal('engine'), status: EngineStatus }),
+  /** Background work of the Models page (downloads, imports, conversions, loads): every change of a task. */
+  z.strictObject({ channel: z.literal('task'), task: TaskState }),
 ]);
 export type ServerEvent = z.infer<typeof ServerEvent>;
 
@@ -364,6 +363,8 @@ export const Settings = z.strictObject({
   generation: GenerationParams.default(GenerationParams.parse({})),
   /** Lines before the cursor at which the Author's Note is inserted. */
   authorsNoteDepth: z.int().min(0).max(50).default(3),
+  /** Generation parameters a model starts with when it is chosen (over `generation`). */
+  modelDefaults: z.record(ModelId, ModelDefaultParams).default({}),
 });
 export type Settings = z.infer<typeof Settings>;
 
@@ -523,9 +524,37 @@ export const methods = {
       device: DeviceRequest.optional(),
       generation: GenerationParams.optional(),
       authorsNoteDepth: z.int().min(0).max(50).optional(),
+      modelDefaults: z.record(ModelId, ModelDefaultParams).optional(),
     }),
     response: Settings,
   },
+
+  // ---- models
+  /** The models Inkwell offers (GPT-2 family, BERT's tokenizer) with their sizes per precision, and where pulls go. */
+  'models.catalog': { request: Empty, response: CatalogView },
+  /** What the local Hugging Face cache holds. */
+  'models.hfCache': { request: Empty, response: HfCacheView },
+  /** Stored models with their variants and measured figures, what is loaded, and the free memory. */
+  'models.overview': { request: Empty, response: ModelsOverview },
+  /** The memory loading `id` in `precision` takes for `batch` × `sequenceLength` tokens, and whether it fits now. */
+  'models.estimate': {
+    request: z.strictObject({
+      id: ModelId,
+      precision: PrecisionRequest.default('auto'),
+      batch: z.int().min(1).max(LIMITS.maxCandidates).default(1),
+      sequenceLength: z.int().min(1).max(1_000_000).optional(),
+    }),
+    response: LoadEstimate,
+  },
+  /** Starts a background task; its progress arrives on the `task` channel. */
+  'models.startTask': { request: TaskRequest, response: TaskState },
+  'models.cancelTask': { request: z.strictObject({ taskId: z.string().min(1).max(LIMITS.maxIdChars) }), response: z.strictObject({ cancelled: z.boolean() }) },
+  /** Running tasks and those finished in the last 10 minutes (a reconnecting client resyncs with it). */
+  'models.tasks': { request: Empty, response: z.array(TaskState) },
+  'models.unload': { request: z.strictObject({ id: ModelId }), response: z.strictObject({ unloaded: z.boolean() }) },
+  'models.removeVariant': { request: z.strictObject({ id: ModelId, precision: VariantPrecision }), response: ModelDetails },
+  /** Desktop only: the native folder picker; null when the user cancels. */
+  'models.pickFolder': { request: Empty, response: z.strictObject({ path: z.string() }).nullable() },
 } as const;
 
 export type MethodName = keyof typeof methods;

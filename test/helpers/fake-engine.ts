@@ -152,6 +152,31 @@ export class FakeEngine implements InferenceEngine {
     this.#loaded.delete(modelId);
   }
 
+  /** Model tasks report three progress steps (a macrotask apart, so a cancel can land) and then succeed. */
+  async runModelTask(...[work, hooks]: Parameters<InferenceEngine['runModelTask']>): ReturnType<InferenceEngine['runModelTask']> {
+    this.calls.push({ method: 'runModelTask', args: [work] });
+    for (const fraction of [0, 0.5, 1]) {
+      if (hooks.signal.aborted) throw new EngineError('cancelled', `${work.kind} was cancelled`);
+      hooks.onProgress({ phase: work.kind, fraction });
+      await new Promise((resolve) => setTimeout(resolve, this.#options.stepMs));
+    }
+    const modelId = work.kind === 'pull' || work.kind === 'cache-import' ? (work.id ?? work.name.split('/').pop() ?? work.name) : work.id;
+    return { modelId, message: `${work.kind} of ${modelId} done` };
+  }
+
+  async load(...[modelId, options]: Parameters<InferenceEngine['load']>): ReturnType<InferenceEngine['load']> {
+    this.calls.push({ method: 'load', args: [modelId, options.precision, options.device] });
+    this.#requireModel(modelId);
+    options.onProgress({ phase: 'reading', fraction: 1, bytesDone: 10, bytesTotal: 10 });
+    const alreadyLoaded = this.#loaded.has(modelId);
+    this.#loaded.set(modelId, 'cpu');
+    return { modelId, device: 'cpu', precision: 'fp32', residentBytes: alreadyLoaded ? null : 1024, loadMs: 1, alreadyLoaded, unloaded: [] };
+  }
+
+  loadedDetails(): ReturnType<InferenceEngine['loadedDetails']> {
+    return [...this.#loaded].map(([modelId, device]) => ({ modelId, device, precision: 'fp32' as const, residentBytes: 1024 }));
+  }
+
   #requireModel(modelId: string): void {
     if (!this.#options.models.includes(modelId)) throw new EngineError('not_found', `no model with id "${modelId}"`);
   }

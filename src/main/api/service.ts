@@ -31,9 +31,10 @@ import { GenerationStates } from '../../shared/generation-state';
 import type { HistoryPort } from './history-port';
 import { describeMachine, resolveImportFolder, thisMachine, type MachineContext } from './import-path';
 import { toModelSummary, type StoredModelFields } from '../common/model-summary';
+import { createModelsArea, type ModelsAreaInference, type ModelsAreaStore } from './models-handlers';
 
 /** What the service needs of the inference client (InferenceClient satisfies it). */
-export interface InferencePort {
+export interface InferencePort extends ModelsAreaInference {
   readonly state: InferenceStateChange;
   onStateChange(listener: (change: InferenceStateChange) => void): () => void;
   generate(args: InferenceArgs<'generate'>, handlers: GenerateHandlers, signal?: AbortSignal): Promise<InferenceResult<'generate'>>;
@@ -61,6 +62,10 @@ export interface ApiServiceDeps {
   openFile?: () => Promise<{ name: string; content: string } | null>;
   /** Native save dialog (desktop only); the saved path, or null when cancelled. */
   saveFile?: (suggestedName: string, content: string) => Promise<{ path: string } | null>;
+  /** The model store with variants, origins and the HF cache (the Models page); usually the same ModelStore as `models`. */
+  modelStore: ModelsAreaStore;
+  /** Native folder picker (desktop only); null when the user cancels. */
+  pickFolder?: () => Promise<string | null>;
   /** Where import paths are resolved (defaults to this machine, described by appInfo.transport). */
   machine?: MachineContext;
   /** The bound on generation work (defaults to defaultAdmissionLimits() for this machine). */
@@ -120,6 +125,14 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
     const { state, message } = inference.state;
     return { state, ...(message !== undefined && state === 'crashed' ? { message } : {}), loaded, devices: knownDevices, cudaInstalled: cudaInstalled() };
   };
+  const modelsArea = createModelsArea({
+    store: deps.modelStore,
+    inference,
+    machine,
+    emit: (event) => emit(event),
+    ...(deps.pickFolder ? { pickFolder: deps.pickFolder } : {}),
+    log,
+  });
   const stopWatchingEngine = inference.onStateChange(() => emit({ channel: 'engine', status: engineStatus() }));
 
   async function runGeneration(generationId: string, request: MethodParsedRequest<'generate.start'>, signal: AbortSignal, admitted: Admission): Promise<void> {
@@ -194,6 +207,7 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
       return;
     }
     const result: GenerationResult = { generationId, ...outcome, historyId };
+    modelsArea.recordGeneration(result);
     emitGeneration({ type: 'done', generationId, result });
   }
 
@@ -232,6 +246,7 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
     },
     'models.remove': async ({ id }) => {
       models.get(id);
+      if (modelsArea.busyWith(id)) throw new ApiError('busy', `${id} is busy with a task (a download, conversion or load); wait for it or cancel it first`);
       await inference.unload(id);
       models.remove(id);
       return { removed: true as const };
@@ -281,6 +296,8 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
 
     'settings.get': () => history.settings.get(),
     'settings.set': (changes) => history.settings.set(changes),
+
+    ...modelsArea.handlers,
   };
 
   return {
@@ -309,7 +326,7 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
       closed = true;
       const generations = [...running.values()];
       for (const generation of generations) generation.controller.abort();
-      await Promise.all(generations.map((g) => g.finished));
+      await Promise.all([...generations.map((g) => g.finished), modelsArea.close()]);
       stopWatchingEngine();
       listeners.clear();
     },

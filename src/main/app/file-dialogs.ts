@@ -69,6 +69,8 @@ export function withTextExtension(name: string): string {
 export interface FileDialogs {
   openFile(): Promise<{ name: string; content: string } | null>;
   saveFile(suggestedName: string, content: string): Promise<{ path: string } | null>;
+  /** The native folder picker for importing a checkpoint folder; null when cancelled. */
+  pickFolder(): Promise<string | null>;
 }
 
 /** Builds the dialogs, parented to the window `getWindow` returns (modal on macOS). */
@@ -90,6 +92,13 @@ export function createFileDialogs(getWindow: () => BrowserWindow | null): FileDi
       if (picked.canceled || !picked.filePath) return null;
       await writeFileAtomic(picked.filePath, content);
       return { path: picked.filePath };
+    },
+    async pickFolder() {
+      const window = getWindow();
+      const options = { title: 'Choose a model folder (config.json, model.safetensors, tokenizer)', properties: ['openDirectory' as const] };
+      const picked = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options);
+      const path = picked.filePaths[0];
+      return picked.canceled || path === undefined ? null : path;
     },
   };
 }

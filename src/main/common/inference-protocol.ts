@@ -21,9 +21,11 @@ import {
   ModelSummary,
   TokenizeResult,
 } from '../../shared/api';
+import { DeviceRequest, PrecisionRequest, VariantPrecision } from '../../shared/devices';
+import { LoadedModelView, LoadResult, TaskProgress } from '../../shared/models';
 
-/** Bumped when a message shape changes; the child reports it in its hello (2: heartbeats). */
-export const PROTOCOL_VERSION = 2;
+/** Bumped when a message shape changes; the child reports it in its hello (2: heartbeats, 3: model tasks). */
+export const PROTOCOL_VERSION = 3;
 
 const Text = z.string().max(LIMITS.maxTextChars);
 const Seq = z.int().min(1).max(Number.MAX_SAFE_INTEGER);
@@ -32,6 +34,19 @@ const Floats = z.custom<Float32Array>((value) => value instanceof Float32Array, 
 /** Error kinds the inference process reports: the engine's kinds. */
 export const InferenceErrorKind = EngineErrorKind;
 export type InferenceErrorKind = z.infer<typeof InferenceErrorKind>;
+
+/** What a model task does, once the main side has resolved paths and ids. */
+export const ModelTaskWork = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('pull'), name: z.string().min(1).max(200), id: ModelId.optional() }),
+  z.strictObject({ kind: z.literal('cache-import'), name: z.string().min(1).max(200), id: ModelId.optional() }),
+  z.strictObject({ kind: z.literal('folder-import'), srcDir: z.string().min(1).max(4096), id: ModelId }),
+  z.strictObject({ kind: z.literal('convert'), id: ModelId, precision: VariantPrecision }),
+]);
+export type ModelTaskWork = z.infer<typeof ModelTaskWork>;
+
+/** What a model task made: the stored model (absent for a tokenizer) and a line saying what happened. */
+export const ModelTaskOutcome = z.strictObject({ modelId: z.string().optional(), message: z.string() });
+export type ModelTaskOutcome = z.infer<typeof ModelTaskOutcome>;
 
 /** Argument schema of every operation the inference process serves. */
 export const inferenceArgs = {
@@ -44,6 +59,10 @@ export const inferenceArgs = {
   unload: z.strictObject({ modelId: ModelId }),
   status: z.strictObject({}),
   probe: z.strictObject({}),
+  // ---- models: background work of the Models page (progress streams as `task` events)
+  modelTask: z.strictObject({ work: ModelTaskWork }),
+  load: z.strictObject({ modelId: ModelId, precision: PrecisionRequest, device: DeviceRequest }),
+  loadedModels: z.strictObject({}),
 } as const;
 
 /** Result schema of every operation: the API's own shapes where the API returns them as they are. */
@@ -60,6 +79,9 @@ export const inferenceResults = {
   unload: z.strictObject({}),
   status: z.strictObject({ pid: z.int(), loaded: z.array(LoadedModel) }),
   probe: z.strictObject({ devices: z.array(DeviceStatus) }),
+  modelTask: ModelTaskOutcome,
+  load: LoadResult,
+  loadedModels: z.strictObject({ loaded: z.array(LoadedModelView) }),
 } as const;
 
 /** Names of the operations. */
@@ -78,6 +100,13 @@ export const GenerationProgress = z.discriminatedUnion('type', [
 ]);
 export type GenerationProgress = z.infer<typeof GenerationProgress>;
 
+/** Streamed by a running model task or load. */
+export const TaskProgressEvent = z.strictObject({ type: z.literal('task'), progress: TaskProgress });
+export type TaskProgressEvent = z.infer<typeof TaskProgressEvent>;
+
+/** Anything a request streams before its answer. */
+export type ProgressEvent = GenerationProgress | TaskProgressEvent;
+
 /** Main → inference process. */
 export interface RequestMessage {
   seq: number;
@@ -90,7 +119,7 @@ export type ReplyMessage =
   | { heartbeat: number }
   | { seq: number; result: unknown }
   | { seq: number; error: { kind: InferenceErrorKind; message: string } }
-  | { seq: number; event: GenerationProgress };
+  | { seq: number; event: ProgressEvent };
 
 const RequestEnvelope = z.strictObject({
   seq: Seq,
@@ -102,7 +131,7 @@ const ReplyEnvelope = z.union([
   z.strictObject({ heartbeat: z.int().min(0) }),
   z.strictObject({ seq: Seq, result: z.unknown() }),
   z.strictObject({ seq: Seq, error: z.strictObject({ kind: InferenceErrorKind, message: z.string().max(100_000) }) }),
-  z.strictObject({ seq: Seq, event: GenerationProgress }),
+  z.strictObject({ seq: Seq, event: z.union([GenerationProgress, TaskProgressEvent]) }),
 ]);
 
 /** A request as the inference process sees it once checked. */

@@ -20,6 +20,10 @@ import { defaultPrecision, type Precision, type PrecisionRequest } from './preci
 import type { DecoderPaths, DecoderSession, openDecoder, probeDevices } from './runtime';
 import { loadTokenizer, type Gpt2Tokenizer } from './tokenizer';
 import { EngineError, type DeviceName, type DeviceRequest } from './types';
+import { weightBytes } from './models/footprint';
+import { availableMemory, estimateMemory, type AvailableMemory, type MemoryWorkload } from './runtime/memory-estimate';
+import { isOutOfMemory, shortReason } from './runtime/out-of-memory';
+import { graphFolderFiles, warmFiles } from './runtime/warm-files';
 
 export { EngineError } from './types';
 export type { DeviceName, DeviceRequest, EngineErrorKind, FinishReason, Gpt2Config } from './types';
@@ -37,6 +41,7 @@ export type { ModelDimensions } from './models/footprint';
 export { bytesReadPerToken, checkpointBytes, matMulNBitsBytes, parameterCount, storedBytes, weightBytes } from './models/footprint';
 export type { AvailableMemory, MemoryEstimate, MemoryVerdict, MemoryWorkload } from './runtime/memory-estimate';
 export { availableMemory, checkMemory, estimateMemory } from './runtime/memory-estimate';
+export { isOutOfMemory } from './runtime/out-of-memory';
 export { formatBytes } from './models/disk';
 export type { GeneratedSequence, GenerationStartInfo } from './generate/generate';
 export type { TokenLogprob } from './generate/logprobs';
@@ -90,6 +95,55 @@ export interface EngineGenerateRequest {
   signal?: AbortSignal;
   onStart?(info: GenerationStartInfo): void;
   onDelta?(sequence: number, text: string): void;
+  /** Called while the decoder is being opened, when this request opens it (not when it is already loaded). */
+  onLoadProgress?(progress: LoadProgress): void;
+}
+
+/** Where opening a decoder is: reading its files (bytes), creating the onnxruntime session, done. */
+export interface LoadProgress {
+  readonly phase: 'reading' | 'session' | 'ready';
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
+}
+
+/** Options of Engine.load. */
+export interface LoadOptions {
+  readonly onProgress?: (progress: LoadProgress) => void;
+  /** Aborting stops the load while the files are read ('cancelled'); a session being created finishes first. */
+  readonly signal?: AbortSignal;
+}
+
+/** What Engine.load did. */
+export interface LoadOutcome {
+  readonly modelId: string;
+  readonly device: DeviceName;
+  readonly precision: Precision;
+  /** Why the device or the precision differs from the request (a GPU that failed, memory that ran out). */
+  readonly fallbackReason?: string;
+  /** Resident memory the process grew by while the decoder opened (null when it was already loaded). */
+  readonly residentBytes: number | null;
+  readonly loadMs: number;
+  /** True when the decoder was loaded already and nothing was read. */
+  readonly alreadyLoaded: boolean;
+  /** Idle models unloaded to make room for this one, each with its precision ("gpt2 (fp32)"). */
+  readonly unloaded: readonly string[];
+}
+
+/** A decoder the engine holds, as status reports it. */
+export interface LoadedDecoderInfo {
+  readonly modelId: string;
+  readonly device: DeviceName;
+  readonly precision: Precision;
+  /** Resident memory the process grew by while it opened; null when unknown. */
+  readonly residentBytes: number | null;
+}
+
+/** What a request that may open a decoder brings: progress, cancellation, and notes of what was done on its behalf. */
+interface AcquireHooks {
+  readonly onProgress?: (progress: LoadProgress) => void;
+  readonly signal?: AbortSignal;
+  /** Filled with what was unloaded to make room. */
+  readonly unloaded?: string[];
 }
 
 /**
@@ -124,6 +178,8 @@ export interface EngineOptions {
   loadTokenizer?: typeof loadTokenizer;
   probeDevices?: typeof probeDevices;
   openInspectSession?: typeof openInspectSession;
+  /** Memory a new load can use (default availableMemory(): MemAvailable, a cgroup's room); tests simulate a full machine. */
+  availableMemory?: () => AvailableMemory;
   /** Largest inspect pass held in memory (default DEFAULT_MAX_INSPECT_BYTES). */
   maxInspectBytes?: number;
   /** An unused inspect session is released after this long (default DEFAULT_INSPECT_IDLE_MS; 0: never). */
@@ -137,6 +193,12 @@ interface LoadedDecoder {
   readonly precision: Precision;
   /** Why this CPU decoder stands in for a GPU one that failed to open (set by #acquireFor). */
   readonly fallbackReason?: string;
+  /** Why this precision stands in for the one asked for (memory ran out opening it). */
+  precisionFallbackReason?: string;
+  /** Resident memory the process grew by while the session opened. */
+  residentBytes?: number;
+  /** When a request last used it (performance.now()): the least recently used idle decoder is unloaded first for room. */
+  lastUsedAt: number;
   /** Changes when the model is removed and imported again under the same id, or its variant is made again. */
   readonly importedAt: string;
   readonly ready: Promise<DecoderSession>;
@@ -166,8 +228,17 @@ export class Engine {
   readonly #loadTokenizer: typeof loadTokenizer;
   readonly #probeDevices: typeof probeDevices;
   readonly #precision: PrecisionRequest;
+  readonly #availableMemory: () => AvailableMemory;
   readonly #batchLimits: Partial<BatchLimits>;
   #decoders: LoadedDecoder[] = [];
+  /**
+   * (model, precision, device) whose load ran out of memory, with the reason: the next request for it
+   * goes straight to the fallback instead of failing the same allocation again. Forgotten when a
+   * decoder is unloaded (memory was freed) and by an explicit load().
+   */
+  readonly #outOfMemory = new Map<string, string>();
+  /** What each model's last generation opened, so that an allocation failure in it knows what to step down from. */
+  readonly #lastTried = new Map<string, { precision: Precision; device: DeviceName }>();
   readonly #tokenizers = new Map<string, LoadedTokenizer>();
   readonly #home: string;
   #bert: Promise<BertWordPiece> | undefined;
@@ -192,24 +263,50 @@ export class Engine {
       ...(opts.inspectIdleReleaseMs !== undefined ? { idleReleaseMs: opts.inspectIdleReleaseMs } : {}),
     });
     this.#precision = opts.precision ?? 'auto';
+    this.#availableMemory = opts.availableMemory ?? (() => availableMemory());
     this.#batchLimits = opts.batchLimits ?? {};
   }
 
   /** Generates `params.numReturnSequences` continuations of memory + prompt, streaming text through onDelta. */
   async generate(req: EngineGenerateRequest): Promise<EngineGenerateResult> {
+    const model = this.models.get(req.modelId);
+    let request: PrecisionRequest = req.precision ?? (req.params.precision === 'auto' ? this.#precision : req.params.precision);
+    let device: DeviceRequest = req.params.device;
+    let note: string | undefined;
+    for (;;) {
+      let streamed = false;
+      try {
+        return await this.#generateOnce(model, req, device, request, note, () => (streamed = true));
+      } catch (error) {
+        // Out of memory mid-generation: with nothing shown yet, the same request runs again on the
+        // next smaller precision (or the CPU); once text was streamed, a rerun would rewrite it.
+        if (!allocationFailed(error) || streamed) throw this.#memoryError(error, model.id);
+        const failed = this.#lastTried.get(model.id) ?? { precision: await this.#resolvePrecision(model, device, request), device: device === 'auto' ? 'cpu' : device };
+        await this.unload(model.id);
+        const next = this.#smallerOption(model, failed.precision, failed.device);
+        if (!next) throw this.#memoryError(error, model.id);
+        note = `ran out of memory generating with ${failed.precision} weights on the ${failed.device} (${shortReason(error)}); ${next.precision} on the ${next.device} instead`;
+        request = next.precision;
+        device = next.device;
+      }
+    }
+  }
+
+  async #generateOnce(
+    model: StoredModel, req: EngineGenerateRequest, device: DeviceRequest, precision: PrecisionRequest, note: string | undefined, onOutput: () => void,
+  ): Promise<EngineGenerateResult> {
     const loadStart = performance.now();
     const topLogprobs = req.topLogprobs ?? 0;
     if (!Number.isInteger(topLogprobs) || topLogprobs < 0 || topLogprobs > MAX_TOP_LOGPROBS) {
       throw new EngineError('bad_input', `top logprobs must be an integer from 0 to ${MAX_TOP_LOGPROBS}, got ${topLogprobs}`);
     }
-    const model = this.models.get(req.modelId);
     const draftModel = req.speculative ? this.models.get(req.speculative.draftModelId) : null;
-    const precision = req.precision ?? this.#precision;
-    const { tokenizer, decoder } = await this.#load(model, req.params.device, precision);
+    // The generation's signal is not the load's: a cancelled generation still returns its (empty) sequences.
+    const { tokenizer, decoder } = await this.#load(model, device, precision, req.onLoadProgress ? { onProgress: req.onLoadProgress } : {});
     let draft: LoadedDecoder | null = null;
     try {
       if (draftModel) {
-        const loaded = await this.#load(draftModel, req.params.device, req.speculative?.draftPrecision ?? precision);
+        const loaded = await this.#load(draftModel, device, req.speculative?.draftPrecision ?? precision);
         draft = loaded.decoder;
         checkSameVocabulary(model, tokenizer, draftModel, loaded.tokenizer);
       }
@@ -219,6 +316,7 @@ export class Engine {
       throw error;
     }
     const loadMs = performance.now() - loadStart;
+    this.#lastTried.set(model.id, { precision: decoder.precision, device: decoder.session?.device.used ?? 'cpu' });
     try {
       const session = decoder.session as DecoderSession;
       const seed = req.params.seed ?? randomSeed();
@@ -231,7 +329,10 @@ export class Engine {
         topLogprobs,
         signal: req.signal,
         onStart: (info) => req.onStart?.({ ...info, precision: decoder.precision }),
-        onDelta: req.onDelta?.bind(req),
+        onDelta: (sequence, text) => {
+          onOutput();
+          req.onDelta?.(sequence, text);
+        },
       };
       let speculative: EngineGenerateResult['speculative'];
       let outcome: DecodeOutcome;
@@ -243,7 +344,8 @@ export class Engine {
       } else {
         outcome = await this.#scheduler(decoder).submit(job);
       }
-      const fallbackReason = session.device.fallbackReason ?? decoder.fallbackReason;
+      const reasons = [note, session.device.fallbackReason ?? decoder.fallbackReason, decoder.precisionFallbackReason].filter((r): r is string => r !== undefined);
+      const fallbackReason = reasons.length > 0 ? reasons.join('; ') : undefined;
       return {
         modelId: model.id,
         precision: decoder.precision,
@@ -339,6 +441,49 @@ export class Engine {
     }
   }
 
+  /**
+   * Opens the decoder of `modelId` ahead of a generation: its files are read first with progress
+   * (warm-files.ts), idle models are unloaded when the estimate does not fit the free memory, and
+   * running out of memory falls back to a smaller precision or the CPU (said in fallbackReason).
+   */
+  async load(modelId: string, options: LoadOptions & { precision?: PrecisionRequest; device?: DeviceRequest } = {}): Promise<LoadOutcome> {
+    const model = this.models.get(modelId);
+    const device = options.device ?? 'auto';
+    const request = options.precision ?? this.#precision;
+    const started = performance.now();
+    // Asked for explicitly: an earlier allocation failure is tried again (memory may have been freed).
+    for (const key of [...this.#outOfMemory.keys()]) if (key.startsWith(`${model.id}\0`)) this.#outOfMemory.delete(key);
+    const unloaded: string[] = [];
+    const { decoder, opened } = await this.#acquireFor(model, device, request, {
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      unloaded,
+    });
+    try {
+      const session = decoder.session as DecoderSession;
+      const reasons = [session.device.fallbackReason ?? decoder.fallbackReason, decoder.precisionFallbackReason].filter((r): r is string => r !== undefined);
+      return {
+        modelId: model.id,
+        device: session.device.used,
+        precision: decoder.precision,
+        ...(reasons.length > 0 ? { fallbackReason: reasons.join('; ') } : {}),
+        residentBytes: opened ? (decoder.residentBytes ?? null) : null,
+        loadMs: performance.now() - started,
+        alreadyLoaded: !opened,
+        unloaded,
+      };
+    } finally {
+      await this.#releaseUse(decoder);
+    }
+  }
+
+  /** The decoders held, with the resident memory each took when it opened. */
+  loadedDetails(): LoadedDecoderInfo[] {
+    return this.#decoders
+      .filter((d) => d.session && !d.unloaded)
+      .map((d) => ({ modelId: d.modelId, device: (d.session as DecoderSession).device.used, precision: d.precision, residentBytes: d.residentBytes ?? null }));
+  }
+
   /** Decoders currently loaded, with the device and precision each runs in. */
   loaded(): { modelId: string; device: DeviceName; precision: Precision }[] {
     const seen = new Set<string>();
@@ -387,6 +532,8 @@ export class Engine {
   /** Releases every decoder and the tokenizer of `modelId` (decoders in use are released when their request ends). */
   async unload(modelId: string): Promise<void> {
     this.#tokenizers.delete(modelId);
+    // Memory was freed: what ran out of it before may fit now.
+    this.#outOfMemory.clear();
     const leaving = this.#decoders.filter((d) => d.modelId === modelId);
     this.#decoders = this.#decoders.filter((d) => d.modelId !== modelId);
     await Promise.all([...leaving.map((d) => this.#retire(d)), this.inspector.unload(modelId)]);
@@ -421,8 +568,8 @@ export class Engine {
    * Errors come in the order a one-after-the-other load would give (tokenizer first), and a
    * decoder this request opened is unloaded again when the tokenizer fails.
    */
-  async #load(model: StoredModel, device: DeviceRequest, precision: PrecisionRequest): Promise<{ tokenizer: Gpt2Tokenizer; decoder: LoadedDecoder }> {
-    const [tokenizer, acquired] = await Promise.allSettled([this.#tokenizer(model), this.#acquireFor(model, device, precision)]);
+  async #load(model: StoredModel, device: DeviceRequest, precision: PrecisionRequest, hooks: AcquireHooks = {}): Promise<{ tokenizer: Gpt2Tokenizer; decoder: LoadedDecoder }> {
+    const [tokenizer, acquired] = await Promise.allSettled([this.#tokenizer(model), this.#acquireFor(model, device, precision, hooks)]);
     if (tokenizer.status === 'rejected') {
       if (acquired.status === 'fulfilled') await this.#abandon(acquired.value.decoder, acquired.value.opened);
       throw tokenizer.reason;
@@ -452,16 +599,106 @@ export class Engine {
    * the GPU failed to open the graph (the session fell back to the CPU), the CPU's default
    * precision is opened instead, so a fallback does not leave fp16 running on the CPU.
    */
-  async #acquireFor(model: StoredModel, device: DeviceRequest, request: PrecisionRequest): Promise<{ decoder: LoadedDecoder; opened: boolean }> {
+  async #acquireFor(model: StoredModel, device: DeviceRequest, request: PrecisionRequest, hooks: AcquireHooks = {}): Promise<{ decoder: LoadedDecoder; opened: boolean }> {
     const precision = await this.#resolvePrecision(model, device, request);
-    const acquired = await this.#acquire(model, device, precision);
+    const acquired = await this.#acquireWithinMemory(model, device, precision, hooks);
     const used = acquired.decoder.session?.device.used;
     if (request !== 'auto' || used !== 'cpu' || device === 'cpu') return acquired;
     const cpuPrecision = defaultPrecision('cpu', ['fp32', ...model.variants.map((v) => v.precision)]);
     if (cpuPrecision === precision) return acquired;
     const reason = acquired.decoder.session?.device.fallbackReason;
     await this.#abandon(acquired.decoder, acquired.opened);
-    return this.#acquire(model, 'cpu', cpuPrecision, reason === undefined ? undefined : `${reason}; ${cpuPrecision} weights instead of ${precision} on the cpu`);
+    return this.#acquire(model, 'cpu', cpuPrecision, reason === undefined ? undefined : `${reason}; ${cpuPrecision} weights instead of ${precision} on the cpu`, hooks);
+  }
+
+  /**
+   * #acquire, falling back when the allocation fails: to the next smaller precision the model has,
+   * else from a GPU to the CPU. A (model, precision, device) that ran out of memory once goes
+   * straight to its fallback until memory is freed (an unload) or a load() asks for it again.
+   */
+  async #acquireWithinMemory(model: StoredModel, device: DeviceRequest, precision: Precision, hooks: AcquireHooks): Promise<{ decoder: LoadedDecoder; opened: boolean }> {
+    let target: { precision: Precision; device: DeviceRequest } = { precision, device };
+    const notes: string[] = [];
+    for (;;) {
+      const key = `${model.id}\0${target.precision}\0${target.device}`;
+      const known = this.#outOfMemory.get(key);
+      let failure: string | undefined = known;
+      if (known === undefined) {
+        try {
+          const acquired = await this.#acquire(model, target.device, target.precision, undefined, hooks);
+          if (notes.length > 0) acquired.decoder.precisionFallbackReason = notes.join('; ');
+          return acquired;
+        } catch (error) {
+          if (!allocationFailed(error)) throw error;
+          failure = shortReason(error);
+          this.#outOfMemory.set(key, failure);
+        }
+      }
+      const concrete: DeviceName = target.device === 'auto' ? 'cpu' : target.device;
+      const next = this.#smallerOption(model, target.precision, concrete);
+      if (!next) {
+        throw new EngineError('refused', `${model.id} does not fit in memory: loading ${target.precision} weights on the ${concrete} ran out of memory (${failure ?? 'allocation failed'}), `
+          + 'and there is no smaller variant to fall back to: make an int8 or int4 variant, unload other models, or close other programs');
+      }
+      notes.push(`ran out of memory loading ${target.precision} weights on the ${concrete} (${failure ?? 'allocation failed'}); ${next.precision} on the ${next.device} instead`);
+      target = next;
+    }
+  }
+
+  /** The next thing to try after `precision` on `device` ran out of memory: a smaller variant the model has, else the CPU. */
+  #smallerOption(model: StoredModel, precision: Precision, device: DeviceName): { precision: Precision; device: DeviceName } | undefined {
+    const size = (p: Precision): number => weightBytes(model.config, p);
+    const smaller = (['fp32', ...model.variants.map((v) => v.precision)] as Precision[])
+      .filter((p) => size(p) < size(precision) && !(device === 'cpu' && p === 'fp16'))
+      .sort((a, b) => size(b) - size(a))[0];
+    if (smaller !== undefined) return { precision: smaller, device };
+    if (device !== 'cpu') return { precision, device: 'cpu' };
+    return undefined;
+  }
+
+  /** An allocation failure the fallbacks could not absorb, as a refusal that says what to do; other errors unchanged. */
+  #memoryError(error: unknown, modelId: string): unknown {
+    if (!allocationFailed(error)) return error;
+    return new EngineError('refused', `${modelId} ran out of memory while generating (${shortReason(error)}): use a smaller precision, fewer candidates or a shorter text`, { cause: error });
+  }
+
+  /**
+   * Makes room for a load whose estimate does not fit the free memory: idle decoders of other
+   * models are unloaded, least recently used first, until it fits or none is idle.
+   */
+  async #makeRoom(model: StoredModel, precision: Precision, unloaded?: string[]): Promise<void> {
+    const needed = estimateMemory(model.config, precision, { batch: 1, sequenceLength: model.config.nPositions } satisfies MemoryWorkload).totalBytes;
+    let available = this.#availableMemory().availableBytes;
+    const idle = this.#decoders.filter((d) => d.modelId !== model.id && d.users === 0 && d.session && !d.unloaded).sort((a, b) => a.lastUsedAt - b.lastUsedAt);
+    for (const decoder of idle) {
+      if (needed <= available) return;
+      this.#decoders = this.#decoders.filter((d) => d !== decoder);
+      await this.#retire(decoder);
+      unloaded?.push(`${decoder.modelId} (${decoder.precision})`);
+      available = this.#availableMemory().availableBytes;
+    }
+  }
+
+  /**
+   * Opens a decoder: room made, its files read with progress (so a cold GPT-2 Large shows bytes,
+   * not "Starting…" for a minute), then the session created; the resident growth is recorded.
+   */
+  async #open(model: StoredModel, paths: DecoderPaths, device: DeviceRequest, precision: Precision, hooks: AcquireHooks, into: { residentBytes?: number }): Promise<DecoderSession> {
+    await this.#makeRoom(model, precision, hooks.unloaded);
+    const graphs = await withRowsGraph(model, precision, paths);
+    const files = graphFolderFiles(graphs.decoderPath);
+    if (precision === 'fp32') {
+      // The fp32 graphs keep their weights in the checkpoint's safetensors (external data by offset).
+      for (const f of graphFolderFiles(join(model.dir, 'config.json'))) if (f.path.endsWith('.safetensors')) files.push(f);
+    }
+    await warmFiles(files, (p) => hooks.onProgress?.({ phase: 'reading', ...p }), hooks.signal);
+    const total = files.reduce((sum, f) => sum + f.bytes, 0);
+    hooks.onProgress?.({ phase: 'session', bytesDone: total, bytesTotal: total });
+    const before = process.memoryUsage.rss();
+    const session = await this.#openDecoder(graphs, model.config, device);
+    into.residentBytes = Math.max(0, process.memoryUsage.rss() - before);
+    hooks.onProgress?.({ phase: 'ready', bytesDone: total, bytesTotal: total });
+    return session;
   }
 
   /** Graph paths of `precision` (fp32: the imported graphs). */
@@ -477,7 +714,7 @@ export class Engine {
    * The decoder for (model, device, precision), opened on first use (`opened`: by this call); the
    * caller must #releaseUse it.
    */
-  async #acquire(model: StoredModel, device: DeviceRequest, precision: Precision, fallbackReason?: string): Promise<{ decoder: LoadedDecoder; opened: boolean }> {
+  async #acquire(model: StoredModel, device: DeviceRequest, precision: Precision, fallbackReason?: string, hooks: AcquireHooks = {}): Promise<{ decoder: LoadedDecoder; opened: boolean }> {
     this.#checkOpen();
     const { stamp, ...paths } = this.#paths(model, precision);
     const stale = this.#decoders.filter((d) => d.modelId === model.id && d.precision === precision && d.importedAt !== stamp);
@@ -488,20 +725,25 @@ export class Engine {
     let entry = this.#find(model.id, device, precision);
     const opened = !entry;
     if (!entry) {
+      const measured: { residentBytes?: number } = {};
+      const ready = this.#open(model, paths, device, precision, hooks, measured);
       const created: LoadedDecoder = {
         modelId: model.id,
         requested: device,
         precision,
         ...(fallbackReason !== undefined ? { fallbackReason } : {}),
         importedAt: stamp,
-        ready: withRowsGraph(model, precision, paths).then((ready) => this.#openDecoder(ready, model.config, device)),
+        lastUsedAt: performance.now(),
+        ready,
         users: 0,
         unloaded: false,
       };
+      void ready.then(() => (created.residentBytes = measured.residentBytes), () => {});
       this.#decoders.push(created);
       entry = created;
     }
     entry.users++;
+    entry.lastUsedAt = performance.now();
     try {
       entry.session = await entry.ready;
     } catch (error) {
@@ -558,6 +800,11 @@ export class Engine {
   #checkOpen(): void {
     if (this.#disposed) throw new EngineError('internal', 'the engine has been disposed');
   }
+}
+
+/** An allocation failure from the runtime; the engine's own refusals (which may say "out of memory") are not. */
+function allocationFailed(error: unknown): boolean {
+  return !(error instanceof EngineError && error.kind !== 'internal') && isOutOfMemory(error);
 }
 
 /** The fp32 graphs of a stored model (model_rows.onnx beside model.onnx). */

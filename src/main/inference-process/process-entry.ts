@@ -9,7 +9,8 @@
 import { Engine } from '../engine';
 import { errorMessage } from '../common/errors';
 import type { ReplyMessage } from '../common/inference-protocol';
-import { importInWorker, importWorkerEntry } from './import-in-worker';
+import { importInWorker, importWorkerEntry, modelTaskInWorker } from './import-in-worker';
+import { loadTaskProgress, runModelTask } from './model-task';
 import { serveInference, type InferenceEngine, type ParentLink } from './server';
 
 /** Electron's utilityProcess channel (absent under plain Node). */
@@ -72,11 +73,20 @@ function connectToParent(onGone: () => void): ParentLink {
 /** The engine as the server uses it, with imports moved to a worker thread when the bundle has one. */
 function serverEngine(engine: Engine, home: string): InferenceEngine {
   const entry = importWorkerEntry();
+  const loading: Pick<InferenceEngine, 'load' | 'loadedDetails'> = {
+    load: async (modelId, { onProgress, ...options }) => {
+      const outcome = await engine.load(modelId, { ...options, onProgress: (p) => onProgress(loadTaskProgress(p)) });
+      return { ...outcome, unloaded: [...outcome.unloaded] };
+    },
+    loadedDetails: () => engine.loadedDetails(),
+  };
   if (!entry) {
     log('inference process: model-import-worker.js is missing; imports run on the main thread');
-    return engine;
+    return Object.assign(engine, loading, { runModelTask: (work, hooks) => runModelTask(engine.models, work, hooks) } satisfies Pick<InferenceEngine, 'runModelTask'>);
   }
   return {
+    ...loading,
+    runModelTask: (work, { signal, onProgress }) => modelTaskInWorker(entry, { home, work }, onProgress, signal),
     models: { import: (srcDir, id) => importInWorker(entry, { home, srcDir, id }) },
     generate: (request) => engine.generate(request),
     tokenize: (modelId, text) => engine.tokenize(modelId, text),

@@ -14,7 +14,11 @@ import {
   type InferenceResult,
   type ParsedRequest,
   type ReplyMessage,
+  type ModelTaskOutcome,
+  type ModelTaskWork,
 } from '../common/inference-protocol';
+import type { DeviceRequest, PrecisionRequest } from '../../shared/devices';
+import type { LoadedModelView, LoadResult, TaskProgress } from '../../shared/models';
 import { toModelSummary, type StoredModelFields } from '../common/model-summary';
 
 /** What the server needs of the engine (src/main/engine/index.ts `Engine` satisfies it). */
@@ -36,6 +40,13 @@ export interface InferenceEngine {
   unload(modelId: string): Promise<void>;
   /** Gives memory back after work (collections); models stay loaded. */
   releaseIdleMemory?(): void;
+  // ---- models
+  /** Runs a pull, import or conversion (off this thread where it can). */
+  runModelTask(work: ModelTaskWork, hooks: { signal: AbortSignal; onProgress: (progress: TaskProgress) => void }): Promise<ModelTaskOutcome>;
+  /** Opens a decoder ahead of the first generation, reporting the files read. */
+  load(modelId: string, options: { precision: PrecisionRequest; device: DeviceRequest; signal: AbortSignal; onProgress: (progress: TaskProgress) => void }): Promise<LoadResult>;
+  /** The decoders held, with the memory each took. */
+  loadedDetails(): LoadedModelView[];
 }
 
 /** The two directions of the parent link. */
@@ -59,7 +70,7 @@ export interface ServeOptions {
 }
 
 /** Operations that make the engine allocate; the idle release follows the last of them. */
-const WORK_OPS = new Set(['generate', 'tokenize', 'logits', 'importModel']);
+const WORK_OPS = new Set(['generate', 'tokenize', 'logits', 'importModel', 'modelTask', 'load']);
 
 /** A running server. */
 export interface InferenceServer {
@@ -171,6 +182,23 @@ export function serveInference(engine: InferenceEngine, link: ParentLink, option
         return { pid: process.pid, loaded: engine.loaded().map(({ modelId, device }) => ({ modelId, device })) } satisfies InferenceResult<'status'>;
       case 'probe':
         return { devices: (await engine.probeDevices()).map((d) => ({ ...d })) } satisfies InferenceResult<'probe'>;
+      case 'modelTask':
+      case 'load': {
+        const controller = new AbortController();
+        running.set(request.seq, controller);
+        const onProgress = (progress: TaskProgress): void => reply({ seq: request.seq, event: { type: 'task', progress } });
+        try {
+          if (request.op === 'load') {
+            const { modelId, precision, device } = request.args;
+            return (await engine.load(modelId, { precision, device, signal: controller.signal, onProgress })) satisfies InferenceResult<'load'>;
+          }
+          return (await engine.runModelTask(request.args.work, { signal: controller.signal, onProgress })) satisfies InferenceResult<'modelTask'>;
+        } finally {
+          running.delete(request.seq);
+        }
+      }
+      case 'loadedModels':
+        return { loaded: engine.loadedDetails() } satisfies InferenceResult<'loadedModels'>;
     }
   }
 

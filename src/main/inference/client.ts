@@ -14,12 +14,15 @@ import {
   PROTOCOL_VERSION,
   parseReplyMessage,
   parseResult,
-  type GenerationProgress,
   type InferenceArgs,
   type InferenceOp,
   type InferenceResult,
+  type ModelTaskWork,
+  type ProgressEvent,
   type RequestMessage,
 } from '../common/inference-protocol';
+import type { DeviceRequest, PrecisionRequest } from '../../shared/devices';
+import type { TaskProgress } from '../../shared/models';
 import type { ChildExit, ChildLike, Spawner } from './child';
 import { Watchdog } from './watchdog';
 
@@ -68,13 +71,16 @@ export const defaultTimeoutsMs: Record<InferenceOp, number> = {
   unload: 30_000,
   status: 30_000,
   probe: 120_000,
+  modelTask: 0,
+  load: 0,
+  loadedModels: 30_000,
 };
 
 interface Pending {
   op: InferenceOp;
   resolve(value: unknown): void;
   reject(error: ApiError): void;
-  onEvent?(event: GenerationProgress): void;
+  onEvent?(event: ProgressEvent): void;
   timer?: ReturnType<typeof setTimeout>;
 }
 
@@ -123,7 +129,8 @@ export class InferenceClient {
   /** Runs a generation, streaming its start and deltas; `signal` cancels it (the partial result still resolves). */
   generate(args: InferenceArgs<'generate'>, handlers: GenerateHandlers = {}, signal?: AbortSignal): Promise<InferenceResult<'generate'>> {
     if (signal?.aborted) return Promise.reject(new ApiError('cancelled', 'the generation was cancelled before it started'));
-    const onEvent = (event: GenerationProgress): void => {
+    const onEvent = (event: ProgressEvent): void => {
+      if (event.type === 'task') return;
       if (event.type === 'started') {
         const { type: _type, ...info } = event;
         handlers.onStart?.(info);
@@ -182,6 +189,37 @@ export class InferenceClient {
     return (await this.#request('probe', {}).promise).devices;
   }
 
+  // ---- models
+
+  /** Runs a model task (pull, import, conversion) in the inference process's task thread; `signal` stops it. */
+  modelTask(work: ModelTaskWork, onProgress: (progress: TaskProgress) => void, signal?: AbortSignal): Promise<InferenceResult<'modelTask'>> {
+    return this.#withCancel(this.#request('modelTask', { work }, (event) => {
+      if (event.type === 'task') onProgress(event.progress);
+    }), signal);
+  }
+
+  /** Opens a model's decoder (reading its files with progress), unloading idle ones when memory is short. */
+  load(modelId: string, precision: PrecisionRequest, device: DeviceRequest, onProgress: (progress: TaskProgress) => void, signal?: AbortSignal): Promise<InferenceResult<'load'>> {
+    return this.#withCancel(this.#request('load', { modelId, precision, device }, (event) => {
+      if (event.type === 'task') onProgress(event.progress);
+    }), signal);
+  }
+
+  /** The decoders the process holds, with the memory each took; nothing when no process runs. */
+  async loadedModels(): Promise<InferenceResult<'loadedModels'>['loaded']> {
+    if (!this.#child) return [];
+    return (await this.#request('loadedModels', {}).promise).loaded;
+  }
+
+  /** Sends a cancel for request `seq` when `signal` aborts; the request still answers (as cancelled). */
+  #withCancel<T>(request: { seq: number; promise: Promise<T> }, signal?: AbortSignal): Promise<T> {
+    if (!signal) return request.promise;
+    const onAbort = (): void => void this.#request('cancel', { target: request.seq }).promise.catch(() => {});
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    return request.promise.finally(() => signal.removeEventListener('abort', onAbort));
+  }
+
   /** Ends the process and rejects whatever is in flight; the client cannot be used afterwards. */
   async close(): Promise<void> {
     if (this.#closed) return this.#exited;
@@ -202,7 +240,7 @@ export class InferenceClient {
   #request<O extends InferenceOp>(
     op: O,
     args: InferenceArgs<O>,
-    onEvent?: (event: GenerationProgress) => void,
+    onEvent?: (event: ProgressEvent) => void,
   ): { seq: number; promise: Promise<InferenceResult<O>> } {
     const seq = ++this.#seq;
     const promise = new Promise<InferenceResult<O>>((resolve, reject) => {

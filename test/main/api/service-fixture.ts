@@ -8,6 +8,7 @@ import { afterEach, expect } from 'vitest';
 import { createApiService, type ApiService, type ApiServiceDeps, type ModelsPort } from '../../../src/main/api/service';
 import type { StoredModelFields } from '../../../src/main/common/model-summary';
 import { EngineError } from '../../../src/main/engine/types';
+import { ModelStore } from '../../../src/main/engine/models/store';
 import type { HistoryPort } from '../../../src/main/api/history-port';
 import { AppDatabase } from '../../../src/main/history';
 import { InferenceClient } from '../../../src/main/inference/client';
@@ -68,6 +69,7 @@ export function useServiceFixture() {
       history: options.wrapHistory ? options.wrapHistory(history) : history,
       inference,
       models,
+      modelStore: new ModelStore(tempDir()),
       appInfo: { version: '9.9.9', dataDir: '/data', transport: 'http', nativeFileDialogs: false, notices: [] },
       cudaInstalled: () => false,
       machine: { homedir: userHome, hostname: 'inkwell-test-host', transport: 'http' },

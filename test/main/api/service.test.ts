@@ -26,7 +26,7 @@ async function apiError(promise: Promise<unknown>): Promise<ApiError> {
 describe('ApiService routing', () => {
   it('implements every method of the contract', async () => {
     const { service, history } = makeService({
-      deps: { openFile: async () => ({ name: 'a.txt', content: 'A' }), saveFile: async (name) => ({ path: `/saved/${name}` }) },
+      deps: { openFile: async () => ({ name: 'a.txt', content: 'A' }), saveFile: async (name) => ({ path: `/saved/${name}` }), pickFolder: async () => '/picked' },
     });
     const doc = history.documents.create('Doc', 'text');
     // Each method with a valid request; none may answer "unknown method" or fail validation.
@@ -55,6 +55,16 @@ describe('ApiService routing', () => {
       'files.save': { suggestedName: 'a.txt', content: 'x' },
       'settings.get': {},
       'settings.set': { theme: 'dark' },
+      'models.catalog': {},
+      'models.hfCache': {},
+      'models.overview': {},
+      'models.estimate': { id: 'tiny' },
+      'models.startTask': { kind: 'pull', name: 'gpt2' },
+      'models.cancelTask': { taskId: 'none' },
+      'models.tasks': {},
+      'models.unload': { id: 'tiny' },
+      'models.removeVariant': { id: 'tiny', precision: 'int8' },
+      'models.pickFolder': {},
     };
     expect(Object.keys(valid).sort()).toEqual([...methodNames].sort());
     for (const method of methodNames) {

@@ -37,6 +37,7 @@ beforeAll(async () => {
     history,
     inference,
     models: new ModelStore(home),
+    modelStore: new ModelStore(home),
     appInfo: { version: 'test', dataDir: home, transport: 'http', nativeFileDialogs: false, notices: [] },
   });
   service.subscribe((event) => events.push(event));

@@ -3,6 +3,7 @@
  * last few passes in memory within a byte budget, and serves their views: the next-token
  * log-probabilities at once, attention and the logit lens one layer at a time.
  */
+import { formatBytes } from '../../../shared/models';
 import { dirname } from 'node:path';
 import { readCheckpoint } from '../checkpoint';
 import type { StoredModel } from '../models/store';
@@ -333,11 +334,6 @@ function checkTop(k: number): void {
   if (!Number.isInteger(k) || k < 1 || k > MAX_TOP) throw new EngineError('bad_input', `top-k ${k} must be an integer from 1 to ${MAX_TOP}`);
 }
 
-function formatBytes(bytes: number): string {
-  if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(2)} GB`;
-  if (bytes >= 1024 ** 2) return `${(bytes / 1024 ** 2).toFixed(0)} MB`;
-  return `${Math.ceil(bytes / 1024)} KB`;
-}
 
 /** The token ids a request names, checked against the context window and the vocabulary. */
 function inputIds(req: InspectRequest, tokenizer: Gpt2Tokenizer, window: number, vocabSize: number): number[] {

@@ -10,6 +10,7 @@ import {
   bytesReadPerToken, checkpointBytes, type ModelDimensions, parameterCount, storedBytes, weightBytes,
 } from './footprint';
 import { PRECISIONS, type Precision } from '../precision';
+import { formatBytes } from '../../../shared/models';
 
 /** GPT-2's byte-level BPE tokenizer.json and the small settings files a pull fetches beside the weights. */
 const GPT2_TOKENIZER_BYTES = 1_355_256;
@@ -118,16 +119,13 @@ export const BERT_TOKENIZER: CatalogTokenizer = {
     { path: 'tokenizer.json', optional: true },
   ],
   downloadBytes: 231_508 + 48 + 466_062,
-  notice: 'Downloads about 0.7 MB of tokenizer files (vocab.txt, tokenizer.json, tokenizer_config.json) from the Hugging Face Hub '
+  notice: 'Downloads about 0.7 MiB of tokenizer files (vocab.txt, tokenizer.json, tokenizer_config.json) from the Hugging Face Hub '
     + '(google-bert/bert-base-uncased, Apache-2.0) into the tokenizers folder. No model weights, and nothing you write is sent anywhere.',
 };
 
 /** Default workload of the catalog's memory figures: one sequence over the whole context window. */
 const CATALOG_WORKLOAD = { batch: 1, sequenceLength: CONTEXT } as const;
 
-function megabytes(bytes: number): string {
-  return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(2)} GB` : `${Math.round(bytes / 1e6)} MB`;
-}
 
 function describeEntry(source: ModelSource): CatalogModel {
   const downloadBytes = checkpointBytes(source.dims) + GPT2_TOKENIZER_BYTES + GPT2_SETTINGS_BYTES;
@@ -148,7 +146,7 @@ function describeEntry(source: ModelSource): CatalogModel {
     parameters: parameterCount(source.dims),
     downloadBytes,
     precisions,
-    notice: `Downloads about ${megabytes(downloadBytes)} from the Hugging Face Hub (${source.repo}): the model's weights `
+    notice: `Downloads about ${formatBytes(downloadBytes)} from the Hugging Face Hub (${source.repo}): the model's weights `
       + `(model.safetensors, never a pickle), config.json and the tokenizer. ${source.author} released it under the ${source.license} license; `
       + 'it was trained on web text and can write biased, offensive or false text. It runs on this machine: nothing you write is sent anywhere.',
   };

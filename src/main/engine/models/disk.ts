@@ -5,6 +5,7 @@
  */
 import { statfs } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { formatBytes } from '../../../shared/models';
 import { EngineError } from '../types';
 
 /** Free bytes on the file system holding `dir`, for an unprivileged writer. */
@@ -25,13 +26,8 @@ export const freeDiskBytes: FreeDiskBytes = async (dir) => {
   }
 };
 
-/** "1.2 GiB"-style size (binary units, as everywhere in the CLI). */
-export function formatBytes(n: number): string {
-  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(1)} GiB`;
-  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
-  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${n} B`;
-}
+/** "1.2 GiB": the one byte formatter of every surface (src/shared/models.ts). */
+export { formatBytes } from '../../../shared/models';
 
 /** Throws EngineError('refused') when `needed` bytes do not fit on the disk holding `dir`. */
 export async function ensureDiskSpace(dir: string, needed: number, what: string, free: FreeDiskBytes = freeDiskBytes): Promise<void> {

@@ -9,6 +9,7 @@
  * estimate gives 811 / 3388 and 973 / 4018 MiB for those cases.
  */
 import { readFileSync } from 'node:fs';
+import { formatBytes } from '../../../shared/models';
 import { freemem, totalmem } from 'node:os';
 import { type ModelDimensions, type Precision, weightBytes } from '../models/footprint';
 
@@ -136,7 +137,7 @@ export interface MemoryVerdict {
 }
 
 function gib(bytes: number): string {
-  return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
+  return formatBytes(bytes);
 }
 
 /**

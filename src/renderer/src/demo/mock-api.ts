@@ -28,6 +28,7 @@ import {
 import { countWords, titleFromContent, UNTITLED } from '../../../shared/documents';
 import { GenerationStates } from '../../../shared/generation-state';
 import { matchesSearch } from '../../../shared/search-syntax';
+import { createMockModels } from './mock-models';
 
 /** Knobs for tests and screenshots. */
 export interface MockOptions {
@@ -386,6 +387,14 @@ export function createMockApi(options: MockOptions = {}): MockApi {
       settings = Settings.parse({ ...settings, ...patch });
       return settings;
     },
+
+    ...createMockModels({
+      models: () => models,
+      addModel: (model) => (models = [...models, model]),
+      loaded: () => loaded,
+      emit: (event) => emit(event),
+      stepMs: Math.max(20, callDelayMs * 2),
+    }),
   };
 
   if (options.sampleData) seedSampleData();

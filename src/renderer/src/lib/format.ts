@@ -10,18 +10,8 @@ export function formatCount(n: number): string {
   return String(Math.round(n));
 }
 
-/** Bytes in binary units, written as the CLI writes them: "522.7 MiB". */
-export function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes) || bytes < 0) return '—';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
+/** Bytes in binary units, one formatter for every surface: "522.7 MiB". */
+export { formatBytes } from '../../../shared/models';
 
 /** A word count for lists and bars: "1 word", "12,408 words". */
 export function formatWords(words: number): string {

@@ -101,6 +101,7 @@ export class AppState implements Reporter {
       models,
       defaultModelId: () => this.#settings.defaultModelId,
       onChooseModel: (id) => void this.updateSettings({ defaultModelId: id }),
+      modelDefaults: (id) => this.#settings.modelDefaults[id] ?? {},
     });
     this.write = new WriteSession({
       api,
@@ -128,7 +129,14 @@ export class AppState implements Reporter {
       },
       onGenerationDone,
     });
-    this.models = new ModelsState({ api, reporter, onModelsChanged: () => Promise.all([this.refreshModels(), this.refreshStatus()]).then(() => {}) });
+    this.models = new ModelsState({
+      api,
+      reporter,
+      onModelsChanged: () => Promise.all([this.refreshModels(), this.refreshStatus()]).then(() => {}),
+      nativeFileDialogs: () => this.#info?.nativeFileDialogs ?? false,
+      modelDefaults: () => this.#settings.modelDefaults,
+      onSaveModelDefaults: (modelDefaults) => this.updateSettings({ modelDefaults }),
+    });
     this.inspect = new InspectState({ api, documentText: () => documents.text });
     this.compare = new CompareState({ generations: this.generations, reporter, models, onGenerationDone });
   }
@@ -275,6 +283,8 @@ export class AppState implements Reporter {
     // Back after an outage: the engine may have restarted meanwhile, and history may have grown.
     if (state === 'connected' && was === 'reconnecting') {
       void this.refreshStatus();
+      // Task events sent during the outage were missed: the task list is read again.
+      void this.models.refresh();
       this.#historyRevision += 1;
     }
   }
@@ -282,6 +292,10 @@ export class AppState implements Reporter {
   #onServerEvent(event: ServerEvent): void {
     if (event.channel === 'generation') {
       this.generations.dispatch(event.event);
+      return;
+    }
+    if (event.channel === 'task') {
+      this.models.onTask(event.task);
       return;
     }
     const previous = this.#engine?.state;

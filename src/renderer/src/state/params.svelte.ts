@@ -8,7 +8,7 @@
  * the candidates). Only a locked seed can be typed, so the field never shows
  * a number that is then not used.
  */
-import { GenerationParams as ParamsSchema, type DeviceRequest, type GenerationParams, type ModelSummary } from '../../../shared/api';
+import { GenerationParams as ParamsSchema, type DeviceRequest, type GenerationParams, type ModelSummary, type PrecisionRequest } from '../../../shared/api';
 import { Autosaver } from '../lib/autosave';
 import { creativePresets, type PresetParams } from '../lib/presets';
 import type { ApiCaller } from './deps';
@@ -50,6 +50,8 @@ export function randomSeed(): number {
 /** What ParamsState is built from. */
 export interface ParamsDeps {
   api: ApiCaller;
+  /** Parameters a model starts with when it is chosen (the Models page's per-model defaults). */
+  modelDefaults?: (id: string) => Partial<GenerationParams>;
   /** The imported models. */
   models: () => readonly ModelSummary[];
   /** The model settings name as the default. */
@@ -139,10 +141,17 @@ export class ParamsState {
     this.#update({ device });
   }
 
+  /** Chooses the weight precision ('auto': the engine's default for the device). */
+  setPrecision(precision: PrecisionRequest): void {
+    this.#update({ precision });
+  }
+
   /** Chooses the model and makes it the default for next time. */
   selectModel(id: string): void {
     this.#chosenModelId = id;
     this.#deps.onChooseModel(id);
+    const defaults = this.#deps.modelDefaults?.(id);
+    if (defaults && Object.keys(defaults).length > 0) this.#update(defaults);
   }
 
   /** Applies a creative preset's values (presets sample, so greedy goes off). */

@@ -227,7 +227,7 @@ describe('inspector requests', () => {
     try {
       const refused = limited.inspector.inspect({ modelId: 'small', tokenIds: idsOfLength(16) });
       await expect(refused).rejects.toMatchObject({ kind: 'refused' });
-      await expect(refused).rejects.toThrow('inspecting 16 tokens with small would hold 4 KB (attention of 2 layers × 2 heads); the limit is 2 KB: inspect a shorter text');
+      await expect(refused).rejects.toThrow('inspecting 16 tokens with small would hold 3.1 KiB (attention of 2 layers × 2 heads); the limit is 2.0 KiB: inspect a shorter text');
     } finally {
       await limited.dispose();
     }

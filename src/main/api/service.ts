@@ -31,9 +31,10 @@ import { GenerationStates } from '../../shared/generation-state';
 import type { HistoryPort } from './history-port';
 import { describeMachine, resolveImportFolder, thisMachine, type MachineContext } from './import-path';
 import { toModelSummary, type StoredModelFields } from '../common/model-summary';
+import { createInspectHandlers, type InspectInferencePort } from './inspect-handlers';
 
 /** What the service needs of the inference client (InferenceClient satisfies it). */
-export interface InferencePort {
+export interface InferencePort extends InspectInferencePort {
   readonly state: InferenceStateChange;
   onStateChange(listener: (change: InferenceStateChange) => void): () => void;
   generate(args: InferenceArgs<'generate'>, handlers: GenerateHandlers, signal?: AbortSignal): Promise<InferenceResult<'generate'>>;
@@ -281,6 +282,8 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
 
     'settings.get': () => history.settings.get(),
     'settings.set': (changes) => history.settings.set(changes),
+
+    ...createInspectHandlers({ inference, admission, modelShape: (id) => models.get(id).config, resolvePath: (path) => resolveImportFolder(path, machine) }),
   };
 
   return {

@@ -32,7 +32,7 @@ describe('inspect methods', () => {
     expect(spawner.spawned[0]?.engine.calls.some((c) => c.method === 'inspect') ?? false).toBe(false);
   });
 
-  it('an inspect pass larger than the machine's bound is refused before the process runs it', async () => {
+  it('an inspect pass larger than the machine bound is refused before the process runs it', async () => {
     const admission = new AdmissionQueue({ maxSequences: 8, maxBytes: 1000, maxQueuedSequences: 0 });
     const { service, spawner } = makeService({ deps: { admission } });
     const error = await service.handle('inspect.run', { target: { modelId: 'tiny', text: 'a b c' } }).catch((e: unknown) => e);

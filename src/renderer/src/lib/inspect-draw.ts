@@ -92,7 +92,7 @@ export function drawHeadView(ctx: CanvasRenderingContext2D, input: HeadViewInput
     }
     for (let b = 0; b < BUCKETS; b++) {
       if (!used[b]) continue;
-      ctx.strokeStyle = headColour(h, attention.heads, Math.min(1, ((b + 0.5) / BUCKETS) * (heads.length > 1 ? 0.8 : 1)));
+      ctx.strokeStyle = headColour(h, attention.heads, Math.min(1, 0.1 + 0.9 * ((b + 0.5) / BUCKETS)));
       ctx.stroke(paths[b] as Path2D);
     }
   }
@@ -121,14 +121,13 @@ export function drawHeadView(ctx: CanvasRenderingContext2D, input: HeadViewInput
   }
 }
 
-/** Geometry of the model view: one thumbnail per layer × head. */
-export function modelViewLayout(overview: Pick<AttentionOverview, 'layers' | 'heads' | 'size'>): { scale: number; thumb: number; pad: number; left: number; top: number; width: number; height: number } {
-  const scale = Math.max(1, Math.floor(48 / overview.size));
-  const thumb = overview.size * scale;
+/** Geometry of the model view: one thumbnail per layer × head, the same size whatever the text's length. */
+export function modelViewLayout(overview: Pick<AttentionOverview, 'layers' | 'heads' | 'size'>): { thumb: number; pad: number; left: number; top: number; width: number; height: number } {
+  const thumb = 56;
   const pad = 6;
   const left = 62;
   const top = 22;
-  return { scale, thumb, pad, left, top, width: left + overview.heads * (thumb + pad), height: top + overview.layers * (thumb + pad) };
+  return { thumb, pad, left, top, width: left + overview.heads * (thumb + pad), height: top + overview.layers * (thumb + pad) };
 }
 
 /** Which layer × head a point of the model view is over, or null. */
@@ -142,28 +141,30 @@ export function modelViewHit(x: number, y: number, overview: Pick<AttentionOverv
 }
 
 /** Draws every layer × head as a small heatmap (darker: more attention), with layer and head labels. */
-export function drawModelView(ctx: CanvasRenderingContext2D, overview: AttentionOverview, colours: { text: string; background: string }, hover: { layer: number; head: number } | null): void {
-  const { scale, thumb, pad, left, top, width, height } = modelViewLayout(overview);
+export function drawModelView(ctx: CanvasRenderingContext2D, overview: AttentionOverview, colours: { text: string }, hover: { layer: number; head: number } | null): void {
+  const { thumb, pad, left, top, width, height } = modelViewLayout(overview);
   ctx.clearRect(0, 0, width, height);
-  const image = ctx.createImageData(thumb, thumb);
   const { size, heads } = overview;
+  const image = new ImageData(size, size);
+  const cell = new OffscreenCanvas(size, size);
+  const cellContext = cell.getContext('2d') as OffscreenCanvasRenderingContext2D;
+  ctx.imageSmoothingEnabled = false;
   for (let layer = 0; layer < overview.layers; layer++) {
     for (let head = 0; head < heads; head++) {
       const base = (layer * heads + head) * size * size;
-      for (let py = 0; py < thumb; py++) {
-        const I = Math.floor(py / scale);
-        for (let px = 0; px < thumb; px++) {
-          const J = Math.floor(px / scale);
-          const v = J > I ? -1 : (overview.data[base + I * size + J] as number) / 255;
-          const at = (py * thumb + px) * 4;
-          const [r, g, b] = v < 0 ? [236, 238, 242] : heat(Math.sqrt(v), head, heads);
+      for (let I = 0; I < size; I++) {
+        for (let J = 0; J < size; J++) {
+          // sqrt: most heads spread thin mass over many keys, which a linear scale would leave white.
+          const [r, g, b] = J > I ? [236, 238, 242] : heat(Math.sqrt((overview.data[base + I * size + J] as number) / 255), head, heads);
+          const at = (I * size + J) * 4;
           image.data[at] = r;
           image.data[at + 1] = g;
           image.data[at + 2] = b;
           image.data[at + 3] = 255;
         }
       }
-      ctx.putImageData(image, left + head * (thumb + pad), top + layer * (thumb + pad));
+      cellContext.putImageData(image, 0, 0);
+      ctx.drawImage(cell, left + head * (thumb + pad), top + layer * (thumb + pad), thumb, thumb);
     }
   }
   ctx.fillStyle = colours.text;
@@ -172,13 +173,12 @@ export function drawModelView(ctx: CanvasRenderingContext2D, overview: Attention
   ctx.textAlign = 'right';
   for (let layer = 0; layer < overview.layers; layer++) ctx.fillText(`Layer ${layer + 1}`, left - 8, top + layer * (thumb + pad) + thumb / 2);
   ctx.textAlign = 'center';
-  for (let head = 0; head < heads; head++) ctx.fillText(`${head + 1}`, left + head * (thumb + pad) + thumb / 2, top / 2);
+  for (let head = 0; head < heads; head++) ctx.fillText(`Head ${head + 1}`, left + head * (thumb + pad) + thumb / 2, top / 2);
   if (hover) {
     ctx.strokeStyle = colours.text;
     ctx.lineWidth = 2;
     ctx.strokeRect(left + hover.head * (thumb + pad) - 1, top + hover.layer * (thumb + pad) - 1, thumb + 2, thumb + 2);
   }
-  void height;
 }
 
 /** A head's hue from white (0) to full colour (1), as RGB bytes. */

@@ -4,7 +4,7 @@
  * token hovered, the model view opened and one of its heads clicked, every export downloaded and
  * its JSON checked. With INKWELL_SCREENSHOTS=1 it also refreshes docs/screenshots/inspect-*.png.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +16,7 @@ import { candidatesPanel, continueAndWait, cursorToEnd, editor, openApp, poll, w
 const unavailable = browserUnavailableReason();
 const skipReason = process.env['INKWELL_REQUIRE_BROWSER'] === '1' ? null : unavailable;
 const screenshots = process.env['INKWELL_SCREENSHOTS'] === '1';
-const text = 'I read a good novel. The lighthouse keeper climbed the stairs to trim the wick, because that was what you did. Café 龘';
+const text = 'I read a good novel. The lighthouse keeper climbed the stairs to trim the wick, because that was what you did. Café Erdős';
 
 describe.skipIf(skipReason !== null)('the Inspect panel', () => {
   let workspace: Workspace;
@@ -28,6 +28,11 @@ describe.skipIf(skipReason !== null)('the Inspect panel', () => {
     if (unavailable) throw new Error(`browser e2e cannot run: ${unavailable}`);
     assertBuilt();
     workspace = await createWorkspace([{ id: 'tiny', checkpoint: { nLayer: 4, nEmbd: 64, nHead: 4, nPositions: 128, seed: 7 } }]);
+    // A generated WordPiece vocabulary (bert-base-uncased's own files cannot be fetched here).
+    const bertDir = join(workspace.home, 'tokenizers', 'bert-base-uncased');
+    mkdirSync(bertDir, { recursive: true });
+    const words = 'i read a good nov ##el . the light ##house keeper climbed stairs to trim wick , because that was what you did cafe er ##do ##s';
+    writeFileSync(join(bertDir, 'vocab.txt'), ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...words.split(' ')].join('\n'));
     server = await startServe(workspace.home);
     browser = await launchChromium();
   });
@@ -111,8 +116,10 @@ describe.skipIf(skipReason !== null)('the Inspect panel', () => {
     await page.getByRole('tab', { name: 'Tokens' }).click();
     const chips = page.getByRole('list', { name: 'GPT-2 tokens' });
     await chips.waitFor(poll);
-    // "龘" is three bytes that GPT-2 splits over two byte tokens: they are grouped under the character.
-    await expect.poll(() => chips.locator('.group .char', { hasText: '龘' }).count(), poll).toBe(1);
+    // "ő" is two bytes that GPT-2 puts in two tokens: they are grouped under the character.
+    await expect.poll(() => chips.locator('.group .char', { hasText: 'ő' }).count(), poll).toBe(1);
+    const bert = page.getByRole('list', { name: 'BERT tokens' });
+    await expect.poll(async () => (await bert.getByRole('listitem').allTextContents()).slice(0, 7).map((t) => t.replace(/\d+$/, '')), poll).toEqual(['[CLS]', 'i', 'read', 'a', 'good', 'nov', '##el']);
     await page.getByRole('radio', { name: /Prompt actually sent/ }).check();
     await shoot(page, 'inspect-tokens');
 

@@ -273,6 +273,17 @@ export class InspectState {
     }
   }
 
+  /** Installs BERT's tokenizer from a folder on the back end's machine, then shows the text's WordPiece tokens. */
+  async importBertTokenizer(folder: string): Promise<void> {
+    try {
+      await this.#deps.api.call('inspect.importBertTokenizer', { path: folder.trim() });
+      this.#wordPiece = await this.#deps.api.call('inspect.wordpiece', { text: this.#text });
+      this.#deps.reporter.notify('info', 'BERT tokenizer imported.', 'bert-import');
+    } catch (error) {
+      this.#deps.reporter.reportError(error, 'Could not import the BERT tokenizer');
+    }
+  }
+
   /** What the current view shows, as plain data for a JSON export. */
   exportData(): { name: string; data: unknown } {
     const base = { modelId: this.#summary?.modelId ?? this.#tokens?.modelId, text: this.#text };

@@ -149,6 +149,9 @@ describe.skipIf(skipReason !== null)('the Inspect panel', () => {
     await expect.poll(() => page.getByRole('radio', { name: 'Candidate 1' }).isChecked(), poll).toBe(true);
     const coloured = page.getByRole('group', { name: 'Text coloured by probability' });
     await coloured.waitFor(poll);
+    // The candidate keeps each token's probability from the sampler: shown without a pass.
+    const stored = page.getByRole('group', { name: 'Generated tokens coloured by their stored probability' });
+    await expect.poll(async () => (await stored.textContent()) ?? '', poll).not.toBe('');
     await coloured.getByRole('button').nth(3).hover();
     await expect.poll(() => page.getByRole('region', { name: 'Alternatives' }).getByRole('button', { name: /^Branch with / }).count(), poll).toBe(10);
     await coloured.getByRole('button').nth(3).click();
@@ -164,5 +167,7 @@ describe.skipIf(skipReason !== null)('the Inspect panel', () => {
     await expect.poll(() => page.getByRole('radio', { name: /^History entry \d+, candidate 1$/ }).isChecked(), poll).toBe(true);
     await coloured.waitFor(poll);
     await expect.poll(async () => (await coloured.textContent()) ?? '', poll).toMatch(/^The harbour at dawn was quiet, and the boats/);
+    // History kept the probabilities too (candidates.token_logprobs).
+    await expect.poll(async () => (await stored.locator('span').count()) > 0, poll).toBe(true);
   });
 });

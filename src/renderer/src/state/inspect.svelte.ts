@@ -24,8 +24,14 @@ export interface OpenedText {
   text: string;
   /** Where the generated part starts (characters), when it is a candidate's or history entry's text. */
   generatedFrom?: number;
-  /** Each generated token's log-probability as the sampler saw it (kept with candidates and history). */
-  tokenLogprobs?: readonly number[];
+  /** The generated tokens and each one's log-probability as the sampler saw it (kept with candidates and history). */
+  generated?: { tokenIds: readonly number[]; tokenLogprobs: readonly number[] };
+}
+
+/** A generation's own tokens coloured by the probabilities kept with it. */
+export interface StoredProbabilities {
+  chips: Gpt2Tokens['tokens'];
+  logprobs: readonly number[];
 }
 
 /** What InspectState is built from. */
@@ -97,6 +103,7 @@ export class InspectState {
   #loading = $state<string | null>(null);
   #error = $state<string | null>(null);
   #branch = $state.raw<Branch | null>(null);
+  #stored = $state.raw<StoredProbabilities | null>(null);
   #tokenizedKey = '';
   #passKey = '';
   #sequence = 0;
@@ -198,9 +205,28 @@ export class InspectState {
   }
 
   /** Opens a candidate: the prompt it was written for (memory included) followed by its text. */
-  openGeneration(label: string, parts: { memory: string; prompt: string; candidate: Pick<Candidate, 'text'> & { tokenLogprobs?: readonly number[] | undefined } }): void {
+  openGeneration(label: string, parts: { memory: string; prompt: string; candidate: Pick<Candidate, 'text'> & { tokenIds?: readonly number[]; tokenLogprobs?: readonly number[] | undefined } }): void {
     const before = parts.memory + parts.prompt;
-    this.open({ label, text: before + parts.candidate.text, generatedFrom: before.length, ...(parts.candidate.tokenLogprobs ? { tokenLogprobs: parts.candidate.tokenLogprobs } : {}) }, 'probs');
+    const { tokenIds, tokenLogprobs } = parts.candidate;
+    const generated = tokenIds && tokenLogprobs && tokenIds.length === tokenLogprobs.length && tokenIds.length > 0 ? { tokenIds, tokenLogprobs } : undefined;
+    this.open({ label, text: before + parts.candidate.text, generatedFrom: before.length, ...(generated ? { generated } : {}) }, 'probs');
+    this.#stored = null;
+    const modelId = this.#deps.modelId();
+    if (generated && modelId && !isRemoteModelId(modelId)) {
+      const opened = this.#opened;
+      // The chips of the ids as generated: the tokenizer only, no pass.
+      void this.#deps.api.call('inspect.tokens', { modelId, tokenIds: [...generated.tokenIds] }).then(
+        (tokens) => {
+          if (this.#opened === opened) this.#stored = { chips: tokens.tokens, logprobs: generated.tokenLogprobs };
+        },
+        (error: unknown) => this.#deps.reporter.reportError(error, 'Could not show the stored probabilities'),
+      );
+    }
+  }
+
+  /** The opened generation's own tokens with the probabilities kept with it (no pass needed). */
+  get stored(): StoredProbabilities | null {
+    return this.#source === 'opened' ? this.#stored : null;
   }
 
   /** Chooses the layer of the head view. */

@@ -36,6 +36,12 @@ export interface HeadViewInput {
   focus: { side: 'query' | 'key'; index: number } | null;
   text: string;
   muted: string;
+  /**
+   * The part of the full view that is drawn: `top` px scrolled, `height` px tall. The canvas is only
+   * that tall: stroking lines that span an 18 000 px canvas costs the rasterizer the whole canvas per
+   * path (measured: 5–20 s for 20 heads at 1024 tokens), one viewport costs a few ms.
+   */
+  window?: { top: number; height: number };
 }
 
 // Unfocused, a 1024-token head has 525 k weights; the faint ones are invisible at that density anyway.
@@ -46,13 +52,21 @@ const BUCKETS = 12;
 export function drawHeadView(ctx: CanvasRenderingContext2D, input: HeadViewInput): void {
   const { attention, labels, heads, focus } = input;
   const n = attention.seqLen;
-  const { width, height } = headViewSize(n);
+  const full = headViewSize(n);
+  const view = input.window ?? { top: 0, height: full.height };
+  const { width } = full;
   const { rowHeight, columnWidth, gap, top } = HEAD_VIEW;
   const values = halfValues();
   const head0 = (h: number): number => h * triangleSize(n);
   const weight = (h: number, i: number, j: number): number => values[attention.data[head0(h) + (i * (i + 1)) / 2 + j] as number] as number;
-  ctx.clearRect(0, 0, width, height);
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  ctx.clearRect(0, 0, width, view.height);
+  ctx.translate(0, -view.top);
   const y = (i: number): number => top + i * rowHeight + rowHeight / 2;
+  // Rows in view (with a row's margin): a line from query i down-left to key j ≤ i crosses the view
+  // only when i is at or below its first row and j at or above its last.
+  const firstRow = Math.max(0, Math.floor((view.top - top) / rowHeight) - 1);
+  const lastRow = Math.min(n - 1, Math.ceil((view.top + view.height - top) / rowHeight) + 1);
   const x0 = columnWidth - 4;
   const x1 = columnWidth + gap + 4;
 
@@ -82,9 +96,9 @@ export function drawHeadView(ctx: CanvasRenderingContext2D, input: HeadViewInput
       for (let i = focus.index; i < n; i++) add(i, focus.index, weight(h, i, focus.index));
     } else {
       const base = head0(h);
-      for (let i = 0; i < n; i++) {
+      for (let i = firstRow; i < n; i++) {
         const row = base + (i * (i + 1)) / 2;
-        for (let j = 0; j <= i; j++) {
+        for (let j = 0, end = Math.min(i, lastRow); j <= end; j++) {
           const w = values[attention.data[row + j] as number] as number;
           if (w >= FAINT) add(i, j, w);
         }
@@ -99,7 +113,7 @@ export function drawHeadView(ctx: CanvasRenderingContext2D, input: HeadViewInput
 
   ctx.font = '12px ui-monospace, SFMono-Regular, Menlo, monospace';
   ctx.textBaseline = 'middle';
-  for (let i = 0; i < n; i++) {
+  for (let i = firstRow; i <= lastRow; i++) {
     const label = clip(labels[i] ?? '', 18);
     const focused = focus?.index === i;
     const s = shade[i] as number;
@@ -119,6 +133,7 @@ export function drawHeadView(ctx: CanvasRenderingContext2D, input: HeadViewInput
     ctx.textAlign = 'left';
     ctx.fillText(label, columnWidth + gap + 8, y(i));
   }
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
 }
 
 /** Geometry of the model view: one thumbnail per layer × head, the same size whatever the text's length. */

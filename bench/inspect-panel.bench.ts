@@ -25,7 +25,7 @@ async function timeUntil(page: Page, act: () => Promise<void>, done: () => Promi
   const start = Date.now();
   await act();
   while (!(await done())) await new Promise((r) => setTimeout(r, 5));
-  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r(null))));
+  await page.evaluate(() => new Promise((r) => (globalThis as unknown as { requestAnimationFrame(cb: () => void): void }).requestAnimationFrame(() => r(null))));
   return Date.now() - start;
 }
 
@@ -75,7 +75,7 @@ async function main(): Promise<void> {
     }
 
     await page.getByRole('button', { name: 'All heads' }).click();
-    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r(null))));
+    await page.evaluate(() => new Promise((r) => (globalThis as unknown as { requestAnimationFrame(cb: () => void): void }).requestAnimationFrame(() => r(null))));
     // Hover redraw, all 20 heads shown: one mousemove onto a new row until the next frame.
     const canvas = headView.locator('canvas');
     await canvas.scrollIntoViewIfNeeded();

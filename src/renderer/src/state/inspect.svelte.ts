@@ -99,7 +99,7 @@ export class InspectState {
   #positional = $state.raw<PositionalEncodings | null>(null);
   #layer = $state(0);
   #lensLayer = $state(0);
-  #heads = $state.raw<ReadonlySet<number>>(new Set([0]));
+  #heads = $state.raw<readonly number[]>([0]);
   #loading = $state<string | null>(null);
   #error = $state<string | null>(null);
   #branch = $state.raw<Branch | null>(null);
@@ -159,8 +159,8 @@ export class InspectState {
   get lensLayer(): number {
     return this.#lensLayer;
   }
-  /** Heads drawn in the head view. */
-  get heads(): ReadonlySet<number> {
+  /** Heads drawn in the head view, in order. */
+  get heads(): readonly number[] {
     return this.#heads;
   }
   /** What is being fetched now, in words; null when nothing is. */
@@ -243,22 +243,19 @@ export class InspectState {
 
   /** Turns one head on or off in the head view (at least one stays on). */
   toggleHead(head: number): void {
-    const next = new Set(this.#heads);
-    if (next.has(head)) {
-      if (next.size > 1) next.delete(head);
-    } else next.add(head);
-    this.#heads = next;
+    if (!this.#heads.includes(head)) this.#heads = [...this.#heads, head].sort((a, b) => a - b);
+    else if (this.#heads.length > 1) this.#heads = this.#heads.filter((h) => h !== head);
   }
 
   /** Shows every head, or only the first when all are shown. */
   toggleAllHeads(): void {
     const heads = this.#summary?.heads ?? 1;
-    this.#heads = this.#heads.size === heads ? new Set([0]) : new Set(Array.from({ length: heads }, (_, h) => h));
+    this.#heads = this.#heads.length === heads ? [0] : Array.from({ length: heads }, (_, h) => h);
   }
 
   /** Opens one layer × head of the model view in the head view. */
   openHead(layer: number, head: number): void {
-    this.#heads = new Set([head]);
+    this.#heads = [head];
     this.#view = 'head';
     this.setLayer(layer);
   }
@@ -321,7 +318,7 @@ export class InspectState {
       case 'head': {
         const a = this.#attention;
         if (!a) return { name: 'attention', data: base };
-        const heads = [...this.#heads].sort((x, y) => x - y);
+        const heads = [...this.#heads];
         const values = halfValues();
         const rows = (h: number) => Array.from({ length: a.seqLen }, (_, i) => Array.from({ length: i + 1 }, (_, j) => round(values[a.data[h * tri(a.seqLen) + tri(i) + j] as number] as number)));
         // attentions[head][i][j] for j ≤ i (the causal lower triangle; everything above it is 0).
@@ -413,7 +410,7 @@ export class InspectState {
         this.#passKey = passKey;
         if (this.#layer >= summary.layers) this.#layer = 0;
         if (this.#lensLayer >= summary.layers) this.#lensLayer = summary.layers - 1;
-        if ([...this.#heads].some((h) => h >= summary.heads)) this.#heads = new Set([0]);
+        if (this.#heads.some((h) => h >= summary.heads)) this.#heads = [0];
       }
       const summary = this.#summary as InspectSummary;
       if (view === 'head' && this.#attention?.layer !== this.#layer) {

@@ -13,6 +13,21 @@ import { DeviceName, DeviceRequest, Precision, PrecisionRequest, VariantPrecisio
 import { CatalogView, HfCacheView, LoadEstimate, ModelDefaultParams, ModelDetails, ModelsOverview, TaskRequest, TaskState } from './models';
 
 export { DeviceName, DeviceRequest, Precision, PrecisionRequest, VariantPrecision } from './devices';
+import {
+  AttentionLayer,
+  AttentionOverview,
+  Gpt2Tokens,
+  InspectModelId,
+  InspectSummary,
+  InspectTarget,
+  INSPECT_LIMITS,
+  LayerIndex,
+  LensLayer,
+  NextTokenProbabilities,
+  PositionalEncodings,
+  PositionalRequest,
+  WordPieceTokens,
+} from './inspect';
 
 // ---------------------------------------------------------------- limits
 
@@ -513,6 +528,44 @@ export const methods = {
   'files.save': {
     request: z.strictObject({ suggestedName: z.string().min(1).max(255), content: Text }),
     response: z.strictObject({ path: z.string() }).nullable(),
+  },
+
+  // ---- inspect (issue 8; payload encodings: docs/inspect.md, shapes: src/shared/inspect.ts)
+  /**
+   * Runs the inspect pass over a text or token ids (or finds it held) and returns its summary: the
+   * tokens, the model's shape and the payload sizes. Every call below that names the same target
+   * reads the held pass; one that is no longer held runs it again. A remote model is refused.
+   */
+  'inspect.run': { request: z.strictObject({ target: InspectTarget }), response: InspectSummary },
+  /** One layer's attention of every head, float16 lower triangles. */
+  'inspect.attention': { request: z.strictObject({ target: InspectTarget, layer: LayerIndex }), response: AttentionLayer },
+  /** Every layer × head pooled to at most size × size uint8 cells, for the model view. */
+  'inspect.overview': {
+    request: z.strictObject({ target: InspectTarget, size: z.int().min(1).max(INSPECT_LIMITS.maxOverviewSize).default(64) }),
+    response: AttentionOverview,
+  },
+  /** The logit lens after block `layer`: the top k tokens at every position, read through ln_f and lm_head. */
+  'inspect.lens': {
+    request: z.strictObject({ target: InspectTarget, layer: LayerIndex, k: z.int().min(1).max(INSPECT_LIMITS.maxLensTop).default(5) }),
+    response: LensLayer,
+  },
+  /** The log-probability of every token given the ones before it, with the top 10 alternatives. */
+  'inspect.probs': { request: z.strictObject({ target: InspectTarget }), response: NextTokenProbabilities },
+  /** The sinusoidal encoding beside the model's learned position embeddings (wpe), with their cosine similarities. */
+  'inspect.positional': { request: PositionalRequest, response: PositionalEncodings },
+  /** GPT-2 token chips of a text or of token ids (the tokenizer only: no pass runs, any length). */
+  'inspect.tokens': {
+    request: z
+      .strictObject({ modelId: InspectModelId, text: Text.optional(), tokenIds: z.array(z.int().min(0)).max(1_000_000).optional() })
+      .refine((r) => (r.text === undefined) !== (r.tokenIds === undefined), 'give either text or tokenIds, not both'),
+    response: Gpt2Tokens,
+  },
+  /** BERT WordPiece tokens (bert-base-uncased), or how to get its tokenizer when it is not installed. */
+  'inspect.wordpiece': { request: z.strictObject({ text: Text }), response: WordPieceTokens },
+  /** Installs bert-base-uncased's tokenizer from a folder holding its tokenizer.json or vocab.txt. */
+  'inspect.importBertTokenizer': {
+    request: z.strictObject({ path: z.string().min(1).max(4096) }),
+    response: z.strictObject({ imported: z.literal(true) }),
   },
 
   'settings.get': { request: Empty, response: Settings },

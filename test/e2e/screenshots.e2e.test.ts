@@ -76,7 +76,7 @@ describe.runIf(wanted && unavailable === null)('screenshots (demo back end)', ()
         await page.getByText('Get CUDA support').waitFor();
         await shoot(page, 'models');
         await page.getByRole('link', { name: 'Inspect' }).click();
-        await page.getByRole('list', { name: 'Tokens' }).waitFor();
+        await page.getByRole('list', { name: 'GPT-2 tokens' }).waitFor();
         await shoot(page, 'inspect');
         await page.getByRole('link', { name: 'Compare' }).click();
         await page.getByRole('button', { name: "Use the document's text" }).click();

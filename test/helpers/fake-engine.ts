@@ -8,6 +8,7 @@ import { EngineError } from '../../src/main/engine/types';
 import type { ChildExit, ChildLike, Spawner } from '../../src/main/inference/child';
 import { serveInference, type InferenceEngine, type InferenceServer } from '../../src/main/inference-process/server';
 import type { DeviceStatus } from '../../src/shared/api';
+import { toHalfBits } from '../../src/main/engine/onnx/variant';
 
 type GenerateRequest = Parameters<InferenceEngine['generate']>[0];
 type GenerateResult = Awaited<ReturnType<InferenceEngine['generate']>>;
@@ -115,6 +116,69 @@ export class FakeEngine implements InferenceEngine {
       sequences: texts.map((text) => ({ text, tokenIds: text.split(' ').filter(Boolean).map((_, i) => i + 1), finishReason: cancelled ? ('cancelled' as const) : ('length' as const) })),
       timings: { loadMs: 1, prefillMs: 2, decodeMs: 3, tokensPerSecond: 100 },
     };
+  }
+
+  /**
+   * A scripted inspector: words are tokens (id = index), 2 layers × 2 heads of uniform causal
+   * attention (query i puts 1/(i+1) on every key), every next token at log(1/2).
+   */
+  readonly inspector: InferenceEngine['inspector'] = {
+    inspect: async (req) => {
+      this.calls.push({ method: 'inspect', args: [req] });
+      const ids = this.#inspectIds(req);
+      const top = [{ id: 0, token: ' one', logprob: Math.log(0.5) }];
+      return {
+        modelId: req.modelId, device: 'cpu', tokenIds: ids,
+        tokens: ids.map((id) => ({ id, text: ` w${id}`, label: `·w${id}`, bytes: '20' })),
+        layers: 2, heads: 2,
+        positions: ids.slice(1).map(() => ({ logprob: Math.log(0.5), entropy: Math.log(2), top })),
+        next: { entropy: Math.log(2), top },
+        sizes: { attentionLayerBytes: 2 * 2 * ((ids.length * (ids.length + 1)) / 2), heldBytes: 0 },
+        timings: { loadMs: 0, forwardMs: 0, readoutMs: 0 }, reused: false,
+      };
+    },
+    attention: async (req, layer) => {
+      this.calls.push({ method: 'attention', args: [req, layer] });
+      const n = this.#inspectIds(req).length;
+      if (layer >= 2) throw new EngineError('bad_input', `layer ${layer} is outside 0..1`);
+      const values = new Float32Array(2 * ((n * (n + 1)) / 2));
+      let at = 0;
+      for (let h = 0; h < 2; h++) for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) values[at++] = 1 / (i + 1);
+      return { layer, heads: 2, seqLen: n, encoding: 'f16-tril', data: toHalfBits(values) };
+    },
+    overview: async (req, size) => {
+      const n = this.#inspectIds(req).length;
+      const cells = Math.min(size, n);
+      return { layers: 2, heads: 2, seqLen: n, size: cells, blockStarts: Array.from({ length: cells }, (_, i) => i), data: new Uint8Array(4 * cells * cells) };
+    },
+    lens: async (req, layer, k) => {
+      const n = this.#inspectIds(req).length;
+      return { layer, seqLen: n, k, topIds: new Int32Array(n * k), topLogprobs: new Float32Array(n * k), nextLogprobs: new Float32Array(n - 1), entropy: new Float32Array(n) };
+    },
+    positionalEncodings: async () => {
+      throw new EngineError('not_found', 'the fake engine has no position embeddings');
+    },
+    tokenTexts: async (_modelId, ids) => ids.map((id) => ` w${id}`),
+    tokenViews: async (req) => {
+      const ids = this.#inspectIds(req);
+      return { tokenIds: ids, tokens: ids.map((id) => ({ id, text: ` w${id}`, label: `·w${id}`, bytes: '20' })), window: 64 };
+    },
+  };
+
+  /** BERT WordPiece as the scripted engine knows it: not installed. */
+  async wordPiece(_text: string): Promise<{ tokens: string[]; ids: number[] }> {
+    throw new EngineError('not_found', 'no BERT tokenizer in the fake engine');
+  }
+
+  /** Records the call. */
+  async importBertTokenizer(dir: string): Promise<void> {
+    this.calls.push({ method: 'importBertTokenizer', args: [dir] });
+  }
+
+  #inspectIds(req: { modelId: string; text?: string; tokenIds?: readonly number[] }): number[] {
+    this.#requireModel(req.modelId);
+    if (req.tokenIds) return [...req.tokenIds];
+    return (req.text ?? '').split(/(?= )/).filter((t) => t.length > 0).map((_, i) => i);
   }
 
   async tokenize(modelId: string, text: string): Promise<{ ids: number[]; tokens: string[] }> {

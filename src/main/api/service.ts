@@ -33,8 +33,10 @@ import { describeMachine, resolveImportFolder, thisMachine, type MachineContext 
 import { toModelSummary, type StoredModelFields } from '../common/model-summary';
 import { createModelsArea, type ModelsAreaInference, type ModelsAreaStore } from './models-handlers';
 
+import { createInspectHandlers, type InspectInferencePort } from './inspect-handlers';
+
 /** What the service needs of the inference client (InferenceClient satisfies it). */
-export interface InferencePort extends ModelsAreaInference {
+export interface InferencePort extends ModelsAreaInference, InspectInferencePort {
   readonly state: InferenceStateChange;
   onStateChange(listener: (change: InferenceStateChange) => void): () => void;
   generate(args: InferenceArgs<'generate'>, handlers: GenerateHandlers, signal?: AbortSignal): Promise<InferenceResult<'generate'>>;
@@ -298,6 +300,7 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
     'settings.set': (changes) => history.settings.set(changes),
 
     ...modelsArea.handlers,
+    ...createInspectHandlers({ inference, admission, modelShape: (id) => models.get(id).config, resolvePath: (path) => resolveImportFolder(path, machine) }),
   };
 
   return {

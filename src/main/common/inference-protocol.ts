@@ -24,12 +24,35 @@ import {
 import { DeviceRequest, PrecisionRequest, VariantPrecision } from '../../shared/devices';
 import { LoadedModelView, LoadResult, TaskProgress } from '../../shared/models';
 
-/** Bumped when a message shape changes; the child reports it in its hello (2: heartbeats, 3: model tasks). */
-export const PROTOCOL_VERSION = 3;
+import {
+  AttentionLayer,
+  AttentionOverview,
+  Gpt2Tokens,
+  InspectSummary,
+  INSPECT_LIMITS,
+  LayerIndex,
+  LensLayer,
+  NextTokenProbabilities,
+  PositionalEncodings,
+  WordPieceTokens,
+} from '../../shared/inspect';
+
+/** Bumped when a message shape changes; the child reports it in its hello (2: heartbeats, 3: model tasks, 4: the inspect operations). */
+export const PROTOCOL_VERSION = 4;
 
 const Text = z.string().max(LIMITS.maxTextChars);
 const Seq = z.int().min(1).max(Number.MAX_SAFE_INTEGER);
 const Floats = z.custom<Float32Array>((value) => value instanceof Float32Array, 'expected a Float32Array');
+
+/** An inspect target as the inference process takes it: a stored model (remote ones are refused on the main side). */
+const InspectTargetArgs = z
+  .strictObject({
+    modelId: ModelId,
+    text: Text.min(1).optional(),
+    tokenIds: z.array(z.int().min(0)).min(1).max(INSPECT_LIMITS.maxTokenIds).optional(),
+    device: z.enum(['auto', 'cpu', 'webgpu', 'cuda']),
+  })
+  .refine((t) => (t.text === undefined) !== (t.tokenIds === undefined), 'give either text or tokenIds');
 
 /** Error kinds the inference process reports: the engine's kinds. */
 export const InferenceErrorKind = EngineErrorKind;
@@ -63,6 +86,23 @@ export const inferenceArgs = {
   modelTask: z.strictObject({ work: ModelTaskWork }),
   load: z.strictObject({ modelId: ModelId, precision: PrecisionRequest, device: DeviceRequest }),
   loadedModels: z.strictObject({}),
+  // ---- inspect (issue 8): the engine's Inspector, BERT WordPiece
+  inspect: z.strictObject({ target: InspectTargetArgs }),
+  inspectProbs: z.strictObject({ target: InspectTargetArgs }),
+  inspectAttention: z.strictObject({ target: InspectTargetArgs, layer: LayerIndex }),
+  inspectOverview: z.strictObject({ target: InspectTargetArgs, size: z.int().min(1).max(INSPECT_LIMITS.maxOverviewSize) }),
+  inspectLens: z.strictObject({ target: InspectTargetArgs, layer: LayerIndex, k: z.int().min(1).max(INSPECT_LIMITS.maxLensTop) }),
+  inspectPositional: z.strictObject({
+    modelId: ModelId,
+    maxPositions: z.int().min(1).optional(),
+    maxDims: z.int().min(1).optional(),
+    maxSimilarityPositions: z.int().min(1).optional(),
+  }),
+  inspectTokens: z
+    .strictObject({ modelId: ModelId, text: Text.optional(), tokenIds: z.array(z.int().min(0)).max(1_000_000).optional() })
+    .refine((r) => (r.text === undefined) !== (r.tokenIds === undefined), 'give either text or tokenIds'),
+  wordPiece: z.strictObject({ text: Text }),
+  importBertTokenizer: z.strictObject({ srcDir: z.string().min(1).max(4096) }),
 } as const;
 
 /** Result schema of every operation: the API's own shapes where the API returns them as they are. */
@@ -82,6 +122,16 @@ export const inferenceResults = {
   modelTask: ModelTaskOutcome,
   load: LoadResult,
   loadedModels: z.strictObject({ loaded: z.array(LoadedModelView) }),
+  // ---- inspect (issue 8): the API's own shapes, typed arrays included
+  inspect: InspectSummary,
+  inspectProbs: NextTokenProbabilities,
+  inspectAttention: AttentionLayer,
+  inspectOverview: AttentionOverview,
+  inspectLens: LensLayer,
+  inspectPositional: PositionalEncodings,
+  inspectTokens: Gpt2Tokens,
+  wordPiece: WordPieceTokens,
+  importBertTokenizer: z.strictObject({}),
 } as const;
 
 /** Names of the operations. */

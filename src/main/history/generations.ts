@@ -70,6 +70,7 @@ interface CandidateRow {
   idx: number;
   text: string;
   token_ids: string;
+  token_logprobs: string | null;
   finish_reason: Candidate['finishReason'];
 }
 
@@ -87,7 +88,7 @@ function prepareStatements(db: Database.Database) {
        VALUES (@createdAt, @modelId, @device, @prompt, @memory, @params, @seed, @candidateCount, @loadMs, @prefillMs,
          @decodeMs, @tokensPerSecond, @promptTokens, @truncatedPromptTokens, @documentId)`,
     ),
-    insertCandidate: db.prepare('INSERT INTO candidates (generation_id, idx, text, token_ids, finish_reason) VALUES (?, ?, ?, ?, ?)'),
+    insertCandidate: db.prepare('INSERT INTO candidates (generation_id, idx, text, token_ids, finish_reason, token_logprobs) VALUES (?, ?, ?, ?, ?, ?)'),
     // External-content FTS: the index is written from the same view 'integrity-check' compares it with.
     indexGeneration: db.prepare(
       'INSERT INTO generations_fts (rowid, prompt, memory, outputs) SELECT id, prompt, memory, outputs FROM generation_search_text WHERE id = ?',
@@ -98,7 +99,7 @@ function prepareStatements(db: Database.Database) {
     deleteGeneration: db.prepare('DELETE FROM generations WHERE id = ?'),
     selectGeneration: db.prepare(`SELECT ${generationColumns} FROM ${generationsWithDocument} WHERE g.id = ?`),
     selectCandidates: db.prepare(
-      'SELECT generation_id, idx, text, token_ids, finish_reason FROM candidates WHERE generation_id IN (SELECT value FROM json_each(?)) ORDER BY generation_id, idx',
+      'SELECT generation_id, idx, text, token_ids, finish_reason, token_logprobs FROM candidates WHERE generation_id IN (SELECT value FROM json_each(?)) ORDER BY generation_id, idx',
     ),
     setStarred: db.prepare('UPDATE generations SET starred = ? WHERE id = ?'),
     setAccepted: db.prepare('UPDATE generations SET accepted_index = ? WHERE id = ?'),
@@ -145,7 +146,8 @@ export class GenerationStore {
       });
       const generationId = Number(lastInsertRowid);
       g.candidates.forEach((candidate, index) => {
-        this.#statements.insertCandidate.run(generationId, index, candidate.text, JSON.stringify(candidate.tokenIds), candidate.finishReason);
+        const logprobs = candidate.tokenLogprobs && candidate.tokenLogprobs.length === candidate.tokenIds.length ? JSON.stringify(candidate.tokenLogprobs) : null;
+        this.#statements.insertCandidate.run(generationId, index, candidate.text, JSON.stringify(candidate.tokenIds), candidate.finishReason, logprobs);
       });
       this.#statements.indexGeneration.run(generationId);
       return generationId;
@@ -298,7 +300,8 @@ export class GenerationStore {
     const candidateRows = this.#statements.selectCandidates.all(JSON.stringify(rows.map((row) => row.id))) as CandidateRow[];
     for (const row of candidateRows) {
       const list = candidatesById.get(row.generation_id) ?? [];
-      list.push({ text: row.text, tokenIds: JSON.parse(row.token_ids) as number[], finishReason: row.finish_reason });
+      const tokenLogprobs = row.token_logprobs === null ? undefined : (JSON.parse(row.token_logprobs) as number[]);
+      list.push({ text: row.text, tokenIds: JSON.parse(row.token_ids) as number[], finishReason: row.finish_reason, ...(tokenLogprobs ? { tokenLogprobs } : {}) });
       candidatesById.set(row.generation_id, list);
     }
     return rows.map((row) => ({

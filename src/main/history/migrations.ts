@@ -137,6 +137,15 @@ export const migrations: readonly Migration[] = [
       }
     },
   },
+  {
+    version: 5,
+    name: "candidates: each generated token's log-probability",
+    up(db) {
+      // Kept so a past generation can be coloured by probability without recomputing (issue 8 §5).
+      // NULL for entries saved before: they still load, without the colouring.
+      db.exec('ALTER TABLE candidates ADD COLUMN token_logprobs TEXT CHECK (token_logprobs IS NULL OR json_valid(token_logprobs))');
+    },
+  },
 ];
 
 /** app_meta key: the Inkwell version that applied the newest migration. */

@@ -95,6 +95,9 @@ function serverEngine(engine: Engine, home: string): InferenceEngine {
     probeDevices: () => engine.probeDevices(),
     unload: (modelId) => engine.unload(modelId),
     releaseIdleMemory: () => engine.releaseIdleMemory(),
+    inspector: engine.inspector,
+    wordPiece: (text) => engine.wordPiece(text),
+    importBertTokenizer: (dir) => engine.importBertTokenizer(dir),
   };
 }
 

@@ -20,6 +20,7 @@ import {
 import type { DeviceRequest, PrecisionRequest } from '../../shared/devices';
 import type { LoadedModelView, LoadResult, TaskProgress } from '../../shared/models';
 import { toModelSummary, type StoredModelFields } from '../common/model-summary';
+import { BERT_TOKENIZER_NAME, type Inspector, type InspectRequest } from '../engine';
 
 /** What the server needs of the engine (src/main/engine/index.ts `Engine` satisfies it). */
 export interface InferenceEngine {
@@ -47,6 +48,12 @@ export interface InferenceEngine {
   load(modelId: string, options: { precision: PrecisionRequest; device: DeviceRequest; signal: AbortSignal; onProgress: (progress: TaskProgress) => void }): Promise<LoadResult>;
   /** The decoders held, with the memory each took. */
   loadedDetails(): LoadedModelView[];
+  /** Inspect passes (issue 8): attention, next-token log-probabilities, logit lens, positional encodings, chips. */
+  readonly inspector: Pick<Inspector, 'inspect' | 'attention' | 'overview' | 'lens' | 'positionalEncodings' | 'tokenTexts' | 'tokenViews'>;
+  /** BERT WordPiece tokens with [CLS] … [SEP]; EngineError not_found when the tokenizer is not installed. */
+  wordPiece(text: string): Promise<{ tokens: string[]; ids: number[] }>;
+  /** Installs the BERT tokenizer files found in `dir`. */
+  importBertTokenizer(dir: string): Promise<void>;
 }
 
 /** The two directions of the parent link. */
@@ -70,7 +77,7 @@ export interface ServeOptions {
 }
 
 /** Operations that make the engine allocate; the idle release follows the last of them. */
-const WORK_OPS = new Set(['generate', 'tokenize', 'logits', 'importModel', 'modelTask', 'load']);
+const WORK_OPS = new Set(['generate', 'tokenize', 'logits', 'importModel', 'modelTask', 'load', 'inspect', 'inspectProbs', 'inspectAttention', 'inspectOverview', 'inspectLens', 'inspectPositional', 'inspectTokens', 'wordPiece']);
 
 /** A running server. */
 export interface InferenceServer {
@@ -178,6 +185,76 @@ export function serveInference(engine: InferenceEngine, link: ParentLink, option
       case 'unload':
         await engine.unload(request.args.modelId);
         return {} satisfies InferenceResult<'unload'>;
+      // ---- inspect (issue 8)
+      case 'inspect': {
+        const result = await engine.inspector.inspect(inspectRequest(request.args.target));
+        return {
+          modelId: result.modelId,
+          device: result.device,
+          ...(result.deviceFallbackReason !== undefined ? { deviceFallbackReason: result.deviceFallbackReason } : {}),
+          tokenIds: [...result.tokenIds],
+          tokens: result.tokens.map((t) => ({ ...t })),
+          layers: result.layers,
+          heads: result.heads,
+          sizes: { ...result.sizes },
+          timings: { ...result.timings },
+          reused: result.reused,
+        } satisfies InferenceResult<'inspect'>;
+      }
+      case 'inspectProbs': {
+        const result = await engine.inspector.inspect(inspectRequest(request.args.target));
+        const top = (list: readonly { id: number; token: string; logprob: number }[]) => list.map(({ id, token, logprob }) => ({ id, token, logprob }));
+        return {
+          tokenIds: [...result.tokenIds],
+          positions: result.positions.map((p) => ({ logprob: p.logprob, entropy: p.entropy, top: top(p.top) })),
+          next: { entropy: result.next.entropy, top: top(result.next.top) },
+        } satisfies InferenceResult<'inspectProbs'>;
+      }
+      case 'inspectAttention': {
+        const { layer, heads, seqLen, encoding, data } = await engine.inspector.attention(inspectRequest(request.args.target), request.args.layer);
+        return { layer, heads, seqLen, encoding, data } satisfies InferenceResult<'inspectAttention'>;
+      }
+      case 'inspectOverview': {
+        const { layers, heads, seqLen, size, blockStarts, data } = await engine.inspector.overview(inspectRequest(request.args.target), request.args.size);
+        return { layers, heads, seqLen, size, blockStarts: [...blockStarts], data } satisfies InferenceResult<'inspectOverview'>;
+      }
+      case 'inspectLens': {
+        const target = inspectRequest(request.args.target);
+        const lens = await engine.inspector.lens(target, request.args.layer, request.args.k);
+        const ids = [...new Set(lens.topIds)];
+        const texts = await engine.inspector.tokenTexts(target.modelId, ids);
+        return {
+          layer: lens.layer, seqLen: lens.seqLen, k: lens.k, topIds: lens.topIds, topLogprobs: lens.topLogprobs, nextLogprobs: lens.nextLogprobs, entropy: lens.entropy,
+          vocabulary: { ids, texts },
+        } satisfies InferenceResult<'inspectLens'>;
+      }
+      case 'inspectPositional': {
+        const { modelId, ...options } = request.args;
+        const p = await engine.inspector.positionalEncodings(modelId, options);
+        const matrix = (m: typeof p.sinusoidal.values) => ({ rows: m.rows, cols: m.cols, data: m.data, min: m.min, max: m.max });
+        const encoding = (e: typeof p.sinusoidal) => ({ values: matrix(e.values), similarity: matrix(e.similarity) });
+        return {
+          nPositions: p.nPositions, nEmbd: p.nEmbd, positions: [...p.positions], dims: [...p.dims], similarityPositions: [...p.similarityPositions],
+          sinusoidal: encoding(p.sinusoidal), learned: encoding(p.learned),
+        } satisfies InferenceResult<'inspectPositional'>;
+      }
+      case 'inspectTokens': {
+        const { modelId, text, tokenIds } = request.args;
+        const views = await engine.inspector.tokenViews({ modelId, ...(text !== undefined ? { text } : { tokenIds: tokenIds ?? [] }) });
+        return { modelId, tokenIds: views.tokenIds, tokens: views.tokens.map((t) => ({ ...t })), window: views.window } satisfies InferenceResult<'inspectTokens'>;
+      }
+      case 'wordPiece':
+        try {
+          const { tokens, ids } = await engine.wordPiece(request.args.text);
+          return { available: true, tokens, ids } satisfies InferenceResult<'wordPiece'>;
+        } catch (error) {
+          // A missing tokenizer is a state the tokens view explains, not a failure of the call.
+          if ((error as { kind?: unknown } | null)?.kind !== 'not_found') throw error;
+          return { available: false, message: errorMessage(error), pullName: BERT_TOKENIZER_NAME } satisfies InferenceResult<'wordPiece'>;
+        }
+      case 'importBertTokenizer':
+        await engine.importBertTokenizer(request.args.srcDir);
+        return {} satisfies InferenceResult<'importBertTokenizer'>;
       case 'status':
         return { pid: process.pid, loaded: engine.loaded().map(({ modelId, device }) => ({ modelId, device })) } satisfies InferenceResult<'status'>;
       case 'probe':
@@ -215,6 +292,11 @@ export function serveInference(engine: InferenceEngine, link: ParentLink, option
       await Promise.allSettled([...inFlight]);
     },
   };
+}
+
+/** The engine's request for a checked inspect target. */
+function inspectRequest(target: { modelId: string; text?: string | undefined; tokenIds?: number[] | undefined; device: InspectRequest['device'] }): InspectRequest {
+  return { modelId: target.modelId, device: target.device, ...(target.text !== undefined ? { text: target.text } : { tokenIds: target.tokenIds ?? [] }) };
 }
 
 /** Engine errors keep their kind; anything else is reported as internal. */

@@ -254,3 +254,23 @@ export class AdmissionQueue {
 function gib(bytes: number): string {
   return bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : `${Math.max(1, Math.round(bytes / 1024 ** 2))} MiB`;
 }
+
+/** Rows the inspect readout graph reads through lm_head at a time (engine: inspect/inspection.ts). */
+const READOUT_CHUNK_ROWS = 256;
+
+/**
+ * An upper bound on the memory one inspect pass needs while it runs (issue 8): the pass it holds
+ * afterwards (float16 attention triangles of every layer and head, float32 residual streams), one
+ * layer's float32 scores and probabilities during the forward, the activations, and one readout
+ * chunk's vocabulary-sized logits and log-softmax. A text's token count is bounded by its UTF-8
+ * bytes, as for generation. It is one sequence. The inspect session's own copy of the weights
+ * comes on top, as a decoder's weights do for generation.
+ */
+export function estimateInspectCost(shape: ModelShape, target: { text?: string | undefined; tokenIds?: readonly number[] | undefined }): WorkCost {
+  const { nLayer, nEmbd, nHead, nPositions, vocabSize } = shape;
+  const tokens = Math.max(1, Math.min(nPositions, target.tokenIds?.length ?? utf8Length(target.text ?? '')));
+  const held = nLayer * (nHead * ((tokens * (tokens + 1)) / 2) * 2 + tokens * nEmbd * FLOAT32_BYTES);
+  const forward = (2 * nHead * tokens * tokens + PREFILL_FLOATS_PER_CHANNEL * tokens * nEmbd) * FLOAT32_BYTES;
+  const readout = 2 * Math.min(tokens, READOUT_CHUNK_ROWS) * vocabSize * FLOAT32_BYTES;
+  return { sequences: 1, bytes: held + forward + readout };
+}

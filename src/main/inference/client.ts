@@ -28,6 +28,9 @@ import { Watchdog } from './watchdog';
 
 export type { ChildExit, ChildLike, Spawner } from './child';
 
+/** An inspect target as the inference process takes it. */
+export type InspectTargetArgs = InferenceArgs<'inspect'>['target'];
+
 /** Lifecycle of the inference process, as the UI shows it. */
 export type InferenceState = EngineStatus['state'];
 
@@ -74,6 +77,17 @@ export const defaultTimeoutsMs: Record<InferenceOp, number> = {
   modelTask: 0,
   load: 0,
   loadedModels: 30_000,
+  // An inspect pass over GPT-2 Large takes tens of seconds on two cores (GPT-2 XL longer); its length is
+  // bounded by the model, the admission bound on the main side and the process's death.
+  inspect: 0,
+  inspectProbs: 0,
+  inspectAttention: 0,
+  inspectOverview: 0,
+  inspectLens: 0,
+  inspectPositional: 120_000,
+  inspectTokens: 120_000,
+  wordPiece: 120_000,
+  importBertTokenizer: 120_000,
 };
 
 interface Pending {
@@ -218,6 +232,53 @@ export class InferenceClient {
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
     return request.promise.finally(() => signal.removeEventListener('abort', onAbort));
+  }
+
+  // ---- inspect (issue 8)
+
+  /** Runs the inspect pass (or finds it held): its summary. */
+  inspect(target: InspectTargetArgs): Promise<InferenceResult<'inspect'>> {
+    return this.#request('inspect', { target }).promise;
+  }
+
+  /** Every position's next-token log-probability with the top alternatives. */
+  inspectProbs(target: InspectTargetArgs): Promise<InferenceResult<'inspectProbs'>> {
+    return this.#request('inspectProbs', { target }).promise;
+  }
+
+  /** One layer's attention (float16 lower triangles). */
+  inspectAttention(target: InspectTargetArgs, layer: number): Promise<InferenceResult<'inspectAttention'>> {
+    return this.#request('inspectAttention', { target, layer }).promise;
+  }
+
+  /** Every layer × head pooled to size × size cells. */
+  inspectOverview(target: InspectTargetArgs, size: number): Promise<InferenceResult<'inspectOverview'>> {
+    return this.#request('inspectOverview', { target, size }).promise;
+  }
+
+  /** The logit lens after block `layer`, top `k`. */
+  inspectLens(target: InspectTargetArgs, layer: number, k: number): Promise<InferenceResult<'inspectLens'>> {
+    return this.#request('inspectLens', { target, layer, k }).promise;
+  }
+
+  /** Sinusoidal and learned positional encodings of `modelId`. */
+  inspectPositional(args: InferenceArgs<'inspectPositional'>): Promise<InferenceResult<'inspectPositional'>> {
+    return this.#request('inspectPositional', args).promise;
+  }
+
+  /** GPT-2 chips of a text or of token ids. */
+  inspectTokens(args: InferenceArgs<'inspectTokens'>): Promise<InferenceResult<'inspectTokens'>> {
+    return this.#request('inspectTokens', args).promise;
+  }
+
+  /** BERT WordPiece tokens, or why they are unavailable. */
+  wordPiece(text: string): Promise<InferenceResult<'wordPiece'>> {
+    return this.#request('wordPiece', { text }).promise;
+  }
+
+  /** Installs the BERT tokenizer from `srcDir`. */
+  async importBertTokenizer(srcDir: string): Promise<void> {
+    await this.#request('importBertTokenizer', { srcDir }).promise;
   }
 
   /** Ends the process and rejects whatever is in flight; the client cannot be used afterwards. */

@@ -23,6 +23,7 @@ import type { ApiService } from '../api/service';
 import { toApiError } from '../common/errors';
 import { contentTypeOf, resolveInside, statInside } from '../static-files';
 import { parseJsonBody, readRequestBody } from './http-body';
+import { containsTypedArray, encodeFrame, FRAME_MIME, toJsonWire } from '../../shared/wire-binary';
 
 /** The name of the cookie that carries the token. */
 export const TOKEN_COOKIE = 'inkwell_token';
@@ -219,7 +220,7 @@ export async function startHttpWsServer(options: HttpWsServerOptions): Promise<H
     }
     try {
       const result = await api.handle(apiMethod, payload);
-      sendJson(res, 200, { result: result ?? null });
+      sendResult(res, req.headers.accept ?? '', result ?? null);
     } catch (error) {
       const apiError = toApiError(error);
       sendError(res, statusOfKind[apiError.kind], apiError);
@@ -416,6 +417,21 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(Buffer.byteLength(text)) });
   res.end(text);
+}
+
+/**
+ * A result with typed arrays (the inspector's payloads) goes as a binary frame to a client that
+ * accepts one, else as JSON with the arrays in base64 (src/shared/wire-binary.ts).
+ */
+function sendResult(res: ServerResponse, accept: string, result: unknown): void {
+  if (!containsTypedArray(result)) return sendJson(res, 200, { result });
+  if (accept.includes(FRAME_MIME)) {
+    const frame = encodeFrame({ result });
+    res.writeHead(200, { 'Content-Type': FRAME_MIME, 'Content-Length': String(frame.byteLength) });
+    res.end(frame);
+    return;
+  }
+  sendJson(res, 200, { result: toJsonWire(result) });
 }
 
 function sendError(res: ServerResponse, status: number, error: ApiError): void {

@@ -65,6 +65,15 @@ describe('ApiService routing', () => {
       'models.unload': { id: 'tiny' },
       'models.removeVariant': { id: 'tiny', precision: 'int8' },
       'models.pickFolder': {},
+      'inspect.run': { target: { modelId: 'tiny', text: 'a b' } },
+      'inspect.attention': { target: { modelId: 'tiny', text: 'a b' }, layer: 0 },
+      'inspect.overview': { target: { modelId: 'tiny', text: 'a b' } },
+      'inspect.lens': { target: { modelId: 'tiny', text: 'a b' }, layer: 0 },
+      'inspect.probs': { target: { modelId: 'tiny', tokenIds: [1, 2] } },
+      'inspect.positional': { modelId: 'tiny' },
+      'inspect.tokens': { modelId: 'tiny', text: 'a b' },
+      'inspect.wordpiece': { text: 'a b' },
+      'inspect.importBertTokenizer': { path: '/' },
     };
     expect(Object.keys(valid).sort()).toEqual([...methodNames].sort());
     for (const method of methodNames) {

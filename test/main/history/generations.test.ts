@@ -280,3 +280,42 @@ describe('GenerationStore filtered export, document titles and date ranges (issu
     store.close();
   });
 });
+
+describe("each generated token's log-probability (issue 8 §5)", () => {
+  it('is kept with every candidate that has it and read back from a fresh connection', () => {
+    const { database: store, file } = openStore();
+    const saved = store.generations.add(
+      sampleGeneration({
+        candidates: [
+          { text: ' a b', tokenIds: [257, 275], finishReason: 'length', tokenLogprobs: [-0.5, -3.25] },
+          { text: ' c', tokenIds: [269], finishReason: 'stop', tokenLogprobs: [-12.75] },
+          { text: ' d', tokenIds: [288], finishReason: 'stop' },
+        ],
+      }),
+    );
+    store.close();
+    const reopened = AppDatabase.open(file).database;
+    const candidates = reopened.generations.get(saved.id).candidates;
+    expect(candidates.map((c) => c.tokenLogprobs)).toEqual([[-0.5, -3.25], [-12.75], undefined]);
+    reopened.close();
+  });
+
+  it('entries saved before the column existed still load, without probabilities', () => {
+    const { database: store, file } = openStore();
+    const entry = store.generations.add(sampleGeneration());
+    store.close();
+    // Back to schema 4 as an older Inkwell left it: no column, the entry's candidates without probabilities.
+    const db = new Database(file);
+    db.exec('ALTER TABLE candidates DROP COLUMN token_logprobs');
+    db.pragma('user_version = 4');
+    db.close();
+    const current = AppDatabase.open(file).database;
+    expect(current.connectionInfo().userVersion).toBe(5);
+    const loaded = current.generations.get(entry.id);
+    expect(loaded.candidates.map((c) => [c.text, c.tokenLogprobs])).toEqual([
+      [' there was a keeper.', undefined],
+      [' the sea was calm.', undefined],
+    ]);
+    current.close();
+  });
+});

@@ -43,6 +43,22 @@ async function until(predicate: () => boolean): Promise<void> {
 }
 
 describe('createHttpApi', () => {
+  it('typed-array results travel as a binary frame to the app and as base64 JSON to scripts', async () => {
+    const data = new Uint16Array([1, 2, 0x3c00, 65535]);
+    const api = new ScriptedApi();
+    const handle = api.handle.bind(api);
+    api.handle = async (method, payload) => (method === 'inspect.attention' ? { layer: 0, heads: 1, seqLen: 2, encoding: 'f16-tril', data } : handle(method, payload));
+    const { server } = await serve({ api });
+    const client = browserLikeClient(server);
+    const result = (await client.call('inspect.attention', { target: { modelId: 'tiny', text: 'a' }, layer: 0 })) as { data: Uint16Array };
+    expect(result.data).toBeInstanceOf(Uint16Array);
+    expect([...result.data]).toEqual([...data]);
+    const plain = await fetch(`${server.origin}/api/call/inspect.attention`, { method: 'POST', headers: { Cookie: `inkwell_token=${server.token}`, 'Content-Type': 'application/json' }, body: '{}' });
+    expect(plain.headers.get('content-type')).toMatch(/^application\/json/);
+    const body = (await plain.json()) as { result: { data: { $typed: string; base64: string } } };
+    expect(body.result.data).toEqual({ $typed: 'Uint16Array', base64: Buffer.from(data.buffer).toString('base64') });
+  });
+
   it('returns results and rethrows typed errors as ApiError', async () => {
     const { server, api } = await serve();
     const client = browserLikeClient(server);

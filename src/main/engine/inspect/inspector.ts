@@ -184,6 +184,22 @@ export class Inspector {
     return ids.map((id) => textOfId(tokenizer, id));
   }
 
+  /**
+   * The chips of a text (or of token ids) under `modelId`'s tokenizer, with the model's window: no
+   * pass runs and no length limit applies beyond the vocabulary, so a whole document can be shown
+   * with the point where the window starts.
+   */
+  async tokenViews(req: Pick<InspectRequest, 'modelId' | 'text' | 'tokenIds'>): Promise<{ tokenIds: number[]; tokens: TokenView[]; window: number }> {
+    const model = this.#deps.model(req.modelId);
+    const tokenizer = await this.#deps.tokenizer(model);
+    if ((req.text === undefined) === (req.tokenIds === undefined)) throw new EngineError('bad_input', 'tokens need either a text or token ids, not both');
+    const ids = req.text !== undefined ? tokenizer.encode(req.text) : [...(req.tokenIds as readonly number[])];
+    for (const id of ids) {
+      if (!Number.isSafeInteger(id) || id < 0 || id >= tokenizer.vocabSize) throw new EngineError('bad_input', `token id ${id} is outside the vocabulary (0..${tokenizer.vocabSize - 1})`);
+    }
+    return { tokenIds: ids, tokens: tokenViews(ids, (id) => tokenizer.tokenBytes(id), (id) => id === tokenizer.eosTokenId), window: model.config.nPositions };
+  }
+
   /** Forgets the passes and closes the session of `modelId`. */
   async unload(modelId: string): Promise<void> {
     this.#passes = this.#passes.filter((p) => p.modelId !== modelId);

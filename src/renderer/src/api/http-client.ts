@@ -12,6 +12,7 @@
  * Browser code: no Node imports. The globals it needs are looked up on
  * `globalThis` and can be injected, so that tests can run it under Node.
  */
+import { decodeFrame, FRAME_MIME, fromJsonWire } from '../../../shared/wire-binary';
 import { ApiError, type MethodName, type MethodRequest, type MethodResponse, type ServerEvent } from '../../../shared/api';
 import type { ClientApi, ConnectionState } from './client';
 import { GenerationTracker, type FetchGenerationState } from './generation-resync';
@@ -29,7 +30,7 @@ export interface SocketLike {
 export type FetchLike = (
   url: string,
   init: { method: 'POST'; credentials: 'same-origin'; headers: Record<string, string>; body: string },
-) => Promise<{ status: number; json(): Promise<unknown> }>;
+) => Promise<{ status: number; json(): Promise<unknown>; headers?: { get(name: string): string | null }; arrayBuffer?(): Promise<ArrayBuffer> }>;
 
 /** Injectables; a page served by `inkwell serve` needs none of them. */
 export interface HttpApiOptions {
@@ -77,7 +78,8 @@ export function createHttpApi(options: HttpApiOptions = {}): ClientApi {
       response = await fetchImpl(`${baseUrl}/api/call/${encodeURIComponent(method)}`, {
         method: 'POST',
         credentials: 'same-origin',
-        headers: { 'Content-Type': 'application/json' },
+        // Typed-array results (the inspector's) come back as one binary frame, not base64.
+        headers: { 'Content-Type': 'application/json', Accept: `${FRAME_MIME}, application/json` },
         body: JSON.stringify(params ?? {}),
       });
     } catch (error) {
@@ -85,7 +87,8 @@ export function createHttpApi(options: HttpApiOptions = {}): ClientApi {
     }
     let body: unknown;
     try {
-      body = await response.json();
+      if (response.headers?.get('content-type')?.startsWith(FRAME_MIME) && response.arrayBuffer) body = decodeFrame(await response.arrayBuffer());
+      else body = fromJsonWire(await response.json());
     } catch {
       throw new ApiError('internal', `the Inkwell server answered ${response.status} without a JSON body`);
     }

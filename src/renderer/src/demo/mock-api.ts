@@ -395,7 +395,30 @@ export function createMockApi(options: MockOptions = {}): MockApi {
       emit: (event) => emit(event),
       stepMs: Math.max(20, callDelayMs * 2),
     }),
+    // ---- inspect: the demo has no model, so it shows chips and explains the rest.
+    'inspect.run': () => noDemoInspect(),
+    'inspect.attention': () => noDemoInspect(),
+    'inspect.overview': () => noDemoInspect(),
+    'inspect.lens': () => noDemoInspect(),
+    'inspect.probs': () => noDemoInspect(),
+    'inspect.positional': () => noDemoInspect(),
+    'inspect.tokens': ({ modelId, text, tokenIds }) => {
+      const model = findModel(modelId);
+      const pieces = text !== undefined ? mockTokenize(text) : (tokenIds ?? []).map((id) => `<${id}>`);
+      const ids = text !== undefined ? pieces.map(tokenId) : [...(tokenIds ?? [])];
+      const label = (t: string) => t.replace(/ /g, '·').replace(/\n/g, '↵').replace(/\t/g, '→');
+      const hex = (t: string) => [...new TextEncoder().encode(t)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+      return { modelId, tokenIds: ids, tokens: pieces.map((t, i) => ({ id: ids[i] ?? 0, text: t, label: label(t), bytes: hex(t) })), window: model.nPositions };
+    },
+    'inspect.wordpiece': () => ({ available: false, message: 'The demo back end has no BERT tokenizer.', pullName: 'bert-base-uncased' }),
+    'inspect.importBertTokenizer': () => {
+      throw new ApiError('refused', 'the demo back end cannot import files');
+    },
   };
+
+  function noDemoInspect(): never {
+    throw new ApiError('refused', 'the demo back end has no model weights: attention, probabilities and the logit lens need a local model (run `inkwell serve` with one)');
+  }
 
   if (options.sampleData) seedSampleData();
 

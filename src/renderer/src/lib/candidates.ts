@@ -13,6 +13,9 @@ export interface CandidateCard {
   index: number;
   text: string;
   finishReason: FinishReason | null;
+  /** Once finished, when the engine reported them: the ids generated and each one's log-probability (the Inspect panel colours them). */
+  tokenIds?: readonly number[];
+  tokenLogprobs?: readonly number[];
 }
 
 /** What `accept` hands back: the text to insert and which candidate it was. */
@@ -81,7 +84,12 @@ export class CandidateSet {
 
   /** The final result is authoritative: it replaces the streamed text. */
   finished(result: Pick<GenerationResult, 'sequences'>): CandidateSet {
-    const cards = result.sequences.map((seq, index) => ({ index, text: seq.text, finishReason: seq.finishReason }));
+    const cards = result.sequences.map((seq, index): CandidateCard => ({
+      index,
+      text: seq.text,
+      finishReason: seq.finishReason,
+      ...(seq.tokenLogprobs ? { tokenIds: seq.tokenIds, tokenLogprobs: seq.tokenLogprobs } : {}),
+    }));
     const allCancelled = cards.length > 0 && cards.every((c) => c.finishReason === 'cancelled');
     return new CandidateSet(allCancelled ? 'stopped' : 'done', cards, clampIndex(this.selected, cards.length), null);
   }

@@ -24,6 +24,7 @@ import type { NoticeTone, Reporter } from './deps';
 import { DocumentState } from './documents.svelte';
 import { HistoryState } from './history.svelte';
 import { InspectState } from './inspect.svelte';
+import { composePrompt } from '../../../shared/prompt';
 import { ModelsState } from './models.svelte';
 import { ParamsState } from './params.svelte';
 import { TemplateForm } from './template-form.svelte';
@@ -137,7 +138,19 @@ export class AppState implements Reporter {
       modelDefaults: () => this.#settings.modelDefaults,
       onSaveModelDefaults: (modelDefaults) => this.updateSettings({ modelDefaults }),
     });
-    this.inspect = new InspectState({ api, documentText: () => documents.text });
+    this.inspect = new InspectState({
+      api,
+      generations: this.generations,
+      reporter,
+      documentText: () => documents.text,
+      sentPrompt: () => {
+        const sent = composePrompt({ memory: documents.memory, text: documents.text, authorsNote: documents.authorsNote, depth: this.#settings.authorsNoteDepth });
+        return sent.memory + sent.prompt;
+      },
+      modelId: () => params.model?.id ?? null,
+      params: () => params.values,
+      show: () => this.showPage('inspect'),
+    });
     this.compare = new CompareState({ generations: this.generations, reporter, models, onGenerationDone });
   }
 

@@ -38,6 +38,8 @@ export interface EditorPort {
   /** Inserts `text` at `at` as one undo step, puts the cursor after it, and removes the ghost. */
   insert(at: number, text: string): void;
   focus(): void;
+  /** The selected text ('' when nothing is selected). */
+  selection?(): string;
 }
 
 /** Where the prompt of the current candidates came from. */
@@ -245,6 +247,20 @@ export class WriteSession {
     this.documents.editText(text);
     this.#checkFreshness(text);
     this.#checkUndoneAccepts(text);
+  }
+
+  /** The text selected in the editor ('' when nothing is). */
+  selectedText(): string {
+    return this.#port?.selection?.() ?? '';
+  }
+
+  /** What candidate `index` of the shown set was written for (the prompt sent, memory apart) and what it wrote. */
+  candidateForInspect(index: number): { memory: string; prompt: string; candidate: { text: string; tokenIds?: readonly number[]; tokenLogprobs?: readonly number[] } } | null {
+    const active = this.#active;
+    const card = active?.candidates.cards[index];
+    if (!active || !card) return null;
+    const stored = card.tokenIds && card.tokenLogprobs ? { tokenIds: card.tokenIds, tokenLogprobs: card.tokenLogprobs } : {};
+    return { memory: active.run.request.memory ?? '', prompt: active.run.request.prompt, candidate: { text: card.text, ...stored } };
   }
 
   /** Continue: candidates for the text before the cursor (memory and author's note applied). */

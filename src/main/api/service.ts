@@ -28,12 +28,13 @@ import type { GenerateHandlers, InferenceStateChange } from '../inference/client
 import { isCudaProviderInstalled } from '../engine';
 import { errorMessage, toApiError } from '../common/errors';
 import { GenerationStates } from '../../shared/generation-state';
+import { createCompareHandlers, type CompareInferencePort } from './compare-handlers';
 import type { HistoryPort } from './history-port';
 import { describeMachine, resolveImportFolder, thisMachine, type MachineContext } from './import-path';
 import { toModelSummary, type StoredModelFields } from '../common/model-summary';
 
 /** What the service needs of the inference client (InferenceClient satisfies it). */
-export interface InferencePort {
+export interface InferencePort extends CompareInferencePort {
   readonly state: InferenceStateChange;
   onStateChange(listener: (change: InferenceStateChange) => void): () => void;
   generate(args: InferenceArgs<'generate'>, handlers: GenerateHandlers, signal?: AbortSignal): Promise<InferenceResult<'generate'>>;
@@ -121,6 +122,7 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
     return { state, ...(message !== undefined && state === 'crashed' ? { message } : {}), loaded, devices: knownDevices, cudaInstalled: cudaInstalled() };
   };
   const stopWatchingEngine = inference.onStateChange(() => emit({ channel: 'engine', status: engineStatus() }));
+  const compare = createCompareHandlers({ history, inference, models, admission, emit: (event) => emit({ channel: 'compare', event }), log });
 
   async function runGeneration(generationId: string, request: MethodParsedRequest<'generate.start'>, signal: AbortSignal, admitted: Admission): Promise<void> {
     try {
@@ -281,6 +283,8 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
 
     'settings.get': () => history.settings.get(),
     'settings.set': (changes) => history.settings.set(changes),
+
+    ...compare.handlers,
   };
 
   return {
@@ -309,7 +313,7 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
       closed = true;
       const generations = [...running.values()];
       for (const generation of generations) generation.controller.abort();
-      await Promise.all(generations.map((g) => g.finished));
+      await Promise.all([...generations.map((g) => g.finished), compare.close()]);
       stopWatchingEngine();
       listeners.clear();
     },

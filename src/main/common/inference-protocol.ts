@@ -10,6 +10,7 @@
  */
 import { z } from 'zod';
 import {
+  DeviceRequest,
   DeviceStatus,
   EngineErrorKind,
   GenerationOutcome,
@@ -19,11 +20,12 @@ import {
   LoadedModel,
   ModelId,
   ModelSummary,
+  PrecisionRequest,
   TokenizeResult,
 } from '../../shared/api';
 
-/** Bumped when a message shape changes; the child reports it in its hello (2: heartbeats). */
-export const PROTOCOL_VERSION = 2;
+/** Bumped when a message shape changes; the child reports it in its hello (2: heartbeats, 3: compare operations). */
+export const PROTOCOL_VERSION = 3;
 
 const Text = z.string().max(LIMITS.maxTextChars);
 const Seq = z.int().min(1).max(Number.MAX_SAFE_INTEGER);
@@ -44,6 +46,17 @@ export const inferenceArgs = {
   unload: z.strictObject({ modelId: ModelId }),
   status: z.strictObject({}),
   probe: z.strictObject({}),
+  // ---- compare
+  /** A generation in the given precision, measured in the process (time to first token, peak memory). */
+  compareGenerate: z.strictObject({ modelId: ModelId, prompt: Text, params: GenerationParams, precision: PrecisionRequest }),
+  /** Log-probabilities of each continuation's tokens after the prompt under one model. */
+  compareScore: z.strictObject({
+    modelId: ModelId,
+    precision: PrecisionRequest,
+    device: DeviceRequest,
+    prompt: Text,
+    continuations: z.array(z.array(z.int().min(0)).max(LIMITS.maxNewTokens)).max(8),
+  }),
 } as const;
 
 /** Result schema of every operation: the API's own shapes where the API returns them as they are. */
@@ -60,6 +73,9 @@ export const inferenceResults = {
   unload: z.strictObject({}),
   status: z.strictObject({ pid: z.int(), loaded: z.array(LoadedModel) }),
   probe: z.strictObject({ devices: z.array(DeviceStatus) }),
+  // ---- compare
+  compareGenerate: z.strictObject({ outcome: GenerationOutcome, ttftMs: z.number().min(0).nullable(), totalMs: z.number().min(0), peakRssBytes: z.number().min(0) }),
+  compareScore: z.strictObject({ logprobs: z.array(z.array(z.number())), texts: z.array(z.array(z.string())) }),
 } as const;
 
 /** Names of the operations. */

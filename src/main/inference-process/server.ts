@@ -4,7 +4,8 @@
  * that it can be tested without a process; process-entry.ts plugs it into
  * Electron's parentPort or Node's IPC channel.
  */
-import type { DeviceStatus, GenerationOutcome, GenerationParams, GenerationStartInfo, LoadedModel, TokenizeResult } from '../../shared/api';
+import type { DeviceRequest, DeviceStatus, GenerationOutcome, GenerationParams, GenerationStartInfo, LoadedModel, PrecisionRequest, TokenizeResult } from '../../shared/api';
+import { measureGeneration } from '../common/compare-measure';
 import { errorMessage } from '../common/errors';
 import {
   PROTOCOL_VERSION,
@@ -25,6 +26,7 @@ export interface InferenceEngine {
     prompt: string;
     memory?: string;
     params: GenerationParams;
+    precision?: PrecisionRequest;
     signal?: AbortSignal;
     onStart?(info: GenerationStartInfo): void;
     onDelta?(sequence: number, text: string): void;
@@ -34,6 +36,7 @@ export interface InferenceEngine {
   loaded(): LoadedModel[];
   probeDevices(): Promise<DeviceStatus[]>;
   unload(modelId: string): Promise<void>;
+  scoreContinuations(modelId: string, prompt: string, continuations: readonly (readonly number[])[], device: DeviceRequest, precision: PrecisionRequest): Promise<{ logprobs: number[][]; texts: string[][] }>;
   /** Gives memory back after work (collections); models stay loaded. */
   releaseIdleMemory?(): void;
 }
@@ -59,7 +62,7 @@ export interface ServeOptions {
 }
 
 /** Operations that make the engine allocate; the idle release follows the last of them. */
-const WORK_OPS = new Set(['generate', 'tokenize', 'logits', 'importModel']);
+const WORK_OPS = new Set(['generate', 'tokenize', 'logits', 'importModel', 'compareGenerate', 'compareScore']);
 
 /** A running server. */
 export interface InferenceServer {
@@ -171,6 +174,33 @@ export function serveInference(engine: InferenceEngine, link: ParentLink, option
         return { pid: process.pid, loaded: engine.loaded().map(({ modelId, device }) => ({ modelId, device })) } satisfies InferenceResult<'status'>;
       case 'probe':
         return { devices: (await engine.probeDevices()).map((d) => ({ ...d })) } satisfies InferenceResult<'probe'>;
+      // ---- compare
+      case 'compareGenerate': {
+        const controller = new AbortController();
+        running.set(request.seq, controller);
+        const progress = (event: GenerationProgress): void => reply({ seq: request.seq, event });
+        try {
+          return (await measureGeneration((onDelta) =>
+            engine.generate({
+              ...request.args,
+              memory: '',
+              signal: controller.signal,
+              onStart: (info) => progress({ type: 'started', ...info }),
+              onDelta: (sequence, text) => {
+                onDelta();
+                progress({ type: 'delta', sequence, text });
+              },
+            }),
+          )) satisfies InferenceResult<'compareGenerate'>;
+        } finally {
+          running.delete(request.seq);
+        }
+      }
+      case 'compareScore': {
+        const { modelId, prompt, continuations, device, precision } = request.args;
+        const { logprobs, texts } = await engine.scoreContinuations(modelId, prompt, continuations, device, precision);
+        return { logprobs, texts } satisfies InferenceResult<'compareScore'>;
+      }
     }
   }
 

@@ -55,6 +55,12 @@ describe('ApiService routing', () => {
       'files.save': { suggestedName: 'a.txt', content: 'x' },
       'settings.get': {},
       'settings.set': { theme: 'dark' },
+      'compare.start': { prompt: 'Hello', columns: [{ modelId: 'tiny' }, { modelId: 'tiny', device: 'cpu' }] },
+      'compare.cancel': { comparisonId: 'none' },
+      'compare.list': {},
+      'compare.get': { id: 1 },
+      'compare.delete': { id: 999 },
+      'compare.export': { format: 'json' },
     };
     expect(Object.keys(valid).sort()).toEqual([...methodNames].sort());
     for (const method of methodNames) {
@@ -408,6 +414,7 @@ describe('ApiService storage failures (fault 3.3: every write to a read-only or 
           readOnly: false,
           documents: real.documents,
           settings: real.settings,
+          comparisons: real.comparisons,
           generations: {
             add: () => {
               throw full;

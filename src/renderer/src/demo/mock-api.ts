@@ -28,6 +28,7 @@ import {
 import { countWords, titleFromContent, UNTITLED } from '../../../shared/documents';
 import { GenerationStates } from '../../../shared/generation-state';
 import { matchesSearch } from '../../../shared/search-syntax';
+import { createMockCompare } from './mock-compare';
 
 /** Knobs for tests and screenshots. */
 export interface MockOptions {
@@ -385,6 +386,8 @@ export function createMockApi(options: MockOptions = {}): MockApi {
       settings = Settings.parse({ ...settings, ...patch });
       return settings;
     },
+
+    ...createMockCompare({ emit, findModel, now, tokenDelayMs, words: proseWords, tokenize: mockTokenize, tokenId }),
   };
 
   if (options.sampleData) seedSampleData();

@@ -2,6 +2,7 @@
 import { version } from '../../../package.json';
 import { resolveHome } from '../engine';
 import { compareCommand } from './compare-command';
+import { batchCommand } from './batch-command';
 import { generateCommand } from './generate-command';
 import { HELP } from './help';
 import { logitsCommand, tokenizeCommand } from './inspect-commands';
@@ -16,6 +17,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   models: modelsCommand,
   generate: generateCommand,
   compare: compareCommand,
+  batch: batchCommand,
   logits: logitsCommand,
   tokenize: tokenizeCommand,
   attention: attentionCommand,

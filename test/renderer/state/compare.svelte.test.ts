@@ -1,8 +1,7 @@
 /**
  * The Compare page's state against the real API service: a run streams every column and ends with
- * the saved comparison, a saved comparison
- * loads back into the form and re-runs to the same text, and an output goes only to the document
- * the writer picked.
+ * the saved comparison, a saved comparison loads back into the form and re-runs to the same text,
+ * and an output goes only to the document the writer picked.
  */
 import { describe, expect, it, vi } from 'vitest';
 import { CompareState, type SendTarget } from '../../../src/renderer/src/state/compare.svelte';

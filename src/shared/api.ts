@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { DeviceName, DeviceRequest, Precision, PrecisionRequest, VariantPrecision } from './devices';
 import { CatalogView, HfCacheView, LoadEstimate, ModelDefaultParams, ModelDetails, ModelsOverview, TaskRequest, TaskState } from './models';
 
-export { DeviceName, DeviceRequest, Precision, PrecisionRequest, VariantPrecision } from './devices';
+export { AUTO_DEVICE_ORDER, DeviceName, DeviceRequest, Precision, PrecisionRequest, VariantPrecision } from './devices';
 import {
   AttentionLayer,
   AttentionOverview,
@@ -300,6 +300,7 @@ export const ServerEvent = z.discriminatedUnion('channel', [
   z.strictObject({ channel: z.literal('engine'), status: EngineStatus }),
   /** Background work of the Models page (downloads, imports, conversions, loads): every change of a task. */
   z.strictObject({ channel: z.literal('task'), task: TaskState }),
+  z.strictObject({ channel: z.literal('compare'), event: z.lazy(() => CompareEvent) }),
 ]);
 export type ServerEvent = z.infer<typeof ServerEvent>;
 
@@ -406,6 +407,139 @@ export type ExportFile = z.infer<typeof ExportFile>;
 /** Token ids of a text and the display string of each token. */
 export const TokenizeResult = z.strictObject({ ids: z.array(z.int()), tokens: z.array(z.string()) });
 export type TokenizeResult = z.infer<typeof TokenizeResult>;
+
+// ---------------------------------------------------------------- compare
+// One prompt on 2-4 columns (model + precision + device); the arithmetic on these shapes is in compare.ts.
+
+/** Fewest and most columns a comparison has. */
+export const COMPARE_COLUMNS = { min: 2, max: 4 } as const;
+
+/** What one column runs. */
+export const CompareColumnSpec = z.strictObject({
+  modelId: ModelId,
+  precision: PrecisionRequest.default('auto'),
+  device: DeviceRequest.default('auto'),
+});
+export type CompareColumnSpec = z.infer<typeof CompareColumnSpec>;
+export type CompareColumnSpecInput = z.input<typeof CompareColumnSpec>;
+
+/** The sampling and length parameters every column shares (one sequence per column, each column names its device). */
+export const CompareParams = GenerationParams.omit({ numReturnSequences: true, device: true, maxLength: true });
+export type CompareParams = z.infer<typeof CompareParams>;
+
+/** A comparison to run. */
+export const CompareRequest = z.strictObject({
+  prompt: z.string().min(1, 'the prompt is empty').max(LIMITS.maxTextChars),
+  columns: z.array(CompareColumnSpec).min(COMPARE_COLUMNS.min, `a comparison has at least ${COMPARE_COLUMNS.min} columns`).max(COMPARE_COLUMNS.max, `a comparison has at most ${COMPARE_COLUMNS.max} columns`),
+  params: CompareParams.default(CompareParams.parse({})),
+});
+export type CompareRequest = z.infer<typeof CompareRequest>;
+export type CompareRequestInput = z.input<typeof CompareRequest>;
+
+const Ms = z.number().min(0);
+
+/** What one column produced and what it cost. */
+export const CompareColumnResult = z.strictObject({
+  spec: CompareColumnSpec,
+  status: z.enum(['done', 'cancelled', 'failed']),
+  /** The device the decoder ran on (a fallback names the cpu and gives its reason). */
+  device: DeviceName,
+  deviceFallbackReason: z.string().optional(),
+  precision: Precision.nullable(),
+  /** The device lane the column was scheduled in: columns of one lane ran one after another. */
+  lane: DeviceName,
+  text: z.string(),
+  tokenIds: z.array(z.int().min(0)),
+  finishReason: FinishReason.nullable(),
+  promptTokens: z.int().min(0),
+  truncatedPromptTokens: z.int().min(0),
+  timings: Timings,
+  /** From the column's start in the engine to its first streamed text (includes the load when the model was not loaded). */
+  ttftMs: Ms.nullable(),
+  /** The column's whole run in the engine. */
+  totalMs: Ms,
+  /** Largest resident set of the process that ran the engine while this column ran. */
+  peakRssBytes: z.number().min(0),
+  /** Milliseconds since the comparison started: when the column started and ended (the schedule as it ran). */
+  startedAtMs: Ms,
+  endedAtMs: Ms,
+  error: ApiErrorShape.optional(),
+});
+export type CompareColumnResult = z.infer<typeof CompareColumnResult>;
+
+/** One column's token at the first divergence, with every column's model's probability for it. */
+export const DivergenceToken = z.strictObject({
+  column: z.int().min(0),
+  /** null: the column had already ended there. */
+  tokenId: z.int().min(0).nullable(),
+  text: z.string(),
+  /** Probability of this token under each column's model (index = scoring column); null where not scored. */
+  probabilities: z.array(z.number().min(0).max(1).nullable()),
+});
+export type DivergenceToken = z.infer<typeof DivergenceToken>;
+
+/** Where the columns' outputs first differ, token by token. */
+export const CompareDivergence = z.strictObject({
+  /** Index into the generated tokens (0: the very first new token). */
+  position: z.int().min(0),
+  /** The text every column shares before that point. */
+  commonText: z.string(),
+  tokens: z.array(DivergenceToken),
+});
+export type CompareDivergence = z.infer<typeof CompareDivergence>;
+
+/** A finished comparison as saved to history. */
+export const Comparison = z.strictObject({
+  id: z.int().min(1),
+  createdAt: z.string(),
+  prompt: z.string(),
+  /** The parameters as run, seed included. */
+  params: CompareParams,
+  seed: z.int().min(0).max(0xffff_ffff),
+  columns: z.array(CompareColumnResult),
+  /** perplexity[scorer][column]: how surprised column `scorer`'s model is by column `column`'s output; null where it could not be scored. */
+  perplexity: z.array(z.array(z.number().min(0).nullable())),
+  /** null when every column wrote the same tokens (or fewer than two produced any). */
+  divergence: CompareDivergence.nullable(),
+});
+export type Comparison = z.infer<typeof Comparison>;
+
+/** A comparison without what the store assigns. */
+export type NewComparison = Omit<Comparison, 'id' | 'createdAt'>;
+
+/** One page of saved comparisons. */
+export const ComparisonPage = z.strictObject({ entries: z.array(Comparison), total: z.int().min(0) });
+export type ComparisonPage = z.infer<typeof ComparisonPage>;
+
+/** Which saved comparisons a list or an export covers. */
+export const ComparisonFilters = z.strictObject({
+  /** The history search syntax (src/shared/search-syntax.ts) over the prompt and every column's output. */
+  query: z.string().max(LIMITS.maxQueryChars).default(''),
+  modelId: ModelId.optional(),
+});
+
+/** A column's lane, as the schedule is told at the start. */
+export const CompareLane = z.strictObject({ device: DeviceName, columns: z.array(z.int().min(0)) });
+export type CompareLane = z.infer<typeof CompareLane>;
+
+/** Streamed while a comparison runs (ServerEvent channel 'compare'). */
+export const CompareEvent = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('started'), comparisonId: z.string(), seed: z.int().min(0), lanes: z.array(CompareLane) }),
+  z.strictObject({
+    type: z.literal('column-started'),
+    comparisonId: z.string(),
+    column: z.int().min(0),
+    device: DeviceName,
+    precision: Precision,
+    promptTokens: z.int().min(0),
+  }),
+  z.strictObject({ type: z.literal('delta'), comparisonId: z.string(), column: z.int().min(0), text: z.string() }),
+  z.strictObject({ type: z.literal('column-done'), comparisonId: z.string(), column: z.int().min(0), result: CompareColumnResult }),
+  z.strictObject({ type: z.literal('scoring'), comparisonId: z.string() }),
+  z.strictObject({ type: z.literal('done'), comparisonId: z.string(), comparison: Comparison }),
+  z.strictObject({ type: z.literal('error'), comparisonId: z.string(), error: ApiErrorShape }),
+]);
+export type CompareEvent = z.infer<typeof CompareEvent>;
 
 // ---------------------------------------------------------------- methods
 
@@ -608,6 +742,28 @@ export const methods = {
   'models.removeVariant': { request: z.strictObject({ id: ModelId, precision: VariantPrecision }), response: ModelDetails },
   /** Desktop only: the native folder picker; null when the user cancels. */
   'models.pickFolder': { request: Empty, response: z.strictObject({ path: z.string() }).nullable() },
+  // ---- compare
+    /** Runs a comparison; progress arrives as 'compare' events, the saved result with 'done'. */
+    'compare.start': { request: CompareRequest, response: z.strictObject({ comparisonId: z.string() }) },
+    'compare.cancel': {
+      request: z.strictObject({ comparisonId: z.string().min(1).max(LIMITS.maxIdChars) }),
+      response: z.strictObject({ cancelled: z.boolean() }),
+    },
+    'compare.list': {
+      request: z.strictObject({
+        ...ComparisonFilters.shape,
+        limit: z.int().min(1).max(LIMITS.maxPageSize).default(50),
+        offset: z.int().min(0).max(1_000_000).default(0),
+      }),
+      response: ComparisonPage,
+    },
+    'compare.get': { request: z.strictObject({ id: z.int().min(1) }), response: Comparison },
+    'compare.delete': { request: z.strictObject({ id: z.int().min(1) }), response: z.strictObject({ deleted: z.boolean() }) },
+    /** Every saved comparison the filters match (or just `ids`), oldest first. */
+    'compare.export': {
+      request: z.strictObject({ format: ExportFormat, ids: z.array(z.int().min(1)).max(10_000).optional(), ...ComparisonFilters.shape }),
+      response: z.strictObject({ filename: z.string(), mimeType: z.string(), content: z.string() }),
+    },
 } as const;
 
 export type MethodName = keyof typeof methods;

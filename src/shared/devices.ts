@@ -11,6 +11,8 @@ import { z } from 'zod';
 /** Execution providers Inkwell can run on. */
 export const DeviceName = z.enum(['cpu', 'webgpu', 'cuda']);
 export type DeviceName = z.infer<typeof DeviceName>;
+/** The order in which 'auto' takes the first available device. */
+export const AUTO_DEVICE_ORDER: readonly DeviceName[] = ['cuda', 'webgpu', 'cpu'];
 /** A device request: a concrete device or automatic choice (CUDA → WebGPU → CPU). */
 export const DeviceRequest = z.enum(['auto', ...DeviceName.options]);
 export type DeviceRequest = z.infer<typeof DeviceRequest>;

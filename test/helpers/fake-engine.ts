@@ -35,6 +35,8 @@ export class FakeEngine implements InferenceEngine {
   failNextGenerate: Error | null = null;
   /** When set, generate waits for it after the first delta (lets a test act mid-generation). */
   holdAfterFirstDelta: Promise<void> | null = null;
+  /** Every generation's model, requested device and precision, and when it started and ended (performance.now()). */
+  readonly spans: { modelId: string; device: string; precision: string; start: number; end: number }[] = [];
   /** Sequences of the generations running now, and the most there ever were at once. */
   runningSequences = 0;
   peakRunningSequences = 0;
@@ -76,16 +78,21 @@ export class FakeEngine implements InferenceEngine {
     const n = request.params.numReturnSequences;
     this.runningSequences += n;
     this.peakRunningSequences = Math.max(this.peakRunningSequences, this.runningSequences);
+    const start = performance.now();
     try {
       return await this.#stream(request, n);
     } finally {
       this.runningSequences -= n;
+      this.spans.push({ modelId: request.modelId, device: request.params.device, precision: request.precision ?? 'auto', start, end: performance.now() });
     }
   }
 
   async #stream(request: GenerateRequest, n: number): Promise<GenerateResult> {
     const seed = request.params.seed ?? 4242;
     this.#loaded.set(request.modelId, 'cpu');
+    // A GPU the probe did not find falls back to the cpu with the reason, as the real decoder does.
+    const wanted = this.#options.devices.find((d) => d.name === request.params.device);
+    const fallbackReason = wanted && wanted.name !== 'cpu' && !wanted.available ? `${wanted.name} failed, using cpu: ${wanted.reason ?? 'unavailable'}` : undefined;
     request.onStart?.({ device: 'cpu', precision: 'fp32', seed, promptTokens: 5, truncatedPromptTokens: 0, numSequences: n });
     const texts = Array.from({ length: n }, () => '');
     const pieces = Array.from({ length: n }, (_, sequence) => this.#options.sequencePieces?.(sequence, seed) ?? this.#options.pieces);
@@ -110,6 +117,7 @@ export class FakeEngine implements InferenceEngine {
       modelId: request.modelId,
       device: 'cpu',
       precision: 'fp32',
+      ...(fallbackReason !== undefined ? { deviceFallbackReason: fallbackReason } : {}),
       seed,
       promptTokens: 5,
       truncatedPromptTokens: 0,
@@ -195,6 +203,17 @@ export class FakeEngine implements InferenceEngine {
     return all ? { tokenIds: [1, 2], logitsLast: last, logits: [new Float32Array([1, 2, 3]), last] } : { tokenIds: [1, 2], logitsLast: last };
   }
 
+  /**
+   * Scripted scores: token t of a continuation scored by model m gets log p = −(1 + t mod 3) / (1 + the
+   * model's index in `models`), so every cell of a perplexity matrix differs and can be checked.
+   */
+  async scoreContinuations(modelId: string, prompt: string, continuations: readonly (readonly number[])[], device: string, precision: string): Promise<{ logprobs: number[][]; texts: string[][] }> {
+    this.calls.push({ method: 'scoreContinuations', args: [modelId, prompt, continuations, device, precision] });
+    this.#requireModel(modelId);
+    const index = this.#options.models.indexOf(modelId);
+    return { logprobs: continuations.map((ids) => ids.map((token) => fakeLogprob(index, token))), texts: continuations.map((ids) => ids.map((token) => ` t${token}`)) };
+  }
+
   loaded(): { modelId: string; device: 'cpu' }[] {
     return [...this.#loaded].map(([modelId, device]) => ({ modelId, device }));
   }
@@ -244,6 +263,11 @@ export class FakeEngine implements InferenceEngine {
   #requireModel(modelId: string): void {
     if (!this.#options.models.includes(modelId)) throw new EngineError('not_found', `no model with id "${modelId}"`);
   }
+}
+
+/** The log-probability FakeEngine.scoreContinuations gives `token` under the model at `modelIndex`. */
+export function fakeLogprob(modelIndex: number, token: number): number {
+  return -(1 + (token % 3)) / (1 + modelIndex);
 }
 
 /** An in-memory "process" running the real protocol server; `crash` plays a sudden death. */

@@ -2,7 +2,7 @@
  * The parts of the database's stores the API service uses, named so that tests can hand the
  * service fakes while production hands it the real AppDatabase.
  */
-import type { DocumentStore, GenerationStore, SettingsStore } from '../history';
+import type { ComparisonStore, DocumentStore, GenerationStore, SettingsStore } from '../history';
 
 /** The stores' surface used by the API. */
 export interface HistoryPort {
@@ -11,4 +11,5 @@ export interface HistoryPort {
   generations: Pick<GenerationStore, 'add' | 'list' | 'get' | 'setStarred' | 'setAccepted' | 'delete' | 'export'>;
   documents: Pick<DocumentStore, 'list' | 'get' | 'create' | 'save' | 'delete'>;
   settings: Pick<SettingsStore, 'get' | 'set'>;
+  comparisons: Pick<ComparisonStore, 'add' | 'list' | 'get' | 'delete' | 'export'>;
 }

@@ -28,6 +28,7 @@ import type { GenerateHandlers, InferenceStateChange } from '../inference/client
 import { isCudaProviderInstalled } from '../engine';
 import { errorMessage, toApiError } from '../common/errors';
 import { GenerationStates } from '../../shared/generation-state';
+import { createCompareHandlers, type CompareInferencePort } from './compare-handlers';
 import type { HistoryPort } from './history-port';
 import { describeMachine, resolveImportFolder, thisMachine, type MachineContext } from './import-path';
 import { toModelSummary, type StoredModelFields } from '../common/model-summary';
@@ -36,7 +37,7 @@ import { createModelsArea, type ModelsAreaInference, type ModelsAreaStore } from
 import { createInspectHandlers, type InspectInferencePort } from './inspect-handlers';
 
 /** What the service needs of the inference client (InferenceClient satisfies it). */
-export interface InferencePort extends ModelsAreaInference, InspectInferencePort {
+export interface InferencePort extends ModelsAreaInference, InspectInferencePort, CompareInferencePort {
   readonly state: InferenceStateChange;
   onStateChange(listener: (change: InferenceStateChange) => void): () => void;
   generate(args: InferenceArgs<'generate'>, handlers: GenerateHandlers, signal?: AbortSignal): Promise<InferenceResult<'generate'>>;
@@ -136,6 +137,7 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
     log,
   });
   const stopWatchingEngine = inference.onStateChange(() => emit({ channel: 'engine', status: engineStatus() }));
+  const compare = createCompareHandlers({ history, inference, models, admission, emit: (event) => emit({ channel: 'compare', event }), log });
 
   async function runGeneration(generationId: string, request: MethodParsedRequest<'generate.start'>, signal: AbortSignal, admitted: Admission): Promise<void> {
     try {
@@ -301,6 +303,7 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
 
     ...modelsArea.handlers,
     ...createInspectHandlers({ inference, admission, modelShape: (id) => models.get(id).config, resolvePath: (path) => resolveImportFolder(path, machine) }),
+    ...compare.handlers,
   };
 
   return {
@@ -329,7 +332,7 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
       closed = true;
       const generations = [...running.values()];
       for (const generation of generations) generation.controller.abort();
-      await Promise.all([...generations.map((g) => g.finished), modelsArea.close()]);
+      await Promise.all([...generations.map((g) => g.finished), modelsArea.close(), compare.close()]);
       stopWatchingEngine();
       listeners.clear();
     },

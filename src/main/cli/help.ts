@@ -17,6 +17,9 @@ Commands:
   models remove <id> [--precision P]   delete a model, or only one of its variants
   generate --model <id> --prompt <text> [options]
                                   continue a prompt (streams text; --json for one JSON object)
+  compare --models a,b[,c,d] --prompt <text> [options]
+                                  the same prompt, seed and parameters on 2-4 models, with speed,
+                                  memory, the perplexity matrix and the first divergence
   batch --model <id> --prompts <file> --out <file.jsonl> [options]
                                   generate for every prompt of a .txt, .jsonl or .csv file
   logits --model <id> --prompt <text> [--all] --json
@@ -137,6 +140,26 @@ A prompt longer than the context window is cut from the left (reported on stderr
 JSON). Ctrl-C stops generating and prints what was written so far (exit code 130).
 `;
 
+const COMPARE = `Usage: inkwell compare --models a,b[,c,d] --prompt <text> [options]
+
+Runs <text> on each model (a column) with the same seed and parameters. Columns that run on the
+same device run one after another, so their speed figures do not disturb each other; columns on
+different devices run at the same time. Then every column's model scores every column's output:
+the perplexity matrix (row: scoring model, column: output) and the first token where the outputs
+differ, with each model's probability for each column's token there.
+
+Options:
+  --precisions P[,P…]        auto|fp32|fp16|int8|int4: one for every column, or one per model
+  --devices D[,D…]           auto|cpu|webgpu|cuda: one for every column, or one per model
+                             (a device that is not available falls back to the cpu, reported)
+  --max-new-tokens, --greedy, --temperature, --top-k, --top-p, --repetition-penalty,
+  --no-repeat-ngram-size, --seed, --stop   as for generate (shared by every column)
+  --json                     one JSON object: {prompt, seed, columns: [{model, precision,
+                             requested_device, device, device_fallback_reason?, status, text,
+                             token_ids, ttft_ms, tokens_per_second, total_ms, load_ms, peak_rss_mb,
+                             started_at_ms, ended_at_ms, …}], perplexity, divergence}
+`;
+
 const BATCH = `Usage: inkwell batch --model <id> --prompts <file.txt|file.jsonl|file.csv> --out <file.jsonl>
                     [generation options] [--concurrency N] [--resume]
 
@@ -241,6 +264,7 @@ export const HELP: Readonly<Record<string, string>> = {
   '': MAIN,
   models: MODELS,
   generate: GENERATE,
+  compare: COMPARE,
   batch: BATCH,
   logits: LOGITS,
   tokenize: TOKENIZE,

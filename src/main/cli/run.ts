@@ -1,6 +1,7 @@
 /** `inkwell` command dispatch: argv in, exit code out; all output through CliIo. */
 import { version } from '../../../package.json';
 import { resolveHome } from '../engine';
+import { compareCommand } from './compare-command';
 import { batchCommand } from './batch-command';
 import { generateCommand } from './generate-command';
 import { HELP } from './help';
@@ -15,6 +16,7 @@ type Command = (argv: readonly string[], io: CliIo, home: string) => Promise<num
 const COMMANDS: Readonly<Record<string, Command>> = {
   models: modelsCommand,
   generate: generateCommand,
+  compare: compareCommand,
   batch: batchCommand,
   logits: logitsCommand,
   tokenize: tokenizeCommand,

@@ -10,6 +10,7 @@
  */
 import { z } from 'zod';
 import {
+  DeviceRequest,
   DeviceStatus,
   EngineErrorKind,
   GenerationOutcome,
@@ -19,9 +20,10 @@ import {
   LoadedModel,
   ModelId,
   ModelSummary,
+  PrecisionRequest,
   TokenizeResult,
 } from '../../shared/api';
-import { DeviceRequest, PrecisionRequest, VariantPrecision } from '../../shared/devices';
+import { VariantPrecision } from '../../shared/devices';
 import { LoadedModelView, LoadResult, TaskProgress } from '../../shared/models';
 
 import {
@@ -37,8 +39,8 @@ import {
   WordPieceTokens,
 } from '../../shared/inspect';
 
-/** Bumped when a message shape changes; the child reports it in its hello (2: heartbeats, 3: model tasks, 4: the inspect operations). */
-export const PROTOCOL_VERSION = 4;
+/** Bumped when a message shape changes; the child reports it in its hello (2: heartbeats, 3: model tasks, 4: the inspect operations, 5: the compare operations). */
+export const PROTOCOL_VERSION = 5;
 
 const Text = z.string().max(LIMITS.maxTextChars);
 const Seq = z.int().min(1).max(Number.MAX_SAFE_INTEGER);
@@ -103,6 +105,17 @@ export const inferenceArgs = {
     .refine((r) => (r.text === undefined) !== (r.tokenIds === undefined), 'give either text or tokenIds'),
   wordPiece: z.strictObject({ text: Text }),
   importBertTokenizer: z.strictObject({ srcDir: z.string().min(1).max(4096) }),
+  // ---- compare
+  /** A generation in the given precision, measured in the process (time to first token, peak memory). */
+  compareGenerate: z.strictObject({ modelId: ModelId, prompt: Text, params: GenerationParams, precision: PrecisionRequest }),
+  /** Log-probabilities of each continuation's tokens after the prompt under one model. */
+  compareScore: z.strictObject({
+    modelId: ModelId,
+    precision: PrecisionRequest,
+    device: DeviceRequest,
+    prompt: Text,
+    continuations: z.array(z.array(z.int().min(0)).max(LIMITS.maxNewTokens)).max(8),
+  }),
 } as const;
 
 /** Result schema of every operation: the API's own shapes where the API returns them as they are. */
@@ -132,6 +145,9 @@ export const inferenceResults = {
   inspectTokens: Gpt2Tokens,
   wordPiece: WordPieceTokens,
   importBertTokenizer: z.strictObject({}),
+  // ---- compare
+  compareGenerate: z.strictObject({ outcome: GenerationOutcome, ttftMs: z.number().min(0).nullable(), totalMs: z.number().min(0), peakRssBytes: z.number().min(0) }),
+  compareScore: z.strictObject({ logprobs: z.array(z.array(z.number())), texts: z.array(z.array(z.string())) }),
 } as const;
 
 /** Names of the operations. */

@@ -477,6 +477,52 @@ export class Engine {
     }
   }
 
+  /**
+   * Log-probability (natural log, temperature 1, no filtering) of every token of each continuation
+   * after `prompt`, under this model: what perplexity is computed from. The context is cut from
+   * the left so that context + continuation fit the window (at least one context token is kept);
+   * a continuation longer than that is scored as far as it fits. Token ids outside the model's
+   * vocabulary are refused.
+   */
+  async scoreContinuations(
+    modelId: string,
+    prompt: string,
+    continuations: readonly (readonly number[])[],
+    device: DeviceRequest = 'auto',
+    precision: PrecisionRequest = this.#precision,
+  ): Promise<{ logprobs: number[][]; texts: string[][]; device: DeviceName; precision: Precision }> {
+    const model = this.models.get(modelId);
+    const tokenizer = await this.#tokenizer(model);
+    const context = tokenizer.encode(prompt);
+    if (context.length === 0) throw new EngineError('bad_input', 'prompt is empty: a continuation is scored after at least one token');
+    const { vocabSize, nPositions } = model.config;
+    for (const ids of continuations) {
+      const bad = ids.find((id) => !Number.isInteger(id) || id < 0 || id >= vocabSize);
+      if (bad !== undefined) throw new EngineError('bad_input', `token id ${bad} is outside ${modelId}'s vocabulary of ${vocabSize}`);
+    }
+    const { decoder } = await this.#acquireFor(model, device, precision);
+    try {
+      const session = decoder.session as DecoderSession;
+      const logprobs: number[][] = [];
+      const texts: string[][] = [];
+      for (const continuation of continuations) {
+        const scored = continuation.slice(0, nPositions - 1);
+        texts.push(tokenizer.tokenStrings(scored));
+        if (scored.length === 0) {
+          logprobs.push([]);
+          continue;
+        }
+        const kept = context.slice(Math.max(0, context.length - (nPositions - scored.length)));
+        const ids = [...kept, ...scored];
+        const flat = await session.logitsAll(ids);
+        logprobs.push(scored.map((token, i) => logSoftmaxAt(flat, (kept.length - 1 + i) * vocabSize, vocabSize, token)));
+      }
+      return { logprobs, texts, device: session.device.used, precision: decoder.precision };
+    } finally {
+      await this.#releaseUse(decoder);
+    }
+  }
+
   /** The decoders held, with the resident memory each took when it opened. */
   loadedDetails(): LoadedDecoderInfo[] {
     return this.#decoders
@@ -805,6 +851,15 @@ export class Engine {
 /** An allocation failure from the runtime; the engine's own refusals (which may say "out of memory") are not. */
 function allocationFailed(error: unknown): boolean {
   return !(error instanceof EngineError && error.kind !== 'internal') && isOutOfMemory(error);
+}
+
+/** log softmax(row)[token] of the vocabulary row starting at `offset`, summed in float64. */
+function logSoftmaxAt(flat: Float32Array, offset: number, vocab: number, token: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < vocab; i++) max = Math.max(max, flat[offset + i] as number);
+  let sum = 0;
+  for (let i = 0; i < vocab; i++) sum += Math.exp((flat[offset + i] as number) - max);
+  return (flat[offset + token] as number) - max - Math.log(sum);
 }
 
 /** The fp32 graphs of a stored model (model_rows.onnx beside model.onnx). */

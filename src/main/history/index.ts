@@ -1,9 +1,10 @@
 /**
- * Inkwell's one SQLite file, opened once and shared by its three stores: generation history (with
- * full-text search), documents and settings. Plain Node (better-sqlite3, synchronous); never imports
+ * Inkwell's one SQLite file, opened once and shared by its stores: generation history (with
+ * full-text search), documents, settings and saved comparisons. Plain Node (better-sqlite3, synchronous); never imports
  * Electron, so the app, `inkwell serve` and the tests share it.
  */
 import type Database from 'better-sqlite3';
+import { ComparisonStore } from './comparisons';
 import { DocumentStore } from './documents';
 import { GenerationStore } from './generations';
 import { openHistoryDatabase } from './open-database';
@@ -14,6 +15,7 @@ export type { DocumentPatch } from './documents';
 export type { HistoryQuery, NewGeneration } from './generations';
 export type { DatabaseOpenProblem, OpenOptions } from './open-database';
 export { DatabaseOpenError } from './open-database';
+export { ComparisonStore } from './comparisons';
 export { DocumentStore } from './documents';
 export { GenerationStore } from './generations';
 export { SettingsStore } from './settings';
@@ -32,6 +34,7 @@ export class AppDatabase {
   readonly generations: GenerationStore;
   readonly documents: DocumentStore;
   readonly settings: SettingsStore;
+  readonly comparisons: ComparisonStore;
   /** True when the file can be read but not written: every write fails with ApiError read_only. */
   readonly readOnly: boolean;
   readonly #db: Database.Database;
@@ -42,6 +45,7 @@ export class AppDatabase {
     this.generations = new GenerationStore(db);
     this.documents = new DocumentStore(db);
     this.settings = new SettingsStore(db);
+    this.comparisons = new ComparisonStore(db);
   }
 
   /**

@@ -146,6 +146,31 @@ export const migrations: readonly Migration[] = [
       db.exec('ALTER TABLE candidates ADD COLUMN token_logprobs TEXT CHECK (token_logprobs IS NULL OR json_valid(token_logprobs))');
     },
   },
+  {
+    version: 6,
+    name: 'comparisons: one entry per Compare run, with its own full-text index',
+    up(db) {
+      // One row per comparison (issue 10: a comparison used to land as one unrelated entry per column).
+      // `record` holds the whole Comparison (columns, figures, perplexity matrix, divergence) as JSON;
+      // prompt, outputs and models are kept as columns for search and filtering.
+      db.exec(`
+        CREATE TABLE comparisons (
+          id INTEGER PRIMARY KEY AUTOINCREMENT,
+          created_at TEXT NOT NULL,
+          prompt TEXT NOT NULL,
+          outputs TEXT NOT NULL,
+          models TEXT NOT NULL CHECK (json_valid(models)),
+          record TEXT NOT NULL CHECK (json_valid(record))
+        );
+        CREATE INDEX comparisons_by_created ON comparisons(created_at DESC, id DESC);
+        CREATE VIRTUAL TABLE comparisons_fts USING fts5(
+          prompt, outputs,
+          content = 'comparisons', content_rowid = 'id',
+          tokenize = 'trigram'
+        );
+      `);
+    },
+  },
 ];
 
 /** app_meta key: the Inkwell version that applied the newest migration. */

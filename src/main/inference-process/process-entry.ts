@@ -91,6 +91,7 @@ function serverEngine(engine: Engine, home: string): InferenceEngine {
     generate: (request) => engine.generate(request),
     tokenize: (modelId, text) => engine.tokenize(modelId, text),
     logits: (modelId, prompt, all) => engine.logits(modelId, prompt, all),
+    scoreContinuations: (modelId, prompt, continuations, device, precision) => engine.scoreContinuations(modelId, prompt, continuations, device, precision),
     loaded: () => engine.loaded(),
     probeDevices: () => engine.probeDevices(),
     unload: (modelId) => engine.unload(modelId),

@@ -4,7 +4,8 @@
  * that it can be tested without a process; process-entry.ts plugs it into
  * Electron's parentPort or Node's IPC channel.
  */
-import type { DeviceStatus, GenerationOutcome, GenerationParams, GenerationStartInfo, LoadedModel, TokenizeResult } from '../../shared/api';
+import type { DeviceRequest, DeviceStatus, GenerationOutcome, GenerationParams, GenerationStartInfo, LoadedModel, PrecisionRequest, TokenizeResult } from '../../shared/api';
+import { measureGeneration } from '../common/compare-measure';
 import { errorMessage } from '../common/errors';
 import {
   PROTOCOL_VERSION,
@@ -17,7 +18,6 @@ import {
   type ModelTaskOutcome,
   type ModelTaskWork,
 } from '../common/inference-protocol';
-import type { DeviceRequest, PrecisionRequest } from '../../shared/devices';
 import type { LoadedModelView, LoadResult, TaskProgress } from '../../shared/models';
 import { toModelSummary, type StoredModelFields } from '../common/model-summary';
 import { BERT_TOKENIZER_NAME, type Inspector, type InspectRequest } from '../engine';
@@ -30,6 +30,7 @@ export interface InferenceEngine {
     prompt: string;
     memory?: string;
     params: GenerationParams;
+    precision?: PrecisionRequest;
     signal?: AbortSignal;
     onStart?(info: GenerationStartInfo): void;
     onDelta?(sequence: number, text: string): void;
@@ -39,6 +40,7 @@ export interface InferenceEngine {
   loaded(): LoadedModel[];
   probeDevices(): Promise<DeviceStatus[]>;
   unload(modelId: string): Promise<void>;
+  scoreContinuations(modelId: string, prompt: string, continuations: readonly (readonly number[])[], device: DeviceRequest, precision: PrecisionRequest): Promise<{ logprobs: number[][]; texts: string[][] }>;
   /** Gives memory back after work (collections); models stay loaded. */
   releaseIdleMemory?(): void;
   // ---- models
@@ -77,7 +79,7 @@ export interface ServeOptions {
 }
 
 /** Operations that make the engine allocate; the idle release follows the last of them. */
-const WORK_OPS = new Set(['generate', 'tokenize', 'logits', 'importModel', 'modelTask', 'load', 'inspect', 'inspectProbs', 'inspectAttention', 'inspectOverview', 'inspectLens', 'inspectPositional', 'inspectTokens', 'wordPiece']);
+const WORK_OPS = new Set(['generate', 'tokenize', 'logits', 'importModel', 'compareGenerate', 'compareScore', 'modelTask', 'load', 'inspect', 'inspectProbs', 'inspectAttention', 'inspectOverview', 'inspectLens', 'inspectPositional', 'inspectTokens', 'wordPiece']);
 
 /** A running server. */
 export interface InferenceServer {
@@ -276,6 +278,33 @@ export function serveInference(engine: InferenceEngine, link: ParentLink, option
       }
       case 'loadedModels':
         return { loaded: engine.loadedDetails() } satisfies InferenceResult<'loadedModels'>;
+      // ---- compare
+      case 'compareGenerate': {
+        const controller = new AbortController();
+        running.set(request.seq, controller);
+        const progress = (event: GenerationProgress): void => reply({ seq: request.seq, event });
+        try {
+          return (await measureGeneration((onDelta) =>
+            engine.generate({
+              ...request.args,
+              memory: '',
+              signal: controller.signal,
+              onStart: (info) => progress({ type: 'started', ...info }),
+              onDelta: (sequence, text) => {
+                onDelta();
+                progress({ type: 'delta', sequence, text });
+              },
+            }),
+          )) satisfies InferenceResult<'compareGenerate'>;
+        } finally {
+          running.delete(request.seq);
+        }
+      }
+      case 'compareScore': {
+        const { modelId, prompt, continuations, device, precision } = request.args;
+        const { logprobs, texts } = await engine.scoreContinuations(modelId, prompt, continuations, device, precision);
+        return { logprobs, texts } satisfies InferenceResult<'compareScore'>;
+      }
     }
   }
 

@@ -88,6 +88,8 @@ export const defaultTimeoutsMs: Record<InferenceOp, number> = {
   inspectTokens: 120_000,
   wordPiece: 120_000,
   importBertTokenizer: 120_000,
+  compareGenerate: 0,
+  compareScore: 0,
 };
 
 interface Pending {
@@ -142,6 +144,21 @@ export class InferenceClient {
 
   /** Runs a generation, streaming its start and deltas; `signal` cancels it (the partial result still resolves). */
   generate(args: InferenceArgs<'generate'>, handlers: GenerateHandlers = {}, signal?: AbortSignal): Promise<InferenceResult<'generate'>> {
+    return this.#streamed('generate', args, handlers, signal);
+  }
+
+  // ---- compare
+  /** A Compare column: a generation in the given precision, with its time to first token and peak memory measured in the process. */
+  compareGenerate(args: InferenceArgs<'compareGenerate'>, handlers: GenerateHandlers = {}, signal?: AbortSignal): Promise<InferenceResult<'compareGenerate'>> {
+    return this.#streamed('compareGenerate', args, handlers, signal);
+  }
+
+  /** Log-probabilities of each continuation's tokens after the prompt under one model (Compare's perplexity). */
+  compareScore(args: InferenceArgs<'compareScore'>): Promise<InferenceResult<'compareScore'>> {
+    return this.#request('compareScore', args).promise;
+  }
+
+  #streamed<O extends 'generate' | 'compareGenerate'>(op: O, args: InferenceArgs<O>, handlers: GenerateHandlers, signal?: AbortSignal): Promise<InferenceResult<O>> {
     if (signal?.aborted) return Promise.reject(new ApiError('cancelled', 'the generation was cancelled before it started'));
     const onEvent = (event: ProgressEvent): void => {
       if (event.type === 'task') return;
@@ -152,7 +169,7 @@ export class InferenceClient {
         handlers.onDelta?.(event.sequence, event.text);
       }
     };
-    const { seq, promise } = this.#request('generate', args, onEvent);
+    const { seq, promise } = this.#request(op, args, onEvent);
     if (signal) {
       const onAbort = (): void => {
         this.#request('cancel', { target: seq }).promise.catch(() => {});
@@ -326,7 +343,7 @@ export class InferenceClient {
         pending.timer.unref?.();
       }
       this.#pending.set(seq, pending);
-      if (op === 'generate') this.#watchdog?.progressed(seq);
+      if (op === 'generate' || op === 'compareGenerate') this.#watchdog?.progressed(seq);
       const message: RequestMessage = { seq, request: { op, args } };
       try {
         child.postMessage(message);

@@ -74,6 +74,12 @@ describe('ApiService routing', () => {
       'inspect.tokens': { modelId: 'tiny', text: 'a b' },
       'inspect.wordpiece': { text: 'a b' },
       'inspect.importBertTokenizer': { path: '/' },
+      'compare.start': { prompt: 'Hello', columns: [{ modelId: 'tiny' }, { modelId: 'tiny', device: 'cpu' }] },
+      'compare.cancel': { comparisonId: 'none' },
+      'compare.list': {},
+      'compare.get': { id: 1 },
+      'compare.delete': { id: 999 },
+      'compare.export': { format: 'json' },
     };
     expect(Object.keys(valid).sort()).toEqual([...methodNames].sort());
     for (const method of methodNames) {
@@ -427,6 +433,7 @@ describe('ApiService storage failures (fault 3.3: every write to a read-only or 
           readOnly: false,
           documents: real.documents,
           settings: real.settings,
+          comparisons: real.comparisons,
           generations: {
             add: () => {
               throw full;

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { AppDatabase } from '../../../src/main/history';
+import { latestSchemaVersion } from '../../../src/main/history/migrations';
 import { GenerationParams } from '../../../src/shared/api';
 import { expectApiError, expectIntactIndex, useDatabaseFixture } from './database-fixture';
 import { sampleGeneration } from './sample-generation';
@@ -306,11 +307,11 @@ describe("each generated token's log-probability (issue 8 §5)", () => {
     store.close();
     // Back to schema 4 as an older Inkwell left it: no column, the entry's candidates without probabilities.
     const db = new Database(file);
-    db.exec('ALTER TABLE candidates DROP COLUMN token_logprobs');
+    db.exec('ALTER TABLE candidates DROP COLUMN token_logprobs; DROP TABLE comparisons_fts; DROP TABLE comparisons;');
     db.pragma('user_version = 4');
     db.close();
     const current = AppDatabase.open(file).database;
-    expect(current.connectionInfo().userVersion).toBe(5);
+    expect(current.connectionInfo().userVersion).toBe(latestSchemaVersion);
     const loaded = current.generations.get(entry.id);
     expect(loaded.candidates.map((c) => [c.text, c.tokenLogprobs])).toEqual([
       [' there was a keeper.', undefined],

@@ -4,7 +4,6 @@ import { formatBytes, formatCount, formatMs, formatRate } from '../../../src/ren
 import { formatStopStrings, parseStopStrings } from '../../../src/renderer/src/lib/stop-strings';
 import { visibleToken } from '../../../src/renderer/src/lib/token-display';
 import { suggestId } from '../../../src/renderer/src/state/models.svelte';
-import { speedRatio } from '../../../src/renderer/src/state/compare.svelte';
 
 describe('stop strings field', () => {
   it('round-trips line breaks, tabs, pipes and backslashes', () => {
@@ -44,16 +43,9 @@ describe('file names', () => {
   });
 });
 
-describe('models and compare helpers', () => {
+describe('models helpers', () => {
   it('suggests a valid model id from a folder path', () => {
     expect(suggestId('/home/me/models/gpt2-large/')).toBe('gpt2-large');
     expect(suggestId('C:\\models\\My Model (v2)')).toBe('My-Model-v2');
-  });
-
-  it('computes the tokens/s ratio only when both sides have a speed', () => {
-    const t = (tokensPerSecond: number) => ({ loadMs: 0, prefillMs: 0, decodeMs: 0, tokensPerSecond });
-    expect(speedRatio(t(40), t(10))).toBe(4);
-    expect(speedRatio(t(40), null)).toBeNull();
-    expect(speedRatio(t(40), t(0))).toBeNull();
   });
 });

@@ -3,7 +3,7 @@
  * and finds out, with a real one-node session, which of them work here.
  */
 import { env, InferenceSession, Tensor } from 'onnxruntime-node';
-import { DeviceName, type DeviceStatus } from '../../../shared/api';
+import { AUTO_DEVICE_ORDER, DeviceName, type DeviceStatus } from '../../../shared/api';
 import { GraphBuilder } from '../onnx/builder';
 import { isCudaProviderInstalled } from './cuda';
 import { isVulkanLoaderInstalled } from './vulkan';
@@ -15,8 +15,8 @@ env.logLevel = 'fatal';
 /** Device → onnxruntime execution provider name. */
 export const EXECUTION_PROVIDER: Readonly<Record<DeviceName, string>> = { cpu: 'cpu', webgpu: 'webgpu', cuda: 'cuda' };
 
-/** The order 'auto' tries devices in. */
-export const AUTO_ORDER: readonly DeviceName[] = ['cuda', 'webgpu', 'cpu'];
+/** The order 'auto' tries devices in (declared once in the contract: Compare predicts the same choice). */
+export const AUTO_ORDER: readonly DeviceName[] = AUTO_DEVICE_ORDER;
 
 let probeModel: Uint8Array | undefined;
 

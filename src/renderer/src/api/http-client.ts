@@ -121,7 +121,7 @@ export function createHttpApi(options: HttpApiOptions = {}): ClientApi {
       return;
     }
     const message = event as ServerEvent | null;
-    if (message?.channel === 'engine' || message?.channel === 'task') emit(message);
+    if (message?.channel === 'engine' || message?.channel === 'task' || message?.channel === 'compare') emit(message);
     else if (message?.channel === 'generation' && message.event) for (const e of tracker.observe(message.event)) emit({ channel: 'generation', event: e });
   }
 

@@ -29,6 +29,7 @@ import { countWords, titleFromContent, UNTITLED } from '../../../shared/document
 import { GenerationStates } from '../../../shared/generation-state';
 import { matchesSearch } from '../../../shared/search-syntax';
 import { createMockModels } from './mock-models';
+import { createMockCompare } from './mock-compare';
 
 /** Knobs for tests and screenshots. */
 export interface MockOptions {
@@ -414,6 +415,7 @@ export function createMockApi(options: MockOptions = {}): MockApi {
     'inspect.importBertTokenizer': () => {
       throw new ApiError('refused', 'the demo back end cannot import files');
     },
+    ...createMockCompare({ emit, findModel, now, tokenDelayMs, words: proseWords, tokenize: mockTokenize, tokenId }),
   };
 
   function noDemoInspect(): never {

@@ -9,6 +9,7 @@
 import {
   Settings as SettingsSchema,
   type AppInfo,
+  type Comparison,
   type EngineStatus,
   type GenerationResult,
   type ModelSummary,
@@ -151,7 +152,26 @@ export class AppState implements Reporter {
       params: () => params.values,
       show: () => this.showPage('inspect'),
     });
-    this.compare = new CompareState({ generations: this.generations, reporter, models, onGenerationDone });
+    this.compare = new CompareState({
+      api,
+      reporter,
+      models,
+      nativeFileDialogs: () => this.#info?.nativeFileDialogs ?? false,
+      sendToDocument: async (target, text, title) => {
+        if (target.kind === 'new') {
+          await documents.create({ title, content: text });
+        } else {
+          // The open document's unsaved edits are saved first, so appending cannot overwrite them.
+          await documents.flush();
+          const doc = await api.call('documents.get', { id: target.id });
+          const gap = doc.content === '' || /\s$/.test(doc.content) || /^\s/.test(text) ? '' : ' ';
+          await api.call('documents.save', { id: target.id, content: doc.content + gap + text });
+          await documents.open(target.id);
+        }
+        this.showPage('write');
+        this.notify('info', target.kind === 'new' ? `The output is in a new document, “${title}”.` : 'The output was added at the end of the document you picked.', 'compare-sent');
+      },
+    });
   }
 
   /** The page shown. */
@@ -224,6 +244,13 @@ export class AppState implements Reporter {
   /** Unsubscribes from server events. */
   stop(): void {
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
+  }
+
+  /** Shows a saved comparison on the Compare page, or runs it again there. */
+  openComparison(entry: Comparison, rerun: boolean): void {
+    this.showPage('compare');
+    if (rerun) void this.compare.rerun(entry);
+    else this.compare.load(entry);
   }
 
   /** Shows a page. */
@@ -309,6 +336,10 @@ export class AppState implements Reporter {
     }
     if (event.channel === 'task') {
       this.models.onTask(event.task);
+        return;
+      }
+    if (event.channel === 'compare') {
+      this.compare.onEvent(event.event);
       return;
     }
     const previous = this.#engine?.state;

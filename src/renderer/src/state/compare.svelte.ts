@@ -1,89 +1,90 @@
 /**
- * The Compare page: one prompt, two models (or two devices), the same
- * parameters and the same locked seed, streamed side by side with speed
- * figures and their ratio.
+ * The Compare page: one prompt on two to four columns (model + precision + device) with the same
+ * parameters and seed. The back end's orchestrator runs it (columns on one device in turn) and
+ * saves it to history as one comparison; this class holds the form, the live columns, the result
+ * and the saved comparisons.
  */
-import { ApiError, type DeviceName, type DeviceRequest, type GenerationEvent, type GenerationResult, type ModelSummary, type Timings } from '../../../shared/api';
-import type { Generations, Reporter } from './deps';
+import {
+  ApiError,
+  COMPARE_COLUMNS,
+  type CompareColumnResult,
+  type CompareColumnSpec,
+  type CompareEvent,
+  type Comparison,
+  type DeviceName,
+  type DocumentSummary,
+  type ExportFormat,
+  type ModelSummary,
+  type Precision,
+} from '../../../shared/api';
+import { saveTextFile } from '../lib/files';
+import type { ApiCaller, Reporter } from './deps';
 import { randomSeed } from './params.svelte';
 
-/** What one column runs. */
-export interface CompareSide {
-  modelId: string;
-  device: DeviceRequest;
-}
-
-/** What one column shows. */
-export interface CompareColumn {
-  phase: 'idle' | 'running' | 'done' | 'stopped' | 'failed';
-  text: string;
-  modelId: string;
-  device: DeviceName | null;
-  timings: Timings | null;
-  promptTokens: number;
-  truncatedPromptTokens: number;
-  error: string | null;
-}
-
-/** The sampling values both columns share. */
-export interface CompareParams {
+/** The sampling values every column shares. */
+export interface CompareFormParams {
   maxNewTokens: number;
   temperature: number;
   topK: number;
   topP: number;
   repetitionPenalty: number;
+  greedy: boolean;
 }
 
-const idleColumn = (modelId = ''): CompareColumn => ({
-  phase: 'idle',
-  text: '',
-  modelId,
-  device: null,
-  timings: null,
-  promptTokens: 0,
-  truncatedPromptTokens: 0,
-  error: null,
-});
-
-/** How much faster the left column decoded than the right: tokens/s ratio, or null when either is unknown. */
-export function speedRatio(left: Timings | null, right: Timings | null): number | null {
-  if (!left || !right || left.tokensPerSecond <= 0 || right.tokensPerSecond <= 0) return null;
-  return left.tokensPerSecond / right.tokensPerSecond;
+/** What one column shows while the comparison runs and after. */
+export interface LiveColumn {
+  phase: 'idle' | 'waiting' | 'running' | 'done' | 'cancelled' | 'failed';
+  text: string;
+  device: DeviceName | null;
+  precision: Precision | null;
+  result: CompareColumnResult | null;
 }
+
+/** Where an output is sent: an existing document or a new one. */
+export type SendTarget = { kind: 'document'; id: number } | { kind: 'new' };
 
 /** What CompareState is built from. */
 export interface CompareDeps {
-  generations: Generations;
+  api: ApiCaller;
   reporter: Reporter;
-  /** The imported models. */
+  /** The models the picker lists (local and remote alike). */
   models: () => readonly ModelSummary[];
-  /** A generation finished (for the status bar and History). */
-  onGenerationDone: (result: GenerationResult) => void;
+  nativeFileDialogs: () => boolean;
+  /** Appends `text` to the document the user picked (or a new one) and shows it in the editor. */
+  sendToDocument: (target: SendTarget, text: string, title: string) => Promise<void>;
 }
+
+const idleColumn = (): LiveColumn => ({ phase: 'idle', text: '', device: null, precision: null, result: null });
 
 /** Compare page state. */
 export class CompareState {
   readonly #deps: CompareDeps;
   #prompt = $state('');
-  #chosen = $state.raw<[CompareSide, CompareSide]>([
-    { modelId: '', device: 'auto' },
-    { modelId: '', device: 'auto' },
+  #chosen = $state.raw<CompareColumnSpec[]>([
+    { modelId: '', precision: 'auto', device: 'auto' },
+    { modelId: '', precision: 'auto', device: 'auto' },
   ]);
-  #params = $state.raw<CompareParams>({ maxNewTokens: 48, temperature: 0.9, topK: 50, topP: 0.95, repetitionPenalty: 1.1 });
+  #params = $state.raw<CompareFormParams>({ maxNewTokens: 48, temperature: 0.9, topK: 50, topP: 0.95, repetitionPenalty: 1.1, greedy: false });
   #seed = $state(randomSeed());
-  #columns = $state.raw<[CompareColumn, CompareColumn]>([idleColumn(), idleColumn()]);
-  #sides = $derived.by((): [CompareSide, CompareSide] => {
+  #live = $state.raw<LiveColumn[]>([idleColumn(), idleColumn()]);
+  #phase = $state<'idle' | 'running' | 'scoring' | 'done' | 'failed'>('idle');
+  #comparison = $state.raw<Comparison | null>(null);
+  #error = $state<string | null>(null);
+  #comparisonId: string | null = null;
+  /** Events that arrived before compare.start answered (the WebSocket can beat the HTTP reply). */
+  #early: CompareEvent[] = [];
+  #starting = false;
+  #saved = $state.raw<Comparison[]>([]);
+  #savedTotal = $state(0);
+  #savedQuery = $state('');
+  #savedLoaded = $state(false);
+  #columns = $derived.by((): CompareColumnSpec[] => {
     const models = this.#deps.models();
-    const pick = (side: CompareSide, fallback: ModelSummary | undefined): CompareSide => ({
-      device: side.device,
-      modelId: models.some((m) => m.id === side.modelId) ? side.modelId : (fallback?.id ?? ''),
-    });
-    return [pick(this.#chosen[0], models[0]), pick(this.#chosen[1], models[1] ?? models[0])];
+    return this.#chosen.map((spec, i) => ({
+      ...spec,
+      modelId: models.some((m) => m.id === spec.modelId) ? spec.modelId : (models[Math.min(i, models.length - 1)]?.id ?? ''),
+    }));
   });
-  #ratio = $derived(speedRatio(this.#columns[0].timings, this.#columns[1].timings));
-  #running = $derived(this.#columns.some((c) => c.phase === 'running'));
-  #generationIds: [string | null, string | null] = [null, null];
-  #round = 0;
 
   constructor(deps: CompareDeps) {
     this.#deps = deps;
@@ -92,41 +93,82 @@ export class CompareState {
   get prompt(): string {
     return this.#prompt;
   }
-  /** The two sides, with missing models replaced by the first imported ones. */
-  get sides(): [CompareSide, CompareSide] {
-    return this.#sides;
+  /** The columns, with models no longer listed replaced by listed ones. */
+  get columns(): CompareColumnSpec[] {
+    return this.#columns;
   }
-  get params(): CompareParams {
+  get params(): CompareFormParams {
     return this.#params;
   }
   get seed(): number {
     return this.#seed;
   }
-  get columns(): [CompareColumn, CompareColumn] {
-    return this.#columns;
+  /** Each column's live view. */
+  get live(): LiveColumn[] {
+    return this.#live;
   }
-  /** Left tokens/s over right tokens/s. */
-  get ratio(): number | null {
-    return this.#ratio;
+  get phase(): 'idle' | 'running' | 'scoring' | 'done' | 'failed' {
+    return this.#phase;
   }
   get running(): boolean {
-    return this.#running;
+    return this.#phase === 'running' || this.#phase === 'scoring';
+  }
+  /** The last finished comparison (as saved). */
+  get comparison(): Comparison | null {
+    return this.#comparison;
+  }
+  get error(): string | null {
+    return this.#error;
+  }
+  get canAddColumn(): boolean {
+    return this.#chosen.length < COMPARE_COLUMNS.max;
+  }
+  get canRemoveColumn(): boolean {
+    return this.#chosen.length > COMPARE_COLUMNS.min;
+  }
+  /** Saved comparisons matching the search (newest first). */
+  get saved(): Comparison[] {
+    return this.#saved;
+  }
+  get savedTotal(): number {
+    return this.#savedTotal;
+  }
+  get savedQuery(): string {
+    return this.#savedQuery;
+  }
+  get savedLoaded(): boolean {
+    return this.#savedLoaded;
   }
 
   setPrompt(prompt: string): void {
     this.#prompt = prompt;
   }
 
-  /** Changes one side's model or device. */
-  setSide(index: 0 | 1, patch: Partial<CompareSide>): void {
-    const next: [CompareSide, CompareSide] = [...this.#sides];
-    next[index] = { ...next[index], ...patch };
-    this.#chosen = next;
+  /** Changes one column's model, precision or device. */
+  setColumn(index: number, patch: Partial<CompareColumnSpec>): void {
+    this.#chosen = this.#columns.map((spec, i) => (i === index ? { ...spec, ...patch } : spec));
+  }
+
+  /** Adds a column (up to four), on the next listed model. */
+  addColumn(): void {
+    if (!this.canAddColumn) return;
+    const models = this.#deps.models();
+    const next = models[this.#chosen.length % Math.max(1, models.length)]?.id ?? '';
+    this.#chosen = [...this.#columns, { modelId: next, precision: 'auto', device: 'auto' }];
+    this.#live = [...this.#live, idleColumn()];
+  }
+
+  /** Removes a column (down to two). */
+  removeColumn(index: number): void {
+    if (!this.canRemoveColumn) return;
+    this.#chosen = this.#columns.filter((_, i) => i !== index);
+    this.#live = this.#live.filter((_, i) => i !== index);
   }
 
   /** Changes a shared parameter. */
-  setParam(key: keyof CompareParams, value: number): void {
-    if (Number.isFinite(value)) this.#params = { ...this.#params, [key]: value };
+  setParam<K extends keyof CompareFormParams>(key: K, value: CompareFormParams[K]): void {
+    if (typeof value === 'number' && !Number.isFinite(value)) return;
+    this.#params = { ...this.#params, [key]: value };
   }
 
   /** Sets the shared seed. */
@@ -139,81 +181,170 @@ export class CompareState {
     this.#seed = randomSeed();
   }
 
-  /** Runs the prompt on both sides with the same parameters and seed. */
+  /** Runs the comparison; progress arrives through onEvent. */
   async run(): Promise<void> {
-    if (this.#running) await this.stop();
-    const round = ++this.#round;
-    const sides = this.#sides;
-    this.#columns = [idleColumn(sides[0].modelId), idleColumn(sides[1].modelId)].map((c) => ({ ...c, phase: 'running' as const })) as [
-      CompareColumn,
-      CompareColumn,
-    ];
-    this.#generationIds = [null, null];
-    const params = { ...this.#params, numReturnSequences: 1, seed: this.#seed, doSample: true };
-    await Promise.all(
-      sides.map(async (side, i) => {
-        const index = i as 0 | 1;
-        if (!side.modelId) {
-          this.#patch(index, { phase: 'failed', error: 'No model: import one on the Models page.' });
-          return;
-        }
-        try {
-          const id = await this.#deps.generations.start(
-            { modelId: side.modelId, prompt: this.#prompt, memory: '', params: { ...params, device: side.device }, documentId: null },
-            (event) => {
-              if (round === this.#round) this.#onEvent(index, event);
-            },
-          );
-          this.#generationIds[index] = id;
-        } catch (error) {
-          if (round === this.#round) this.#patch(index, { phase: 'failed', error: ApiError.from(error).message });
-        }
-      }),
-    );
-  }
-
-  /** Stops both columns. */
-  async stop(): Promise<void> {
-    await Promise.all(
-      this.#generationIds.map(async (id) => {
-        if (id === null) return;
-        try {
-          await this.#deps.generations.cancel(id);
-        } catch (error) {
-          this.#deps.reporter.reportError(error, 'Could not stop the comparison');
-        }
-      }),
-    );
-  }
-
-  #onEvent(index: 0 | 1, event: GenerationEvent): void {
-    switch (event.type) {
-      case 'started':
-        this.#patch(index, { device: event.device, promptTokens: event.promptTokens, truncatedPromptTokens: event.truncatedPromptTokens });
-        return;
-      case 'delta':
-        if (event.sequence === 0) this.#patch(index, { text: this.#columns[index].text + event.text });
-        return;
-      case 'done': {
-        const first = event.result.sequences[0];
-        this.#deps.onGenerationDone(event.result);
-        this.#patch(index, {
-          phase: first?.finishReason === 'cancelled' ? 'stopped' : 'done',
-          text: first?.text ?? this.#columns[index].text,
-          device: event.result.device,
-          timings: event.result.timings,
-        });
-        return;
-      }
-      case 'error':
-        this.#patch(index, event.error.kind === 'cancelled' ? { phase: 'stopped' } : { phase: 'failed', error: event.error.message });
-        if (event.error.kind !== 'cancelled') this.#deps.reporter.reportError(ApiError.from(event.error), 'Comparison failed');
+    if (this.running) return;
+    const columns = this.#columns;
+    if (columns.some((c) => c.modelId === '')) {
+      this.#error = 'No model: import one on the Models page.';
+      this.#phase = 'failed';
+      return;
+    }
+    const p = this.#params;
+    this.#live = columns.map(() => ({ ...idleColumn(), phase: 'waiting' as const }));
+    this.#comparison = null;
+    this.#error = null;
+    this.#phase = 'running';
+    this.#comparisonId = null;
+    this.#early = [];
+    this.#starting = true;
+    try {
+      const { comparisonId } = await this.#deps.api.call('compare.start', {
+        prompt: this.#prompt,
+        columns,
+        params: { maxNewTokens: p.maxNewTokens, temperature: p.temperature, topK: p.topK, topP: p.topP, repetitionPenalty: p.repetitionPenalty, doSample: !p.greedy, seed: this.#seed },
+      });
+      this.#comparisonId = comparisonId;
+      for (const event of this.#early.splice(0)) this.onEvent(event);
+    } catch (error) {
+      this.#phase = 'failed';
+      this.#live = columns.map(() => idleColumn());
+      this.#error = ApiError.from(error).message;
+    } finally {
+      this.#starting = false;
+      this.#early = [];
     }
   }
 
-  #patch(index: 0 | 1, patch: Partial<CompareColumn>): void {
-    const next: [CompareColumn, CompareColumn] = [...this.#columns];
-    next[index] = { ...next[index], ...patch };
-    this.#columns = next;
+  /** Stops the running comparison (what was written is kept and saved). */
+  async stop(): Promise<void> {
+    const id = this.#comparisonId;
+    if (id === null || !this.running) return;
+    try {
+      await this.#deps.api.call('compare.cancel', { comparisonId: id });
+    } catch (error) {
+      this.#deps.reporter.reportError(error, 'Could not stop the comparison');
+    }
+  }
+
+  /** A 'compare' server event (AppState routes them here). */
+  onEvent(event: CompareEvent): void {
+    if (this.#comparisonId === null) {
+      if (this.#starting) this.#early.push(event);
+      return;
+    }
+    if (event.comparisonId !== this.#comparisonId) return;
+    switch (event.type) {
+      case 'started':
+        return;
+      case 'column-started':
+        this.#patch(event.column, { phase: 'running', device: event.device, precision: event.precision });
+        return;
+      case 'delta':
+        this.#patch(event.column, { text: (this.#live[event.column]?.text ?? '') + event.text });
+        return;
+      case 'column-done':
+        this.#patch(event.column, { phase: event.result.status, text: event.result.text, device: event.result.device, precision: event.result.precision, result: event.result });
+        return;
+      case 'scoring':
+        this.#phase = 'scoring';
+        return;
+      case 'done':
+        this.#comparison = event.comparison;
+        this.#phase = 'done';
+        void this.refreshSaved();
+        return;
+      case 'error':
+        this.#phase = 'failed';
+        this.#error = event.error.message;
+        this.#live = this.#live.map((c) => (c.phase === 'waiting' || c.phase === 'running' ? { ...c, phase: 'cancelled' } : c));
+    }
+  }
+
+  /** Loads a saved comparison into the form and runs it again (same prompt, columns, parameters and seed). */
+  async rerun(entry: Comparison): Promise<void> {
+    this.load(entry);
+    await this.run();
+  }
+
+  /** Puts a saved comparison's prompt, columns, parameters and seed in the form and shows its result. */
+  load(entry: Comparison): void {
+    this.#prompt = entry.prompt;
+    this.#chosen = entry.columns.map((c) => c.spec);
+    const p = entry.params;
+    this.#params = { maxNewTokens: p.maxNewTokens, temperature: p.temperature, topK: p.topK, topP: p.topP, repetitionPenalty: p.repetitionPenalty, greedy: !p.doSample };
+    this.#seed = entry.seed;
+    this.#comparison = entry;
+    this.#live = entry.columns.map((c) => ({ phase: c.status, text: c.text, device: c.device, precision: c.precision, result: c }));
+    this.#phase = 'done';
+    this.#error = null;
+  }
+
+  /** Sends column `index`'s output (after the prompt) to the document the user picked. */
+  async send(index: number, target: SendTarget): Promise<void> {
+    const column = this.#comparison?.columns[index] ?? this.#live[index]?.result;
+    if (!column) return;
+    const title = `${this.#prompt.trim().split('\n')[0]?.slice(0, 60) || 'Comparison'} (${column.spec.modelId})`;
+    try {
+      // A new document gets the prompt too, so the output reads in context; an existing one only the output.
+      await this.#deps.sendToDocument(target, target.kind === 'new' ? this.#prompt + column.text : column.text, title);
+    } catch (error) {
+      this.#deps.reporter.reportError(error, 'Could not send the output to the document');
+    }
+  }
+
+  setSavedQuery(query: string): void {
+    this.#savedQuery = query;
+    void this.refreshSaved();
+  }
+
+  /** Reloads the saved comparisons for the current search. */
+  async refreshSaved(): Promise<void> {
+    const query = this.#savedQuery;
+    try {
+      const page = await this.#deps.api.call('compare.list', { query, limit: 50 });
+      if (query !== this.#savedQuery) return;
+      this.#saved = page.entries;
+      this.#savedTotal = page.total;
+      this.#savedLoaded = true;
+    } catch (error) {
+      this.#deps.reporter.reportError(error, 'Could not load saved comparisons');
+    }
+  }
+
+  /** Deletes a saved comparison. */
+  async remove(id: number): Promise<void> {
+    try {
+      await this.#deps.api.call('compare.delete', { id });
+      if (this.#comparison?.id === id) this.#comparison = null;
+      await this.refreshSaved();
+    } catch (error) {
+      this.#deps.reporter.reportError(error, 'Could not delete the comparison');
+    }
+  }
+
+  /** Exports the comparisons the search shows (all of them when there is no search), or just `ids`. */
+  async export(format: ExportFormat, ids?: number[]): Promise<void> {
+    try {
+      const request = ids ? { format, ids } : this.#savedQuery.trim() === '' ? { format } : { format, ids: this.#saved.map((c) => c.id) };
+      const file = await this.#deps.api.call('compare.export', request);
+      await saveTextFile(this.#deps.api, this.#deps.nativeFileDialogs(), { name: file.filename, content: file.content, mimeType: file.mimeType });
+    } catch (error) {
+      this.#deps.reporter.reportError(error, 'Could not export comparisons');
+    }
+  }
+
+  /** The documents an output can be sent to (for the picker). */
+  async documents(): Promise<DocumentSummary[]> {
+    try {
+      return await this.#deps.api.call('documents.list', {});
+    } catch (error) {
+      this.#deps.reporter.reportError(error, 'Could not list the documents');
+      return [];
+    }
+  }
+
+  #patch(index: number, patch: Partial<LiveColumn>): void {
+    this.#live = this.#live.map((c, i) => (i === index ? { ...c, ...patch } : c));
   }
 }

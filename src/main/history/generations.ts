@@ -4,7 +4,7 @@
  */
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
-import { ApiError, Candidate, DeviceName, GenerationParams, ModelId, parseRequest } from '../../shared/api';
+import { ApiError, Candidate, GenerationDevice, GenerationModelId, GenerationParams, parseRequest } from '../../shared/api';
 import type { ExportFile, ExportFormat, HistoryEntry, HistoryPage, MethodParsedRequest, MethodRequest } from '../../shared/api';
 import { normalizeDateTime, rangeEnd, rangeStart } from './date-range';
 import { invalid, notFound } from './errors';
@@ -23,8 +23,8 @@ const finiteOrZero = z
   .custom<number>((value) => typeof value === 'number', 'expected a number')
   .transform((value) => (Number.isFinite(value) ? value : 0));
 const NewGenerationSchema = z.object({
-  modelId: ModelId,
-  device: DeviceName,
+  modelId: GenerationModelId,
+  device: GenerationDevice,
   prompt: z.string(),
   memory: z.string().default(''),
   params: GenerationParams,
@@ -45,7 +45,7 @@ interface GenerationRow {
   id: number;
   created_at: string;
   model_id: string;
-  device: DeviceName;
+  device: GenerationDevice;
   prompt: string;
   memory: string;
   params: string;

@@ -1,6 +1,6 @@
 /**
- * Inkwell's one SQLite file, opened once and shared by its three stores: generation history (with
- * full-text search), documents and settings. Plain Node (better-sqlite3, synchronous); never imports
+ * Inkwell's one SQLite file, opened once and shared by its stores: generation history (with
+ * full-text search), documents, settings and encrypted secrets. Plain Node (better-sqlite3, synchronous); never imports
  * Electron, so the app, `inkwell serve` and the tests share it.
  */
 import type Database from 'better-sqlite3';
@@ -8,6 +8,7 @@ import { DocumentStore } from './documents';
 import { GenerationStore } from './generations';
 import { openHistoryDatabase } from './open-database';
 import type { OpenOptions } from './open-database';
+import { SecretStore } from './secrets';
 import { SettingsStore } from './settings';
 
 export type { DocumentPatch } from './documents';
@@ -16,6 +17,7 @@ export type { DatabaseOpenProblem, OpenOptions } from './open-database';
 export { DatabaseOpenError } from './open-database';
 export { DocumentStore } from './documents';
 export { GenerationStore } from './generations';
+export { SecretStore } from './secrets';
 export { SettingsStore } from './settings';
 
 /** What SQLite reports about the open connection. */
@@ -32,6 +34,8 @@ export class AppDatabase {
   readonly generations: GenerationStore;
   readonly documents: DocumentStore;
   readonly settings: SettingsStore;
+  /** Encrypted remote-engine keys (ciphertext only). */
+  readonly secrets: SecretStore;
   /** True when the file can be read but not written: every write fails with ApiError read_only. */
   readonly readOnly: boolean;
   readonly #db: Database.Database;
@@ -42,6 +46,7 @@ export class AppDatabase {
     this.generations = new GenerationStore(db);
     this.documents = new DocumentStore(db);
     this.settings = new SettingsStore(db);
+    this.secrets = new SecretStore(db);
   }
 
   /**

@@ -28,6 +28,7 @@ import {
 import { countWords, titleFromContent, UNTITLED } from '../../../shared/documents';
 import { GenerationStates } from '../../../shared/generation-state';
 import { matchesSearch } from '../../../shared/search-syntax';
+import { mockRemoteHandlers } from './mock-remote';
 
 /** Knobs for tests and screenshots. */
 export interface MockOptions {
@@ -385,6 +386,7 @@ export function createMockApi(options: MockOptions = {}): MockApi {
       settings = Settings.parse({ ...settings, ...patch });
       return settings;
     },
+    ...mockRemoteHandlers(() => settings, (remoteEngines) => (settings = Settings.parse({ ...settings, remoteEngines }))),
   };
 
   if (options.sampleData) seedSampleData();

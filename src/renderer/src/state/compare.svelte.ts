@@ -3,7 +3,7 @@
  * parameters and the same locked seed, streamed side by side with speed
  * figures and their ratio.
  */
-import { ApiError, type DeviceName, type DeviceRequest, type GenerationEvent, type GenerationResult, type ModelSummary, type Timings } from '../../../shared/api';
+import { ApiError, type GenerationDevice, type DeviceRequest, type GenerationEvent, type GenerationResult, type ModelSummary, type Timings } from '../../../shared/api';
 import type { Generations, Reporter } from './deps';
 import { randomSeed } from './params.svelte';
 
@@ -18,7 +18,7 @@ export interface CompareColumn {
   phase: 'idle' | 'running' | 'done' | 'stopped' | 'failed';
   text: string;
   modelId: string;
-  device: DeviceName | null;
+  device: GenerationDevice | null;
   timings: Timings | null;
   promptTokens: number;
   truncatedPromptTokens: number;

@@ -8,6 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { decoderPaths } from '../src/main/engine';
 import { readCheckpoint } from '../src/main/engine/checkpoint';
 import { describeQualitySample, qualityWindows } from '../src/main/engine/models/quality-sample';
 import { measureQuality } from '../src/main/engine/models/variant-measure';
@@ -76,7 +77,7 @@ async function main(): Promise<void> {
     const times = new Map<string, number[]>();
     const prompt = (windows[0] ?? []).slice(0, 64);
     for (let round = 0; round < ROUNDS; round++) {
-      for (const entry of [{ key: 'fp32', paths: model as DecoderPaths }, ...built.map((b) => ({ key: label(b.format), paths: b.paths }))]) {
+      for (const entry of [{ key: 'fp32', paths: await decoderPaths(model) }, ...built.map((b) => ({ key: label(b.format), paths: b.paths }))]) {
         const decoder = await openDecoder(entry.paths, model.config, 'cpu');
         try {
           await decodeMs(decoder, prompt, model.config.vocabSize);

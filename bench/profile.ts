@@ -9,7 +9,7 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { Engine } from '../src/main/engine';
+import { decoderPaths, Engine } from '../src/main/engine';
 import { TokenChooser, type TokenChoiceSettings } from '../src/main/engine/generate/next-token';
 import { argmax } from '../src/main/engine/generate/sampling';
 import { sequenceRng } from '../src/main/engine/generate/rng';
@@ -57,7 +57,8 @@ async function main(): Promise<void> {
   const tokenizer = await loadTokenizer(model.dir);
   loadParts.push(['Inkwell loadTokenizer', performance.now() - t0]);
   const t1 = performance.now();
-  const decoder = await openDecoder(model, model.config, 'cpu');
+  const paths = await decoderPaths(model);
+  const decoder = await openDecoder(paths, model.config, 'cpu');
   loadParts.push(['Inkwell openDecoder (cpu)', performance.now() - t1]);
   const t2 = performance.now();
   await AutoTokenizer.from_pretrained(model.id);
@@ -74,7 +75,7 @@ async function main(): Promise<void> {
   const cache = prefill.present;
   const cache3 = cache.select([0, 0, 0]);
   // `decoder` may keep its caches in a worker thread; the bare runs need the tensors on this one.
-  const local = await openDecoderInThread(model, model.config, 'cpu');
+  const local = await openDecoderInThread(paths, model.config, 'cpu');
   const localCache = (await local.step({ batch: 1, inputIds: ids, seqLen: PAST, attentionMask: ids.map(() => 1), positionIds: ids.map((_, i) => i), past: null })).present as OrtKvCache;
   const localCache3 = localCache.select([0, 0, 0]) as OrtKvCache;
   const nLayer = model.config.nLayer;
@@ -167,6 +168,41 @@ async function main(): Promise<void> {
     cache3Loop.dispose();
     return (performance.now() - started) / (newTokens - 1);
   };
+  /**
+   * K rows of top-k 50 sampling per step, on the Optimum graph as the loop ran before the rows
+   * graph (every step returns the grown cache; KvCache.select tiles the prefill) or on the rows
+   * graph (DecoderBatch: the cache stays in place; copies of the prefill). Per step, prefill excluded.
+   */
+  const sampledLoop = async (k: number, path: 'optimum' | 'rows', newTokens: number): Promise<number> => {
+    const v = model.config.vocabSize;
+    const choosers = Array.from({ length: k }, () => chooser({ topK: 50 }));
+    const pick = (logits: Float32Array, shared: boolean): number[] => choosers.map((c, r) => c.choose((shared ? logits.subarray(0, v) : logits.subarray(r * v, (r + 1) * v)).slice()));
+    if (path === 'rows') {
+      const batch = decoder.createBatch();
+      try {
+        const { rows, out } = await batch.prefill(ids, k);
+        let tokens = pick(out.logits, true);
+        const started = performance.now();
+        for (let i = 1; i < newTokens; i++) tokens = pick((await batch.decode(rows, tokens)).logits, false);
+        return (performance.now() - started) / (newTokens - 1);
+      } finally {
+        batch.dispose();
+      }
+    }
+    const first = await decoder.step({ batch: 1, inputIds: ids, seqLen: PAST, attentionMask: ids.map(() => 1), positionIds: ids.map((_, i) => i), past: null });
+    let tokens = pick(first.logits, true);
+    const started = performance.now();
+    let cacheK = k > 1 ? first.present.select(new Array<number>(k).fill(0)) : first.present;
+    if (k > 1) first.present.dispose();
+    for (let i = 1; i < newTokens; i++) {
+      const next = await decoder.step({ batch: k, inputIds: tokens, seqLen: 1, attentionMask: new Array<number>(k * (PAST + i)).fill(1), positionIds: new Array<number>(k).fill(PAST + i - 1), past: cacheK });
+      cacheK.dispose();
+      cacheK = next.present;
+      tokens = pick(next.logits, false);
+    }
+    cacheK.dispose();
+    return (performance.now() - started) / (newTokens - 1);
+  };
   /** The per-step figure of `f`, and as a second entry the garbage collection time per step during it. */
   const withGc = (label: string, f: () => Promise<number>): [string, () => Promise<number>][] => {
     let gcMs = 0;
@@ -184,6 +220,9 @@ async function main(): Promise<void> {
     };
     return [[label, run], [`${label}: GC ms per step`, async () => gcMs / DECODE_STEPS]];
   };
+  for (const path of ['optimum', 'rows'] as const) {
+    for (const k of [1, 3]) steps.push([`per decode step, ${path} graph loop, K=${k} top-k 50, ${DECODE_STEPS} steps (includes tiling for optimum K=3)`, () => sampledLoop(k, path, DECODE_STEPS + 1)]);
+  }
   steps.push(...withGc(`per decode step, Engine.generate K=1 greedy, ${DECODE_STEPS} steps`, () => generate(1, DECODE_STEPS + 1)));
   steps.push(...withGc(`per decode step, bare loop K=1 (step + argmax), ${DECODE_STEPS} steps`, () => bareLoop(DECODE_STEPS + 1)));
   steps.push(...withGc(`per decode step, Engine.generate K=3 top-k 50, ${DECODE_STEPS} steps`, () => generate(3, DECODE_STEPS + 1)));

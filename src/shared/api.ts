@@ -163,11 +163,23 @@ export const Timings = z.strictObject({
 });
 export type Timings = z.infer<typeof Timings>;
 
+/** A token and its log-probability (natural log) under the model's raw next-token distribution. */
+export const TokenLogprob = z.strictObject({ tokenId: z.int(), logprob: z.number() });
+export type TokenLogprob = z.infer<typeof TokenLogprob>;
+
 /** One generated continuation. */
 export const Candidate = z.strictObject({
   text: z.string(),
   tokenIds: z.array(z.int()),
   finishReason: FinishReason,
+  /**
+   * One per tokenIds entry: the token's log-probability under the raw distribution (softmax of the
+   * logits at temperature 1, before any logits processor), as OpenAI-compatible servers report
+   * logprobs. Absent on history entries saved before it was kept.
+   */
+  tokenLogprobs: z.array(z.number()).optional(),
+  /** When asked for: per generated token, the most likely tokens at that step, best first. */
+  topLogprobs: z.array(z.array(TokenLogprob)).optional(),
 });
 export type Candidate = z.infer<typeof Candidate>;
 
@@ -187,6 +199,21 @@ export type GenerationStartInfo = z.infer<typeof GenerationStartInfo>;
 export const GenerationStarted = z.strictObject({ modelId: z.string(), ...GenerationStartInfo.shape });
 export type GenerationStarted = z.infer<typeof GenerationStarted>;
 
+/** How a speculative generation went: the draft that proposed tokens and how many of them the target accepted. */
+export const SpeculativeSummary = z.strictObject({
+  draftModelId: z.string(),
+  draftPrecision: Precision,
+  /** Tokens the draft proposes per round. */
+  draftTokens: z.int().min(1),
+  proposed: Count,
+  accepted: Count,
+  /** accepted / proposed (0 when nothing was proposed). */
+  acceptanceRate: z.number(),
+  /** Target passes after the prefill; each scored up to draftTokens + 1 positions. */
+  targetPasses: Count,
+});
+export type SpeculativeSummary = z.infer<typeof SpeculativeSummary>;
+
 /** What a generation produced, as the engine returns it (before the service names it and saves it). */
 export const GenerationOutcome = z.strictObject({
   modelId: z.string(),
@@ -204,6 +231,8 @@ export const GenerationOutcome = z.strictObject({
   truncatedPromptTokens: Count,
   sequences: z.array(Candidate),
   timings: Timings,
+  /** With speculative decoding: the draft and how many of its tokens the target accepted. */
+  speculative: SpeculativeSummary.optional(),
 });
 export type GenerationOutcome = z.infer<typeof GenerationOutcome>;
 

@@ -57,10 +57,10 @@ export function parseCommandArgs(command: string, argv: readonly string[], optio
 }
 
 /** `--precision fp32|fp16|int8|int4|auto` (default auto: the engine's choice for the device). */
-export function precisionFromArgs(command: string, args: ParsedArgs): PrecisionRequest {
-  const value = args.values.precision;
+export function precisionFromArgs(command: string, args: ParsedArgs, flag = 'precision'): PrecisionRequest {
+  const value = args.values[flag];
   if (value === undefined || value === 'auto') return 'auto';
-  if (!isPrecision(value)) throw new UsageError(command, `--precision: must be one of ${PRECISIONS.join(', ')} or auto`);
+  if (!isPrecision(value)) throw new UsageError(command, `--${flag}: must be one of ${PRECISIONS.join(', ')} or auto`);
   return value;
 }
 

@@ -1,10 +1,11 @@
 /** `inkwell generate`: streams continuations to stdout, or prints one JSON object. */
 import type { EngineGenerateResult } from '../engine';
-import { GENERATION_OPTIONS, generationParamsFromArgs, parseCommandArgs, precisionFromArgs, requireString } from './args';
-import { EXIT, SHOW_HELP, type CliIo } from './io';
+import { GENERATION_OPTIONS, generationParamsFromArgs, parseCommandArgs, parseInteger, precisionFromArgs, requireString } from './args';
+import { EXIT, SHOW_HELP, UsageError, type CliIo } from './io';
 
-/** The result as `--json` prints it (snake_case, as the README's CLI section documents it). */
-export function generateJson(result: EngineGenerateResult): Record<string, unknown> {
+/** The result as `--json` prints it (snake_case, as the README's CLI section documents it); `logprobs` adds each token's log-probability (and alternatives, when asked for). */
+export function generateJson(result: EngineGenerateResult, logprobs = false): Record<string, unknown> {
+  const spec = result.speculative;
   return {
     model: result.modelId,
     precision: result.precision,
@@ -13,18 +14,35 @@ export function generateJson(result: EngineGenerateResult): Record<string, unkno
     seed: result.seed,
     prompt_tokens: result.promptTokens,
     truncated_prompt_tokens: result.truncatedPromptTokens,
-    sequences: result.sequences.map((s) => ({ text: s.text, token_ids: s.tokenIds, finish_reason: s.finishReason })),
+    sequences: result.sequences.map((s) => ({
+      text: s.text,
+      token_ids: s.tokenIds,
+      finish_reason: s.finishReason,
+      ...(logprobs ? { token_logprobs: s.tokenLogprobs.map(round6) } : {}),
+      ...(logprobs && s.topLogprobs ? { top_logprobs: s.topLogprobs.map((step) => step.map((t) => ({ id: t.tokenId, logprob: round6(t.logprob) }))) } : {}),
+    })),
     timings: {
       load_ms: round(result.timings.loadMs),
       prefill_ms: round(result.timings.prefillMs),
       decode_ms: round(result.timings.decodeMs),
       tokens_per_second: round(result.timings.tokensPerSecond),
     },
+    ...(spec ? {
+      speculative: {
+        draft_model: spec.draftModelId, draft_precision: spec.draftPrecision, draft_tokens: spec.draftTokens, proposed: spec.proposed, accepted: spec.accepted,
+        acceptance_rate: round(spec.acceptanceRate), target_passes: spec.targetPasses,
+      },
+    } : {}),
   };
 }
 
 function round(x: number): number {
   return Math.round(x * 100) / 100;
+}
+
+/** Log-probabilities keep 6 decimals (a millionth of a nat). */
+export function round6(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
 }
 
 function header(index: number, count: number): string {
@@ -66,6 +84,10 @@ export async function generateCommand(argv: readonly string[], io: CliIo, home: 
     model: { type: 'string' },
     prompt: { type: 'string' },
     json: { type: 'boolean' },
+    'top-logprobs': { type: 'string' },
+    'draft-model': { type: 'string' },
+    'draft-tokens': { type: 'string' },
+    'draft-precision': { type: 'string' },
     ...GENERATION_OPTIONS,
   });
   if (args.values.help) return SHOW_HELP;
@@ -74,6 +96,17 @@ export async function generateCommand(argv: readonly string[], io: CliIo, home: 
   const params = generationParamsFromArgs('generate', args);
   const precision = precisionFromArgs('generate', args);
   const json = args.values.json === true;
+  const topText = args.values['top-logprobs'];
+  const topLogprobs = typeof topText === 'string' ? parseInteger('top-logprobs', topText, 'generate') : undefined;
+  if (topLogprobs !== undefined && (topLogprobs < 0 || topLogprobs > 20)) throw new UsageError('generate', '--top-logprobs: must be from 0 to 20');
+  const draftModelId = args.values['draft-model'];
+  const draftText = args.values['draft-tokens'];
+  for (const flag of ['draft-tokens', 'draft-precision']) {
+    if (args.values[flag] !== undefined && typeof draftModelId !== 'string') throw new UsageError('generate', `--${flag} needs --draft-model`);
+  }
+  const draftPrecision = args.values['draft-precision'] !== undefined ? precisionFromArgs('generate', args, 'draft-precision') : undefined;
+  const draftTokens = typeof draftText === 'string' ? parseInteger('draft-tokens', draftText, 'generate') : undefined;
+  if (draftTokens !== undefined && (draftTokens < 1 || draftTokens > 16)) throw new UsageError('generate', '--draft-tokens: must be from 1 to 16');
 
   const { Engine } = await import('../engine');
   const engine = new Engine({ home, precision });
@@ -83,6 +116,10 @@ export async function generateCommand(argv: readonly string[], io: CliIo, home: 
       modelId,
       prompt,
       params,
+      ...(topLogprobs !== undefined ? { topLogprobs } : {}),
+      ...(typeof draftModelId === 'string'
+        ? { speculative: { draftModelId, ...(draftTokens !== undefined ? { draftTokens } : {}), ...(draftPrecision !== undefined ? { draftPrecision } : {}) } }
+        : {}),
       signal: io.interrupt,
       onStart: (info) => {
         if (json || info.truncatedPromptTokens === 0) return;
@@ -91,14 +128,16 @@ export async function generateCommand(argv: readonly string[], io: CliIo, home: 
       onDelta: (sequence, text) => printer?.delta(sequence, text),
     });
     if (json) {
-      io.stdout(`${JSON.stringify(generateJson(result))}\n`);
+      io.stdout(`${JSON.stringify(generateJson(result, topLogprobs !== undefined))}\n`);
     } else {
       printer?.finish(result);
       if (result.deviceFallbackReason) io.stderr(`inkwell: note: ${result.deviceFallbackReason}\n`);
       const newTokens = result.sequences.reduce((n, s) => n + s.tokenIds.length, 0);
       const reasons = [...new Set(result.sequences.map((s) => s.finishReason))].join(', ');
+      const spec = result.speculative;
+      const drafted = spec ? ` · draft ${spec.draftModelId} ${spec.draftPrecision}: ${spec.accepted}/${spec.proposed} accepted (${(100 * spec.acceptanceRate).toFixed(0)}%)` : '';
       io.stderr(`[${result.modelId} ${result.precision} on ${result.device} · seed ${result.seed} · ${result.promptTokens} prompt + ${newTokens} new tokens · `
-        + `${result.timings.tokensPerSecond.toFixed(1)} tokens/s · finish: ${reasons}]\n`);
+        + `${result.timings.tokensPerSecond.toFixed(1)} tokens/s · finish: ${reasons}${drafted}]\n`);
     }
     return io.interrupt.aborted ? EXIT.interrupted : EXIT.ok;
   } finally {

@@ -17,6 +17,8 @@ Commands:
   models remove <id> [--precision P]   delete a model, or only one of its variants
   generate --model <id> --prompt <text> [options]
                                   continue a prompt (streams text; --json for one JSON object)
+  batch --model <id> --prompts <file> --out <file.jsonl> [options]
+                                  generate for every prompt of a .txt, .jsonl or .csv file
   logits --model <id> --prompt <text> [--all] --json
                                   next-token logits of a prompt
   tokenize --model <id> --text <text> --json
@@ -111,15 +113,63 @@ Options (defaults follow the Hugging Face text-generation pipeline):
                              same text (a random seed is picked and reported otherwise)
   --stop <string>            stop a sequence before this text (repeatable, up to 8)
   --device auto|cpu|webgpu|cuda   where to run (default auto: CUDA, then WebGPU, then CPU)
+  --top-logprobs N           with --json: add each token's log-probability (token_logprobs, natural
+                             log under the model's raw distribution: temperature 1, before any
+                             sampling setting) and the N most likely alternatives (top_logprobs,
+                             0-20) to every sequence
+  --draft-model <id>         speculative decoding: a stored model with the same vocabulary (e.g.
+                             gpt2 for gpt2-large) proposes tokens that <model> checks in one pass;
+                             greedy output is unchanged, sampled output keeps its distribution;
+                             the acceptance rate is reported
+  --draft-tokens N           tokens the draft proposes per pass (1-16, default 4)
+  --draft-precision P        the draft's weights (default: as --precision); the model's own int4
+                             variant (--draft-model <model> --draft-precision int4) is a self-draft
   --precision auto|fp32|fp16|int8|int4   weights to run with (default auto: int8 on the CPU and
                              fp16 on a GPU when the model has that variant, else fp32)
   --json                     print one JSON object instead of streaming:
                              {model, precision, device, seed, prompt_tokens, truncated_prompt_tokens,
                               sequences: [{text, token_ids, finish_reason}],
-                              timings: {load_ms, prefill_ms, decode_ms, tokens_per_second}}
+                              timings: {load_ms, prefill_ms, decode_ms, tokens_per_second},
+                              speculative (with --draft-model): {draft_model, draft_precision, draft_tokens, proposed,
+                                accepted, acceptance_rate, target_passes}}
 
 A prompt longer than the context window is cut from the left (reported on stderr and in the
 JSON). Ctrl-C stops generating and prints what was written so far (exit code 130).
+`;
+
+const BATCH = `Usage: inkwell batch --model <id> --prompts <file.txt|file.jsonl|file.csv> --out <file.jsonl>
+                    [generation options] [--concurrency N] [--resume]
+
+Generates for every row of the prompts file and appends one JSON line per row to --out as each
+row ends. Rows run together (up to --concurrency at once, default 8) and share the model's decode
+steps; each row's output is the same as \`inkwell generate\` with the same seed.
+
+Prompts file:
+  .txt    one prompt per line
+  .jsonl  one JSON object per line with a "prompt" string
+  .csv    a header row with a "prompt" column (RFC 4180: quoted fields may hold commas, "" and newlines)
+  JSONL and CSV rows may set their own parameters in fields named like the options below:
+  max_new_tokens, max_length, num_return_sequences, temperature, top_k, top_p,
+  repetition_penalty, no_repeat_ngram_size, seed, stop (one string, or a JSON array), greedy
+  (true/false). Other fields are copied to the output. A row that cannot run (empty, malformed
+  JSON, longer than the context window, an invalid parameter) is reported on stderr with its line
+  number and skipped.
+
+Output line: {index, line, fields, model, device, seed, prompt_tokens, truncated_prompt_tokens,
+  sequences: [{text, token_ids, finish_reason, token_logprobs}], timings}
+  index is the row's 0-based position in the prompts file, line the line it starts on, fields the
+  row as given; token_logprobs are natural-log probabilities under the model's raw distribution
+  (temperature 1, before any sampling setting). Lines are in the order rows finish.
+
+Options:
+  generation options as for \`inkwell generate\` (they apply to rows that do not set their own);
+  with --seed S, row i gets seed S + i unless it sets one, so a re-run gives the same text
+  --concurrency N   rows in flight at once (1-64, default 8)
+  --resume          continue an --out file of an earlier run of the same prompts file: rows already
+                    written are skipped, a partly written last line is removed; without --resume an
+                    existing non-empty --out is refused
+Progress goes to stderr: a bar on a terminal, a line every 10% otherwise. Ctrl-C stops after
+writing the rows that are done (exit code 130); --resume continues from there.
 `;
 
 const LOGITS = `Usage: inkwell logits --model <id> --prompt <text> [--all] --json
@@ -191,6 +241,7 @@ export const HELP: Readonly<Record<string, string>> = {
   '': MAIN,
   models: MODELS,
   generate: GENERATE,
+  batch: BATCH,
   logits: LOGITS,
   tokenize: TOKENIZE,
   attention: ATTENTION,

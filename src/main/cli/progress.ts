@@ -16,6 +16,8 @@ export interface ProgressState {
   readonly unit: 'bytes' | 'steps';
   readonly bytesPerSecond?: number;
   readonly secondsLeft?: number;
+  /** More to show first, in words ("37/100 rows, 412.0 tokens/s"). */
+  readonly note?: string;
 }
 
 /** Draws progress; `finish` ends the bar's line. */
@@ -37,7 +39,7 @@ export function formatDuration(seconds: number): string {
 
 function describe(state: ProgressState): { percent: number; detail: string } {
   const percent = state.total > 0 ? Math.min(100, Math.floor((state.done / state.total) * 100)) : 0;
-  const parts: string[] = [];
+  const parts: string[] = state.note ? [state.note] : [];
   if (state.unit === 'bytes' && state.total > 0) parts.push(`${formatBytes(state.done)} of ${formatBytes(state.total)}`);
   if (state.bytesPerSecond !== undefined && state.bytesPerSecond > 0) parts.push(`${formatBytes(state.bytesPerSecond)}/s`);
   if (state.secondsLeft !== undefined && Number.isFinite(state.secondsLeft) && state.done < state.total) parts.push(`${formatDuration(state.secondsLeft)} left`);

@@ -1,6 +1,7 @@
 /** `inkwell` command dispatch: argv in, exit code out; all output through CliIo. */
 import { version } from '../../../package.json';
 import { resolveHome } from '../engine';
+import { batchCommand } from './batch-command';
 import { generateCommand } from './generate-command';
 import { HELP } from './help';
 import { logitsCommand, tokenizeCommand } from './inspect-commands';
@@ -14,6 +15,7 @@ type Command = (argv: readonly string[], io: CliIo, home: string) => Promise<num
 const COMMANDS: Readonly<Record<string, Command>> = {
   models: modelsCommand,
   generate: generateCommand,
+  batch: batchCommand,
   logits: logitsCommand,
   tokenize: tokenizeCommand,
   attention: attentionCommand,

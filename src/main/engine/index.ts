@@ -3,9 +3,15 @@
  * tokenization and raw logits. Plain Node (CLI, serve, the app's inference
  * process); never imports electron.
  */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { DeviceStatus, GenerationOutcome, GenerationParams, TokenizeResult } from '../../shared/api';
-import { runGeneration, type GenerationStartInfo } from './generate/generate';
+import type { DecodeOutcome, GeneratedSequence, GenerationJob, GenerationStartInfo } from './generate/generate';
+import { MAX_TOP_LOGPROBS } from './generate/logprobs';
 import { randomSeed } from './generate/rng';
+import { DecodeScheduler, type BatchLimits, type SchedulerStatus } from './generate/scheduler';
+import { runSpeculative } from './generate/speculative';
+import { fp32GraphPaths, ROWS_FILE } from './onnx';
 import { bertTokenizerDir, importBertTokenizer, loadBertTokenizer, type BertWordPiece, type WordPieceResult } from './inspect/bert-tokenizer';
 import { Inspector } from './inspect/inspector';
 import type { openInspectSession } from './runtime/threaded-inspect-session';
@@ -32,7 +38,13 @@ export { bytesReadPerToken, checkpointBytes, matMulNBitsBytes, parameterCount, s
 export type { AvailableMemory, MemoryEstimate, MemoryVerdict, MemoryWorkload } from './runtime/memory-estimate';
 export { availableMemory, checkMemory, estimateMemory } from './runtime/memory-estimate';
 export { formatBytes } from './models/disk';
-export type { GenerationStartInfo } from './generate/generate';
+export type { GeneratedSequence, GenerationStartInfo } from './generate/generate';
+export type { TokenLogprob } from './generate/logprobs';
+export { MAX_TOP_LOGPROBS } from './generate/logprobs';
+export type { BatchLimits, SchedulerStatus } from './generate/scheduler';
+export { DEFAULT_BATCH_LIMITS } from './generate/scheduler';
+export type { SpeculativeStats } from './generate/speculative';
+export { MAX_DRAFT_TOKENS } from './generate/speculative';
 export { Inspector, NEXT_TOKEN_TOP, MAX_TOP, DEFAULT_MAX_INSPECT_BYTES, DEFAULT_INSPECT_IDLE_MS } from './inspect/inspector';
 export type { InspectRequest, InspectResult, PositionPrediction, TopToken } from './inspect/inspector';
 export type { AttentionLayerPayload, AttentionOverviewPayload, LensLayerPayload } from './inspect/inspection';
@@ -53,6 +65,9 @@ export type { RemoteCompletionResult, RemoteCompletionRequest, RemoteClientOptio
 export { RemoteEngineError } from './remote/errors';
 export type { RemoteFailure } from './remote/errors';
 
+/** Draft tokens per round when a request names a draft model but not how many. */
+export const DEFAULT_DRAFT_TOKENS = 4;
+
 /** One generation request (params already validated by the shared GenerationParams schema). */
 export interface EngineGenerateRequest {
   modelId: string;
@@ -62,14 +77,32 @@ export interface EngineGenerateRequest {
   params: GenerationParams;
   /** Weight precision; default the engine's `precision` option. */
   precision?: PrecisionRequest;
+  /**
+   * 0 (default) to MAX_TOP_LOGPROBS (20): keep this many most likely alternatives, with their
+   * log-probabilities, for every generated token (OpenAI's `logprobs`). Each sequence always keeps
+   * its own tokens' log-probabilities.
+   */
+  topLogprobs?: number;
+  /**
+   * Speculative decoding: `draftModelId` in `draftPrecision` (default: the request's precision)
+   * proposes `draftTokens` (default 4) tokens at a time, and this model verifies them in one pass.
+   * The draft is a stored model with the same vocabulary (gpt2 for gpt2-large), or this model in a
+   * smaller precision (its int4 variant: a self-draft). Greedy output is that of plain greedy
+   * decoding; sampled output follows the same distribution (not the same tokens for a seed). Such
+   * a request runs on its own rows instead of sharing decode steps.
+   */
+  speculative?: { draftModelId: string; draftPrecision?: PrecisionRequest; draftTokens?: number };
   /** Aborting ends every running sequence within one decoder step ('cancelled', partial text kept). */
   signal?: AbortSignal;
   onStart?(info: GenerationStartInfo): void;
   onDelta?(sequence: number, text: string): void;
 }
 
-/** What a generation returns: the API's GenerationOutcome (the service names it and saves it to history), with the precision that ran. */
-export type EngineGenerateResult = GenerationOutcome;
+/**
+ * What a generation returns: the API's GenerationOutcome (the service names it and saves it to
+ * history), whose sequences always carry their token log-probabilities.
+ */
+export type EngineGenerateResult = Omit<GenerationOutcome, 'sequences'> & { sequences: GeneratedSequence[] };
 
 /** Raw next-token scores of a prompt. */
 export interface EngineLogits {
@@ -91,6 +124,8 @@ export interface EngineOptions {
    * among the variants the model has.
    */
   precision?: PrecisionRequest;
+  /** What may decode together on one loaded model (DEFAULT_BATCH_LIMITS where not given). */
+  batchLimits?: Partial<BatchLimits>;
   openDecoder?: typeof openDecoder;
   loadTokenizer?: typeof loadTokenizer;
   probeDevices?: typeof probeDevices;
@@ -112,6 +147,8 @@ interface LoadedDecoder {
   readonly importedAt: string;
   readonly ready: Promise<DecoderSession>;
   session?: DecoderSession;
+  /** Shares decode steps among this decoder's generation requests. */
+  scheduler?: DecodeScheduler;
   users: number;
   unloaded: boolean;
 }
@@ -121,7 +158,11 @@ interface LoadedTokenizer {
   readonly ready: Promise<Gpt2Tokenizer>;
 }
 
-/** Runs stored GPT-2 models; one decoder per (model, device) and one tokenizer per model stay loaded until unload(). */
+/**
+ * Runs stored GPT-2 models; one decoder per (model, device, precision) and one tokenizer per
+ * model stay loaded until unload(). Concurrent generate() calls on the same decoder share decode
+ * steps (continuous batching) within the batch limits; each one's output is the same as alone.
+ */
 export class Engine {
   /** The model store under <home>/models. */
   readonly models: ModelStore;
@@ -131,6 +172,7 @@ export class Engine {
   readonly #loadTokenizer: typeof loadTokenizer;
   readonly #probeDevices: typeof probeDevices;
   readonly #precision: PrecisionRequest;
+  readonly #batchLimits: Partial<BatchLimits>;
   #decoders: LoadedDecoder[] = [];
   readonly #tokenizers = new Map<string, LoadedTokenizer>();
   readonly #home: string;
@@ -156,28 +198,57 @@ export class Engine {
       ...(opts.inspectIdleReleaseMs !== undefined ? { idleReleaseMs: opts.inspectIdleReleaseMs } : {}),
     });
     this.#precision = opts.precision ?? 'auto';
+    this.#batchLimits = opts.batchLimits ?? {};
   }
 
   /** Generates `params.numReturnSequences` continuations of memory + prompt, streaming text through onDelta. */
   async generate(req: EngineGenerateRequest): Promise<EngineGenerateResult> {
     const loadStart = performance.now();
+    const topLogprobs = req.topLogprobs ?? 0;
+    if (!Number.isInteger(topLogprobs) || topLogprobs < 0 || topLogprobs > MAX_TOP_LOGPROBS) {
+      throw new EngineError('bad_input', `top logprobs must be an integer from 0 to ${MAX_TOP_LOGPROBS}, got ${topLogprobs}`);
+    }
     const model = this.models.get(req.modelId);
-    const { tokenizer, decoder } = await this.#load(model, req.params.device, req.precision ?? this.#precision);
+    const draftModel = req.speculative ? this.models.get(req.speculative.draftModelId) : null;
+    const precision = req.precision ?? this.#precision;
+    const { tokenizer, decoder } = await this.#load(model, req.params.device, precision);
+    let draft: LoadedDecoder | null = null;
+    try {
+      if (draftModel) {
+        const loaded = await this.#load(draftModel, req.params.device, req.speculative?.draftPrecision ?? precision);
+        draft = loaded.decoder;
+        checkSameVocabulary(model, tokenizer, draftModel, loaded.tokenizer);
+      }
+    } catch (error) {
+      if (draft) await this.#releaseUse(draft);
+      await this.#releaseUse(decoder);
+      throw error;
+    }
     const loadMs = performance.now() - loadStart;
     try {
       const session = decoder.session as DecoderSession;
       const seed = req.params.seed ?? randomSeed();
-      const outcome = await runGeneration({
-        session,
+      const job: GenerationJob = {
         tokenizer,
         prompt: req.prompt,
         memory: req.memory ?? '',
         params: req.params,
         seed,
+        topLogprobs,
         signal: req.signal,
         onStart: (info) => req.onStart?.({ ...info, precision: decoder.precision }),
         onDelta: req.onDelta?.bind(req),
-      });
+      };
+      let speculative: EngineGenerateResult['speculative'];
+      let outcome: DecodeOutcome;
+      if (draft && draftModel) {
+        const draftTokens = req.speculative?.draftTokens ?? DEFAULT_DRAFT_TOKENS;
+        const result = await runSpeculative(session, job, { draft: draft.session as DecoderSession, draftTokens });
+        speculative = { ...result.speculative, draftModelId: draftModel.id, draftPrecision: draft.precision };
+        outcome = result;
+      } else {
+        outcome = await this.#scheduler(decoder).submit(job);
+      }
       const fallbackReason = session.device.fallbackReason ?? decoder.fallbackReason;
       return {
         modelId: model.id,
@@ -194,8 +265,10 @@ export class Engine {
           decodeMs: outcome.decodeMs,
           tokensPerSecond: outcome.tokensPerSecond,
         },
+        ...(speculative ? { speculative } : {}),
       };
     } finally {
+      if (draft) await this.#releaseUse(draft);
       await this.#releaseUse(decoder);
     }
   }
@@ -260,16 +333,13 @@ export class Engine {
         const rows = tokenIds.map((_, i) => flat.slice(i * vocab, (i + 1) * vocab));
         return { tokenIds, logitsLast: rows[rows.length - 1] as Float32Array, logits: rows, precision: decoder.precision };
       }
-      const out = await session.step({
-        batch: 1,
-        inputIds: tokenIds,
-        seqLen: tokenIds.length,
-        attentionMask: tokenIds.map(() => 1),
-        positionIds: tokenIds.map((_, i) => i),
-        past: null,
-      });
-      out.present.dispose();
-      return { tokenIds, logitsLast: out.logits.slice(0, vocab), precision: decoder.precision };
+      const batch = session.createBatch();
+      try {
+        const { out } = await batch.prefill(tokenIds, 1);
+        return { tokenIds, logitsLast: out.logits.slice(0, vocab), precision: decoder.precision };
+      } finally {
+        batch.dispose();
+      }
     } finally {
       await this.#releaseUse(decoder);
     }
@@ -306,6 +376,13 @@ export class Engine {
    */
   async resolvePrecision(modelId: string, device: DeviceRequest, request: PrecisionRequest = this.#precision): Promise<Precision> {
     return this.#resolvePrecision(this.models.get(modelId), device, request);
+  }
+
+  /** What each loaded decoder's scheduler is running and holding (for admission and diagnostics). */
+  batchStatus(): { modelId: string; device: DeviceName; precision: Precision; status: SchedulerStatus }[] {
+    return this.#decoders.flatMap((d) => (d.session && d.scheduler && !d.unloaded
+      ? [{ modelId: d.modelId, device: d.session.device.used, precision: d.precision, status: d.scheduler.status }]
+      : []));
   }
 
   /** Which devices work on this machine (a real probe session per device, cached per process). */
@@ -395,10 +472,11 @@ export class Engine {
 
   /** Graph paths of `precision` (fp32: the imported graphs). */
   #paths(model: StoredModel, precision: Precision): DecoderPaths & { stamp: string } {
-    if (precision === 'fp32') return { decoderPath: model.decoderPath, fullLogitsPath: model.fullLogitsPath, stamp: model.importedAt };
+    if (precision === 'fp32') return { ...fp32Paths(model), stamp: model.importedAt };
     const variant = model.variants.find((v) => v.precision === precision);
     if (!variant) throw new EngineError('not_found', `model ${JSON.stringify(model.id)} has no ${precision} variant`);
-    return { decoderPath: variant.decoderPath, fullLogitsPath: variant.fullLogitsPath, stamp: `${model.importedAt}/${variant.createdAt}` };
+    const rowsPath = join(dirname(variant.decoderPath), ROWS_FILE);
+    return { decoderPath: variant.decoderPath, fullLogitsPath: variant.fullLogitsPath, rowsPath, stamp: `${model.importedAt}/${variant.createdAt}` };
   }
 
   /**
@@ -422,7 +500,7 @@ export class Engine {
         precision,
         ...(fallbackReason !== undefined ? { fallbackReason } : {}),
         importedAt: stamp,
-        ready: this.#openDecoder(paths, model.config, device),
+        ready: withRowsGraph(model, precision, paths).then((ready) => this.#openDecoder(ready, model.config, device)),
         users: 0,
         unloaded: false,
       };
@@ -448,9 +526,18 @@ export class Engine {
     return mine.find((d) => d.session?.device.used === device && d.session.device.fallbackReason === undefined);
   }
 
+  /** The decoder's scheduler, created on first use. */
+  #scheduler(entry: LoadedDecoder): DecodeScheduler {
+    entry.scheduler ??= new DecodeScheduler(entry.session as DecoderSession, this.#batchLimits);
+    return entry.scheduler;
+  }
+
   async #releaseUse(entry: LoadedDecoder): Promise<void> {
     entry.users--;
-    if (entry.unloaded && entry.users === 0) await entry.session?.release();
+    if (entry.unloaded && entry.users === 0) {
+      entry.scheduler?.close();
+      await entry.session?.release();
+    }
   }
 
   /** Gives up a decoder a failed request acquired; one it opened is unloaded (released once no other request uses it). */
@@ -468,10 +555,48 @@ export class Engine {
     if (entry.users > 0) return;
     const session = await entry.ready.catch(() => undefined);
     // A request may have started while the session was still opening.
-    if (entry.users === 0) await session?.release();
+    if (entry.users === 0) {
+      entry.scheduler?.close();
+      await session?.release();
+    }
   }
 
   #checkOpen(): void {
     if (this.#disposed) throw new EngineError('internal', 'the engine has been disposed');
+  }
+}
+
+/** The fp32 graphs of a stored model (model_rows.onnx beside model.onnx). */
+function fp32Paths(model: StoredModel): DecoderPaths {
+  return { decoderPath: model.decoderPath, fullLogitsPath: model.fullLogitsPath, rowsPath: join(dirname(model.decoderPath), ROWS_FILE) };
+}
+
+/**
+ * `paths` once its rows graph exists. An fp32 model imported before that graph existed gets it
+ * now, built beside its other graphs from the weights already there; a precision variant made
+ * before then is refused with the command that makes it again.
+ */
+async function withRowsGraph(model: StoredModel, precision: Precision, paths: DecoderPaths): Promise<DecoderPaths> {
+  if (existsSync(paths.rowsPath)) return paths;
+  if (precision === 'fp32') return fp32GraphPaths(model.dir, paths);
+  throw new EngineError('not_found', `the ${precision} variant of ${JSON.stringify(model.id)} was made before this version's decoder graph; make it again with \`inkwell models convert ${model.id} --precision ${precision}\``);
+}
+
+/** The fp32 graphs of a stored model, its rows graph built first if the model predates it (benches, tests). */
+export async function decoderPaths(model: StoredModel): Promise<DecoderPaths> {
+  return withRowsGraph(model, 'fp32', fp32Paths(model));
+}
+
+/** Refuses a draft whose tokens are not the target's (same ids for the same bytes). */
+function checkSameVocabulary(model: StoredModel, tokenizer: Gpt2Tokenizer, draftModel: StoredModel, draftTokenizer: Gpt2Tokenizer): void {
+  if (draftTokenizer === tokenizer) return;
+  const differ = (why: string): EngineError =>
+    new EngineError('bad_input', `${draftModel.id} cannot draft for ${model.id}: ${why}; a draft model must use the same vocabulary`);
+  if (draftTokenizer.vocabSize !== tokenizer.vocabSize) throw differ(`its vocabulary has ${draftTokenizer.vocabSize} tokens, not ${tokenizer.vocabSize}`);
+  if (draftTokenizer.eosTokenId !== tokenizer.eosTokenId) throw differ(`its end-of-text token is ${draftTokenizer.eosTokenId}, not ${tokenizer.eosTokenId}`);
+  for (let id = 0; id < tokenizer.vocabSize; id++) {
+    const a = tokenizer.tokenBytes(id);
+    const b = draftTokenizer.tokenBytes(id);
+    if (a.length !== b.length || a.some((byte, i) => byte !== b[i])) throw differ(`token ${id} differs`);
   }
 }

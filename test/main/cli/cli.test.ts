@@ -218,6 +218,39 @@ describe('inkwell generate', () => {
   });
 });
 
+describe('inkwell generate: log-probabilities and speculative decoding', () => {
+  it('adds token_logprobs and top_logprobs with --top-logprobs, each the log-softmax of the reference logits', async () => {
+    const out = await json<{ sequences: { token_ids: number[]; token_logprobs: number[]; top_logprobs: { id: number; logprob: number }[][] }[] }>([
+      'generate', '--model', 'fresh', '--prompt', 'Hello there', '--max-new-tokens', '4', '--temperature', '2', '--seed', '3', '--device', 'cpu', '--top-logprobs', '3', '--json',
+    ]);
+    const sequence = out.sequences[0];
+    const ids = [...(await json<{ ids: number[] }>(['tokenize', '--model', 'fresh', '--text', 'Hello there', '--json'])).ids];
+    sequence?.token_ids.forEach((token, i) => {
+      const row = referenceLogits(reference, [...ids, ...sequence.token_ids.slice(0, i)]).at(-1) as Float64Array;
+      const max = Math.max(...row);
+      const logZ = max + Math.log(row.reduce((sum, v) => sum + Math.exp(v - max), 0));
+      expect(Math.abs((sequence.token_logprobs[i] as number) - ((row[token] as number) - logZ))).toBeLessThan(1e-4);
+      expect(sequence.top_logprobs[i]).toHaveLength(3);
+      expect(sequence.top_logprobs[i]?.[0]?.id).toBe(row.indexOf(max));
+    });
+    const refused = await inkwell(['generate', '--model', 'fresh', '--prompt', 'x', '--top-logprobs', '21']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/--top-logprobs: must be from 0 to 20/);
+  });
+
+  it('decodes speculatively with --draft-model: the greedy text of plain decoding, with the acceptance rate', async () => {
+    const flags = ['generate', '--model', 'fresh', '--prompt', 'The sea', '--max-new-tokens', '12', '--greedy', '--device', 'cpu', '--json'];
+    const plain = await json<{ sequences: { token_ids: number[] }[] }>(flags);
+    const drafted = await json<{ sequences: { token_ids: number[] }[]; speculative: { draft_model: string; draft_tokens: number; acceptance_rate: number } }>([...flags, '--draft-model', 'fresh', '--draft-tokens', '3']);
+    expect(drafted.sequences[0]?.token_ids).toEqual(plain.sequences[0]?.token_ids);
+    expect(drafted.speculative).toMatchObject({ draft_model: 'fresh', draft_tokens: 3, acceptance_rate: 1 });
+    const missing = await inkwell([...flags, '--draft-model', 'nope']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/no model with id "nope"/);
+    expect((await inkwell([...flags, '--draft-tokens', '3'])).stderr).toMatch(/--draft-tokens needs --draft-model/);
+  });
+});
+
 describe('inkwell logits and tokenize', () => {
   it('prints token ids and last-position logits that agree with the float64 reference', async () => {
     const prompt = 'Inkwell writes';

@@ -231,6 +231,7 @@ describe('Engine', () => {
         return {
           device: session.device,
           config: session.config,
+          createBatch: () => session.createBatch(),
           step: (input) => session.step(input),
           logitsAll: (ids) => session.logitsAll(ids),
           release: async () => {

@@ -1,29 +1,19 @@
 /**
- * The decoding loop: prefill the prompt once at batch 1, repeat its KV cache
- * to the K sequences, then decode one token per sequence per step, streaming
- * text as it completes.
- *
- * Finished sequences are dropped from the batch (KvCache.select keeps only the
- * rows still running) rather than padded: every remaining row then has the same
- * length with no masked positions, later steps do no work for finished rows, and
- * the price — one cache copy when a sequence ends — is paid at most K−1 times.
+ * Generation requests and their results, and `runGeneration`: one request on a decoder of its
+ * own. The decode loop itself is the DecodeScheduler (scheduler.ts), which the Engine keeps per
+ * loaded decoder so that concurrent requests share decode steps.
  */
-import type { Candidate, FinishReason, GenerationParams, GenerationStartInfo } from '../../../shared/api';
-import type { DecoderSession, KvCache, StepInput, StepOutput } from '../runtime';
+import type { Candidate, GenerationParams, GenerationStartInfo } from '../../../shared/api';
+import type { DecoderSession } from '../runtime';
 import type { Gpt2Tokenizer } from '../tokenizer';
-import { EngineError } from '../types';
-import { planContext } from './context-window';
-import { TokenChooser } from './next-token';
-import { sequenceRng } from './rng';
-import { StopStringFilter } from './stop-strings';
-import { TokenTextStream } from './text-stream';
+import type { TokenLogprob } from './logprobs';
+import { DecodeScheduler } from './scheduler';
 
 /** What is known once the prompt is tokenized, before the first token (declared in src/shared/api.ts). */
 export type { GenerationStartInfo } from '../../../shared/api';
 
-/** One generation over an open decoder. */
-export interface GenerationRun {
-  session: DecoderSession;
+/** One generation request, as the scheduler takes it. */
+export interface GenerationJob {
   tokenizer: Pick<Gpt2Tokenizer, 'encode' | 'tokenBytes' | 'eosTokenId'>;
   prompt: string;
   /** Kept at the start whatever is cut from the prompt. */
@@ -36,6 +26,8 @@ export interface GenerationRun {
    * so a run with firstSequence = i and one sequence reproduces sequence i of a larger batch.
    */
   firstSequence?: number | undefined;
+  /** 0 (default) to MAX_TOP_LOGPROBS: how many most likely alternatives to keep for each generated token. */
+  topLogprobs?: number | undefined;
   /** Checked before every step: an abort ends all running sequences with 'cancelled'. */
   signal?: AbortSignal | undefined;
   /** What is known before the first token; the Engine adds the precision of the session it opened. */
@@ -44,11 +36,29 @@ export interface GenerationRun {
   onDelta?: ((sequence: number, text: string) => void) | undefined;
 }
 
-/** The sequences and how long each phase took. */
-export interface GenerationOutcome {
+/** One generation over an open decoder that no other request uses. */
+export interface GenerationRun extends GenerationJob {
+  session: DecoderSession;
+}
+
+/**
+ * A generated sequence: the API's Candidate plus the log-probability of each generated token.
+ * Log-probabilities are natural logs under the model's raw next-token distribution (softmax of
+ * the logits at temperature 1, before repetition penalty, n-gram ban, temperature, top-k and
+ * top-p), whatever the sampling settings: what OpenAI-compatible servers return as logprobs.
+ */
+export interface GeneratedSequence extends Candidate {
+  /** One per entry of tokenIds. */
+  tokenLogprobs: number[];
+  /** When asked for (GenerationJob.topLogprobs > 0): per generated token, the most likely tokens at that step, best first. */
+  topLogprobs?: TokenLogprob[][];
+}
+
+/** One request's decode: the sequences and how long each phase took (the Engine adds model, device, seed). */
+export interface DecodeOutcome {
   promptTokens: number;
   truncatedPromptTokens: number;
-  sequences: Candidate[];
+  sequences: GeneratedSequence[];
   prefillMs: number;
   /** From the prefill's logits to the last token. */
   decodeMs: number;
@@ -56,168 +66,13 @@ export interface GenerationOutcome {
   tokensPerSecond: number;
 }
 
-/**
- * One independently decoded row of the batch. Greedy decoding gives every
- * sequence the same tokens, so it runs one lane shared by all K sequences.
- */
-interface Lane {
-  readonly sequences: readonly number[];
-  readonly chooser: TokenChooser;
-  readonly text: TokenTextStream;
-  readonly stops: StopStringFilter;
-  readonly tokenIds: number[];
-  finishReason: FinishReason | null;
-}
-
-/** Runs the loop; sessions and tokenizers are owned by the caller. */
-export async function runGeneration(run: GenerationRun): Promise<GenerationOutcome> {
-  const { session, tokenizer, params, signal } = run;
-  const config = session.config;
-  const vocab = config.vocabSize;
-  const eos = tokenizer.eosTokenId;
-  const plan = planContext({
-    memoryIds: run.memory ? tokenizer.encode(run.memory) : [],
-    promptIds: tokenizer.encode(run.prompt),
-    nPositions: config.nPositions,
-    maxNewTokens: params.maxNewTokens,
-    maxLength: params.maxLength,
-    bosTokenId: config.bosTokenId,
-  });
-  const promptLength = plan.inputIds.length;
-  const numSequences = params.numReturnSequences;
-  run.onStart?.({
-    device: session.device.used,
-    seed: run.seed,
-    promptTokens: promptLength,
-    truncatedPromptTokens: plan.truncatedPromptTokens,
-    numSequences,
-  });
-
-  const laneCount = params.doSample ? numSequences : 1;
-  const lanes: Lane[] = [];
-  for (let i = 0; i < laneCount; i++) {
-    lanes.push({
-      sequences: params.doSample ? [i] : Array.from({ length: numSequences }, (_, s) => s),
-      chooser: new TokenChooser(params, sequenceRng(run.seed, (run.firstSequence ?? 0) + i), plan.inputIds),
-      text: new TokenTextStream((id) => tokenizer.tokenBytes(id)),
-      stops: new StopStringFilter(params.stop),
-      tokenIds: [],
-      finishReason: null,
-    });
-  }
-  const emit = (lane: Lane, text: string): void => {
-    if (text.length === 0 || !run.onDelta) return;
-    for (const s of lane.sequences) run.onDelta(s, text);
-  };
-  const finish = (lane: Lane, reason: FinishReason): void => {
-    lane.finishReason = reason;
-    if (lane.stops.stopped) return;
-    const update = lane.stops.push(lane.text.end());
-    emit(lane, update.emit);
-    emit(lane, lane.stops.end());
-  };
-
-  let prefillMs = 0;
-  let decodeStart = performance.now();
-  let cache: KvCache | null = null;
+/** Runs one request on `run.session` (owned by the caller) and waits for all its sequences. */
+export async function runGeneration(run: GenerationRun): Promise<DecodeOutcome> {
+  const { session, ...job } = run;
+  const scheduler = new DecodeScheduler(session);
   try {
-    if (signal?.aborted) {
-      for (const lane of lanes) finish(lane, 'cancelled');
-    } else {
-      const prefillStart = performance.now();
-      const prefill = await step(session, {
-        batch: 1,
-        inputIds: plan.inputIds,
-        seqLen: promptLength,
-        attentionMask: new Array<number>(promptLength).fill(1),
-        positionIds: Array.from({ length: promptLength }, (_, i) => i),
-        past: null,
-      });
-      decodeStart = performance.now();
-      prefillMs = decodeStart - prefillStart;
-      cache = prefill.present;
-      let logits = prefill.logits;
-      /** Lanes whose rows are in `cache`/`logits`, in row order; after the prefill all share row 0. */
-      let active = lanes.slice();
-      let sharedRow = true;
-      let length = promptLength;
-      for (;;) {
-        for (let row = 0; row < active.length; row++) {
-          const lane = active[row] as Lane;
-          const offset = sharedRow ? 0 : row * vocab;
-          // The prefill row is shared by all lanes and processors write in place: copy it.
-          const scores = sharedRow ? logits.slice(0, vocab) : logits.subarray(offset, offset + vocab);
-          let token = lane.chooser.choose(scores);
-          if (token < 0) token = eos; // every token banned: nothing sensible can follow
-          if (token === eos) {
-            finish(lane, 'stop');
-            continue;
-          }
-          lane.tokenIds.push(token);
-          const update = lane.stops.push(lane.text.push(token));
-          emit(lane, update.emit);
-          if (update.stopped) finish(lane, 'stop');
-          else if (lane.tokenIds.length >= plan.maxNewTokens || length + 1 >= config.nPositions) finish(lane, 'length');
-        }
-        if (signal?.aborted) {
-          for (const lane of active) if (lane.finishReason === null) finish(lane, 'cancelled');
-          break;
-        }
-        const running = active.filter((lane) => lane.finishReason === null);
-        if (running.length === 0) break;
-        const rows = running.map((lane) => (sharedRow ? 0 : active.indexOf(lane)));
-        if (sharedRow ? rows.length > 1 : rows.length < active.length) {
-          const selected: KvCache = cache.select(rows);
-          cache.dispose();
-          cache = selected;
-        }
-        active = running;
-        sharedRow = false;
-        const batch = active.length;
-        const next: StepOutput = await step(session, {
-          batch,
-          inputIds: active.map((lane) => lane.tokenIds[lane.tokenIds.length - 1] as number),
-          seqLen: 1,
-          attentionMask: new Array<number>(batch * (length + 1)).fill(1),
-          positionIds: new Array<number>(batch).fill(length),
-          past: cache,
-        });
-        cache.dispose();
-        cache = next.present;
-        logits = next.logits;
-        length++;
-      }
-    }
+    return await scheduler.submit(job);
   } finally {
-    cache?.dispose();
-  }
-  const decodeMs = performance.now() - decodeStart;
-
-  const sequences: Candidate[] = new Array<Candidate>(numSequences);
-  let newTokens = 0;
-  for (const lane of lanes) {
-    newTokens += lane.tokenIds.length;
-    for (const s of lane.sequences) {
-      sequences[s] = { text: lane.stops.text, tokenIds: lane.tokenIds.slice(), finishReason: lane.finishReason ?? 'cancelled' };
-    }
-  }
-  return {
-    promptTokens: promptLength,
-    truncatedPromptTokens: plan.truncatedPromptTokens,
-    sequences,
-    prefillMs,
-    decodeMs,
-    tokensPerSecond: decodeMs > 0 ? (newTokens * 1000) / decodeMs : 0,
-  };
-}
-
-/** One decoder call; failures that are not already typed become internal errors naming the step. */
-async function step(session: DecoderSession, input: StepInput): Promise<StepOutput> {
-  try {
-    return await session.step(input);
-  } catch (error) {
-    if (error instanceof EngineError) throw error;
-    const message = error instanceof Error ? error.message : String(error);
-    throw new EngineError('internal', `decoder step (batch ${input.batch}, ${input.seqLen} tokens) failed: ${message}`, { cause: error });
+    scheduler.close();
   }
 }

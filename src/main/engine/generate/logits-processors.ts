@@ -61,6 +61,14 @@ export class NgramBlocker {
     followers.add(token);
   }
 
+  /** An independent copy with the same history. */
+  clone(): NgramBlocker {
+    const copy = new NgramBlocker(this.#size);
+    copy.#tokens.push(...this.#tokens);
+    for (const [key, followers] of this.#followers) copy.#followers.set(key, new Set(followers));
+    return copy;
+  }
+
   /** Tokens that, appended now, would repeat an n-gram already in the sequence. */
   bannedNext(): Iterable<number> {
     const n = this.#size;

@@ -52,24 +52,32 @@ export function topCandidates(row: Float32Array, k: number): number[] {
       i = worst;
     }
   };
+  // Once the heap is full, a later token replaces the root only with a strictly higher logit: ids
+  // grow along the row, so a tie always loses to the kept (lower) id. That one comparison is the
+  // whole cost for almost every token.
+  let rootValue = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < row.length; i++) {
     const v = row[i] as number;
-    if (!(v > Number.NEGATIVE_INFINITY)) continue;
-    if (size < limit) {
-      let j = size++;
-      heap[j] = i;
-      while (j > 0) {
-        const parent = (j - 1) >> 1;
-        if (!worse(heap[j] as number, heap[parent] as number)) break;
-        const tmp = heap[j] as number;
-        heap[j] = heap[parent] as number;
-        heap[parent] = tmp;
-        j = parent;
+    if (size === limit) {
+      if (v > rootValue) {
+        heap[0] = i;
+        siftDown(0);
+        rootValue = row[heap[0] as number] as number;
       }
-    } else if (worse(heap[0] as number, i)) {
-      heap[0] = i;
-      siftDown(0);
+      continue;
     }
+    if (!(v > Number.NEGATIVE_INFINITY)) continue;
+    let j = size++;
+    heap[j] = i;
+    while (j > 0) {
+      const parent = (j - 1) >> 1;
+      if (!worse(heap[j] as number, heap[parent] as number)) break;
+      const tmp = heap[j] as number;
+      heap[j] = heap[parent] as number;
+      heap[parent] = tmp;
+      j = parent;
+    }
+    if (size === limit) rootValue = row[heap[0] as number] as number;
   }
   const ids = Array.from(heap.subarray(0, size));
   ids.sort((a, b) => (row[b] as number) - (row[a] as number) || a - b);
@@ -246,12 +254,20 @@ function candidatesUpTo(row: Float32Array, buffers: typeof scratch, last: number
   return n;
 }
 
+/** Candidates best first with their probabilities over the whole row; the first `keep` are kept. */
+interface Nucleus {
+  ids: ArrayLike<number>;
+  probs: Float64Array;
+  keep: number;
+}
+
 /**
- * Top-p without top-k, normalised over the whole row: the same kept set, order and draw as
- * sorting every finite token best first and applying nucleusSize, in O(V) plus a sort of the
- * nucleus that runs inside buckets of nearly equal logits.
+ * Top-p without top-k, normalised over the whole row: the same kept set and order as sorting
+ * every finite token best first and applying nucleusSize, in O(V) plus a sort of the nucleus that
+ * runs inside buckets of nearly equal logits. The arrays are scratch buffers, valid until the next
+ * call. Null when no token is finite.
  */
-function drawFromNucleus(row: Float32Array, topP: number, rng: Rng): number {
+function nucleusOf(row: Float32Array, topP: number): Nucleus | null {
   let max = Number.NEGATIVE_INFINITY;
   let min = Number.POSITIVE_INFINITY;
   let finite = 0;
@@ -263,7 +279,7 @@ function drawFromNucleus(row: Float32Array, topP: number, rng: Rng): number {
       if (v < min) min = v;
     }
   }
-  if (finite === 0) return -1;
+  if (finite === 0) return null;
   const buffers = rowBuffers(row.length);
   const { exps, bucketOf, ids, probs, mass } = buffers;
   let sum = 0;
@@ -277,7 +293,7 @@ function drawFromNucleus(row: Float32Array, topP: number, rng: Rng): number {
     const all = topCandidates(row, finite);
     for (let i = 0; i < all.length; i++) probs[i] = (exps[all[i] as number] as number) / sum;
     const keep = nucleusSize(probs.subarray(0, all.length), topP);
-    return drawWeighted(all, probs, keep > 0 ? keep : all.length, rng);
+    return { ids: all, probs, keep: keep > 0 ? keep : all.length };
   }
   // Tokens more than `span` below the maximum hold at most (1 − top_p) / 2 of the mass together
   // (each at most e^−span / sum), so the cut lies inside the span and the bucket beyond it is rarely read.
@@ -311,7 +327,12 @@ function drawFromNucleus(row: Float32Array, topP: number, rng: Rng): number {
     keep = nucleusSize(probs.subarray(0, n), topP);
   }
   // Every finite token is a candidate: rounding may leave the mass a hair under top_p; keep them all.
-  return drawWeighted(ids, probs, keep > 0 ? keep : n, rng);
+  return { ids, probs, keep: keep > 0 ? keep : n };
+}
+
+function drawFromNucleus(row: Float32Array, topP: number, rng: Rng): number {
+  const nucleus = nucleusOf(row, topP);
+  return nucleus ? drawWeighted(nucleus.ids, nucleus.probs, nucleus.keep, rng) : -1;
 }
 
 /** Sampling settings after the processors: 0 turns top-k off, 1 turns top-p off. */
@@ -334,4 +355,49 @@ export function sampleToken(row: Float32Array, { topK, topP }: SamplingSettings,
   }
   if (topP < 1) return drawFromNucleus(row, topP, rng);
   return drawFromFullRow(row, rng);
+}
+
+/** The tokens a draw can give and their probabilities, normalised over them. */
+export interface TokenDistribution {
+  readonly ids: readonly number[];
+  readonly probs: Float64Array;
+}
+
+function normalised(ids: ArrayLike<number>, weights: Float64Array, count: number): TokenDistribution {
+  let total = 0;
+  for (let i = 0; i < count; i++) total += weights[i] as number;
+  const probs = new Float64Array(count);
+  for (let i = 0; i < count; i++) probs[i] = (weights[i] as number) / total;
+  return { ids: Array.from({ length: count }, (_, i) => ids[i] as number), probs };
+}
+
+/**
+ * What sampleToken draws from, as an explicit distribution: the kept set of top-k then top-p
+ * (HF semantics) with its renormalised probabilities. Null when no token has a finite logit.
+ * O(V) (plus the kept set's sort); for the accept/resample rule of speculative decoding.
+ */
+export function tokenDistribution(row: Float32Array, { topK, topP }: SamplingSettings): TokenDistribution | null {
+  if (topK > 0) {
+    const ids = topKCandidates(row, topK);
+    if (ids.length === 0) return null;
+    const probs = softmaxOf(row, ids);
+    const keep = topP < 1 ? nucleusSize(probs, topP) : ids.length;
+    return normalised(ids, probs, keep > 0 ? keep : ids.length);
+  }
+  if (topP < 1) {
+    const nucleus = nucleusOf(row, topP);
+    return nucleus ? normalised(nucleus.ids, nucleus.probs, nucleus.keep) : null;
+  }
+  const ids: number[] = [];
+  let max = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < row.length; i++) {
+    const v = row[i] as number;
+    if (v > Number.NEGATIVE_INFINITY) {
+      ids.push(i);
+      if (v > max) max = v;
+    }
+  }
+  if (ids.length === 0) return null;
+  const weights = Float64Array.from(ids, (id) => Math.exp((row[id] as number) - max));
+  return normalised(ids, weights, ids.length);
 }

@@ -18,7 +18,7 @@ import { ModelId, WeightDtype } from '../../../shared/api';
 import { readCheckpoint, TOKENIZER_FILES, weightFileNames } from '../checkpoint';
 import { checkFiniteWeights } from '../checkpoint/finite';
 import { gpt2TokenizerConfig, readVocabAndMerges, writeTokenizerJson } from '../checkpoint/tokenizer-files';
-import { buildGpt2Onnx } from '../onnx';
+import { buildGpt2Onnx, fp32GraphPaths } from '../onnx';
 import { buildVariantOnnx, VARIANT_FORMATS, variantWeightBytes } from '../onnx/variant';
 import { VARIANT_PRECISIONS, type Precision, type VariantPrecision } from '../precision';
 import { loadTokenizer } from '../tokenizer';
@@ -578,7 +578,7 @@ export class ModelStore {
         quality = await measureQuality(model.fullLogitsPath, built.fullLogitsPath, model.config, windows, describeQualitySample(windowTokens), options.signal);
         throwIfCancelled(options.signal);
         report('speed', weightsShare + qualityShare);
-        speed = await measureSpeed(model, built, model.config, windows[0] ?? [model.config.eosTokenId]);
+        speed = await measureSpeed(await fp32GraphPaths(model.dir, model), built, model.config, windows[0] ?? [model.config.eosTokenId]);
       }
       throwIfCancelled(options.signal);
       fsyncTree(tmp);

@@ -132,26 +132,25 @@ function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
-/** Per-step decode times of greedy decoding after `prompt`, on the CPU, through the engine's decoder (worker thread). */
+/** Per-step decode times of greedy decoding after `prompt`, on the CPU, through the engine's decoder (worker thread) and the rows graph generation runs on. */
 async function decodeStepTimes(paths: DecoderPaths, config: Gpt2Config, prompt: readonly number[], steps: number, runs: number): Promise<number[]> {
   const decoder = await openDecoder(paths, config, 'cpu');
   try {
     const times: number[] = [];
     // One untimed run first: the first steps of a fresh session allocate its buffers.
     for (let run = 0; run <= runs; run++) {
-      let out = await decoder.step({ batch: 1, inputIds: prompt, seqLen: prompt.length, attentionMask: prompt.map(() => 1), positionIds: prompt.map((_, i) => i), past: null });
-      for (let s = 0; s < steps; s++) {
-        const position = prompt.length + s;
-        const started = performance.now();
-        const next = await decoder.step({
-          batch: 1, inputIds: [argmax(out.logits.subarray(0, config.vocabSize))], seqLen: 1,
-          attentionMask: new Array<number>(position + 1).fill(1), positionIds: [position], past: out.present,
-        });
-        if (run > 0) times.push(performance.now() - started);
-        out.present.dispose();
-        out = next;
+      const batch = decoder.createBatch();
+      try {
+        const { rows, out } = await batch.prefill(prompt, 1);
+        let logits = out.logits;
+        for (let s = 0; s < steps; s++) {
+          const started = performance.now();
+          logits = (await batch.decode(rows, [argmax(logits.subarray(0, config.vocabSize))])).logits;
+          if (run > 0) times.push(performance.now() - started);
+        }
+      } finally {
+        batch.dispose();
       }
-      out.present.dispose();
     }
     return times;
   } finally {

@@ -24,14 +24,32 @@ export const DIMS = {
  */
 export type AttentionImpl = 'contrib' | 'standard';
 
+/**
+ * Which positions get logits. 'last': [B, 1, V], the last position only; 'all': [B, S, V];
+ * 'rows': Inkwell's batched decoder (see buildGpt2Graph), logits [B, n, V] of the last n positions.
+ */
+export type LogitsMode = 'last' | 'all' | 'rows';
+
 /** Options of one GPT-2 graph. */
 export interface Gpt2GraphOptions {
-  /** 'last': logits [B, 1, V] of the last position only; 'all': logits [B, S, V]. */
-  readonly logits: 'last' | 'all';
-  /** Default 'contrib'. */
+  readonly logits: LogitsMode;
+  /** Default 'contrib'; ignored by 'rows', which always uses GroupQueryAttention. */
   readonly attention?: AttentionImpl;
   /** How weights are read (precision variants); default float32 in place from `weights`. */
   readonly emitter?: WeightEmitter;
+}
+
+/** Output of a 'rows' graph: log Σ exp(logits) per position [B, n]. */
+export const LOGSUMEXP_OUTPUT = 'logits_logsumexp';
+
+/** Graph output name of layer `layer`'s new keys and values in a 'rows' graph: [B, S, 2·H·D'], keys first. */
+export function newKvName(layer: number): string {
+  return `new_kv.${layer}`;
+}
+
+/** Head size of the KV cache of a 'rows' graph: GroupQueryAttention needs a multiple of 8, so heads are zero-padded up to one. */
+export function paddedHeadSize(config: Pick<Gpt2Config, 'nEmbd' | 'nHead'>): number {
+  return Math.ceil(config.nEmbd / config.nHead / 8) * 8;
 }
 
 /** Graph input name of layer `layer`'s past key or value. */
@@ -75,13 +93,34 @@ interface LayerWeights {
   readonly mlpProjB: Value;
 }
 
-/** Builds the GPT-2 decoder graph over float32 external weights (or the weights of `options.emitter`). */
+/**
+ * Builds a GPT-2 decoder graph over float32 external weights (or the weights of `options.emitter`).
+ *
+ * 'last' and 'all' keep the Optimum export's I/O (input_ids, attention_mask, position_ids,
+ * past_key_values.N.* → logits, present.N.*), so transformers.js runs the same file.
+ *
+ * 'rows' is Inkwell's own batched decoder, for rows of different lengths in one batch. Each row's
+ * cache starts at position 0 and holds seqlens_k[b] + 1 − S valid positions (the rest of the
+ * buffer, up to its capacity, is ignored), and com.microsoft GroupQueryAttention attends over
+ * exactly that row's positions. So a row's numbers never depend on the other rows, their lengths
+ * or the buffer's capacity, and nothing needs padding or masking. Inputs: input_ids and
+ * position_ids [B, S], seqlens_k int32 [B] (each row's total length − 1), total_sequence_length
+ * int32 scalar (the largest total length), logits_count int64 [1] (how many trailing positions get
+ * logits), past_key_values.N.* [B, H, capacity, D']. Outputs: logits [B, logits_count, V] and
+ * their log-sum-exp logits_logsumexp [B, logits_count], the
+ * keys and values of the new positions as new_kv.N [B, S, 2·H·D'] (so a caller that keeps the
+ * cache itself never copies it back), and GroupQueryAttention's present.N.* [B, H, max(total,
+ * capacity), D'] for callers that keep the cache on a device. D' is the head size rounded up to
+ * a multiple of 8 (zero-padded, which changes no dot product).
+ */
 export function buildGpt2Graph(config: Gpt2Config, weights: Float32Weights, tiedLmHead: boolean, options: Gpt2GraphOptions): GraphBuilder {
   const { nLayer, nEmbd: d, nHead, vocabSize, layerNormEpsilon } = config;
   if (d % nHead !== 0) throw new Error(`n_embd ${d} is not divisible by n_head ${nHead}`);
   const headDim = d / nHead;
+  const rows = options.logits === 'rows';
+  const cacheHeadDim = rows ? paddedHeadSize(config) : headDim;
   const attention = options.attention ?? 'contrib';
-  const g = new GraphBuilder(options.logits === 'last' ? 'gpt2_decoder' : 'gpt2_decoder_all_logits');
+  const g = new GraphBuilder({ last: 'gpt2_decoder', all: 'gpt2_decoder_all_logits', rows: 'gpt2_decoder_rows' }[options.logits]);
 
   const emit = options.emitter ?? float32Emitter(weights, tiedLmHead, vocabSize, d);
   const weight = (name: string, shape: readonly number[]): Value => emit.float(g, name, shape);
@@ -89,20 +128,27 @@ export function buildGpt2Graph(config: Gpt2Config, weights: Float32Weights, tied
   const linear = (x: Value, name: string, k: number, n: number): Value => emit.linear(g, x, name, k, n);
 
   const inputIds = g.input('input_ids', 'int64', [DIMS.batch, DIMS.sequence]);
-  const attentionMask = g.input('attention_mask', 'int64', [DIMS.batch, DIMS.total]);
+  const attentionMask = rows ? null : g.input('attention_mask', 'int64', [DIMS.batch, DIMS.total]);
   const positionIds = g.input('position_ids', 'int64', [DIMS.batch, DIMS.sequence]);
+  const rowInputs = rows
+    ? {
+        seqlensK: g.input('seqlens_k', 'int32', [DIMS.batch]),
+        totalLength: g.input('total_sequence_length', 'int32', []),
+        logitsCount: g.input('logits_count', 'int64', [1]),
+      }
+    : null;
   const past: { key: Value; value: Value }[] = [];
   for (let l = 0; l < nLayer; l++) {
     past.push({
-      key: g.input(pastName(l, 'key'), 'float32', [DIMS.batch, nHead, DIMS.past, headDim]),
-      value: g.input(pastName(l, 'value'), 'float32', [DIMS.batch, nHead, DIMS.past, headDim]),
+      key: g.input(pastName(l, 'key'), 'float32', [DIMS.batch, nHead, DIMS.past, cacheHeadDim]),
+      value: g.input(pastName(l, 'value'), 'float32', [DIMS.batch, nHead, DIMS.past, cacheHeadDim]),
     });
   }
 
   const wpe = weight('wpe.weight', [config.nPositions, d]);
   const lnW = (prefix: string): [Value, Value] => [weight(`${prefix}.weight`, [d]), weight(`${prefix}.bias`, [d])];
 
-  const attnBias = buildAttentionBias(g, inputIds, attentionMask);
+  const attnBias = attentionMask ? buildAttentionBias(g, inputIds, attentionMask) : null;
   const tokens = emit.embed(g, inputIds);
   const positions = g.op('Gather', [wpe, positionIds]);
 
@@ -133,19 +179,24 @@ export function buildGpt2Graph(config: Gpt2Config, weights: Float32Weights, tied
     const qkv = linear(normed, `${p}attn.c_attn.weight`, d, 3 * d);
     let attn: Value;
     let present: { key: Value; value: Value };
-    if (attention === 'contrib') {
+    if (rowInputs) {
+      const out = rowsAttention(g, g.op('Add', [qkv, w.attnB]), rowInputs, layerPast, nHead, headDim, cacheHeadDim, `${p}attn`);
+      attn = out.attn;
+      present = out.present;
+      g.output(out.newKv, newKvName(l), 'float32', [DIMS.batch, DIMS.sequence, 2 * nHead * cacheHeadDim]);
+    } else if (attention === 'contrib') {
       // The c_attn bias goes into MHA's `bias` input (added per Q/K/V inside the kernel): one dispatch fewer.
       const [q, k, v] = g.op('Split', [qkv, g.constInt64([d, d, d])], { axis: 2 }, { outputs: 3 }) as [Value, Value, Value];
       const [out, presentKey, presentValue] = g.op(
         'MultiHeadAttention',
-        [q, k, v, w.attnB, null, attnBias, layerPast.key, layerPast.value],
+        [q, k, v, w.attnB, null, attnBias as Value, layerPast.key, layerPast.value],
         { num_heads: nHead },
         { domain: 'com.microsoft', outputs: 3, name: `${p}attn` },
       ) as [Value, Value, Value];
       attn = out;
       present = { key: presentKey, value: presentValue };
     } else {
-      ({ attn, present } = standardAttention(g, g.op('Add', [qkv, w.attnB]), attnBias, layerPast, nHead, headDim));
+      ({ attn, present } = standardAttention(g, g.op('Add', [qkv, w.attnB]), attnBias as Value, layerPast, nHead, headDim));
     }
     presents.push(present);
 
@@ -157,6 +208,13 @@ export function buildGpt2Graph(config: Gpt2Config, weights: Float32Weights, tied
       attn = g.op('Gather', [attn, lastIndex], { axis: 1 });
       residual = g.op('Gather', [residual, lastIndex], { axis: 1 });
       hiddenIsLastOnly = true;
+    } else if (rowInputs && l === nLayer - 1) {
+      // The same, for the last logits_count positions (1 when decoding, more when verifying drafted tokens).
+      const starts = g.op('Neg', [rowInputs.logitsCount]);
+      const ends = g.constInt64([Number.MAX_SAFE_INTEGER]);
+      const axis = g.constInt64([1]);
+      attn = g.op('Slice', [attn, starts, ends, axis]);
+      residual = g.op('Slice', [residual, starts, ends, axis]);
     }
 
     const projected = linear(attn, `${p}attn.c_proj.weight`, d, d);
@@ -174,12 +232,60 @@ export function buildGpt2Graph(config: Gpt2Config, weights: Float32Weights, tied
 
   const logits = linear(normed, LM_HEAD_WEIGHT, d, vocabSize);
 
-  g.output(logits, 'logits', 'float32', [DIMS.batch, hiddenIsLastOnly ? 1 : DIMS.sequence, vocabSize]);
+  g.output(logits, 'logits', 'float32', [DIMS.batch, hiddenIsLastOnly ? 1 : rowInputs ? 'logits_count' : DIMS.sequence, vocabSize]);
+  if (rowInputs) {
+    // The log-softmax normaliser of every row, for token log-probabilities: one vectorised pass
+    // here costs far less than 50 257 Math.exp calls per row in JavaScript.
+    const logSumExp = g.op('ReduceLogSumExp', [logits], { axes: [2], keepdims: 0 });
+    g.output(logSumExp, LOGSUMEXP_OUTPUT, 'float32', [DIMS.batch, 'logits_count']);
+  }
+  const presentLength = rowInputs ? 'present_sequence_length' : DIMS.total;
   presents.forEach((pr, l) => {
-    g.output(pr.key, presentName(l, 'key'), 'float32', [DIMS.batch, nHead, DIMS.total, headDim]);
-    g.output(pr.value, presentName(l, 'value'), 'float32', [DIMS.batch, nHead, DIMS.total, headDim]);
+    g.output(pr.key, presentName(l, 'key'), 'float32', [DIMS.batch, nHead, presentLength, cacheHeadDim]);
+    g.output(pr.value, presentName(l, 'value'), 'float32', [DIMS.batch, nHead, presentLength, cacheHeadDim]);
   });
   return g;
+}
+
+/**
+ * Attention of a 'rows' graph over a packed, biased QKV [B, S, 3d]: GroupQueryAttention with as
+ * many KV heads as query heads and per-row cache lengths (seqlens_k). Heads whose size is not a
+ * multiple of 8 are zero-padded to `cacheHeadDim` (the scale stays 1/sqrt(headDim)) and the
+ * padding is cut from the output again.
+ */
+function rowsAttention(
+  g: GraphBuilder,
+  qkv: Value,
+  inputs: { seqlensK: Value; totalLength: Value },
+  past: { key: Value; value: Value },
+  nHead: number,
+  headDim: number,
+  cacheHeadDim: number,
+  name: string,
+): { attn: Value; present: { key: Value; value: Value }; newKv: Value } {
+  const d = nHead * headDim;
+  const padded = cacheHeadDim !== headDim;
+  let packed = qkv;
+  if (padded) {
+    const heads = g.op('Reshape', [qkv, g.constInt64([0, 0, 3 * nHead, headDim])]);
+    const pads = g.constInt64([0, 0, 0, 0, 0, 0, 0, cacheHeadDim - headDim]);
+    packed = g.op('Reshape', [g.op('Pad', [heads, pads]), g.constInt64([0, 0, 3 * nHead * cacheHeadDim])]);
+  }
+  const width = nHead * cacheHeadDim;
+  const newKv = g.op('Slice', [packed, g.constInt64([width]), g.constInt64([3 * width]), g.constInt64([2])]);
+  const [out, presentKey, presentValue] = g.op(
+    'GroupQueryAttention',
+    [packed, null, null, past.key, past.value, inputs.seqlensK, inputs.totalLength],
+    { num_heads: nHead, kv_num_heads: nHead, scale: float(1 / Math.sqrt(headDim)) },
+    { domain: 'com.microsoft', outputs: 3, name },
+  ) as [Value, Value, Value];
+  let attn = out;
+  if (padded) {
+    const heads = g.op('Reshape', [out, g.constInt64([0, 0, nHead, cacheHeadDim])]);
+    const cut = g.op('Slice', [heads, g.constInt64([0]), g.constInt64([headDim]), g.constInt64([3])]);
+    attn = g.op('Reshape', [cut, g.constInt64([0, 0, d])]);
+  }
+  return { attn, present: { key: presentKey, value: presentValue }, newKv };
 }
 
 /** Plain-ONNX attention over a packed, biased QKV [B, S, 3d]; same contract as MultiHeadAttention. */

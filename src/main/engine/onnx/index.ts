@@ -3,19 +3,22 @@
  * weights are external data: model.onnx (last-position logits, for decoding) and
  * model_all_logits.onnx (every position's logits).
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { readCheckpoint } from '../checkpoint';
 import { gpt2TensorShapes, LM_HEAD } from '../checkpoint/layout';
 import { EngineError, type Gpt2Checkpoint } from '../types';
 import { buildGpt2Graph, type AttentionImpl } from './gpt2';
 import { placeFloat32Weights } from './weights';
 
-export { DIMS, pastName, presentName, type AttentionImpl } from './gpt2';
+export { DIMS, LOGSUMEXP_OUTPUT, newKvName, paddedHeadSize, pastName, presentName, type AttentionImpl } from './gpt2';
 
 /** File names of the exported graphs inside the output folder. */
 export const DECODER_FILE = 'model.onnx';
 /** File name of the all-positions graph. */
 export const FULL_LOGITS_FILE = 'model_all_logits.onnx';
+/** File name of Inkwell's batched decoder (rows of different lengths; see buildGpt2Graph). */
+export const ROWS_FILE = 'model_rows.onnx';
 
 /** Options for tests and diagnostics; the defaults are the production choice. */
 export interface BuildOptions {
@@ -54,15 +57,16 @@ export function checkCheckpoint(ckpt: Gpt2Checkpoint): Gpt2Checkpoint {
  * kernels of MultiHeadAttention and FastGelu are float-only. External-data paths are relative
  * to outDir. On failure nothing it wrote is left behind.
  */
-export async function buildGpt2Onnx(ckpt: Gpt2Checkpoint, outDir: string, options: BuildOptions = {}): Promise<{ decoderPath: string; fullLogitsPath: string }> {
+export async function buildGpt2Onnx(ckpt: Gpt2Checkpoint, outDir: string, options: BuildOptions = {}): Promise<{ decoderPath: string; fullLogitsPath: string; rowsPath: string }> {
   const used = checkCheckpoint(ckpt);
   mkdirSync(outDir, { recursive: true });
   const decoderPath = join(outDir, DECODER_FILE);
   const fullLogitsPath = join(outDir, FULL_LOGITS_FILE);
+  const rowsPath = join(outDir, ROWS_FILE);
   const written: string[] = [];
   try {
     const weights = placeFloat32Weights(used, outDir, written);
-    for (const [path, logits] of [[decoderPath, 'last'], [fullLogitsPath, 'all']] as const) {
+    for (const [path, logits] of [[decoderPath, 'last'], [fullLogitsPath, 'all'], [rowsPath, 'rows']] as const) {
       const graph = buildGpt2Graph(used.config, weights, used.tiedLmHead, { logits, ...options });
       written.push(path);
       writeFileSync(path, graph.toModelProto());
@@ -72,5 +76,37 @@ export async function buildGpt2Onnx(ckpt: Gpt2Checkpoint, outDir: string, option
     if (err instanceof EngineError) throw err;
     throw new EngineError('internal', `building the ONNX graph in ${outDir} failed: ${(err as Error).message}`, { cause: err });
   }
-  return { decoderPath, fullLogitsPath };
+  return { decoderPath, fullLogitsPath, rowsPath };
+}
+
+/**
+ * The fp32 graphs of a model folder (`modelDir`, graphs in `onnxDir`) with the rows graph beside
+ * model.onnx, built first (ensureRowsGraph) for a model imported before that graph existed.
+ */
+export async function fp32GraphPaths(modelDir: string, paths: { decoderPath: string; fullLogitsPath: string }): Promise<{ decoderPath: string; fullLogitsPath: string; rowsPath: string }> {
+  return { decoderPath: paths.decoderPath, fullLogitsPath: paths.fullLogitsPath, rowsPath: await ensureRowsGraph(modelDir, dirname(paths.decoderPath)) };
+}
+
+/**
+ * Writes outDir/model_rows.onnx for a model whose graphs were built before that graph existed
+ * (its checkpoint is `modelDir`), reusing the weights already in outDir; returns its path. The
+ * file is written under a temporary name and renamed, so a concurrent caller never reads half of it.
+ */
+export async function ensureRowsGraph(modelDir: string, outDir: string): Promise<string> {
+  const rowsPath = join(outDir, ROWS_FILE);
+  if (existsSync(rowsPath)) return rowsPath;
+  const used = checkCheckpoint(await readCheckpoint(modelDir));
+  const written: string[] = [];
+  const partial = `${rowsPath}.${process.pid}.tmp`;
+  try {
+    const weights = placeFloat32Weights(used, outDir, written, true);
+    writeFileSync(partial, buildGpt2Graph(used.config, weights, used.tiedLmHead, { logits: 'rows' }).toModelProto());
+    renameSync(partial, rowsPath);
+  } catch (err) {
+    rmSync(partial, { force: true });
+    for (const file of written) rmSync(file, { force: true });
+    if (err instanceof EngineError) throw err;
+    throw new EngineError('internal', `building ${rowsPath} failed: ${(err as Error).message}`, { cause: err });
+  }
+  return rowsPath;
 }

@@ -1,7 +1,7 @@
 /**
  * Precision variants of a GPT-2 checkpoint: one weights file (quantized or float16 matrices
- * plus the small float32 parameters) and the same two graphs as the fp32 export (model.onnx,
- * model_all_logits.onnx), written into one folder that holds everything they read.
+ * plus the small float32 parameters) and the same graphs as the fp32 export (model.onnx,
+ * model_all_logits.onnx, model_rows.onnx), written into one folder that holds everything they read.
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { numberToHalf } from '../checkpoint/dtype';
 import type { VariantPrecision } from '../precision';
 import { EngineError, type Gpt2Checkpoint, type TensorLocation } from '../types';
 import { buildGpt2Graph } from './gpt2';
-import { checkCheckpoint, DECODER_FILE, FULL_LOGITS_FILE } from './index';
+import { checkCheckpoint, DECODER_FILE, FULL_LOGITS_FILE, ROWS_FILE } from './index';
 import type { ExternalDataRef } from './proto';
 import { directRows, quantizedBytes, quantizeRows, transposedRows, type BlockQuantization } from './quantize';
 import { halfEmitter, LM_HEAD_WEIGHT, quantizedEmitter, type QuantizedRefs, type WeightEmitter } from './weight-emitter';
@@ -60,6 +60,8 @@ export interface VariantBuildOptions {
 export interface BuiltVariant {
   readonly decoderPath: string;
   readonly fullLogitsPath: string;
+  /** The batched decoder generation runs on (onnx/gpt2.ts 'rows'). */
+  readonly rowsPath: string;
   readonly weightsPath: string;
   /** Matrix weight bytes a decode step reads (matrices, scales and zero points; not the embedding gather). */
   readonly matrixBytes: number;
@@ -176,7 +178,7 @@ function yieldToEventLoop(): Promise<void> {
 }
 
 /**
- * Writes `outDir`/weights.bin, model.onnx and model_all_logits.onnx of `precision` for `ckpt`.
+ * Writes `outDir`/weights.bin, model.onnx, model_all_logits.onnx and model_rows.onnx of `precision` for `ckpt`.
  * The caller owns `outDir` (a temporary folder it renames into place or deletes): on failure or
  * cancellation files may remain there.
  */
@@ -248,9 +250,10 @@ export async function buildVariantOnnx(ckpt: Gpt2Checkpoint, outDir: string, pre
   throwIfCancelled(options.signal);
   const decoderPath = join(outDir, DECODER_FILE);
   const fullLogitsPath = join(outDir, FULL_LOGITS_FILE);
-  for (const [path, logits] of [[decoderPath, 'last'], [fullLogitsPath, 'all']] as const) {
+  const rowsPath = join(outDir, ROWS_FILE);
+  for (const [path, logits] of [[decoderPath, 'last'], [fullLogitsPath, 'all'], [rowsPath, 'rows']] as const) {
     const graph = buildGpt2Graph(used.config, new Map(), used.tiedLmHead, { logits, emitter });
     writeFileSync(path, graph.toModelProto({ 'inkwell.precision': precision }));
   }
-  return { decoderPath, fullLogitsPath, weightsPath, matrixBytes, quantizedEmbedding };
+  return { decoderPath, fullLogitsPath, rowsPath, weightsPath, matrixBytes, quantizedEmbedding };
 }

@@ -94,9 +94,11 @@ export function bringIntoFolder(file: string, outDir: string, written: string[])
  * Returns float32 external references for every tensor of `ckpt`, relative to `outDir`:
  * F32 tensors point into the checkpoint's weights file (hard-linked into `outDir`), other
  * dtypes are widened into `outDir/weights.f32.bin`. Every file it creates is appended to
- * `written` as soon as it exists, so the caller can remove them after a failure.
+ * `written` as soon as it exists, so the caller can remove them after a failure. With
+ * `reuseWidened`, a side file of the expected size is taken as written by an earlier call (the
+ * layout is deterministic) and left untouched: a session may have it mapped.
  */
-export function placeFloat32Weights(ckpt: Gpt2Checkpoint, outDir: string, written: string[]): Float32Weights {
+export function placeFloat32Weights(ckpt: Gpt2Checkpoint, outDir: string, written: string[], reuseWidened = false): Float32Weights {
   const weights = new Map<string, ExternalDataRef>();
   const reachable = new Map<string, string>();
   const toWiden: TensorLocation[] = [];
@@ -115,6 +117,20 @@ export function placeFloat32Weights(ckpt: Gpt2Checkpoint, outDir: string, writte
   if (toWiden.length === 0) return weights;
 
   const sidePath = join(outDir, WIDENED_WEIGHTS_FILE);
+  if (reuseWidened && existsSync(sidePath)) {
+    let at = 0;
+    const planned = new Map<string, ExternalDataRef>();
+    for (const t of toWiden) {
+      at += (SIDE_FILE_ALIGNMENT - (at % SIDE_FILE_ALIGNMENT)) % SIDE_FILE_ALIGNMENT;
+      const length = t.byteLength * 2;
+      planned.set(t.name, { location: WIDENED_WEIGHTS_FILE, offset: at, length });
+      at += length;
+    }
+    if (statSync(sidePath).size === at) {
+      for (const [name, ref] of planned) weights.set(name, ref);
+      return weights;
+    }
+  }
   written.push(sidePath);
   const fd = openSync(sidePath, 'w');
   try {

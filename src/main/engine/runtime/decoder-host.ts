@@ -8,6 +8,7 @@ import { EngineError } from '../types';
 import { openDecoderInThread, type DecoderSession } from './decoder';
 import type { DecoderReply, DecoderRequest, WireError } from './decoder-protocol';
 import type { KvCache } from './kv-cache';
+import type { DecoderBatch, RowLogits } from './row-batch';
 
 function toWire(error: unknown): WireError {
   if (error instanceof EngineError) return { kind: error.kind, message: error.message };
@@ -26,6 +27,7 @@ export function serveDecoder(port: MessagePort): void {
   let session: DecoderSession | undefined;
   /** A failed select is remembered under its id and reported by the step that uses it. */
   const caches = new Map<number, KvCache | EngineError>();
+  const batches = new Map<number, DecoderBatch>();
   let queue = Promise.resolve();
 
   const open = (): DecoderSession => {
@@ -38,16 +40,26 @@ export function serveDecoder(port: MessagePort): void {
     if (found instanceof EngineError) throw found;
     return found;
   };
+  const batch = (id: number): DecoderBatch => {
+    let found = batches.get(id);
+    if (!found) {
+      found = open().createBatch();
+      batches.set(id, found);
+    }
+    return found;
+  };
   const send = (reply: DecoderReply): void => {
-    const buffer = reply.ok ? reply.logits : undefined;
-    if (!buffer) return port.postMessage(reply);
+    const buffers = reply.ok ? [reply.logits, reply.logSumExp].filter((b): b is ArrayBuffer => b !== undefined) : [];
+    if (buffers.length === 0) return port.postMessage(reply);
     try {
-      port.postMessage(reply, [buffer]);
+      port.postMessage(reply, buffers);
     } catch {
       // A buffer onnxruntime cannot give away (external backing store) is copied instead.
-      port.postMessage({ ...reply, logits: buffer.slice(0) });
+      port.postMessage({ ...reply, logits: reply.ok ? reply.logits?.slice(0) : undefined, logSumExp: reply.ok ? reply.logSumExp?.slice(0) : undefined });
     }
   };
+  const sendRows = (call: number, out: RowLogits, from: DecoderBatch): void =>
+    send({ call, ok: true, logits: logitsBuffer(out.logits), logSumExp: logitsBuffer(out.logSumExp), kvBytes: from.kvBytes });
 
   const handle = async (request: DecoderRequest): Promise<void> => {
     switch (request.type) {
@@ -63,6 +75,26 @@ export function serveDecoder(port: MessagePort): void {
       }
       case 'logitsAll':
         return send({ call: request.call, ok: true, logits: logitsBuffer(await open().logitsAll(request.ids)) });
+      case 'batchPrefill': {
+        const target = batch(request.batchId);
+        return sendRows(request.call, (await target.prefill(request.tokens, request.copies)).out, target);
+      }
+      case 'batchDecode': {
+        const target = batch(request.batchId);
+        return sendRows(request.call, await target.decode(request.rows, request.tokens), target);
+      }
+      case 'batchExtend': {
+        const target = batch(request.batchId);
+        return sendRows(request.call, await target.extend(request.row, request.tokens), target);
+      }
+      case 'batchTruncate':
+        return batch(request.batchId).truncate(request.row, request.length);
+      case 'batchRemove':
+        return batch(request.batchId).remove(request.rows);
+      case 'batchDispose':
+        batches.get(request.batchId)?.dispose();
+        batches.delete(request.batchId);
+        return;
       case 'select': {
         let selected: KvCache | EngineError;
         try {
@@ -87,6 +119,8 @@ export function serveDecoder(port: MessagePort): void {
       case 'release':
         for (const c of caches.values()) if (!(c instanceof EngineError)) c.dispose();
         caches.clear();
+        for (const b of batches.values()) b.dispose();
+        batches.clear();
         await session?.release();
         return send({ call: request.call, ok: true });
     }

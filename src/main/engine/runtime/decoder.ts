@@ -1,15 +1,18 @@
 /**
- * DecoderSession: one GPT-2 decoder graph (last-position logits, KV cache in and out)
- * plus the all-positions graph loaded on first use, on one execution provider.
+ * DecoderSession: a GPT-2 model on one execution provider. Generation runs on the 'rows' graph
+ * (batches of rows of different lengths, see row-batch.ts); the Optimum-layout decoder graph
+ * (`step`, KV cache in and out) and the all-positions graph are opened on first use, so a session
+ * that only generates holds the weights once.
  */
 import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { EngineError, type DeviceName, type DeviceReport, type DeviceRequest, type Gpt2Config } from '../types';
 import { GraphBuilder } from '../onnx/builder';
-import { pastName, presentName } from '../onnx/gpt2';
+import { LOGSUMEXP_OUTPUT, newKvName, paddedHeadSize, pastName, presentName } from '../onnx/gpt2';
 import { AUTO_ORDER, describeDeviceError, EXECUTION_PROVIDER, probeDevices } from './devices';
 import { OrtKvCache, type KvCache } from './kv-cache';
+import { HostRowBatch, type DecoderBatch, type RowsRunInput, type RowsRunOutput } from './row-batch';
 
 /** One decoder step for `batch` rows. */
 export interface StepInput {
@@ -31,6 +34,9 @@ export interface StepOutput {
 export interface DecoderSession {
   readonly device: DeviceReport;
   readonly config: Gpt2Config;
+  /** A new, empty batch of rows (continuous batching); dispose it when done. */
+  createBatch(): DecoderBatch;
+  /** One step of the Optimum-layout graph (every row the same length, padding by attention mask). */
   step(input: StepInput): Promise<StepOutput>;
   logitsAll(ids: readonly number[]): Promise<Float32Array> /* [seq*vocab] */;
   /** Asks a session that keeps its own heap (a worker thread) to collect it; a no-op where there is none. */
@@ -38,10 +44,11 @@ export interface DecoderSession {
   release(): Promise<void>;
 }
 
-/** Paths of the two graphs written by buildGpt2Onnx. */
+/** Paths of the graphs written by buildGpt2Onnx. */
 export interface DecoderPaths {
   decoderPath: string;
   fullLogitsPath: string;
+  rowsPath: string;
 }
 
 /** The session options every Inkwell graph runs with on `device`. */
@@ -60,9 +67,9 @@ function cacheNames(config: Gpt2Config, name: typeof pastName): string[] {
 }
 
 /**
- * Opens the decoder graph on `device`. On a GPU the present.* outputs are asked to stay in device
- * memory ('gpu-buffer') so the KV cache never crosses the bus; if the binding refuses that, the
- * session is opened with host outputs instead.
+ * Opens the Optimum-layout decoder graph on `device`. On a GPU the present.* outputs are asked to
+ * stay in device memory ('gpu-buffer') so the KV cache never crosses the bus; if the binding
+ * refuses that, the session is opened with host outputs instead.
  */
 async function createDecoderSession(path: string, device: DeviceName, config: Gpt2Config): Promise<{ session: InferenceSession; kvOnDevice: boolean }> {
   const options = baseOptions(device);
@@ -82,24 +89,79 @@ function int64Tensor(values: readonly number[], dims: readonly number[]): Tensor
 }
 
 class OrtDecoderSession implements DecoderSession {
+  private stepSession: Promise<{ session: InferenceSession; kvOnDevice: boolean }> | undefined;
   private fullSession: Promise<InferenceSession> | undefined;
   private gatherSession: Promise<InferenceSession> | undefined;
+  private kvOnDevice = false;
   private released = false;
   private readonly headDim: number;
   /** Built once: every step feeds and reads all of them. */
   private readonly pastNames: readonly string[];
   private readonly presentNames: readonly string[];
+  /** What a 'rows' run fetches: never present.*, which stay inside onnxruntime. */
+  private readonly rowsFetches: readonly string[];
 
   constructor(
-    private readonly session: InferenceSession,
+    private readonly rowsSession: InferenceSession,
     private readonly paths: DecoderPaths,
     readonly config: Gpt2Config,
     readonly device: DeviceReport,
-    private readonly kvOnDevice: boolean,
   ) {
     this.headDim = config.nEmbd / config.nHead;
     this.pastNames = cacheNames(config, pastName);
     this.presentNames = cacheNames(config, presentName);
+    this.rowsFetches = ['logits', LOGSUMEXP_OUTPUT, ...Array.from({ length: config.nLayer }, (_, l) => newKvName(l))];
+  }
+
+  createBatch(): DecoderBatch {
+    if (this.released) throw new EngineError('internal', 'decoder session used after release()');
+    const { nLayer, nHead, vocabSize, nPositions } = this.config;
+    return new HostRowBatch({ nLayer, nHead, cacheHeadDim: paddedHeadSize(this.config), vocabSize, nPositions }, (input) => this.runRows(input));
+  }
+
+  /** One run of the 'rows' graph. */
+  private async runRows(input: RowsRunInput): Promise<RowsRunOutput> {
+    if (this.released) throw new EngineError('internal', 'decoder session used after release()');
+    for (const p of input.positionIds) {
+      if (!Number.isInteger(p) || p < 0 || p >= this.config.nPositions) {
+        throw new EngineError('bad_input', `step: position ${p} is outside the context window (0..${this.config.nPositions - 1})`);
+      }
+    }
+    this.checkIds(input.inputIds, 'step');
+    const { batch, seqLen } = input;
+    const feeds: Record<string, Tensor> = {
+      input_ids: int64Tensor(input.inputIds, [batch, seqLen]),
+      position_ids: int64Tensor(input.positionIds, [batch, seqLen]),
+      seqlens_k: new Tensor('int32', Int32Array.from(input.seqlensK), [batch]),
+      total_sequence_length: new Tensor('int32', Int32Array.of(input.totalLength), []),
+      logits_count: int64Tensor([input.logitsCount], [1]),
+    };
+    this.pastNames.forEach((name, i) => (feeds[name] = input.past[i] as Tensor));
+    const out = await this.rowsSession.run(feeds, this.rowsFetches as string[]);
+    try {
+      const read = async (name: string): Promise<Float32Array> => {
+        const t = out[name];
+        if (!t) throw new EngineError('internal', `${this.paths.rowsPath}: the rows graph returned no ${name}`);
+        return t.location === 'cpu' ? (t.data as Float32Array) : ((await t.getData(true)) as Float32Array);
+      };
+      const newKv: Float32Array[] = [];
+      for (let l = 0; l < this.config.nLayer; l++) newKv.push(await read(newKvName(l)));
+      return { logits: await read('logits'), logSumExp: await read(LOGSUMEXP_OUTPUT), newKv };
+    } catch (error) {
+      for (const tensor of Object.values(out)) tensor.dispose();
+      throw error;
+    }
+  }
+
+  /** The Optimum-layout decoder, opened on first use. */
+  private async optimumSession(): Promise<InferenceSession> {
+    if (!this.stepSession) {
+      this.stepSession = createDecoderSession(this.paths.decoderPath, this.device.used, this.config);
+      this.stepSession.catch(() => (this.stepSession = undefined));
+    }
+    const opened = await this.stepSession;
+    this.kvOnDevice = opened.kvOnDevice;
+    return opened.session;
   }
 
   private emptyPast(batch: number): Tensor[] {
@@ -148,8 +210,9 @@ class OrtDecoderSession implements DecoderSession {
     }
     this.checkIds(inputIds, 'step');
 
+    const session = await this.optimumSession();
     const pastTensors = past === null ? this.emptyPast(batch) : await past.tensors();
-    const out = await this.session.run(this.feeds(inputIds, attentionMask, positionIds, batch, seqLen, pastTensors));
+    const out = await session.run(this.feeds(inputIds, attentionMask, positionIds, batch, seqLen, pastTensors));
     try {
       const logits = out.logits;
       if (!logits) throw new EngineError('internal', `${this.paths.decoderPath}: decoder graph returned no logits`);
@@ -216,7 +279,7 @@ class OrtDecoderSession implements DecoderSession {
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
-    const sessions = [this.session, this.fullSession, this.gatherSession];
+    const sessions = [this.rowsSession, this.stepSession?.then((s) => s.session), this.fullSession, this.gatherSession];
     await Promise.allSettled(sessions.map(async (s) => (await s)?.release()));
   }
 }
@@ -227,7 +290,9 @@ class OrtDecoderSession implements DecoderSession {
  * reason in `device`.
  */
 export async function openDecoderInThread(paths: DecoderPaths, config: Gpt2Config, device: DeviceRequest): Promise<DecoderSession> {
-  if (!existsSync(paths.decoderPath)) throw new EngineError('not_found', `${paths.decoderPath}: decoder graph is missing`);
+  for (const path of [paths.rowsPath, paths.decoderPath]) {
+    if (!existsSync(path)) throw new EngineError('not_found', `${path}: decoder graph is missing`);
+  }
   let target: DeviceName = device === 'auto' ? 'cpu' : device;
   if (device === 'auto') {
     const status = await probeDevices();
@@ -237,17 +302,17 @@ export async function openDecoderInThread(paths: DecoderPaths, config: Gpt2Confi
   let fallbackReason: string | undefined;
   if (target !== 'cpu') {
     try {
-      const { session, kvOnDevice } = await createDecoderSession(paths.decoderPath, target, config);
-      return new OrtDecoderSession(session, paths, config, { requested: device, used: target }, kvOnDevice);
+      const session = await InferenceSession.create(paths.rowsPath, baseOptions(target));
+      return new OrtDecoderSession(session, paths, config, { requested: device, used: target });
     } catch (err) {
       fallbackReason = `${target} failed, using cpu: ${describeDeviceError(target, err)}`;
     }
   }
   try {
-    const { session } = await createDecoderSession(paths.decoderPath, 'cpu', config);
+    const session = await InferenceSession.create(paths.rowsPath, baseOptions('cpu'));
     const report: DeviceReport = fallbackReason === undefined ? { requested: device, used: 'cpu' } : { requested: device, used: 'cpu', fallbackReason };
-    return new OrtDecoderSession(session, paths, config, report, false);
+    return new OrtDecoderSession(session, paths, config, report);
   } catch (err) {
-    throw new EngineError('internal', `${paths.decoderPath}: onnxruntime could not load the decoder graph: ${(err as Error).message}`, { cause: err });
+    throw new EngineError('internal', `${paths.rowsPath}: onnxruntime could not load the decoder graph: ${(err as Error).message}`, { cause: err });
   }
 }

@@ -6,3 +6,5 @@ export { openDecoderInThread, type DecoderPaths, type DecoderSession, type StepI
 export { openDecoder } from './threaded-decoder';
 export { probeDevices, AUTO_ORDER, EXECUTION_PROVIDER } from './devices';
 export type { KvCache } from './kv-cache';
+export type { DecoderBatch, RowLogits } from './row-batch';
+export { kvBytesPerPosition } from './row-book';

@@ -15,9 +15,12 @@ import { EngineError, type DeviceReport, type DeviceRequest, type Gpt2Config } f
 import { openDecoderInThread, type DecoderPaths, type DecoderSession, type StepInput, type StepOutput } from './decoder';
 import type { DecoderReply, DecoderRequest, WireError } from './decoder-protocol';
 import type { KvCache } from './kv-cache';
+import type { DecoderBatch, RowLogits } from './row-batch';
+import { RowBook } from './row-book';
 
 /** A request that gets a reply, before its call number is assigned. */
 type Unsent<T> = T extends { call: number } ? Omit<T, 'call'> : never;
+
 type Pending = { resolve: (reply: DecoderReply & { ok: true }) => void; reject: (error: Error) => void };
 
 /** How long release() waits for the worker to answer, and then for it to end. */
@@ -68,6 +71,102 @@ class WorkerKvCache implements KvCache {
   }
 }
 
+/**
+ * Caller-side handle of a batch held by the worker. It keeps its own RowBook, updated as the
+ * worker's is (after a step succeeds; at once for remove and truncate, which it checks first).
+ */
+class WorkerDecoderBatch implements DecoderBatch {
+  readonly #book = new RowBook();
+  #kvBytes = 0;
+  #busy = false;
+  #disposed = false;
+
+  constructor(
+    private readonly owner: ThreadedDecoderSession,
+    private readonly id: number,
+  ) {
+    droppedBatches.register(this, { owner, id }, this);
+  }
+
+  get rows(): readonly number[] {
+    return this.#book.rows;
+  }
+
+  lengthOf(row: number): number {
+    return this.#book.lengthOf(row);
+  }
+
+  get kvBytes(): number {
+    return this.#kvBytes;
+  }
+
+  async prefill(tokens: readonly number[], copies: number): Promise<{ rows: number[]; out: RowLogits }> {
+    const out = await this.#call({ type: 'batchPrefill', batchId: this.id, tokens: [...tokens], copies });
+    return { rows: this.#book.add(copies, tokens.length), out };
+  }
+
+  async decode(rows: readonly number[], tokens: readonly number[]): Promise<RowLogits> {
+    this.#check();
+    this.#book.slotsOfAll(rows);
+    const out = await this.#call({ type: 'batchDecode', batchId: this.id, rows: [...rows], tokens: [...tokens] });
+    for (const row of rows) this.#book.setLength(row, this.#book.lengthOf(row) + 1);
+    return out;
+  }
+
+  async extend(row: number, tokens: readonly number[]): Promise<RowLogits> {
+    this.#check();
+    const length = this.#book.lengthOf(row);
+    const out = await this.#call({ type: 'batchExtend', batchId: this.id, row, tokens: [...tokens] });
+    this.#book.setLength(row, length + tokens.length);
+    return out;
+  }
+
+  truncate(row: number, length: number): void {
+    this.#check();
+    const current = this.#book.lengthOf(row);
+    if (!Number.isInteger(length) || length < 1 || length > current) {
+      throw new EngineError('internal', `truncate: row ${row} holds ${current} positions; cannot keep ${length}`);
+    }
+    this.#book.setLength(row, length);
+    this.owner.post({ type: 'batchTruncate', batchId: this.id, row, length });
+  }
+
+  remove(rows: readonly number[]): void {
+    this.#check();
+    this.#book.remove(rows);
+    this.owner.post({ type: 'batchRemove', batchId: this.id, rows: [...rows] });
+  }
+
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    droppedBatches.unregister(this);
+    this.owner.post({ type: 'batchDispose', batchId: this.id });
+  }
+
+  #check(): void {
+    if (this.#disposed) throw new EngineError('internal', 'batch used after dispose()');
+    if (this.#busy) throw new EngineError('internal', 'batch used while a step is running: await each call');
+  }
+
+  async #call(request: Unsent<DecoderRequest>): Promise<RowLogits> {
+    this.#check();
+    this.#busy = true;
+    try {
+      const reply = await this.owner.request(request);
+      if (this.#disposed) throw new EngineError('cancelled', 'the batch was disposed while a step was running');
+      if (!reply.logits || !reply.logSumExp) throw new EngineError('internal', 'decoder worker returned no logits');
+      this.#kvBytes = reply.kvBytes ?? this.#kvBytes;
+      return { logits: new Float32Array(reply.logits), logSumExp: new Float32Array(reply.logSumExp) };
+    } finally {
+      this.#busy = false;
+    }
+  }
+}
+
+/** A batch dropped without dispose() frees its cache in the worker. */
+const droppedBatches = new FinalizationRegistry<{ owner: ThreadedDecoderSession; id: number }>(({ owner, id }) => owner.post({ type: 'batchDispose', batchId: id }));
+
 function fromWire(error: WireError): Error {
   return error.kind === null ? new Error(error.message) : new EngineError(error.kind, error.message);
 }
@@ -77,6 +176,7 @@ class ThreadedDecoderSession implements DecoderSession {
   private readonly pending = new Map<number, Pending>();
   private nextCall = 1;
   private nextCache = 1;
+  private nextBatch = 1;
   private failure: Error | undefined;
   private released = false;
 
@@ -126,6 +226,11 @@ class ThreadedDecoderSession implements DecoderSession {
     const to = new WorkerKvCache(this, this.nextCache++, rows.length, from.length);
     this.post({ type: 'select', fromId: from.id, toId: to.id, rows: [...rows] });
     return to;
+  }
+
+  createBatch(): DecoderBatch {
+    if (this.released) throw new EngineError('internal', 'decoder session used after release()');
+    return new WorkerDecoderBatch(this, this.nextBatch++);
   }
 
   async open(paths: DecoderPaths, device: DeviceRequest): Promise<void> {
@@ -223,7 +328,9 @@ async function openInWorker(paths: DecoderPaths, config: Gpt2Config, device: Dev
  * reason in `device`), in a worker thread unless INKWELL_DECODER_THREAD=0 or no worker can start.
  */
 export async function openDecoder(paths: DecoderPaths, config: Gpt2Config, device: DeviceRequest): Promise<DecoderSession> {
-  if (!existsSync(paths.decoderPath)) throw new EngineError('not_found', `${paths.decoderPath}: decoder graph is missing`);
+  for (const path of [paths.rowsPath, paths.decoderPath]) {
+    if (!existsSync(path)) throw new EngineError('not_found', `${path}: decoder graph is missing`);
+  }
   if (process.env.INKWELL_DECODER_THREAD === '0') return openDecoderInThread(paths, config, device);
   const opened = await openInWorker(paths, config, device);
   if (typeof opened !== 'string') return opened;

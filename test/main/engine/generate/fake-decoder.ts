@@ -1,9 +1,11 @@
 /**
  * A scripted DecoderSession for loop tests: logits are a function of each
  * row's whole token sequence, and the fake checks every StepInput (shapes,
- * positions, masks, cache batch) and counts live KV caches.
+ * positions, masks, cache batch) and every batch call, and counts live KV
+ * caches and batches.
  */
-import type { DecoderSession, KvCache, StepInput, StepOutput } from '../../../../src/main/engine/runtime';
+import type { DecoderBatch, DecoderSession, KvCache, RowLogits, StepInput, StepOutput } from '../../../../src/main/engine/runtime';
+import { RowBook } from '../../../../src/main/engine/runtime/row-book';
 import type { Gpt2Tokenizer } from '../../../../src/main/engine/tokenizer';
 import type { DeviceName, Gpt2Config } from '../../../../src/main/engine/types';
 
@@ -36,11 +38,119 @@ class FakeCache implements KvCache {
   }
 }
 
-/** Records of what the loop asked for. */
+/** Records of what the loop asked for (for a batch call: its rows, new tokens per row, and the longest row's past). */
 export interface StepRecord {
   batch: number;
   seqLen: number;
   pastLength: number;
+}
+
+/** log Σ exp(row) in float64. */
+export function logSumExp64(row: ArrayLike<number>): number {
+  let max = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < row.length; i++) max = Math.max(max, row[i] as number);
+  let sum = 0;
+  for (let i = 0; i < row.length; i++) sum += Math.exp((row[i] as number) - max);
+  return max + Math.log(sum);
+}
+
+/** A batch whose rows are plain token lists; logits come from the decoder's script. */
+class FakeBatch implements DecoderBatch {
+  readonly #book = new RowBook();
+  readonly #tokens = new Map<number, number[]>();
+  #disposed = false;
+  #busy = false;
+
+  constructor(private readonly owner: FakeDecoder) {
+    owner.liveBatches++;
+  }
+
+  get rows(): readonly number[] {
+    return this.#book.rows;
+  }
+
+  lengthOf(row: number): number {
+    return this.#book.lengthOf(row);
+  }
+
+  get kvBytes(): number {
+    return [...this.#tokens.values()].reduce((n, t) => n + t.length, 0);
+  }
+
+  async prefill(tokens: readonly number[], copies: number): Promise<{ rows: number[]; out: RowLogits }> {
+    const out = await this.#run([tokens], { batch: 1, seqLen: tokens.length, pastLength: 0 });
+    const rows = this.#book.add(copies, tokens.length);
+    for (const row of rows) this.#tokens.set(row, [...tokens]);
+    return { rows, out };
+  }
+
+  async decode(rows: readonly number[], tokens: readonly number[]): Promise<RowLogits> {
+    this.#book.slotsOfAll(rows);
+    if (tokens.length !== rows.length) throw new Error('decode: one token per row');
+    const sequences = rows.map((row, i) => [...(this.#tokens.get(row) as number[]), tokens[i] as number]);
+    const out = await this.#run(sequences, { batch: rows.length, seqLen: 1, pastLength: Math.max(...rows.map((r) => this.#book.lengthOf(r))) });
+    rows.forEach((row, i) => {
+      this.#tokens.set(row, sequences[i] as number[]);
+      this.#book.setLength(row, (sequences[i] as number[]).length);
+    });
+    return out;
+  }
+
+  async extend(row: number, tokens: readonly number[]): Promise<RowLogits> {
+    const before = this.#tokens.get(row) as number[];
+    this.#book.lengthOf(row);
+    const prefixes = tokens.map((_, i) => [...before, ...tokens.slice(0, i + 1)]);
+    const out = await this.#run(prefixes, { batch: 1, seqLen: tokens.length, pastLength: before.length });
+    this.#tokens.set(row, prefixes[prefixes.length - 1] as number[]);
+    this.#book.setLength(row, before.length + tokens.length);
+    return out;
+  }
+
+  truncate(row: number, length: number): void {
+    this.#check();
+    this.#book.setLength(row, length);
+    this.#tokens.set(row, (this.#tokens.get(row) as number[]).slice(0, length));
+  }
+
+  remove(rows: readonly number[]): void {
+    this.#check();
+    this.#book.remove(rows);
+    for (const row of rows) this.#tokens.delete(row);
+  }
+
+  dispose(): void {
+    if (this.#disposed) throw new Error('batch disposed twice');
+    this.#disposed = true;
+    this.owner.liveBatches--;
+  }
+
+  #check(): void {
+    if (this.#disposed) throw new Error('batch used after dispose');
+    if (this.#busy) throw new Error('batch used while a step is running');
+  }
+
+  /** Logits after each of `sequences` (each a whole row so far); records the step as `record`. */
+  async #run(sequences: readonly (readonly number[])[], record: StepRecord): Promise<RowLogits> {
+    this.#check();
+    this.#busy = true;
+    try {
+      await Promise.resolve();
+      if (this.owner.steps.length === this.owner.failAt) throw new Error('scripted failure');
+      const { vocabSize, nPositions } = this.owner.config;
+      for (const s of sequences) if (s.length > nPositions) throw new Error(`a row of ${s.length} positions is beyond the window`);
+      this.owner.steps.push(record);
+      const logits = new Float32Array(sequences.length * vocabSize);
+      const logSumExp = new Float32Array(sequences.length);
+      sequences.forEach((s, i) => {
+        const row = this.owner.script(s);
+        logits.set(row, i * vocabSize);
+        logSumExp[i] = logSumExp64(row);
+      });
+      return { logits, logSumExp };
+    } finally {
+      this.#busy = false;
+    }
+  }
 }
 
 /** A DecoderSession whose logits come from a script; records every step. */
@@ -49,6 +159,7 @@ export class FakeDecoder implements DecoderSession {
   readonly config: Gpt2Config;
   readonly steps: StepRecord[] = [];
   liveCaches = 0;
+  liveBatches = 0;
   /** Throw on this step index (0 = prefill), to test error paths. */
   failAt = -1;
 
@@ -58,6 +169,10 @@ export class FakeDecoder implements DecoderSession {
       modelType: 'gpt2', nLayer: 1, nEmbd: 8, nHead: 2, nPositions: opts.nPositions, vocabSize: opts.vocabSize,
       layerNormEpsilon: 1e-5, bosTokenId: opts.eosTokenId, eosTokenId: opts.eosTokenId,
     };
+  }
+
+  createBatch(): DecoderBatch {
+    return new FakeBatch(this);
   }
 
   async step(input: StepInput): Promise<StepOutput> {

@@ -9,9 +9,13 @@ import { join } from 'node:path';
 import { AutoModelForCausalLM, env, Tensor as HfTensor } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GenerationParams, type GenerationParamsInput } from '../../../../src/shared/api';
-import { runGeneration, type GenerationOutcome } from '../../../../src/main/engine/generate/generate';
+import { runGeneration, type DecodeOutcome } from '../../../../src/main/engine/generate/generate';
+import { DecodeScheduler } from '../../../../src/main/engine/generate/scheduler';
+import { runSpeculative } from '../../../../src/main/engine/generate/speculative';
+import { loadReferenceGpt2, referenceLogits } from '../../../helpers/reference-gpt2';
 import { ModelStore, type StoredModel } from '../../../../src/main/engine/models/store';
-import { openDecoder, type DecoderSession, type StepInput, type StepOutput } from '../../../../src/main/engine/runtime';
+import { decoderPaths } from '../../../../src/main/engine';
+import { openDecoder, type DecoderBatch, type DecoderSession } from '../../../../src/main/engine/runtime';
 import { loadTokenizer, type Gpt2Tokenizer } from '../../../../src/main/engine/tokenizer';
 import { makeRandomCheckpoint } from '../../../helpers/checkpoint-factory';
 import { TRICKY_TEXTS } from './unicode-fixtures';
@@ -28,7 +32,7 @@ beforeAll(async () => {
   const src = join(home, 'src');
   await makeRandomCheckpoint(src, { nLayer: 2, nEmbd: 32, nHead: 4, nPositions: 64, seed: 11 });
   model = await new ModelStore(home).import(src, 'tiny-gen');
-  session = await openDecoder(model, model.config, 'cpu');
+  session = await openDecoder(await decoderPaths(model), model.config, 'cpu');
   tokenizer = await loadTokenizer(model.dir);
 });
 
@@ -45,7 +49,7 @@ async function generate(
   prompt: string,
   params: GenerationParamsInput,
   opts: { seed?: number; firstSequence?: number; decoder?: DecoderSession } = {},
-): Promise<{ outcome: GenerationOutcome; deltas: string[][] }> {
+): Promise<{ outcome: DecodeOutcome; deltas: string[][] }> {
   const parsed = GenerationParams.parse(params);
   const deltas: string[][] = Array.from({ length: parsed.numReturnSequences }, () => []);
   const outcome = await runGeneration({
@@ -154,20 +158,127 @@ describe('sampling on a real model', () => {
   });
 });
 
+describe('different prompts decoded together (continuous batching) on a real model', () => {
+  it('gives every request the tokens, text and log-probabilities it gives alone, greedy and sampled', async () => {
+    const requests: { prompt: string; params: GenerationParamsInput; seed: number }[] = [
+      { prompt: PROMPTS[0] as string, params: { ...BASE, maxNewTokens: 18 }, seed: 1 },
+      { prompt: PROMPTS[1] as string, params: { ...BASE, doSample: true, temperature: 1.2, topK: 40, numReturnSequences: 3, maxNewTokens: 14 }, seed: 2 },
+      { prompt: PROMPTS[2] as string, params: { ...BASE, doSample: true, topP: 0.9, repetitionPenalty: 1.3, maxNewTokens: 25 }, seed: 3 },
+      { prompt: PROMPTS[3] as string, params: { ...BASE, numReturnSequences: 2, maxNewTokens: 9 }, seed: 4 },
+    ];
+    const alone: DecodeOutcome[] = [];
+    for (const r of requests) alone.push((await generate(r.prompt, r.params, { seed: r.seed })).outcome);
+    // The second half arrives while the first is decoding: it joins the running batch.
+    const scheduler = new DecodeScheduler(session);
+    const submit = (r: (typeof requests)[number]): Promise<DecodeOutcome> =>
+      scheduler.submit({ tokenizer, prompt: r.prompt, params: GenerationParams.parse(r.params), seed: r.seed });
+    const first = requests.slice(0, 2).map(submit);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const together = await Promise.all([...first, ...requests.slice(2).map(submit)]);
+    scheduler.close();
+    together.forEach((o, i) => expect(o.sequences, requests[i]?.prompt).toEqual(alone[i]?.sequences));
+    expect(scheduler.status.rowSteps).toBeGreaterThan(scheduler.status.steps);
+  });
+});
+
+describe('token log-probabilities on a real model', () => {
+  it('equal the float64 log-softmax of the reference logits, before any logits processor, with the top alternatives', async () => {
+    const reference = loadReferenceGpt2(model.dir);
+    // Hot sampling with a repetition penalty: the processed distribution differs from the raw one
+    // the log-probabilities are taken from.
+    const params = GenerationParams.parse({ ...BASE, doSample: true, temperature: 1.8, topK: 30, repetitionPenalty: 1.4, maxNewTokens: 12, numReturnSequences: 2 });
+    const prompt = PROMPTS[1] as string;
+    const outcome = await runGeneration({ session, tokenizer, prompt, params, seed: 77, topLogprobs: 5 });
+    const promptIds = tokenizer.encode(prompt);
+    for (const sequence of outcome.sequences) {
+      const ids = [...promptIds, ...sequence.tokenIds];
+      const logits = referenceLogits(reference, ids);
+      expect(sequence.tokenLogprobs).toHaveLength(sequence.tokenIds.length);
+      sequence.tokenIds.forEach((token, i) => {
+        const row = logits[promptIds.length - 1 + i] as Float64Array;
+        let max = Number.NEGATIVE_INFINITY;
+        for (const v of row) max = Math.max(max, v);
+        let sum = 0;
+        for (const v of row) sum += Math.exp(v - max);
+        const logZ = max + Math.log(sum);
+        // Logits agree to 1e-5·max(1, |logit|) (export-fixture's tolerance); a log-softmax adds at most the same again.
+        const tolerance = 2e-5 * Math.max(1, max);
+        expect(Math.abs((sequence.tokenLogprobs[i] as number) - (row[token] as number - logZ))).toBeLessThanOrEqual(tolerance);
+        const top = sequence.topLogprobs?.[i] ?? [];
+        const referenceTop = Array.from(row.keys()).sort((a, b) => (row[b] as number) - (row[a] as number)).slice(0, 5);
+        expect(top.map((t) => t.tokenId)).toEqual(referenceTop);
+        top.forEach((t) => expect(Math.abs(t.logprob - ((row[t.tokenId] as number) - logZ))).toBeLessThanOrEqual(tolerance));
+      });
+    }
+  });
+});
+
+describe('speculative decoding on a real model', () => {
+  it('gives the tokens of plain greedy decoding with the model itself and with another model as the draft', async () => {
+    const otherSrc = join(home, 'draft-src');
+    await makeRandomCheckpoint(otherSrc, { nLayer: 1, nEmbd: 16, nHead: 2, nPositions: 64, seed: 12 });
+    const other = await new ModelStore(home).import(otherSrc, 'tiny-draft');
+    const otherSession = await openDecoder(await decoderPaths(other), other.config, 'cpu');
+    try {
+      for (const prompt of PROMPTS.slice(0, 2)) {
+        const params = GenerationParams.parse({ ...BASE, maxNewTokens: 24 });
+        const plain = await runGeneration({ session, tokenizer, prompt, params, seed: 0 });
+        const self = await runSpeculative(session, { tokenizer, prompt, params, seed: 0 }, { draft: session, draftTokens: 4 });
+        const drafted = await runSpeculative(session, { tokenizer, prompt, params, seed: 0 }, { draft: otherSession, draftTokens: 3 });
+        expect(self.sequences[0]?.tokenIds, prompt).toEqual(plain.sequences[0]?.tokenIds);
+        expect(drafted.sequences[0]?.tokenIds, prompt).toEqual(plain.sequences[0]?.tokenIds);
+        expect(self.speculative.acceptanceRate).toBe(1);
+        expect(drafted.speculative.acceptanceRate).toBeLessThan(1);
+        // Fewer target passes than tokens: several tokens per pass of the target.
+        expect(self.speculative.targetPasses).toBeLessThan((plain.sequences[0]?.tokenIds.length ?? 0) / 2);
+        // Log-probabilities come from the verification pass: equal to the step-by-step ones to float32 rounding.
+        self.sequences[0]?.tokenLogprobs.forEach((p, i) => expect(Math.abs(p - (plain.sequences[0]?.tokenLogprobs[i] as number))).toBeLessThan(1e-4));
+      }
+    } finally {
+      await otherSession.release();
+    }
+  });
+});
+
 /** Wraps the real decoder and forces the next token to follow `target` (teacher forcing through the real KV cache). */
 function forcing(inner: DecoderSession, promptLength: number, target: readonly number[]): DecoderSession {
   const vocab = inner.config.vocabSize;
+  const force = (logits: Float32Array, lengths: readonly number[]): void => {
+    lengths.forEach((length, b) => {
+      logits[b * vocab + (target[length - promptLength] ?? tokenizer.eosTokenId)] = 1e4;
+    });
+  };
   return {
     device: inner.device,
     config: inner.config,
     logitsAll: (ids) => inner.logitsAll(ids),
     release: () => inner.release(),
-    async step(input: StepInput): Promise<StepOutput> {
-      const out = await inner.step(input);
-      const position = (input.past?.length ?? 0) + input.seqLen - promptLength;
-      const next = target[position] ?? tokenizer.eosTokenId;
-      for (let b = 0; b < input.batch; b++) out.logits[b * vocab + next] = 1e4;
-      return out;
+    step: (input) => inner.step(input),
+    createBatch(): DecoderBatch {
+      const batch = inner.createBatch();
+      return {
+        get rows() {
+          return batch.rows;
+        },
+        get kvBytes() {
+          return batch.kvBytes;
+        },
+        lengthOf: (row) => batch.lengthOf(row),
+        truncate: (row, length) => batch.truncate(row, length),
+        remove: (rows) => batch.remove(rows),
+        dispose: () => batch.dispose(),
+        async prefill(tokens, copies) {
+          const result = await batch.prefill(tokens, copies);
+          force(result.out.logits, [tokens.length]);
+          return result;
+        },
+        async decode(rows, tokens) {
+          const out = await batch.decode(rows, tokens);
+          force(out.logits, rows.map((row) => batch.lengthOf(row)));
+          return out;
+        },
+        extend: (row, tokens) => batch.extend(row, tokens),
+      };
     },
   };
 }

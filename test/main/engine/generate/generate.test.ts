@@ -39,6 +39,7 @@ async function generate(params: GenerationParamsInput, extra: Partial<Generation
     },
   });
   expect(session.liveCaches).toBe(0);
+  expect(session.liveBatches).toBe(0);
   return { outcome, deltas, session };
 }
 
@@ -46,7 +47,10 @@ describe('runGeneration (scripted decoder)', () => {
   it('follows a greedy script, streams it and ends on the end-of-text token', async () => {
     const prompt = 'hi';
     const { outcome, deltas } = await generate({ ...GREEDY, maxNewTokens: 50 }, { prompt, session: decoder(spellingScript(2, ' there')) });
-    expect(outcome.sequences).toEqual([{ text: ' there', tokenIds: fakeTokenizer.encode(' there'), finishReason: 'stop' }]);
+    expect(outcome.sequences).toMatchObject([{ text: ' there', tokenIds: fakeTokenizer.encode(' there'), finishReason: 'stop' }]);
+    // The script gives the spelled token logit 10 and the other 63 logit 0: log p = −log(1 + 63·e^−10).
+    for (const logprob of outcome.sequences[0]?.tokenLogprobs ?? []) expect(logprob).toBeCloseTo(-Math.log1p(63 * Math.exp(-10)), 6);
+    expect(outcome.sequences[0]?.tokenLogprobs).toHaveLength(6);
     expect(deltas[0]).toEqual([' ', 't', 'h', 'e', 'r', 'e']);
     expect(outcome.promptTokens).toBe(2);
     expect(outcome.truncatedPromptTokens).toBe(0);
@@ -166,8 +170,8 @@ describe('runGeneration (scripted decoder)', () => {
     controller.abort();
     const { outcome, session } = await generate({ ...SAMPLING, numReturnSequences: 2 }, { signal: controller.signal });
     expect(outcome.sequences).toEqual([
-      { text: '', tokenIds: [], finishReason: 'cancelled' },
-      { text: '', tokenIds: [], finishReason: 'cancelled' },
+      { text: '', tokenIds: [], finishReason: 'cancelled', tokenLogprobs: [] },
+      { text: '', tokenIds: [], finishReason: 'cancelled', tokenLogprobs: [] },
     ]);
     expect(session.steps.length).toBe(0);
   });
@@ -211,5 +215,6 @@ describe('runGeneration (scripted decoder)', () => {
     expect((error as EngineError).kind).toBe('internal');
     expect((error as EngineError).message).toMatch(/decoder step \(batch 2, 1 tokens\) failed: scripted failure/);
     expect(session.liveCaches).toBe(0);
+    expect(session.liveBatches).toBe(0);
   });
 });

@@ -17,6 +17,7 @@ export interface ExportedModel {
   readonly ckpt: Gpt2Checkpoint;
   readonly decoderPath: string;
   readonly fullLogitsPath: string;
+  readonly rowsPath: string;
 }
 
 /** A fresh temporary folder; remove it with `removeTempRoot`. */

@@ -123,7 +123,7 @@ describe('graph structure and weight placement', () => {
 
   it('rebuilding into the same folder reuses the link and leaves only its own files', async () => {
     await buildGpt2Onnx(f32.ckpt, f32.onnxDir);
-    expect(readdirSync(f32.onnxDir).sort()).toEqual(['model.onnx', 'model.safetensors', 'model_all_logits.onnx']);
+    expect(readdirSync(f32.onnxDir).sort()).toEqual(['model.onnx', 'model.safetensors', 'model_all_logits.onnx', 'model_rows.onnx']);
     expect(statSync(join(f32.onnxDir, 'model.safetensors')).ino).toBe(statSync(join(f32.dir, 'model.safetensors')).ino);
   });
 

@@ -182,8 +182,8 @@ describe('devices', () => {
   });
 
   it('a missing graph is a not_found error naming the file', async () => {
-    await expect(openDecoder({ decoderPath: `${root}/nope/model.onnx`, fullLogitsPath: `${root}/nope/all.onnx` }, model.ckpt.config, 'cpu')).rejects.toSatisfy(
-      (e) => e instanceof EngineError && e.kind === 'not_found' && e.message.includes('nope/model.onnx'),
+    await expect(openDecoder({ decoderPath: `${root}/nope/model.onnx`, fullLogitsPath: `${root}/nope/all.onnx`, rowsPath: `${root}/nope/rows.onnx` }, model.ckpt.config, 'cpu')).rejects.toSatisfy(
+      (e) => e instanceof EngineError && e.kind === 'not_found' && e.message.includes('nope/rows.onnx'),
     );
   });
 });

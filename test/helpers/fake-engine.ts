@@ -124,6 +124,12 @@ export class FakeEngine implements InferenceEngine {
     return { ids: tokens.map((_, i) => i), tokens };
   }
 
+  async tokenStrings(modelId: string, ids: readonly number[]): Promise<string[]> {
+    this.calls.push({ method: 'tokenStrings', args: [modelId, ids] });
+    this.#requireModel(modelId);
+    return ids.map((id) => `<${id}>`);
+  }
+
   async logits(modelId: string, prompt: string, all: boolean): Promise<{ tokenIds: number[]; logitsLast: Float32Array; logits?: Float32Array[] }> {
     this.calls.push({ method: 'logits', args: [modelId, prompt, all] });
     this.#requireModel(modelId);

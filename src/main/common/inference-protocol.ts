@@ -22,8 +22,8 @@ import {
   TokenizeResult,
 } from '../../shared/api';
 
-/** Bumped when a message shape changes; the child reports it in its hello (2: heartbeats). */
-export const PROTOCOL_VERSION = 2;
+/** Bumped when a message shape changes; the child reports it in its hello (2: heartbeats; 3: generate's topLogprobs, tokenStrings). */
+export const PROTOCOL_VERSION = 3;
 
 const Text = z.string().max(LIMITS.maxTextChars);
 const Seq = z.int().min(1).max(Number.MAX_SAFE_INTEGER);
@@ -35,7 +35,14 @@ export type InferenceErrorKind = z.infer<typeof InferenceErrorKind>;
 
 /** Argument schema of every operation the inference process serves. */
 export const inferenceArgs = {
-  generate: z.strictObject({ modelId: ModelId, prompt: Text, memory: Text, params: GenerationParams }),
+  generate: z.strictObject({
+    modelId: ModelId,
+    prompt: Text,
+    memory: Text,
+    params: GenerationParams,
+    /** Alternatives kept per generated token with their log-probabilities (the /v1 routes' `logprobs`). */
+    topLogprobs: z.int().min(0).max(20).optional(),
+  }),
   /** Aborts the generation that was sent with sequence number `target`. */
   cancel: z.strictObject({ target: Seq }),
   tokenize: z.strictObject({ modelId: ModelId, text: Text }),
@@ -44,6 +51,8 @@ export const inferenceArgs = {
   unload: z.strictObject({ modelId: ModelId }),
   status: z.strictObject({}),
   probe: z.strictObject({}),
+  // ---- openai (/v1): the text of token ids, for logprobs in the completions format
+  tokenStrings: z.strictObject({ modelId: ModelId, ids: z.array(z.int().min(0)).max(LIMITS.maxTextChars) }),
 } as const;
 
 /** Result schema of every operation: the API's own shapes where the API returns them as they are. */
@@ -60,6 +69,8 @@ export const inferenceResults = {
   unload: z.strictObject({}),
   status: z.strictObject({ pid: z.int(), loaded: z.array(LoadedModel) }),
   probe: z.strictObject({ devices: z.array(DeviceStatus) }),
+  // ---- openai (/v1)
+  tokenStrings: z.strictObject({ strings: z.array(z.string()) }),
 } as const;
 
 /** Names of the operations. */

@@ -25,11 +25,14 @@ export interface InferenceEngine {
     prompt: string;
     memory?: string;
     params: GenerationParams;
+    topLogprobs?: number;
     signal?: AbortSignal;
     onStart?(info: GenerationStartInfo): void;
     onDelta?(sequence: number, text: string): void;
   }): Promise<GenerationOutcome>;
   tokenize(modelId: string, text: string): Promise<TokenizeResult>;
+  /** Display text of each token id. */
+  tokenStrings(modelId: string, ids: readonly number[]): Promise<string[]>;
   logits(modelId: string, prompt: string, all: boolean): Promise<{ tokenIds: number[]; logitsLast: Float32Array; logits?: Float32Array[] }>;
   loaded(): LoadedModel[];
   probeDevices(): Promise<DeviceStatus[]>;
@@ -59,7 +62,7 @@ export interface ServeOptions {
 }
 
 /** Operations that make the engine allocate; the idle release follows the last of them. */
-const WORK_OPS = new Set(['generate', 'tokenize', 'logits', 'importModel']);
+const WORK_OPS = new Set(['generate', 'tokenize', 'logits', 'importModel', 'tokenStrings']);
 
 /** A running server. */
 export interface InferenceServer {
@@ -171,6 +174,9 @@ export function serveInference(engine: InferenceEngine, link: ParentLink, option
         return { pid: process.pid, loaded: engine.loaded().map(({ modelId, device }) => ({ modelId, device })) } satisfies InferenceResult<'status'>;
       case 'probe':
         return { devices: (await engine.probeDevices()).map((d) => ({ ...d })) } satisfies InferenceResult<'probe'>;
+      // ---- openai (/v1)
+      case 'tokenStrings':
+        return { strings: await engine.tokenStrings(request.args.modelId, request.args.ids) } satisfies InferenceResult<'tokenStrings'>;
     }
   }
 

@@ -90,6 +90,35 @@ describe('inkwell serve /v1 with the openai client', () => {
     expect(finish.every((f) => f === 'length' || f === 'stop')).toBe(true);
   });
 
+  it('returns logprobs with the top alternatives in the completions format, streamed and not', async () => {
+    const request = { model: 'tiny', prompt: 'The lighthouse', max_tokens: 6, temperature: 0, logprobs: 3, ...({ repetition_penalty: 1 } as object) } as const;
+    const whole = await client.completions.create(request);
+    const choice = whole.choices[0];
+    const logprobs = choice?.logprobs;
+    if (!choice || !logprobs?.tokens || !logprobs.token_logprobs || !logprobs.top_logprobs) throw new Error(`no logprobs: ${JSON.stringify(choice)}`);
+    expect(logprobs.tokens).toHaveLength(whole.usage?.completion_tokens ?? -1);
+    expect(logprobs.tokens.join('')).toBe(choice.text);
+    for (const [i, top] of logprobs.top_logprobs.entries()) {
+      const alternatives = Object.entries(top ?? {});
+      expect(alternatives).toHaveLength(3);
+      // Greedy with no penalty picks the likeliest token: it is the best alternative, with the same log-probability.
+      const best = alternatives.reduce((a, b) => (b[1] > a[1] ? b : a));
+      expect(best[0]).toBe(logprobs.tokens[i]);
+      expect(logprobs.token_logprobs[i]).toBeCloseTo(best[1], 5);
+      expect(logprobs.token_logprobs[i]).toBeLessThanOrEqual(0);
+    }
+    const streamed: string[] = [];
+    const streamedLogprobs: (number | null)[] = [];
+    for await (const chunk of await client.completions.create({ ...request, stream: true })) {
+      for (const c of chunk.choices) {
+        streamed.push(c.text);
+        streamedLogprobs.push(...(c.logprobs?.token_logprobs ?? []));
+      }
+    }
+    expect(streamed.join('')).toBe(choice.text);
+    expect(streamedLogprobs).toEqual(logprobs.token_logprobs);
+  });
+
   it('refuses a wrong key with 401 and a bad body with 400, as OpenAI error objects', async () => {
     const wrong = new OpenAI({ apiKey: 'not-the-token', baseURL: `${serve.origin}/v1`, maxRetries: 0 });
     await expect(wrong.completions.create({ model: 'tiny', prompt: 'x' })).rejects.toBeInstanceOf(OpenAI.AuthenticationError);

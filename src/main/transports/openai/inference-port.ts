@@ -7,7 +7,8 @@
  */
 import type { GenerationOutcome } from '../../../shared/api';
 import type { ServedModelInfo } from '../../../shared/openai/completions';
-import type { TokenLogprob } from '../../../shared/openai/logprobs';
+import { OpenAiError } from '../../../shared/openai/errors';
+import { LOGPROB_FLOOR, type TokenLogprob } from '../../../shared/openai/logprobs';
 import type { InferenceArgs, InferenceResult } from '../../common/inference-protocol';
 import type { StoredModelFields } from '../../common/model-summary';
 import { estimateGenerationCost, type AdmissionQueue } from '../../inference/admission';
@@ -17,6 +18,7 @@ import type { CompletionJob, CompletionsPort, CompletionSequence } from './port'
 /** What the port needs of the inference client (InferenceClient satisfies it). */
 export interface InferenceGeneratePort {
   generate(args: InferenceArgs<'generate'>, handlers: GenerateHandlers, signal?: AbortSignal): Promise<InferenceResult<'generate'>>;
+  tokenStrings(modelId: string, ids: number[]): Promise<InferenceResult<'tokenStrings'>>;
 }
 
 /** What the port is built from. */
@@ -41,16 +43,29 @@ export function createInferenceCompletionsPort(deps: InferenceCompletionsDeps): 
     },
 
     async complete(job, events, signal) {
+      if (job.promptLogprobs) throw new OpenAiError(400, 'echo with logprobs (the prompt\'s log-probabilities) is not served: use echo or logprobs alone', { type: 'invalid_request_error', param: 'echo', code: 'unsupported' });
       const model = models.get(job.modelId);
       // 'busy' (429) at once when the bound and its queue are full; 'refused' (400) for work that never fits.
       const admitted = admission.enter(estimateGenerationCost(model.config, { prompt: job.prompt, memory: '', params: job.params }), signal);
       try {
         await admitted.admitted;
+        const withLogprobs = job.logprobs !== null;
         const outcome = await inference.generate(generateArgs(job), {
           onStart: (info) => events.onStart({ promptTokens: info.promptTokens }),
-          onDelta: (sequence, text) => events.onDelta(sequence, { text }),
+          // With logprobs, each candidate's text goes out once it is done, with its tokens (the engine streams text, not tokens).
+          onDelta: (sequence, text) => {
+            if (!withLogprobs) events.onDelta(sequence, { text });
+          },
         }, signal);
-        return { promptTokens: outcome.promptTokens, sequences: outcome.sequences.map((candidate) => sequenceOf(candidate, job)) };
+        const logprobs = withLogprobs ? await tokenLogprobsOf(inference, job, outcome) : null;
+        const sequences = outcome.sequences.map((candidate, i): CompletionSequence => ({
+          text: candidate.text,
+          tokenCount: candidate.tokenIds.length,
+          finishReason: candidate.finishReason,
+          ...(logprobs ? { logprobs: logprobs[i] as TokenLogprob[] } : {}),
+        }));
+        if (logprobs) for (const [i, sequence] of sequences.entries()) events.onDelta(i, { text: sequence.text, tokens: sequence.logprobs ?? [] });
+        return { promptTokens: outcome.promptTokens, sequences };
       } finally {
         admitted.release();
       }
@@ -60,11 +75,30 @@ export function createInferenceCompletionsPort(deps: InferenceCompletionsDeps): 
 
 /** The inference request of a job. */
 function generateArgs(job: CompletionJob): InferenceArgs<'generate'> {
-  return { modelId: job.modelId, prompt: job.prompt, memory: '', params: job.params };
+  return { modelId: job.modelId, prompt: job.prompt, memory: '', params: job.params, ...(job.logprobs !== null ? { topLogprobs: job.logprobs } : {}) };
 }
 
-/** One candidate in the port's terms. */
-function sequenceOf(candidate: GenerationOutcome['sequences'][number], _job: CompletionJob): CompletionSequence {
-  const logprobs: TokenLogprob[] | undefined = undefined;
-  return { text: candidate.text, tokenCount: candidate.tokenIds.length, finishReason: candidate.finishReason, ...(logprobs ? { logprobs } : {}) };
+/**
+ * Every candidate's tokens in the completions format: the engine's ids and log-probabilities, with
+ * the text of each id (chosen and alternatives) asked of the tokenizer in one request.
+ */
+async function tokenLogprobsOf(inference: InferenceGeneratePort, job: CompletionJob, outcome: GenerationOutcome): Promise<TokenLogprob[][]> {
+  const ids = new Set<number>();
+  for (const candidate of outcome.sequences) {
+    for (const id of candidate.tokenIds) ids.add(id);
+    for (const step of candidate.topLogprobs ?? []) for (const alternative of step) ids.add(alternative.tokenId);
+  }
+  const list = [...ids];
+  const { strings } = await inference.tokenStrings(job.modelId, list);
+  const text = new Map(list.map((id, i) => [id, strings[i] ?? '']));
+  return outcome.sequences.map((candidate) => {
+    if (candidate.tokenLogprobs === undefined || candidate.tokenLogprobs.length !== candidate.tokenIds.length) {
+      throw OpenAiError.engineFailed('The engine returned no log-probabilities for a request that asked for them.');
+    }
+    return candidate.tokenIds.map((id, i) => ({
+      token: text.get(id) ?? '',
+      logprob: Math.max(LOGPROB_FLOOR, candidate.tokenLogprobs?.[i] ?? LOGPROB_FLOOR),
+      top: (candidate.topLogprobs?.[i] ?? []).slice(0, job.logprobs ?? 0).map((t) => ({ token: text.get(t.tokenId) ?? '', logprob: Math.max(LOGPROB_FLOOR, t.logprob) })),
+    }));
+  });
 }

@@ -15,9 +15,7 @@ import { AdmissionQueue, defaultAdmissionLimits } from './inference/admission';
 import { InferenceClient } from './inference/client';
 import { createNodeSpawner } from './inference/node-spawner';
 import { bindWarning, startHttpWsServer } from './transports/http-ws';
-import { FairQueue } from './transports/openai/fair-queue';
-import { createInferenceCompletionsPort } from './transports/openai/inference-port';
-import { createOpenAiRoutes } from './transports/openai/routes';
+import { createServedOpenAiRoutes } from './transports/openai/inference-port';
 
 /** Options of `startServe`. */
 export interface ServeOptions {
@@ -102,14 +100,7 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   });
 
   const token = options.token ?? randomBytes(32).toString('hex');
-  const openAi = createOpenAiRoutes({
-    port: createInferenceCompletionsPort({ inference, models, admission }),
-    authorize: (candidate) => sameSecret(candidate, token),
-    // Fairness between clients only: as many requests run as the admission bound lets in, so that
-    // concurrent clients reach the engine together and share its decode steps.
-    queue: new FairQueue({ maxRunning: limits.maxSequences, maxWaiting: limits.maxQueuedSequences, maxWaitingPerClient: Math.max(1, limits.maxQueuedSequences / 4) }),
-    log: diagnostics,
-  });
+  const openAi = createServedOpenAiRoutes({ inference, models, admission, limits, authorize: (candidate) => sameSecret(candidate, token), log: diagnostics });
   let server;
   try {
     server = await startHttpWsServer({

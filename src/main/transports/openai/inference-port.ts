@@ -11,9 +11,11 @@ import { OpenAiError } from '../../../shared/openai/errors';
 import { LOGPROB_FLOOR, type TokenLogprob } from '../../../shared/openai/logprobs';
 import type { InferenceArgs, InferenceResult } from '../../common/inference-protocol';
 import type { StoredModelFields } from '../../common/model-summary';
-import { estimateGenerationCost, type AdmissionQueue } from '../../inference/admission';
+import { estimateGenerationCost, type AdmissionLimits, type AdmissionQueue } from '../../inference/admission';
 import type { GenerateHandlers } from '../../inference/client';
+import { FairQueue } from './fair-queue';
 import type { CompletionJob, CompletionsPort, CompletionSequence } from './port';
+import { createOpenAiRoutes, type OpenAiRoutes } from './routes';
 
 /** What the port needs of the inference client (InferenceClient satisfies it). */
 export interface InferenceGeneratePort {
@@ -27,6 +29,28 @@ export interface InferenceCompletionsDeps {
   models: { list(): StoredModelFields[]; get(id: string): StoredModelFields };
   /** The same queue the API service admits the UI's generations through. */
   admission: AdmissionQueue;
+}
+
+/** What serve mode mounts the routes with. */
+export interface ServedOpenAiOptions extends InferenceCompletionsDeps {
+  /** The limits `admission` was made with. */
+  limits: AdmissionLimits;
+  /** Whether a Bearer token may use the API (constant-time). */
+  authorize(token: string | undefined): boolean;
+  log?: (line: string) => void;
+}
+
+/** Serve mode's /v1 routes: the port below, and a fair queue that lets through as many requests as the admission bound does. */
+export function createServedOpenAiRoutes(options: ServedOpenAiOptions): OpenAiRoutes {
+  const { limits } = options;
+  return createOpenAiRoutes({
+    port: createInferenceCompletionsPort(options),
+    authorize: options.authorize,
+    // Fairness between clients only: a queue that ran one request at a time would serialize them
+    // before the engine, and concurrent clients could never share its decode steps.
+    queue: new FairQueue({ maxRunning: limits.maxSequences, maxWaiting: limits.maxQueuedSequences, maxWaitingPerClient: Math.max(1, Math.floor(limits.maxQueuedSequences / 4)) }),
+    ...(options.log ? { log: options.log } : {}),
+  });
 }
 
 /** A CompletionsPort over the inference client. */

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { runCli } from '../../../src/main/cli/run';
 import { startServe, type ServeHandle } from '../../../src/main/serve';
 import { createHttpApi, type SocketLike } from '../../../src/renderer/src/api/http-client';
 import { GenerationParams, type GenerationEvent, type InkwellApi, type ServerEvent } from '../../../src/shared/api';
@@ -31,9 +32,10 @@ function apiFor(origin: string, token: string): InkwellApi {
   });
 }
 
-async function startWithModel(): Promise<{ serve: ServeHandle; api: InkwellApi }> {
-  const started = await startServe({ port: 0, host: '127.0.0.1', home: tempDir(), rendererDir: makeRenderer(tempDir()), log: () => {}, inferenceEntry: built.entry });
-  return { serve: started, api: apiFor(started.origin, started.token) };
+async function startWithModel(): Promise<{ serve: ServeHandle; api: InkwellApi; home: string }> {
+  const home = tempDir();
+  const started = await startServe({ port: 0, host: '127.0.0.1', home, rendererDir: makeRenderer(tempDir()), log: () => {}, inferenceEntry: built.entry });
+  return { serve: started, api: apiFor(started.origin, started.token), home };
 }
 
 beforeAll(async () => {
@@ -131,7 +133,7 @@ describe('inkwell serve /v1 with the openai client', () => {
 });
 
 describe('a second Inkwell using this one as a remote engine', () => {
-  let second: { serve: ServeHandle; api: InkwellApi };
+  let second: { serve: ServeHandle; api: InkwellApi; home: string };
   beforeAll(async () => {
     process.env[remoteKeyVariable('desk')] = serve.token;
     second = await startWithModel();
@@ -205,6 +207,21 @@ describe('a second Inkwell using this one as a remote engine', () => {
     const streamed = events.flatMap((e) => (e.type === 'delta' ? [e.text] : [])).join('');
     expect(done.result.sequences[0]?.text).toBe(streamed);
     expect((await second.api.call('history.get', { id: done.result.historyId })).candidates[0]?.text).toBe(streamed);
+  });
+
+  it('the CLI generates on the remote model of its data folder\'s Settings, with the key from the environment', async () => {
+    let stdout = '';
+    let stderr = '';
+    const io = { stdout: (t: string) => void (stdout += t), stderr: (t: string) => void (stderr += t), interrupt: new AbortController().signal, env: { INKWELL_HOME: second.home, [remoteKeyVariable('desk')]: serve.token } };
+    const code = await runCli(['generate', '--model', 'remote:desk/tiny', '--prompt', 'Once upon a time', '--max-new-tokens', '5', '--seed', '3', '--greedy', '--repetition-penalty', '1', '--json'], io);
+    expect(code, stderr).toBe(0);
+    const printed = JSON.parse(stdout) as { device: string; seed: number; sequences: { text: string }[] };
+    const direct = await client.completions.create({ model: 'tiny', prompt: 'Once upon a time', max_tokens: 5, temperature: 0, ...({ repetition_penalty: 1 } as object) });
+    expect(printed).toMatchObject({ device: 'remote', seed: 3 });
+    expect(printed.sequences.map((s) => s.text)).toEqual(direct.choices.map((c) => c.text));
+    const wrong = await runCli(['generate', '--model', 'remote:nowhere/tiny', '--prompt', 'x'], { ...io, env: { INKWELL_HOME: second.home } });
+    expect(wrong).toBe(2);
+    expect(stderr).toMatch(/no remote engine named "nowhere"/);
   });
 
   it('a wrong key is an error that names the engine and says to check the key', async () => {

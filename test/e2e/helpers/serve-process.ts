@@ -63,11 +63,11 @@ export interface ServeProcess {
 
 const urlLine = /^http:\/\/127\.0\.0\.1:(\d+)\/\?token=([A-Za-z0-9_-]+)$/;
 
-/** Starts `inkwell serve --port 0` on `home` and waits for its URL line. */
-export function startServe(home: string, timeoutMs = 60_000): Promise<ServeProcess> {
+/** Starts `inkwell serve --port 0` on `home` (with `env` added to the environment) and waits for its URL line. */
+export function startServe(home: string, timeoutMs = 60_000, env: NodeJS.ProcessEnv = {}): Promise<ServeProcess> {
   const child: ChildProcess = spawn(process.execPath, [cliPath, 'serve', '--port', '0'], {
     cwd: repoRoot,
-    env: { ...process.env, INKWELL_HOME: home },
+    env: { ...process.env, ...env, INKWELL_HOME: home },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

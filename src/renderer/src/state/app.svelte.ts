@@ -296,6 +296,8 @@ export class AppState implements Reporter {
   }
 
   #noteGeneration(result: GenerationResult): void {
+    // A remote engine that failed mid-stream: the text that arrived is kept (and saved), and the writer is told why it ended.
+    if (result.warning) this.notify('warning', result.warning);
     this.#lastGeneration = { modelId: result.modelId, device: result.device, tokensPerSecond: result.timings.tokensPerSecond };
     this.#historyRevision += 1;
   }

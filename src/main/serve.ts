@@ -122,9 +122,10 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   log(server.url);
   const warning = bindWarning(options.host);
   if (warning) log(warning);
-  log(`OpenAI-compatible API: ${server.origin}/v1 (send the token above as Authorization: Bearer)`);
   emit = log;
   for (const line of early.splice(0)) log(line);
+  // After the start-up notices, which the app also shows in order (the URL stays the first line).
+  log(`OpenAI-compatible API: ${server.origin}/v1 (send the token above as Authorization: Bearer)`);
 
   let closing: Promise<void> | null = null;
   const running = server;

@@ -7,10 +7,13 @@
 import { join } from 'node:path';
 import { app, BrowserWindow, dialog, Menu, nativeTheme, screen, session } from 'electron';
 import { errorMessage } from './common/errors';
+import { createRemoteArea } from './api/remote-handlers';
+import { createRemoteKeyStore } from './api/remote-keys';
 import { createApiService } from './api/service';
 import type { ApiService } from './api/service';
 import { registerAppProtocol, registerAppScheme } from './app/app-protocol';
 import { createFileDialogs } from './app/file-dialogs';
+import { createSafeStorageVault } from './app/key-vault';
 import { buildMenuTemplate } from './app/menu';
 import { explainNativeLoadError, findElectronSqliteAddon } from './app/native-binding';
 import { createOriginPolicy } from './app/origins';
@@ -126,6 +129,8 @@ async function start(): Promise<void> {
     openFile: files.openFile,
     saveFile: files.saveFile,
     pickFolder: files.pickFolder,
+    // Remote engines' keys: encrypted by the OS keychain (safeStorage), only ciphertext in the database.
+    remote: createRemoteArea({ settings: history.settings, keys: createRemoteKeyStore({ env: process.env, vault: createSafeStorageVault(), secrets: history.secrets, log }) }),
     log,
   });
   const disposeIpc = registerElectronIpc({ service, policy, log });

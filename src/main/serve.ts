@@ -3,6 +3,7 @@
  * <home>/inkwell.db, models in <home>/models, inference in a child process,
  * and the built renderer plus the API over HTTP + WebSocket (transports/http-ws.ts).
  */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { version } from '../../package.json';
@@ -10,9 +11,11 @@ import { createApiService } from './api/service';
 import { ModelStore } from './engine';
 import { AppDatabase, DatabaseOpenError } from './history';
 import { historyFile } from './history/location';
+import { AdmissionQueue, defaultAdmissionLimits } from './inference/admission';
 import { InferenceClient } from './inference/client';
 import { createNodeSpawner } from './inference/node-spawner';
 import { bindWarning, startHttpWsServer } from './transports/http-ws';
+import { createServedOpenAiRoutes } from './transports/openai/inference-port';
 
 /** Options of `startServe`. */
 export interface ServeOptions {
@@ -83,16 +86,22 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
     spawn: createNodeSpawner({ home, ...(options.inferenceEntry ? { entry: options.inferenceEntry } : {}) }),
     log: diagnostics,
   });
-  const modelStore = new ModelStore(home);
+  const models = new ModelStore(home);
+  // One bound for the UI's generations and the /v1 clients' together.
+  const limits = defaultAdmissionLimits();
+  const admission = new AdmissionQueue(limits);
   const service = createApiService({
     history,
     inference,
-    models: modelStore,
-    modelStore,
+    models,
+    modelStore: models,
+    admission,
     appInfo: { version, dataDir: home, transport: 'http', nativeFileDialogs: false, notices: notice ? [notice] : [] },
     log: diagnostics,
   });
 
+  const token = options.token ?? randomBytes(32).toString('hex');
+  const openAi = createServedOpenAiRoutes({ inference, models, admission, limits, authorize: (candidate) => sameSecret(candidate, token), log: diagnostics });
   let server;
   try {
     server = await startHttpWsServer({
@@ -100,7 +109,8 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       rendererDir,
       host: options.host,
       port: options.port,
-      ...(options.token ? { token: options.token } : {}),
+      token,
+      mounted: openAi,
       log: diagnostics,
     });
   } catch (error) {
@@ -115,6 +125,8 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
   if (warning) log(warning);
   emit = log;
   for (const line of early.splice(0)) log(line);
+  // After the start-up notices, which the app also shows in order (the URL stays the first line).
+  log(`OpenAI-compatible API: ${server.origin}/v1 (send the token above as Authorization: Bearer)`);
 
   let closing: Promise<void> | null = null;
   const running = server;
@@ -133,4 +145,11 @@ export async function startServe(options: ServeOptions): Promise<ServeHandle> {
       return closing;
     },
   };
+}
+
+/** Constant-time comparison of a presented token with the server's (digests, so lengths do not leak). */
+function sameSecret(candidate: string | undefined, secret: string): boolean {
+  if (candidate === undefined || candidate.length === 0 || candidate.length > 256) return false;
+  const digest = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
+  return timingSafeEqual(digest(candidate), digest(secret));
 }

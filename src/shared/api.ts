@@ -9,10 +9,10 @@
  * Pure TypeScript + zod: no Electron, Node or DOM imports (enforced by lint).
  */
 import { z } from 'zod';
-import { DeviceName, DeviceRequest, Precision, PrecisionRequest, VariantPrecision } from './devices';
+import { DeviceName, DeviceRequest, GenerationDevice, Precision, PrecisionRequest, VariantPrecision } from './devices';
 import { CatalogView, HfCacheView, LoadEstimate, ModelDefaultParams, ModelDetails, ModelsOverview, TaskRequest, TaskState } from './models';
 
-export { AUTO_DEVICE_ORDER, DeviceName, DeviceRequest, Precision, PrecisionRequest, VariantPrecision } from './devices';
+export { AUTO_DEVICE_ORDER, DeviceName, DeviceRequest, GenerationDevice, Precision, PrecisionRequest, VariantPrecision } from './devices';
 import {
   AttentionLayer,
   AttentionOverview,
@@ -28,6 +28,17 @@ import {
   PositionalRequest,
   WordPieceTokens,
 } from './inspect';
+import {
+  RemoteEngineInfo,
+  RemoteEngineList,
+  RemoteEngineName,
+  RemoteEngineProblem,
+  RemoteEngineSettings,
+  RemoteEngineTestResult,
+  RemoteKeyStorage,
+  RemoteModelId,
+  RemoteModelSummary,
+} from './remote-engines';
 
 // ---------------------------------------------------------------- limits
 
@@ -61,6 +72,15 @@ export const ModelId = z
   .max(LIMITS.maxIdChars, `model id must be at most ${LIMITS.maxIdChars} characters`)
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'model id may use letters, digits, ".", "_" and "-", starting with a letter or digit')
   .refine((id) => !WINDOWS_RESERVED_NAME.test(id), 'model id is a name Windows reserves for devices (CON, PRN, AUX, NUL, COM1-9, LPT1-9)');
+
+/**
+ * The model a generation runs on: a stored model's id, or `remote:<engine>/<model>` for a model of
+ * a remote engine (src/shared/remote-engines.ts). Only where a generation can run (generate.start,
+ * the default model, history filters); importing and removing take a ModelId.
+ */
+export const GenerationModelId = z.union([ModelId, RemoteModelId], {
+  error: 'model id must be a stored model\'s id (letters, digits, ".", "_", "-") or remote:<engine>/<model>',
+});
 
 const Text = z.string().max(LIMITS.maxTextChars, `text is longer than ${LIMITS.maxTextChars} characters`);
 const Id = z.int().min(1).max(Number.MAX_SAFE_INTEGER);
@@ -174,8 +194,9 @@ export type Candidate = z.infer<typeof Candidate>;
 
 /** What is known once the prompt is tokenized, before the first token (the engine reports it). */
 export const GenerationStartInfo = z.strictObject({
-  device: DeviceName,
-  precision: Precision,
+  device: GenerationDevice,
+  /** Null on a remote engine, which does not say. */
+  precision: Precision.nullable(),
   seed: Seed,
   promptTokens: Count,
   truncatedPromptTokens: Count,
@@ -205,10 +226,15 @@ export type SpeculativeSummary = z.infer<typeof SpeculativeSummary>;
 /** What a generation produced, as the engine returns it (before the service names it and saves it). */
 export const GenerationOutcome = z.strictObject({
   modelId: z.string(),
-  device: DeviceName,
-  /** The weight precision whose graphs ran. */
-  precision: Precision,
+  device: GenerationDevice,
+  /** The weight precision whose graphs ran; null on a remote engine, which does not say. */
+  precision: Precision.nullable(),
   deviceFallbackReason: z.string().optional(),
+  /**
+   * Set when the generation ended early for a reason the writer must be told, e.g. a remote
+   * engine that went away mid-stream; the text written before it is kept (and saved).
+   */
+  warning: z.string().optional(),
   seed: Seed,
   promptTokens: Count,
   truncatedPromptTokens: Count,
@@ -324,7 +350,7 @@ export const HistoryEntry = z.strictObject({
   id: Id,
   createdAt: z.string(),
   modelId: z.string(),
-  device: DeviceName,
+  device: GenerationDevice,
   prompt: z.string(),
   /** The memory sent with the prompt (kept at its start). */
   memory: z.string(),
@@ -374,13 +400,15 @@ export type DocumentFull = z.infer<typeof DocumentFull>;
 export const Theme = z.enum(['system', 'light', 'dark']);
 export const Settings = z.strictObject({
   theme: Theme.default('system'),
-  defaultModelId: ModelId.nullable().default(null),
+  defaultModelId: GenerationModelId.nullable().default(null),
   device: DeviceRequest.default('auto'),
   generation: GenerationParams.default(GenerationParams.parse({})),
   /** Lines before the cursor at which the Author's Note is inserted. */
   authorsNoteDepth: z.int().min(0).max(50).default(3),
   /** Generation parameters a model starts with when it is chosen (over `generation`). */
   modelDefaults: z.record(ModelId, ModelDefaultParams).default({}),
+  /** OpenAI-compatible servers whose models Inkwell can write with (changed through the remoteEngines.* methods; keys are kept apart). */
+  remoteEngines: RemoteEngineList.default([]),
 });
 export type Settings = z.infer<typeof Settings>;
 
@@ -553,7 +581,7 @@ const HistoryFilters = z.strictObject({
    * anything else is literal text; every term must occur (prompt, memory or a candidate).
    */
   query: z.string().max(LIMITS.maxQueryChars).default(''),
-  modelId: ModelId.optional(),
+  modelId: GenerationModelId.optional(),
   /** ISO dates (inclusive); `from` later than `to` is refused. */
   from: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
   to: z.iso.datetime({ offset: true }).or(z.iso.date()).optional(),
@@ -585,7 +613,7 @@ export const methods = {
 
   'generate.start': {
     request: z.strictObject({
-      modelId: ModelId,
+      modelId: GenerationModelId,
       /** Text before the cursor (with the author's note inserted), see composePrompt. */
       prompt: Text,
       /** Kept at the start of the prompt whatever is cut from the left of `prompt` to fit the window. */
@@ -608,8 +636,9 @@ export const methods = {
     request: z.strictObject({ generationId: z.string().min(1).max(LIMITS.maxIdChars) }),
     response: GenerationState,
   },
+  /** A remote model's id is refused: its tokenizer is on the server. */
   tokenize: {
-    request: z.strictObject({ modelId: ModelId, text: Text }),
+    request: z.strictObject({ modelId: GenerationModelId, text: Text }),
     response: TokenizeResult,
   },
 
@@ -707,7 +736,7 @@ export const methods = {
   'settings.set': {
     request: z.strictObject({
       theme: Theme.optional(),
-      defaultModelId: ModelId.nullable().optional(),
+      defaultModelId: GenerationModelId.nullable().optional(),
       device: DeviceRequest.optional(),
       generation: GenerationParams.optional(),
       authorsNoteDepth: z.int().min(0).max(50).optional(),
@@ -764,6 +793,27 @@ export const methods = {
       request: z.strictObject({ format: ExportFormat, ids: z.array(z.int().min(1)).max(10_000).optional(), ...ComparisonFilters.shape }),
       response: z.strictObject({ filename: z.string(), mimeType: z.string(), content: z.string() }),
     },
+  // ---- remote engines (src/shared/remote-engines.ts): OpenAI-compatible servers as model sources
+  /** The engines in Settings, where each one's key is, and whether keys can be stored here. */
+  'remoteEngines.list': { request: Empty, response: z.strictObject({ engines: z.array(RemoteEngineInfo), keyStorage: RemoteKeyStorage }) },
+  /** Adds an engine, or changes the one named `previousName` (renaming moves its key). */
+  'remoteEngines.save': {
+    request: z.strictObject({ engine: RemoteEngineSettings, previousName: RemoteEngineName.optional() }),
+    response: RemoteEngineInfo,
+  },
+  /** Removes an engine and its stored key. */
+  'remoteEngines.remove': { request: z.strictObject({ name: RemoteEngineName }), response: z.strictObject({ removed: z.literal(true) }) },
+  /** Stores an engine's API key in the OS keychain (write-only: no method returns it); refused where there is no keychain. */
+  'remoteEngines.setKey': {
+    request: z.strictObject({ name: RemoteEngineName, key: z.string().min(1, 'the key is empty').max(4096, 'the key is longer than 4096 characters') }),
+    response: RemoteEngineInfo,
+  },
+  /** Deletes an engine's stored key. */
+  'remoteEngines.deleteKey': { request: z.strictObject({ name: RemoteEngineName }), response: RemoteEngineInfo },
+  /** Lists the engine's models with its current settings and key ("Test connection"); a failure is an answer, not an error. */
+  'remoteEngines.test': { request: z.strictObject({ name: RemoteEngineName }), response: RemoteEngineTestResult },
+  /** The models of every engine, for the model picker; an engine that cannot be reached is a problem, not an error. */
+  'remoteEngines.models': { request: Empty, response: z.strictObject({ models: z.array(RemoteModelSummary), problems: z.array(RemoteEngineProblem) }) },
 } as const;
 
 export type MethodName = keyof typeof methods;

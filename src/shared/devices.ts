@@ -11,6 +11,9 @@ import { z } from 'zod';
 /** Execution providers Inkwell can run on. */
 export const DeviceName = z.enum(['cpu', 'webgpu', 'cuda']);
 export type DeviceName = z.infer<typeof DeviceName>;
+/** Where a generation ran: a device of this machine, or 'remote' for a remote engine (which does not say). */
+export const GenerationDevice = z.enum([...DeviceName.options, 'remote']);
+export type GenerationDevice = z.infer<typeof GenerationDevice>;
 /** The order in which 'auto' takes the first available device. */
 export const AUTO_DEVICE_ORDER: readonly DeviceName[] = ['cuda', 'webgpu', 'cpu'];
 /** A device request: a concrete device or automatic choice (CUDA → WebGPU → CPU). */

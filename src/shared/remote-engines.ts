@@ -60,18 +60,101 @@ const BaseUrl = z
     return url === null || (url.search === '' && url.hash === '');
   }, 'the base URL must not have a query or a fragment');
 
-/** One remote engine as Settings stores it. */
-export const RemoteEngineConfig = z.strictObject({
+/** One remote engine as Settings stores it: where it is and how to talk to it, never its key. */
+export const RemoteEngineSettings = z.strictObject({
   name: RemoteEngineName,
   /** Where its OpenAI-compatible API lives; a bare origin means `<origin>/v1`. */
   baseUrl: BaseUrl,
   kind: RemoteServerKind.default('auto'),
-  /** True when a key is stored for it in the keychain. */
-  hasApiKey: z.boolean().default(false),
   timeouts: RemoteTimeouts.default(RemoteTimeouts.parse({})),
+});
+export type RemoteEngineSettings = z.infer<typeof RemoteEngineSettings>;
+export type RemoteEngineSettingsInput = z.input<typeof RemoteEngineSettings>;
+
+/** Most remote engines Settings holds. */
+export const MAX_REMOTE_ENGINES = 16;
+
+/** The engines in Settings: at most MAX_REMOTE_ENGINES, each name once. */
+export const RemoteEngineList = z
+  .array(RemoteEngineSettings)
+  .max(MAX_REMOTE_ENGINES, `at most ${MAX_REMOTE_ENGINES} remote engines`)
+  .refine((engines) => new Set(engines.map((e) => e.name)).size === engines.length, 'two remote engines have the same name');
+
+/** One remote engine as the client of one server sees it: its settings and whether a key is stored for it. */
+export const RemoteEngineConfig = z.strictObject({
+  ...RemoteEngineSettings.shape,
+  /** True when a key is stored for it (the OS keychain, or an INKWELL_REMOTE_KEY_<NAME> variable). */
+  hasApiKey: z.boolean().default(false),
 });
 export type RemoteEngineConfig = z.infer<typeof RemoteEngineConfig>;
 export type RemoteEngineConfigInput = z.input<typeof RemoteEngineConfig>;
+
+/** Where an engine's key comes from: the OS keychain (the desktop app), or the environment variable remoteKeyVariable(name). */
+export const RemoteKeySource = z.enum(['keychain', 'environment']);
+export type RemoteKeySource = z.infer<typeof RemoteKeySource>;
+
+/** A remote engine as the UI shows it: settings, and where its key is (never the key). */
+export const RemoteEngineInfo = z.strictObject({
+  ...RemoteEngineConfig.shape,
+  /** Null when it has no key. */
+  keySource: RemoteKeySource.nullable(),
+  /** The environment variable that gives it a key (and overrides a stored one). */
+  keyVariable: z.string(),
+});
+export type RemoteEngineInfo = z.infer<typeof RemoteEngineInfo>;
+
+/** Whether keys can be stored here, and why not when they cannot. */
+export const RemoteKeyStorage = z.strictObject({
+  /** True when remoteEngines.setKey can store a key (the desktop app with a working OS keychain). */
+  canStore: z.boolean(),
+  /** Why keys cannot be stored here, and what to do instead (the environment variable). */
+  reason: z.string().optional(),
+});
+export type RemoteKeyStorage = z.infer<typeof RemoteKeyStorage>;
+
+/** A model a remote engine offers, for the model picker. */
+export const RemoteModelSummary = z.strictObject({
+  /** `remote:<engine>/<model>`. */
+  id: z.string(),
+  engine: RemoteEngineName,
+  /** The server's own id. */
+  model: z.string(),
+  ownedBy: z.string(),
+  /** Context window in tokens, where the server says. */
+  contextLength: z.int().optional(),
+});
+export type RemoteModelSummary = z.infer<typeof RemoteModelSummary>;
+
+/** An engine whose models could not be listed, and why. */
+export const RemoteEngineProblem = z.strictObject({ engine: RemoteEngineName, message: z.string() });
+export type RemoteEngineProblem = z.infer<typeof RemoteEngineProblem>;
+
+/** What "Test connection" found. */
+export const RemoteEngineTestResult = z.discriminatedUnion('ok', [
+  z.strictObject({
+    ok: z.literal(true),
+    /** The server it turned out to be (vllm, llama.cpp, tgi, inkwell, …). */
+    serverKind: RemoteServerKind.exclude(['auto']),
+    models: z.array(z.string()),
+    latencyMs: z.number(),
+  }),
+  z.strictObject({
+    ok: z.literal(false),
+    /** What went wrong (unreachable, timeout, unauthorized, not_found, malformed, …). */
+    failure: z.string(),
+    message: z.string(),
+  }),
+]);
+export type RemoteEngineTestResult = z.infer<typeof RemoteEngineTestResult>;
+
+/**
+ * The environment variable holding an engine's key: INKWELL_REMOTE_KEY_ and the name in upper
+ * case with every character that is not a letter or digit as "_" (lab-gpu → INKWELL_REMOTE_KEY_LAB_GPU).
+ * It is where serve mode and the CLI, which have no OS keychain, find keys; in the app it overrides the keychain.
+ */
+export function remoteKeyVariable(engine: string): string {
+  return `INKWELL_REMOTE_KEY_${engine.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+}
 
 /** A remote model id taken apart. */
 export interface RemoteModelRef {
@@ -96,6 +179,15 @@ export function parseRemoteModelId(id: string): RemoteModelRef | null {
   if (!RemoteEngineName.safeParse(engine).success || model.length > 256) return null;
   return { engine, model };
 }
+
+/** Most characters of a remote model id (the prefix, an engine name, "/" and a server id of 256). */
+export const MAX_REMOTE_MODEL_ID_CHARS = REMOTE_MODEL_PREFIX.length + 64 + 1 + 256;
+
+/** A `remote:<engine>/<model>` id, checked. */
+export const RemoteModelId = z
+  .string()
+  .max(MAX_REMOTE_MODEL_ID_CHARS, `a remote model id is at most ${MAX_REMOTE_MODEL_ID_CHARS} characters`)
+  .refine(isRemoteModelId, 'a remote model id is remote:<engine>/<model>');
 
 /** The model id `remote:<engine>/<model>`. */
 export function remoteModelId(ref: RemoteModelRef): string {

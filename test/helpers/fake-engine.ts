@@ -196,6 +196,12 @@ export class FakeEngine implements InferenceEngine {
     return { ids: tokens.map((_, i) => i), tokens };
   }
 
+  async tokenStrings(modelId: string, ids: readonly number[]): Promise<string[]> {
+    this.calls.push({ method: 'tokenStrings', args: [modelId, ids] });
+    this.#requireModel(modelId);
+    return ids.map((id) => `<${id}>`);
+  }
+
   async logits(modelId: string, prompt: string, all: boolean): Promise<{ tokenIds: number[]; logitsLast: Float32Array; logits?: Float32Array[] }> {
     this.calls.push({ method: 'logits', args: [modelId, prompt, all] });
     this.#requireModel(modelId);
@@ -271,8 +277,8 @@ export function fakeLogprob(modelIndex: number, token: number): number {
 }
 
 /** An in-memory "process" running the real protocol server; `crash` plays a sudden death. */
-export interface FakeProcess extends ChildLike {
-  readonly engine: FakeEngine;
+export interface FakeProcess<E extends InferenceEngine = FakeEngine> extends ChildLike {
+  readonly engine: E;
   /** Messages the client sent, in order (after cloning). */
   readonly received: unknown[];
   /** Ends the process as a kill signal would: no more replies, exit listeners called. */
@@ -296,10 +302,13 @@ export interface FakeSpawnerOptions {
   helloProtocol?: number;
 }
 
-/** A spawner of in-memory processes, each with its own FakeEngine. */
-export function createFakeSpawner(makeEngine: () => FakeEngine = () => new FakeEngine(), options: FakeSpawnerOptions = {}): Spawner & { spawned: FakeProcess[] } {
-  const spawned: FakeProcess[] = [];
-  const spawn = (): FakeProcess => {
+/** A spawner of in-memory processes, each with its own FakeEngine (or any engine, e.g. a real Engine on a tiny model). */
+export function createFakeSpawner<E extends InferenceEngine = FakeEngine>(
+  makeEngine: () => E = () => new FakeEngine() as unknown as E,
+  options: FakeSpawnerOptions = {},
+): Spawner & { spawned: FakeProcess<E>[] } {
+  const spawned: FakeProcess<E>[] = [];
+  const spawn = (): FakeProcess<E> => {
     const engine = makeEngine();
     const toClient: ((message: unknown) => void)[] = [];
     const exitListeners: ((exit: ChildExit) => void)[] = [];
@@ -316,7 +325,7 @@ export function createFakeSpawner(makeEngine: () => FakeEngine = () => new FakeE
       void server?.stop();
       setTimeout(() => exitListeners.forEach((listener) => listener(exit)), 0);
     };
-    const process: FakeProcess = {
+    const process: FakeProcess<E> = {
       engine,
       received,
       get killed() {

@@ -20,9 +20,11 @@ import {
   type CompareRequest,
   type DeviceName,
   type DeviceStatus,
+  type GenerationDevice,
   type GenerationParams,
   type GenerationStartInfo,
   type NewComparison,
+  type Precision,
 } from '../../shared/api';
 import { deviceLanes, firstDivergence, perplexityOf, predictDevice } from '../../shared/compare';
 import type { MeasuredGeneration } from '../common/compare-measure';
@@ -81,7 +83,7 @@ export async function runComparison(runner: CompareRunner, request: CompareReque
     }
     try {
       const measured = await runner.generate(spec, request.prompt, { ...params, numReturnSequences: 1, device: spec.device }, {
-        onStart: (info) => emit({ type: 'column-started', comparisonId, column: index, device: info.device, precision: info.precision, promptTokens: info.promptTokens }),
+        onStart: (info) => emit({ type: 'column-started', comparisonId, column: index, ...localRun(info), promptTokens: info.promptTokens }),
         onDelta: (text) => emit({ type: 'delta', comparisonId, column: index, text }),
       }, signal);
       const { outcome } = measured;
@@ -89,9 +91,8 @@ export async function runComparison(runner: CompareRunner, request: CompareReque
       return {
         ...base,
         status: sequence?.finishReason === 'cancelled' ? 'cancelled' : 'done',
-        device: outcome.device,
+        ...localRun(outcome),
         ...(outcome.deviceFallbackReason !== undefined ? { deviceFallbackReason: outcome.deviceFallbackReason } : {}),
-        precision: outcome.precision,
         text: sequence?.text ?? '',
         tokenIds: sequence?.tokenIds ?? [],
         finishReason: sequence?.finishReason ?? null,
@@ -170,4 +171,13 @@ export function divergenceOf(columns: readonly CompareColumnResult[], scores: re
 function finiteTimings(timings: MeasuredGeneration['outcome']['timings']): MeasuredGeneration['outcome']['timings'] {
   const finite = (x: number): number => (Number.isFinite(x) ? x : 0);
   return { loadMs: finite(timings.loadMs), prefillMs: finite(timings.prefillMs), decodeMs: finite(timings.decodeMs), tokensPerSecond: finite(timings.tokensPerSecond) };
+}
+
+/**
+ * The device and precision a column ran on. Columns run local models only (compare.start looks each
+ * one up in the model store), whose generations always name both; a remote one here is a bug.
+ */
+function localRun(ran: { device: GenerationDevice; precision: Precision | null }): { device: DeviceName; precision: Precision } {
+  if (ran.device === 'remote' || ran.precision === null) throw new ApiError('internal', 'a compare column ran on a remote engine, which Compare does not support yet');
+  return { device: ran.device, precision: ran.precision };
 }

@@ -311,7 +311,8 @@ export function createModelsArea(deps: ModelsAreaDeps): ModelsArea {
     recordGeneration(result) {
       const tokens = result.sequences.reduce((sum, s) => sum + s.tokenIds.length, 0);
       const rate = result.timings.tokensPerSecond;
-      if (tokens === 0 || !Number.isFinite(rate) || rate <= 0) return;
+      // A remote engine's speed is its server's, not this machine's.
+      if (tokens === 0 || !Number.isFinite(rate) || rate <= 0 || result.device === 'remote' || result.precision === null) return;
       speeds = addSpeed(measuredSpeeds(), { modelId: result.modelId, precision: result.precision, device: result.device, tokensPerSecond: rate });
       writeSpeeds(speedsPath(), speeds, log);
     },

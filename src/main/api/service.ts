@@ -35,6 +35,8 @@ import { toModelSummary, type StoredModelFields } from '../common/model-summary'
 import { createModelsArea, type ModelsAreaInference, type ModelsAreaStore } from './models-handlers';
 
 import { createInspectHandlers, type InspectInferencePort } from './inspect-handlers';
+import { createRemoteArea, isRemoteGeneration, type RemoteArea } from './remote-handlers';
+import { createRemoteKeyStore } from './remote-keys';
 
 /** What the service needs of the inference client (InferenceClient satisfies it). */
 export interface InferencePort extends ModelsAreaInference, InspectInferencePort, CompareInferencePort {
@@ -73,6 +75,8 @@ export interface ApiServiceDeps {
   machine?: MachineContext;
   /** The bound on generation work (defaults to defaultAdmissionLimits() for this machine). */
   admission?: AdmissionQueue;
+  /** Remote engines (defaults to Settings' engines with keys from INKWELL_REMOTE_KEY_<NAME> variables only). */
+  remote?: RemoteArea;
   /** Defaults to looking for the CUDA provider library in onnxruntime-node. */
   cudaInstalled?: () => boolean;
   log?: (line: string) => void;
@@ -104,6 +108,7 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
   const running = new Map<string, RunningGeneration>();
   const admission = deps.admission ?? new AdmissionQueue(defaultAdmissionLimits());
   const machine = deps.machine ?? thisMachine(deps.appInfo.transport);
+  const remote = deps.remote ?? createRemoteArea({ settings: history.settings, keys: createRemoteKeyStore({ env: process.env }) });
   let knownDevices: DeviceStatus[] = [];
   let closed = false;
 
@@ -158,7 +163,8 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
     let started: GenerationStartInfo | undefined;
     let outcome: GenerationOutcome;
     try {
-      outcome = await inference.generate({ modelId, prompt, memory, params }, {
+      const generate = isRemoteGeneration(modelId) ? remote.generate : inference.generate.bind(inference);
+      outcome = await generate({ modelId, prompt, memory, params }, {
         onStart: (info) => {
           started = info;
           emitGeneration({ type: 'started', generationId, modelId, ...info });
@@ -259,10 +265,16 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
     'generate.start': (request) => {
       // Refused before any work: a result that cannot be saved would be lost.
       if (history.readOnly) throw new ApiError('read_only', 'Inkwell cannot save generations: its history database is read-only (see the notice at start-up)');
-      const model = models.get(request.modelId);
       const controller = new AbortController();
-      // Refused here, synchronously, when the machine is at its bound: the caller gets 'busy' at once.
-      const admitted = admission.enter(estimateGenerationCost(model.config, request), controller.signal);
+      let admitted: Admission;
+      if (isRemoteGeneration(request.modelId)) {
+        // The work is the server's (which answers 429 when it is full): nothing of this machine's bound is taken.
+        remote.assertKnown(request.modelId);
+        admitted = { admitted: Promise.resolve(), release: () => {} };
+      } else {
+        // Refused here, synchronously, when the machine is at its bound: the caller gets 'busy' at once.
+        admitted = admission.enter(estimateGenerationCost(models.get(request.modelId).config, request), controller.signal);
+      }
       const generationId = randomUUID();
       generations.begin(generationId);
       const finished = runGeneration(generationId, request, controller.signal, admitted)
@@ -281,7 +293,10 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
       if (!state) throw new ApiError('not_found', `no generation ${JSON.stringify(generationId)} (finished generations are kept for 10 minutes)`);
       return state;
     },
-    tokenize: ({ modelId, text }) => inference.tokenize(modelId, text),
+    tokenize: ({ modelId, text }) => {
+      if (isRemoteGeneration(modelId)) throw new ApiError('refused', 'a remote model\'s tokenizer is on its server: pick a local model to see tokens');
+      return inference.tokenize(modelId, text);
+    },
 
     'history.list': (query) => history.generations.list(query),
     'history.get': ({ id }) => history.generations.get(id),
@@ -304,6 +319,7 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
     ...modelsArea.handlers,
     ...createInspectHandlers({ inference, admission, modelShape: (id) => models.get(id).config, resolvePath: (path) => resolveImportFolder(path, machine) }),
     ...compare.handlers,
+    ...remote.handlers,
   };
 
   return {

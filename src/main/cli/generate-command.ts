@@ -2,6 +2,8 @@
 import type { EngineGenerateResult } from '../engine';
 import { GENERATION_OPTIONS, generationParamsFromArgs, parseCommandArgs, parseInteger, precisionFromArgs, requireString } from './args';
 import { EXIT, SHOW_HELP, UsageError, type CliIo } from './io';
+import { isRemoteModelId } from '../../shared/remote-engines';
+import { generateRemote } from './remote-generate';
 
 /** The result as `--json` prints it (snake_case, as the README's CLI section documents it); `logprobs` adds each token's log-probability (and alternatives, when asked for). */
 export function generateJson(result: EngineGenerateResult, logprobs = false): Record<string, unknown> {
@@ -53,7 +55,7 @@ function header(index: number, count: number): string {
  * Plain-text output: sequence 1 streams as it is written; with several sequences each gets a
  * header, and the others (decoded in the same batch) are printed whole once generation ends.
  */
-class StreamPrinter {
+export class StreamPrinter {
   #started = false;
   constructor(private readonly io: CliIo, private readonly count: number) {}
 
@@ -63,7 +65,7 @@ class StreamPrinter {
     this.io.stdout(text);
   }
 
-  finish(result: EngineGenerateResult): void {
+  finish(result: { sequences: readonly { text: string }[] }): void {
     this.#start();
     this.io.stdout('\n');
     for (let i = 1; i < result.sequences.length; i++) {
@@ -94,6 +96,7 @@ export async function generateCommand(argv: readonly string[], io: CliIo, home: 
   const modelId = requireString('generate', args, 'model');
   const prompt = requireString('generate', args, 'prompt');
   const params = generationParamsFromArgs('generate', args);
+  if (isRemoteModelId(modelId)) return generateRemote({ modelId, prompt, params, json: args.values.json === true }, io, home);
   const precision = precisionFromArgs('generate', args);
   const json = args.values.json === true;
   const topText = args.values['top-logprobs'];

@@ -39,8 +39,8 @@ import {
   WordPieceTokens,
 } from '../../shared/inspect';
 
-/** Bumped when a message shape changes; the child reports it in its hello (2: heartbeats, 3: model tasks, 4: the inspect operations, 5: the compare operations). */
-export const PROTOCOL_VERSION = 5;
+/** Bumped when a message shape changes; the child reports it in its hello (2: heartbeats, 3: model tasks, 4: the inspect operations, 5: the compare operations, 6: generate's topLogprobs and tokenStrings). */
+export const PROTOCOL_VERSION = 6;
 
 const Text = z.string().max(LIMITS.maxTextChars);
 const Seq = z.int().min(1).max(Number.MAX_SAFE_INTEGER);
@@ -75,7 +75,14 @@ export type ModelTaskOutcome = z.infer<typeof ModelTaskOutcome>;
 
 /** Argument schema of every operation the inference process serves. */
 export const inferenceArgs = {
-  generate: z.strictObject({ modelId: ModelId, prompt: Text, memory: Text, params: GenerationParams }),
+  generate: z.strictObject({
+    modelId: ModelId,
+    prompt: Text,
+    memory: Text,
+    params: GenerationParams,
+    /** Alternatives kept per generated token with their log-probabilities (the /v1 routes' `logprobs`). */
+    topLogprobs: z.int().min(0).max(20).optional(),
+  }),
   /** Aborts the generation that was sent with sequence number `target`. */
   cancel: z.strictObject({ target: Seq }),
   tokenize: z.strictObject({ modelId: ModelId, text: Text }),
@@ -116,6 +123,8 @@ export const inferenceArgs = {
     prompt: Text,
     continuations: z.array(z.array(z.int().min(0)).max(LIMITS.maxNewTokens)).max(8),
   }),
+  // ---- openai (/v1): the text of token ids, for logprobs in the completions format
+  tokenStrings: z.strictObject({ modelId: ModelId, ids: z.array(z.int().min(0)).max(LIMITS.maxTextChars) }),
 } as const;
 
 /** Result schema of every operation: the API's own shapes where the API returns them as they are. */
@@ -148,6 +157,8 @@ export const inferenceResults = {
   // ---- compare
   compareGenerate: z.strictObject({ outcome: GenerationOutcome, ttftMs: z.number().min(0).nullable(), totalMs: z.number().min(0), peakRssBytes: z.number().min(0) }),
   compareScore: z.strictObject({ logprobs: z.array(z.array(z.number())), texts: z.array(z.array(z.string())) }),
+  // ---- openai (/v1)
+  tokenStrings: z.strictObject({ strings: z.array(z.string()) }),
 } as const;
 
 /** Names of the operations. */

@@ -63,6 +63,12 @@ export { resolveHome } from './paths';
 export { isCudaProviderInstalled } from './runtime/cuda';
 export { defaultPrecision, isPrecision, isVariantPrecision, PRECISIONS, VARIANT_PRECISIONS } from './precision';
 export type { Precision, PrecisionRequest, VariantPrecision } from './precision';
+export { RemoteEngines } from './remote/remote-engines';
+export type { RemoteEngineSource, RemoteModelEntry } from './remote/remote-engines';
+export { RemoteCompletionsClient } from './remote/client';
+export type { RemoteCompletionResult, RemoteCompletionRequest, RemoteClientOptions, RemoteStartInfo } from './remote/client';
+export { RemoteEngineError } from './remote/errors';
+export type { RemoteFailure } from './remote/errors';
 
 /** Draft tokens per round when a request names a draft model but not how many. */
 export const DEFAULT_DRAFT_TOKENS = 4;

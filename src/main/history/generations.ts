@@ -4,7 +4,7 @@
  */
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
-import { ApiError, Candidate, DeviceName, GenerationParams, ModelId, parseRequest, Timings } from '../../shared/api';
+import { ApiError, Candidate, GenerationDevice, GenerationModelId, GenerationParams, parseRequest, Timings } from '../../shared/api';
 import type { ExportFile, ExportFormat, HistoryEntry, HistoryPage, MethodParsedRequest, MethodRequest } from '../../shared/api';
 import { normalizeDateTime, rangeEnd, rangeStart } from './date-range';
 import { invalid, notFound } from './errors';
@@ -25,8 +25,8 @@ const finiteOrZero = z
 /** The contract's Timings, each field saved as finiteOrZero. */
 const SavedTimings = z.object(Object.fromEntries(Timings.keyof().options.map((key) => [key, finiteOrZero])) as Record<keyof Timings, typeof finiteOrZero>);
 const NewGenerationSchema = z.object({
-  modelId: ModelId,
-  device: DeviceName,
+  modelId: GenerationModelId,
+  device: GenerationDevice,
   prompt: z.string(),
   memory: z.string().default(''),
   params: GenerationParams,
@@ -47,7 +47,7 @@ interface GenerationRow {
   id: number;
   created_at: string;
   model_id: string;
-  device: DeviceName;
+  device: GenerationDevice;
   prompt: string;
   memory: string;
   params: string;

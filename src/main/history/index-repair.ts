@@ -80,6 +80,9 @@ export function rebuildIndexByCopy(
     migrate(db, migrations.slice(0, version));
     db.prepare('ATTACH DATABASE ? AS damaged').run(file);
     db.transaction(() => {
+      // Tables are copied in schema order, and a table rebuilt by a migration (6: generations) comes
+      // after the tables that reference it: foreign keys are checked at the commit instead.
+      db.pragma('defer_foreign_keys = ON');
       const tables = contentTables(db);
       for (const table of tables) db.exec(`INSERT INTO main.${quote(table)} SELECT * FROM damaged.${quote(table)}`);
       // AUTOINCREMENT counters: a deleted entry's id is never handed out again.

@@ -1,6 +1,6 @@
 /**
  * Inkwell's one SQLite file, opened once and shared by its stores: generation history (with
- * full-text search), documents, settings and saved comparisons. Plain Node (better-sqlite3, synchronous); never imports
+ * full-text search), documents, settings, saved comparisons and encrypted secrets. Plain Node (better-sqlite3, synchronous); never imports
  * Electron, so the app, `inkwell serve` and the tests share it.
  */
 import type Database from 'better-sqlite3';
@@ -9,6 +9,7 @@ import { DocumentStore } from './documents';
 import { GenerationStore } from './generations';
 import { openHistoryDatabase } from './open-database';
 import type { OpenOptions } from './open-database';
+import { SecretStore } from './secrets';
 import { SettingsStore } from './settings';
 
 export type { DocumentPatch } from './documents';
@@ -18,6 +19,7 @@ export { DatabaseOpenError } from './open-database';
 export { ComparisonStore } from './comparisons';
 export { DocumentStore } from './documents';
 export { GenerationStore } from './generations';
+export { SecretStore } from './secrets';
 export { SettingsStore } from './settings';
 
 /** What SQLite reports about the open connection. */
@@ -35,6 +37,8 @@ export class AppDatabase {
   readonly documents: DocumentStore;
   readonly settings: SettingsStore;
   readonly comparisons: ComparisonStore;
+  /** Encrypted remote-engine keys (ciphertext only). */
+  readonly secrets: SecretStore;
   /** True when the file can be read but not written: every write fails with ApiError read_only. */
   readonly readOnly: boolean;
   readonly #db: Database.Database;
@@ -46,6 +50,7 @@ export class AppDatabase {
     this.documents = new DocumentStore(db);
     this.settings = new SettingsStore(db);
     this.comparisons = new ComparisonStore(db);
+    this.secrets = new SecretStore(db);
   }
 
   /**

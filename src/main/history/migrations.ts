@@ -10,6 +10,12 @@ import { countWords, titleFromContent, UNTITLED } from '../../shared/documents';
 export interface Migration {
   readonly version: number;
   readonly name: string;
+  /**
+   * Runs with foreign keys off (checked with foreign_key_check before the commit): a step that
+   * rebuilds a parent table must not have its DROP cascade into the children.
+   * https://www.sqlite.org/lang_altertable.html#otheralter
+   */
+  readonly foreignKeysOff?: boolean;
   up(db: Database.Database): void;
 }
 
@@ -80,6 +86,45 @@ CREATE TABLE settings (
   value TEXT NOT NULL CHECK (json_valid(value))
 ) WITHOUT ROWID;
 `;
+
+/** The generations table of schema 1, with the devices a generation may have run on. */
+function generationsTable(name: string, devices: readonly string[]): string {
+  return `
+CREATE TABLE ${name} (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  created_at TEXT NOT NULL,
+  model_id TEXT NOT NULL,
+  device TEXT NOT NULL CHECK (device IN (${devices.map((d) => `'${d}'`).join(', ')})),
+  prompt TEXT NOT NULL,
+  memory TEXT NOT NULL DEFAULT '',
+  params TEXT NOT NULL CHECK (json_valid(params)),
+  seed INTEGER NOT NULL,
+  candidate_count INTEGER NOT NULL CHECK (candidate_count >= 0),
+  accepted_index INTEGER CHECK (accepted_index IS NULL OR (accepted_index >= 0 AND accepted_index < candidate_count)),
+  starred INTEGER NOT NULL DEFAULT 0 CHECK (starred IN (0, 1)),
+  load_ms REAL NOT NULL,
+  prefill_ms REAL NOT NULL,
+  decode_ms REAL NOT NULL,
+  tokens_per_second REAL NOT NULL,
+  prompt_tokens INTEGER NOT NULL,
+  truncated_prompt_tokens INTEGER NOT NULL,
+  document_id INTEGER REFERENCES documents(id) ON DELETE SET NULL
+);`;
+}
+
+/** The search view and its FTS5 index as migration 3 made them. */
+const searchIndexSchema = `
+CREATE VIEW generation_search_text AS
+SELECT g.id AS id,
+       g.prompt AS prompt,
+       g.memory AS memory,
+       (SELECT group_concat(c.text, char(10) ORDER BY c.idx) FROM candidates c WHERE c.generation_id = g.id) AS outputs
+FROM generations g;
+CREATE VIRTUAL TABLE generations_fts USING fts5(
+  prompt, memory, outputs,
+  content = 'generation_search_text', content_rowid = 'id',
+  tokenize = 'trigram'
+);`;
 
 /** Every migration, in order; append only, never edit one that has shipped. */
 export const migrations: readonly Migration[] = [
@@ -171,6 +216,42 @@ export const migrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 7,
+    name: 'secrets: remote engine keys, encrypted by the OS keychain',
+    up(db) {
+      // Only ciphertext from Electron safeStorage (base64) is stored; src/main/history/secrets.ts.
+      db.exec('CREATE TABLE secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL) WITHOUT ROWID');
+    },
+  },
+  {
+    version: 8,
+    name: "generations: the 'remote' device (a remote engine)",
+    foreignKeysOff: true,
+    up(db) {
+      // SQLite cannot change a CHECK constraint in place: the table is rebuilt with the same columns in
+      // the same order (index-repair copies rows with SELECT *), then its indexes, search view and index.
+      const sequence = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'generations'").pluck().get() as number | undefined;
+      db.exec(`
+        DROP TABLE generations_fts;
+        DROP VIEW generation_search_text;
+        ${generationsTable('generations_v8', ['cpu', 'webgpu', 'cuda', 'remote'])}
+        INSERT INTO generations_v8 SELECT * FROM generations;
+        DROP TABLE generations;
+        ALTER TABLE generations_v8 RENAME TO generations;
+        CREATE INDEX generations_by_created ON generations(created_at DESC, id DESC);
+        CREATE INDEX generations_by_model ON generations(model_id, created_at DESC);
+        CREATE INDEX generations_by_document ON generations(document_id);
+        ${searchIndexSchema}
+        INSERT INTO generations_fts (generations_fts) VALUES ('rebuild');
+      `);
+      // AUTOINCREMENT: the counter survives the copy, so a deleted entry's id is never handed out again.
+      if (sequence !== undefined) {
+        db.prepare("DELETE FROM sqlite_sequence WHERE name = 'generations'").run();
+        db.prepare("INSERT INTO sqlite_sequence (name, seq) VALUES ('generations', ?)").run(sequence);
+      }
+    },
+  },
 ];
 
 /** app_meta key: the Inkwell version that applied the newest migration. */
@@ -238,16 +319,25 @@ export function migrate(db: Database.Database, list: readonly Migration[] = migr
       const current = schemaVersion(db);
       if (current >= migration.version) return;
       migration.up(db);
+      if (migration.foreignKeysOff) {
+        const broken = db.pragma('foreign_key_check') as unknown[];
+        if (broken.length > 0) throw new Error(`${broken.length} rows would break a foreign key`);
+      }
       db.pragma(`user_version = ${migration.version}`);
       if (appVersion !== undefined && hasTable(db, 'app_meta')) {
         db.prepare('INSERT INTO app_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(SCHEMA_WRITER_KEY, appVersion);
       }
     });
+    // PRAGMA foreign_keys does nothing inside a transaction: it is switched around it.
+    const foreignKeysWereOn = migration.foreignKeysOff === true && schemaVersion(db) < migration.version && db.pragma('foreign_keys', { simple: true }) === 1;
+    if (foreignKeysWereOn) db.pragma('foreign_keys = OFF');
     try {
       apply.immediate();
     } catch (error) {
       if (isSqliteBusy(error)) throw error;
       throw new MigrationError(migration, migration.version - 1, error);
+    } finally {
+      if (foreignKeysWereOn) db.pragma('foreign_keys = ON');
     }
   }
   return { from, to: list.length };

@@ -90,6 +90,7 @@ function serverEngine(engine: Engine, home: string): InferenceEngine {
     models: { import: (srcDir, id) => importInWorker(entry, { home, srcDir, id }) },
     generate: (request) => engine.generate(request),
     tokenize: (modelId, text) => engine.tokenize(modelId, text),
+    tokenStrings: (modelId, ids) => engine.tokenStrings(modelId, ids),
     logits: (modelId, prompt, all) => engine.logits(modelId, prompt, all),
     scoreContinuations: (modelId, prompt, continuations, device, precision) => engine.scoreContinuations(modelId, prompt, continuations, device, precision),
     loaded: () => engine.loaded(),

@@ -31,11 +31,14 @@ export interface InferenceEngine {
     memory?: string;
     params: GenerationParams;
     precision?: PrecisionRequest;
+    topLogprobs?: number;
     signal?: AbortSignal;
     onStart?(info: GenerationStartInfo): void;
     onDelta?(sequence: number, text: string): void;
   }): Promise<GenerationOutcome>;
   tokenize(modelId: string, text: string): Promise<TokenizeResult>;
+  /** Display text of each token id. */
+  tokenStrings(modelId: string, ids: readonly number[]): Promise<string[]>;
   logits(modelId: string, prompt: string, all: boolean): Promise<{ tokenIds: number[]; logitsLast: Float32Array; logits?: Float32Array[] }>;
   loaded(): LoadedModel[];
   probeDevices(): Promise<DeviceStatus[]>;
@@ -79,7 +82,7 @@ export interface ServeOptions {
 }
 
 /** Operations that make the engine allocate; the idle release follows the last of them. */
-const WORK_OPS = new Set(['generate', 'tokenize', 'logits', 'importModel', 'compareGenerate', 'compareScore', 'modelTask', 'load', 'inspect', 'inspectProbs', 'inspectAttention', 'inspectOverview', 'inspectLens', 'inspectPositional', 'inspectTokens', 'wordPiece']);
+const WORK_OPS = new Set(['generate', 'tokenize', 'logits', 'importModel', 'tokenStrings', 'compareGenerate', 'compareScore', 'modelTask', 'load', 'inspect', 'inspectProbs', 'inspectAttention', 'inspectOverview', 'inspectLens', 'inspectPositional', 'inspectTokens', 'wordPiece']);
 
 /** A running server. */
 export interface InferenceServer {
@@ -305,6 +308,9 @@ export function serveInference(engine: InferenceEngine, link: ParentLink, option
         const { logprobs, texts } = await engine.scoreContinuations(modelId, prompt, continuations, device, precision);
         return { logprobs, texts } satisfies InferenceResult<'compareScore'>;
       }
+      // ---- openai (/v1)
+      case 'tokenStrings':
+        return { strings: await engine.tokenStrings(request.args.modelId, request.args.ids) } satisfies InferenceResult<'tokenStrings'>;
     }
   }
 

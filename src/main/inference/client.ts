@@ -90,6 +90,7 @@ export const defaultTimeoutsMs: Record<InferenceOp, number> = {
   importBertTokenizer: 120_000,
   compareGenerate: 0,
   compareScore: 0,
+  tokenStrings: 120_000,
 };
 
 interface Pending {
@@ -192,6 +193,11 @@ export class InferenceClient {
   /** Token ids and display strings of `text` under `modelId`'s tokenizer. */
   tokenize(modelId: string, text: string): Promise<InferenceResult<'tokenize'>> {
     return this.#request('tokenize', { modelId, text }).promise;
+  }
+
+  /** Display text of each token id under `modelId`'s tokenizer (the /v1 routes' logprobs). */
+  tokenStrings(modelId: string, ids: number[]): Promise<InferenceResult<'tokenStrings'>> {
+    return this.#request('tokenStrings', { modelId, ids }).promise;
   }
 
   /** Logits of the last position (and of every position when `all`). */

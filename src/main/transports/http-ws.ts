@@ -47,7 +47,20 @@ export interface HttpWsServerOptions {
   /** Defaults to 32 random bytes in hex. */
   token?: string;
   maxBodyBytes?: number;
+  /**
+   * Routes mounted beside the app (serve mode's OpenAI-compatible /v1): requests whose path they
+   * own go to them after the Host check, and they authenticate on their own (Bearer only, no cookie).
+   */
+  mounted?: MountedRoutes;
   log?: (line: string) => void;
+}
+
+/** Routes a transport mounts (transports/openai/routes.ts OpenAiRoutes satisfies it). */
+export interface MountedRoutes {
+  owns(path: string): boolean;
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** Ends their running work; called before the server closes. */
+  close(): Promise<void>;
 }
 
 /** A running server. */
@@ -154,6 +167,8 @@ export async function startHttpWsServer(options: HttpWsServerOptions): Promise<H
       res.setHeader('Cache-Control', 'no-store');
       return sendError(res, 421, new ApiError('unauthorized', `the Host header ${JSON.stringify(clipText(String(req.headers.host ?? ''), 100))} does not name this server`));
     }
+
+    if (options.mounted?.owns(path)) return options.mounted.handle(req, res);
 
     if (path === '/' && query.has('token') && (method === 'GET' || method === 'HEAD')) {
       if (!tokenMatches(query.get('token'))) return sendUnauthorized(res, false);
@@ -305,6 +320,7 @@ export async function startHttpWsServer(options: HttpWsServerOptions): Promise<H
     close() {
       closing ??= (async () => {
         clearInterval(heartbeat);
+        await options.mounted?.close();
         for (const ws of wss.clients) ws.close(1001, 'the server is shutting down');
         await new Promise<void>((done) => {
           server.close(() => done());

@@ -80,6 +80,13 @@ describe('ApiService routing', () => {
       'compare.get': { id: 1 },
       'compare.delete': { id: 999 },
       'compare.export': { format: 'json' },
+      'remoteEngines.list': {},
+      'remoteEngines.save': { engine: { name: 'lab', baseUrl: 'http://127.0.0.1:9/v1' } },
+      'remoteEngines.remove': { name: 'lab' },
+      'remoteEngines.setKey': { name: 'lab', key: 'sk-test' },
+      'remoteEngines.deleteKey': { name: 'lab' },
+      'remoteEngines.test': { name: 'lab' },
+      'remoteEngines.models': {},
     };
     expect(Object.keys(valid).sort()).toEqual([...methodNames].sort());
     for (const method of methodNames) {

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GenerationParams, type GenerationParamsInput } from '../../../src/shared/api';
 import { Engine, EngineError, type EngineGenerateResult } from '../../../src/main/engine';
-import { openDecoder, type DecoderBatch, type DecoderSession } from '../../../src/main/engine/runtime';
+import { openDecoder } from '../../../src/main/engine/runtime';
+import { countingDecoder } from '../../helpers/counting-decoder';
 import { makeRandomCheckpoint } from '../../helpers/checkpoint-factory';
 
 let home: string;
@@ -21,43 +22,11 @@ const steps: number[] = [];
 const params = (overrides: GenerationParamsInput = {}): GenerationParams =>
   GenerationParams.parse({ device: 'cpu', maxNewTokens: 10, numReturnSequences: 1, topK: 40, topP: 1, temperature: 1, repetitionPenalty: 1, ...overrides });
 
-/** Wraps a decoder so that every decode step of its batches is recorded (rows fed). */
-function counting(session: DecoderSession): DecoderSession {
-  return {
-    device: session.device,
-    config: session.config,
-    step: (input) => session.step(input),
-    logitsAll: (ids) => session.logitsAll(ids),
-    release: () => session.release(),
-    createBatch(): DecoderBatch {
-      const batch = session.createBatch();
-      return {
-        get rows() {
-          return batch.rows;
-        },
-        get kvBytes() {
-          return batch.kvBytes;
-        },
-        lengthOf: (row) => batch.lengthOf(row),
-        prefill: (tokens, copies) => batch.prefill(tokens, copies),
-        decode: (rows, tokens) => {
-          steps.push(rows.length);
-          return batch.decode(rows, tokens);
-        },
-        extend: (row, tokens) => batch.extend(row, tokens),
-        truncate: (row, length) => batch.truncate(row, length),
-        remove: (rows) => batch.remove(rows),
-        dispose: () => batch.dispose(),
-      };
-    },
-  };
-}
-
 beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), 'inkwell-engine-batching-'));
   const src = join(home, 'src');
   await makeRandomCheckpoint(src, { nLayer: 2, nEmbd: 64, nHead: 4, nPositions: 96, seed: 17 });
-  engine = new Engine({ home, precision: 'fp32', openDecoder: async (paths, config, device) => counting(await openDecoder(paths, config, device)) });
+  engine = new Engine({ home, precision: 'fp32', openDecoder: async (paths, config, device) => countingDecoder(await openDecoder(paths, config, device), steps) });
   await engine.models.import(src, 'tiny');
 });
 

@@ -32,6 +32,9 @@ export function openAiErrorOf(error: unknown, modelId?: string): OpenAiError {
       return modelId !== undefined ? new OpenAiError(404, message, { type: 'invalid_request_error', code: 'model_not_found', param: 'model' }) : new OpenAiError(404, message, { type: 'invalid_request_error', code: 'not_found' });
     case 'unauthorized':
       return OpenAiError.invalidApiKey(message);
+    case 'busy':
+      // The admission bound the UI shares (src/main/inference/admission.ts) is full: try again shortly.
+      return OpenAiError.queueFull(message, 2);
     case 'engine_crashed':
     case 'cancelled':
       return OpenAiError.unavailable(message, 5);

@@ -30,6 +30,7 @@ import { GenerationStates } from '../../../shared/generation-state';
 import { matchesSearch } from '../../../shared/search-syntax';
 import { createMockModels } from './mock-models';
 import { createMockCompare } from './mock-compare';
+import { mockRemoteHandlers } from './mock-remote';
 
 /** Knobs for tests and screenshots. */
 export interface MockOptions {
@@ -416,6 +417,7 @@ export function createMockApi(options: MockOptions = {}): MockApi {
       throw new ApiError('refused', 'the demo back end cannot import files');
     },
     ...createMockCompare({ emit, findModel, now, tokenDelayMs, words: proseWords, tokenize: mockTokenize, tokenId }),
+    ...mockRemoteHandlers(() => settings, (remoteEngines) => (settings = Settings.parse({ ...settings, remoteEngines }))),
   };
 
   function noDemoInspect(): never {

@@ -28,11 +28,12 @@ import { InspectState } from './inspect.svelte';
 import { composePrompt } from '../../../shared/prompt';
 import { ModelsState } from './models.svelte';
 import { ParamsState } from './params.svelte';
+import { RemoteEnginesState, remoteModelAsSummary } from './remote-engines.svelte';
 import { TemplateForm } from './template-form.svelte';
 import { WriteSession } from './write.svelte';
 
 /** The pages of the left navigation. */
-export type PageId = 'write' | 'history' | 'models' | 'inspect' | 'compare';
+export type PageId = 'write' | 'history' | 'models' | 'inspect' | 'compare' | 'settings';
 
 /** Navigation entries, in order; labels are the accessible names the tests rely on. */
 export const pages: readonly { id: PageId; label: string }[] = [
@@ -41,6 +42,7 @@ export const pages: readonly { id: PageId; label: string }[] = [
   { id: 'models', label: 'Models' },
   { id: 'inspect', label: 'Inspect' },
   { id: 'compare', label: 'Compare' },
+  { id: 'settings', label: 'Settings' },
 ];
 
 /** One message in the notices area. */
@@ -68,6 +70,7 @@ export class AppState implements Reporter {
   readonly models: ModelsState;
   readonly inspect: InspectState;
   readonly compare: CompareState;
+  readonly remote: RemoteEnginesState;
 
   #page = $state<PageId>('write');
   #visited = $state.raw<readonly PageId[]>(['write']);
@@ -75,6 +78,8 @@ export class AppState implements Reporter {
   #info = $state.raw<AppInfo | null>(null);
   #settings = $state.raw<Settings>(SettingsSchema.parse({}));
   #modelList = $state.raw<ModelSummary[]>([]);
+  // Read lazily: `remote` is assigned in the constructor, after the fields.
+  #generationModels = $derived.by<ModelSummary[]>(() => [...this.#modelList, ...(this.remote?.models ?? []).map(remoteModelAsSummary)]);
   #engine = $state.raw<EngineStatus | null>(null);
   #connection = $state<ConnectionState>('connected');
   #notices = $state.raw<Notice[]>([]);
@@ -91,7 +96,9 @@ export class AppState implements Reporter {
     this.api = api;
     this.generations = new GenerationRouter(api);
     const reporter: Reporter = { notify: (tone, message, key) => this.notify(tone, message, key), reportError: (error, context) => this.reportError(error, context) };
-    const models = (): readonly ModelSummary[] => this.#modelList;
+    this.remote = new RemoteEnginesState({ api, reporter });
+    // The pickers (Write, Compare, History's filter) list local models, then every remote engine's.
+    const models = (): readonly ModelSummary[] => this.generationModels;
     const onGenerationDone = (result: GenerationResult): void => this.#noteGeneration(result);
     const onHistoryChanged = (): void => {
       this.#historyRevision += 1;
@@ -195,6 +202,10 @@ export class AppState implements Reporter {
   get modelList(): ModelSummary[] {
     return this.#modelList;
   }
+  /** The local models, then the remote engines' (`remote:<engine>/<model>`): what a generation can run on. */
+  get generationModels(): ModelSummary[] {
+    return this.#generationModels;
+  }
   get engine(): EngineStatus | null {
     return this.#engine;
   }
@@ -237,6 +248,8 @@ export class AppState implements Reporter {
     const failed = [info, settings, models, status].find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) this.reportError(failed.reason, 'Could not reach the Inkwell back end');
     this.write.params.loadSettings(this.#settings.generation);
+    // Remote engines answer over the network: the first screen does not wait for them.
+    void this.remote.load();
     this.#ready = true;
     await this.write.start();
   }
@@ -313,6 +326,8 @@ export class AppState implements Reporter {
   }
 
   #noteGeneration(result: GenerationResult): void {
+    // A remote engine that failed mid-stream: the text that arrived is kept (and saved), and the writer is told why it ended.
+    if (result.warning) this.notify('warning', result.warning);
     this.#lastGeneration = { modelId: result.modelId, device: result.device, tokensPerSecond: result.timings.tokensPerSecond };
     this.#historyRevision += 1;
   }

@@ -3,6 +3,7 @@
  * wins) and derives how the model's window is split from the token counts.
  */
 import { ApiError, type ModelSummary } from '../../../shared/api';
+import { isRemoteModelId } from '../../../shared/remote-engines';
 import { measureWindow, type WindowUsage } from '../lib/context-meter';
 import type { ApiCaller } from './deps';
 
@@ -72,6 +73,12 @@ export class ContextMeterState {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     if (!input) return;
+    if (isRemoteModelId(input.modelId)) {
+      // A remote model's tokenizer is on its server, which counts nothing before a request.
+      this.#measuring = false;
+      this.#error = 'token counts need a local model (a remote model counts on its server)';
+      return;
+    }
     const key = `${input.modelId}\u0000${input.memory}\u0000${input.prompt}`;
     if (key === this.#lastKey) return;
     // The counts shown are for the text as it was until this measurement is in: say so at once, not after the pause.

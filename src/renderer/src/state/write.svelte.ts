@@ -14,7 +14,7 @@
  *   no longer matches (they come back if the edit is undone);
  * - undoing an accept brings the set back and un-marks it in history.
  */
-import { ApiError, type DeviceName, type GenerationEvent, type GenerationResult, type Timings } from '../../../shared/api';
+import { ApiError, type GenerationDevice, type GenerationEvent, type GenerationResult, type Timings } from '../../../shared/api';
 import { composePrompt, type ComposedPrompt } from '../../../shared/prompt';
 import { CandidateSet } from '../lib/candidates';
 import type { GenerateRequest } from '../lib/generation-router';
@@ -48,7 +48,7 @@ export type GenerationSource = { kind: 'document' } | { kind: 'template'; name: 
 /** Facts about a generation for the panel and status bar. */
 export interface RunInfo {
   modelId: string;
-  device: DeviceName | null;
+  device: GenerationDevice | null;
   seed: number | null;
   promptTokens: number;
   truncatedPromptTokens: number;

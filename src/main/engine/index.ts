@@ -743,7 +743,9 @@ export class Engine {
       // The fp32 graphs keep their weights in the checkpoint's safetensors (external data by offset).
       for (const f of graphFolderFiles(join(model.dir, 'config.json'))) if (f.path.endsWith('.safetensors')) files.push(f);
     }
-    await warmFiles(files, (p) => hooks.onProgress?.({ phase: 'reading', ...p }), hooks.signal);
+    // Only a load someone watches reads ahead: without a progress bar the extra pass buys nothing.
+    const onProgress = hooks.onProgress;
+    if (onProgress) await warmFiles(files, (p) => onProgress({ phase: 'reading', ...p }), hooks.signal);
     const total = files.reduce((sum, f) => sum + f.bytes, 0);
     hooks.onProgress?.({ phase: 'session', bytesDone: total, bytesTotal: total });
     const before = process.memoryUsage.rss();

@@ -28,6 +28,7 @@ import type { GenerateHandlers, InferenceStateChange } from '../inference/client
 import { isCudaProviderInstalled } from '../engine';
 import { errorMessage, toApiError } from '../common/errors';
 import { GenerationStates } from '../../shared/generation-state';
+import { createBatchHandlers, type BatchHandlerDeps } from './batch-handlers';
 import type { HistoryPort } from './history-port';
 import { describeMachine, resolveImportFolder, thisMachine, type MachineContext } from './import-path';
 import { toModelSummary, type StoredModelFields } from '../common/model-summary';
@@ -61,6 +62,8 @@ export interface ApiServiceDeps {
   openFile?: () => Promise<{ name: string; content: string } | null>;
   /** Native save dialog (desktop only); the saved path, or null when cancelled. */
   saveFile?: (suggestedName: string, content: string) => Promise<{ path: string } | null>;
+  /** The Batch page's native dialogs and file manager (desktop only). */
+  batchFiles?: Pick<BatchHandlerDeps, 'pickPrompts' | 'pickResults' | 'reveal'>;
   /** Where import paths are resolved (defaults to this machine, described by appInfo.transport). */
   machine?: MachineContext;
   /** The bound on generation work (defaults to defaultAdmissionLimits() for this machine). */
@@ -80,7 +83,8 @@ export interface ApiService {
   close(): Promise<void>;
 }
 
-type Handlers = { [M in MethodName]: (params: MethodParsedRequest<M>) => Promise<MethodResponse<M>> | MethodResponse<M> };
+/** One handler per method of the contract, typed from it. */
+export type Handlers = { [M in MethodName]: (params: MethodParsedRequest<M>) => Promise<MethodResponse<M>> | MethodResponse<M> };
 
 interface RunningGeneration {
   controller: AbortController;
@@ -197,6 +201,17 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
     emitGeneration({ type: 'done', generationId, result });
   }
 
+  const batch = createBatchHandlers({
+    inference,
+    models,
+    admission,
+    emit,
+    machine,
+    dataDir: deps.appInfo.dataDir,
+    ...deps.batchFiles,
+    log,
+  });
+
   const requireDialog = <T>(dialog: T | undefined): T => {
     if (!dialog) throw new ApiError('refused', 'native file dialogs exist only in the desktop app');
     return dialog;
@@ -281,6 +296,8 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
 
     'settings.get': () => history.settings.get(),
     'settings.set': (changes) => history.settings.set(changes),
+
+    ...batch.handlers,
   };
 
   return {
@@ -309,7 +326,7 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
       closed = true;
       const generations = [...running.values()];
       for (const generation of generations) generation.controller.abort();
-      await Promise.all(generations.map((g) => g.finished));
+      await Promise.all([...generations.map((g) => g.finished), batch.close()]);
       stopWatchingEngine();
       listeners.clear();
     },

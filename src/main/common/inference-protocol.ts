@@ -19,6 +19,7 @@ import {
   LoadedModel,
   ModelId,
   ModelSummary,
+  Precision,
   TokenizeResult,
 } from '../../shared/api';
 
@@ -35,7 +36,8 @@ export type InferenceErrorKind = z.infer<typeof InferenceErrorKind>;
 
 /** Argument schema of every operation the inference process serves. */
 export const inferenceArgs = {
-  generate: z.strictObject({ modelId: ModelId, prompt: Text, memory: Text, params: GenerationParams }),
+  /** `precision` absent: the engine's choice for the device (as 'auto'). */
+  generate: z.strictObject({ modelId: ModelId, prompt: Text, memory: Text, params: GenerationParams, precision: z.enum(['auto', ...Precision.options]).optional() }),
   /** Aborts the generation that was sent with sequence number `target`. */
   cancel: z.strictObject({ target: Seq }),
   tokenize: z.strictObject({ modelId: ModelId, text: Text }),

@@ -4,7 +4,7 @@
  * that it can be tested without a process; process-entry.ts plugs it into
  * Electron's parentPort or Node's IPC channel.
  */
-import type { DeviceStatus, GenerationOutcome, GenerationParams, GenerationStartInfo, LoadedModel, TokenizeResult } from '../../shared/api';
+import type { DeviceStatus, GenerationOutcome, GenerationParams, GenerationStartInfo, LoadedModel, Precision, TokenizeResult } from '../../shared/api';
 import { errorMessage } from '../common/errors';
 import {
   PROTOCOL_VERSION,
@@ -25,6 +25,7 @@ export interface InferenceEngine {
     prompt: string;
     memory?: string;
     params: GenerationParams;
+    precision?: 'auto' | Precision;
     signal?: AbortSignal;
     onStart?(info: GenerationStartInfo): void;
     onDelta?(sequence: number, text: string): void;

@@ -10,7 +10,7 @@ import { errorMessage } from './common/errors';
 import { createApiService } from './api/service';
 import type { ApiService } from './api/service';
 import { registerAppProtocol, registerAppScheme } from './app/app-protocol';
-import { createFileDialogs } from './app/file-dialogs';
+import { createBatchFileDialogs, createFileDialogs } from './app/file-dialogs';
 import { buildMenuTemplate } from './app/menu';
 import { explainNativeLoadError, findElectronSqliteAddon } from './app/native-binding';
 import { createOriginPolicy } from './app/origins';
@@ -123,6 +123,7 @@ async function start(): Promise<void> {
     appInfo: { version: app.getVersion(), dataDir: home, transport: 'electron', nativeFileDialogs: true, notices: notice ? [notice] : [] },
     openFile: files.openFile,
     saveFile: files.saveFile,
+    batchFiles: createBatchFileDialogs(() => mainWindow),
     log,
   });
   const disposeIpc = registerElectronIpc({ service, policy, log });

@@ -28,6 +28,7 @@ import {
 import { countWords, titleFromContent, UNTITLED } from '../../../shared/documents';
 import { GenerationStates } from '../../../shared/generation-state';
 import { matchesSearch } from '../../../shared/search-syntax';
+import { createMockBatch } from './mock-batch';
 
 /** Knobs for tests and screenshots. */
 export interface MockOptions {
@@ -385,6 +386,12 @@ export function createMockApi(options: MockOptions = {}): MockApi {
       settings = Settings.parse({ ...settings, ...patch });
       return settings;
     },
+    ...createMockBatch({
+      emit,
+      now,
+      stepMs: tokenDelayMs * 6,
+      continuation: (seed, sentences) => Array.from({ length: sentences }, (_, k) => ` ${prose[(seed + k * 5) % prose.length] ?? ''}`).join(''),
+    }),
   };
 
   if (options.sampleData) seedSampleData();

@@ -18,6 +18,7 @@ import {
 } from '../../../shared/api';
 import type { ClientApi, ConnectionState } from '../api/client';
 import { GenerationRouter } from '../lib/generation-router';
+import { BatchPageState } from './batch.svelte';
 import { CompareState } from './compare.svelte';
 import { ContextMeterState } from './context-meter.svelte';
 import type { NoticeTone, Reporter } from './deps';
@@ -30,7 +31,7 @@ import { TemplateForm } from './template-form.svelte';
 import { WriteSession } from './write.svelte';
 
 /** The pages of the left navigation. */
-export type PageId = 'write' | 'history' | 'models' | 'inspect' | 'compare';
+export type PageId = 'write' | 'history' | 'models' | 'inspect' | 'compare' | 'batch';
 
 /** Navigation entries, in order; labels are the accessible names the tests rely on. */
 export const pages: readonly { id: PageId; label: string }[] = [
@@ -39,6 +40,7 @@ export const pages: readonly { id: PageId; label: string }[] = [
   { id: 'models', label: 'Models' },
   { id: 'inspect', label: 'Inspect' },
   { id: 'compare', label: 'Compare' },
+  { id: 'batch', label: 'Batch' },
 ];
 
 /** One message in the notices area. */
@@ -81,6 +83,7 @@ export class AppState implements Reporter {
   readonly models: ModelsState;
   readonly inspect: InspectState;
   readonly compare: CompareState;
+  readonly batch: BatchPageState;
 
   #page = $state<PageId>('write');
   #visited = $state.raw<readonly PageId[]>(['write']);
@@ -144,6 +147,13 @@ export class AppState implements Reporter {
     this.models = new ModelsState({ api, reporter, onModelsChanged: () => Promise.all([this.refreshModels(), this.refreshStatus()]).then(() => {}) });
     this.inspect = new InspectState({ api, documentText: () => documents.text });
     this.compare = new CompareState({ generations: this.generations, reporter, models, onGenerationDone });
+    this.batch = new BatchPageState({
+      api,
+      reporter,
+      models,
+      defaultModelId: () => this.#settings.defaultModelId,
+      dataDir: () => this.#info?.dataDir ?? '',
+    });
   }
 
   /** The page shown. */
@@ -210,6 +220,8 @@ export class AppState implements Reporter {
     if (failed) this.reportError(failed.reason, 'Could not reach the Inkwell back end');
     this.write.params.loadSettings(this.#settings.generation);
     this.#ready = true;
+    // A batch may be running already (started from another window or before a reload).
+    void this.batch.refresh();
     await this.write.start();
   }
 
@@ -293,6 +305,7 @@ export class AppState implements Reporter {
     // Back after an outage: the engine may have restarted meanwhile, and history may have grown.
     if (state === 'connected' && was === 'reconnecting') {
       void this.refreshStatus();
+      void this.batch.refresh();
       this.#historyRevision += 1;
     }
   }
@@ -300,6 +313,10 @@ export class AppState implements Reporter {
   #onServerEvent(event: ServerEvent): void {
     if (event.channel === 'generation') {
       this.generations.dispatch(event.event);
+      return;
+    }
+    if (event.channel === 'batch') {
+      this.batch.onEvent(event.state);
       return;
     }
     const previous = this.#engine?.state;

@@ -330,6 +330,8 @@ export class BatchPageState {
     // An older batch's late event must not replace the running one.
     const current = this.#run;
     if (current && current.batchId !== run.batchId && current.status === 'running' && run.startedAt < current.startedAt) return;
+    // batch.start's answer may arrive after the batch's own later events (a short batch ends at once): keep the newer state.
+    if (current && current.batchId === run.batchId && run.status === 'running' && (current.status !== 'running' || run.done + run.skipped < current.done + current.skipped)) return;
     this.#run = run;
   }
 

@@ -150,8 +150,7 @@ describe.runIf(wanted && unavailable === null)('screenshots (demo back end)', ()
     await page.getByRole('button', { name: 'Resume batch' }).click();
     await page.getByText('Finished').waitFor({ timeout: 60_000 });
     await page.getByRole('table', { name: 'Results preview' }).waitFor();
-    await page.getByRole('heading', { name: 'Results' }).scrollIntoViewIfNeeded();
-    await page.getByRole('heading', { name: 'Results' }).evaluate((h) => h.scrollIntoView({ block: 'start' }));
+    await page.getByRole('heading', { name: 'Results', exact: true }).evaluate((h) => h.scrollIntoView({ block: 'start' }));
     await shoot(page, 'batch-results');
     expect(errors).toEqual([]);
     await close();

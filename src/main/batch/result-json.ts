@@ -1,11 +1,11 @@
 /**
- * A generation's outcome as JSON (snake_case, as in issue 2): what `inkwell generate --json`
+ * A generation's outcome as JSON (snake_case): what `inkwell generate --json`
  * prints, and the body of every line of a batch results file.
  */
 import type { GenerationOutcome } from '../../shared/api';
 import type { BatchRow } from './input';
 
-/** The result as `--json` prints it (snake_case, as in issue 2); `logprobs` adds each token's log-probability (and alternatives, when asked for). */
+/** The result as `--json` prints it (snake_case, as the README's CLI section documents it); `logprobs` adds each token's log-probability (and alternatives, when asked for). */
 export function outcomeJson(result: GenerationOutcome, logprobs = false): Record<string, unknown> {
   const spec = result.speculative;
   return {

@@ -4,7 +4,7 @@
  */
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
-import { ApiError, Candidate, DeviceName, GenerationParams, ModelId, parseRequest } from '../../shared/api';
+import { ApiError, Candidate, DeviceName, GenerationParams, ModelId, parseRequest, Timings } from '../../shared/api';
 import type { ExportFile, ExportFormat, HistoryEntry, HistoryPage, MethodParsedRequest, MethodRequest } from '../../shared/api';
 import { normalizeDateTime, rangeEnd, rangeStart } from './date-range';
 import { invalid, notFound } from './errors';
@@ -22,6 +22,8 @@ export type HistoryFilters = Omit<HistoryQuery, 'limit' | 'offset'> & { ids?: re
 const finiteOrZero = z
   .custom<number>((value) => typeof value === 'number', 'expected a number')
   .transform((value) => (Number.isFinite(value) ? value : 0));
+/** The contract's Timings, each field saved as finiteOrZero. */
+const SavedTimings = z.object(Object.fromEntries(Timings.keyof().options.map((key) => [key, finiteOrZero])) as Record<keyof Timings, typeof finiteOrZero>);
 const NewGenerationSchema = z.object({
   modelId: ModelId,
   device: DeviceName,
@@ -30,7 +32,7 @@ const NewGenerationSchema = z.object({
   params: GenerationParams,
   seed: z.int().min(0),
   candidates: z.array(Candidate),
-  timings: z.object({ loadMs: finiteOrZero, prefillMs: finiteOrZero, decodeMs: finiteOrZero, tokensPerSecond: finiteOrZero }),
+  timings: SavedTimings,
   promptTokens: z.int().min(0),
   truncatedPromptTokens: z.int().min(0),
   documentId: z.int().min(1).nullable(),

@@ -111,11 +111,13 @@ describe('the inference process under faults', () => {
   });
 
   it('an uncaught exception ends the inference process (the restart path takes over) instead of leaving it half-broken', async () => {
-    // Thrown from a timer of a module loaded before the entry, so it reaches the entry's handler.
-    const bomb = `data:text/javascript,${encodeURIComponent("setTimeout(() => { throw new Error('boom outside any request') }, 300)")}`;
+    // Thrown outside any request by a module loaded before the entry, so it reaches the entry's
+    // handler; on a signal sent once the process answers (a timer raced a slow start under load).
+    const bomb = `data:text/javascript,${encodeURIComponent("process.on('SIGUSR2', () => { throw new Error('boom outside any request') })")}`;
     const { inference, states } = client({ execArgv: ['--import', bomb] });
     const { pid } = await inference.status();
     leftovers.push(pid);
+    process.kill(pid, 'SIGUSR2');
     await until(() => states.at(-1)?.state === 'crashed', 10_000, 'the crash being reported');
     expect(states.at(-1)?.message).toContain('exit code 1');
     expect(alive(pid)).toBe(false);

@@ -15,7 +15,9 @@
  * More than `maxWaiting` waiting requests are refused.
  */
 import type { FinishReason } from '../../../shared/api';
-import { kvBytesPerPosition, type DecoderBatch, type DecoderSession, type RowLogits } from '../runtime';
+import type { DecoderBatch, DecoderSession, RowLogits } from '../runtime';
+// row-book, not the runtime entry: the entry loads onnxruntime-node, which the desktop main process must not.
+import { kvBytesPerPosition } from '../runtime/row-book';
 import { EngineError } from '../types';
 import { planContext, type ContextPlan } from './context-window';
 import type { GeneratedSequence, GenerationJob, DecodeOutcome } from './generate';

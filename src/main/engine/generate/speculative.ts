@@ -18,6 +18,7 @@
  * row), one lane after another: verification feeds several positions, which the attention kernel
  * takes for one row at a time.
  */
+import type { SpeculativeSummary } from '../../../shared/api';
 import type { DecoderSession, RowLogits } from '../runtime';
 import { EngineError } from '../types';
 import { planContext } from './context-window';
@@ -37,16 +38,8 @@ export interface SpeculativeSettings {
 /** The most tokens a draft may propose per round. */
 export const MAX_DRAFT_TOKENS = 16;
 
-/** How the draft did: proposed and accepted tokens over the whole request. */
-export interface SpeculativeStats {
-  draftTokens: number;
-  proposed: number;
-  accepted: number;
-  /** accepted / proposed (0 when nothing was proposed). */
-  acceptanceRate: number;
-  /** Target passes (prefill excluded): each scored up to draftTokens + 1 positions. */
-  targetPasses: number;
-}
+/** How the draft did over the whole request: the contract's SpeculativeSummary without the draft's name (the Engine adds it). */
+export type SpeculativeStats = Omit<SpeculativeSummary, 'draftModelId' | 'draftPrecision'>;
 
 /** The outcome of a speculative request. */
 export interface SpeculativeOutcome extends DecodeOutcome {

@@ -3,8 +3,7 @@
  * and finds out, with a real one-node session, which of them work here.
  */
 import { env, InferenceSession, Tensor } from 'onnxruntime-node';
-import type { DeviceStatus } from '../../../shared/api';
-import type { DeviceName } from '../types';
+import { DeviceName, type DeviceStatus } from '../../../shared/api';
 import { GraphBuilder } from '../onnx/builder';
 import { isCudaProviderInstalled } from './cuda';
 import { isVulkanLoaderInstalled } from './vulkan';
@@ -81,7 +80,7 @@ export function probeDevices(fresh = false): Promise<DeviceStatus[]> {
     cachedProbe = (async () => {
       const out: DeviceStatus[] = [];
       // One at a time: GPU runtimes do not like being initialised concurrently.
-      for (const device of ['cpu', 'webgpu', 'cuda'] as const) out.push(await probeOne(device));
+      for (const device of DeviceName.options) out.push(await probeOne(device));
       return out;
     })();
   }

@@ -179,3 +179,17 @@ describe('createHttpApi after a reconnect', () => {
     expect(fetchGenerationState).not.toHaveBeenCalled();
   });
 });
+
+describe('createHttpApi events', () => {
+  it('passes on the channels besides generation and engine (batch progress was dropped)', async () => {
+    const { client, sockets } = makeClient(async () => {
+      throw new Error('not called');
+    });
+    const channels: ServerEvent[] = [];
+    client.subscribe((event) => channels.push(event));
+    sockets[0]!.open();
+    const state = { batchId: 'b1', status: 'running', modelId: 'tiny', precision: 'auto', promptsName: 'p.txt', outPath: '/r.jsonl', total: 3, done: 1, alreadyDone: 0, skipped: 0, badRows: [], tokens: 4, tokensPerSecond: 2, concurrency: 2, startedAt: '2026-12-02T00:00:00.000Z' } as const;
+    sockets[0]!.send({ channel: 'batch', state });
+    await vi.waitFor(() => expect(channels).toEqual([{ channel: 'batch', state }]));
+  });
+});

@@ -154,6 +154,8 @@ export function createBatchHandlers(deps: BatchHandlerDeps): BatchHandlers {
         throw asApiError(error);
       }
 
+      const batchId = randomUUID();
+      const startedAt = new Date().toISOString();
       const controller = new AbortController();
       const counts = new BatchProgress(prepared.todo.length);
       const badRows = prepared.bad.map(({ line, message }) => ({ line, message }));
@@ -179,8 +181,6 @@ export function createBatchHandlers(deps: BatchHandlerDeps): BatchHandlers {
           startedAt,
         };
       };
-      const batchId = randomUUID();
-      const startedAt = new Date().toISOString();
       let lastEmit = 0;
       const moved = (): void => {
         const now = Date.now();

@@ -78,6 +78,17 @@ export default tseslint.config(
     },
   },
   {
+    // The batch core: plain Node, used by the CLI and by the API's batch handlers alike.
+    files: ['src/main/batch/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [
+        { group: ['electron', 'electron/*'], message: 'src/main/batch runs in the CLI too: no Electron.' },
+        { group: mainLayers(['api', 'history', 'inference', 'inference-process', 'transports', 'app', 'cli']), message: 'the batch core is used by the CLI and the API; it depends on neither.' },
+        ...mainRules,
+      ] }],
+    },
+  },
+  {
     // The main process's side of inference: it starts the child, it never runs the child's code.
     files: ['src/main/inference/**/*.ts'],
     rules: {
@@ -89,7 +100,7 @@ export default tseslint.config(
   },
   {
     files: ['src/main/**/*.ts'],
-    ignores: ['src/main/engine/**', 'src/main/inference-process/**', 'src/main/common/**', 'src/main/inference/**'],
+    ignores: ['src/main/engine/**', 'src/main/inference-process/**', 'src/main/common/**', 'src/main/inference/**', 'src/main/batch/**'],
     rules: { 'no-restricted-imports': ['error', { patterns: mainRules }] },
   },
   {

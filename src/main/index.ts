@@ -12,7 +12,7 @@ import { createRemoteKeyStore } from './api/remote-keys';
 import { createApiService } from './api/service';
 import type { ApiService } from './api/service';
 import { registerAppProtocol, registerAppScheme } from './app/app-protocol';
-import { createFileDialogs } from './app/file-dialogs';
+import { createBatchFileDialogs, createFileDialogs } from './app/file-dialogs';
 import { createSafeStorageVault } from './app/key-vault';
 import { buildMenuTemplate } from './app/menu';
 import { explainNativeLoadError, findElectronSqliteAddon } from './app/native-binding';
@@ -131,6 +131,7 @@ async function start(): Promise<void> {
     pickFolder: files.pickFolder,
     // Remote engines' keys: encrypted by the OS keychain (safeStorage), only ciphertext in the database.
     remote: createRemoteArea({ settings: history.settings, keys: createRemoteKeyStore({ env: process.env, vault: createSafeStorageVault(), secrets: history.secrets, log }) }),
+    batchFiles: createBatchFileDialogs(() => mainWindow),
     log,
   });
   const disposeIpc = registerElectronIpc({ service, policy, log });

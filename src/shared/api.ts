@@ -39,6 +39,7 @@ import {
   RemoteModelId,
   RemoteModelSummary,
 } from './remote-engines';
+import { BATCH_LIMITS, BatchPreview, BatchSource, BatchState } from './batch';
 
 // ---------------------------------------------------------------- limits
 
@@ -327,6 +328,8 @@ export const ServerEvent = z.discriminatedUnion('channel', [
   /** Background work of the Models page (downloads, imports, conversions, loads): every change of a task. */
   z.strictObject({ channel: z.literal('task'), task: TaskState }),
   z.strictObject({ channel: z.literal('compare'), event: z.lazy(() => CompareEvent) }),
+  /** A batch run moved (a row finished or was skipped, or it ended); see the batch methods. */
+  z.strictObject({ channel: z.literal('batch'), state: BatchState }),
 ]);
 export type ServerEvent = z.infer<typeof ServerEvent>;
 
@@ -814,6 +817,55 @@ export const methods = {
   'remoteEngines.test': { request: z.strictObject({ name: RemoteEngineName }), response: RemoteEngineTestResult },
   /** The models of every engine, for the model picker; an engine that cannot be reached is a problem, not an error. */
   'remoteEngines.models': { request: Empty, response: z.strictObject({ models: z.array(RemoteModelSummary), problems: z.array(RemoteEngineProblem) }) },
+  // ---- batch
+  /**
+   * Runs every row of a prompts file into a JSONL results file on the back end's machine (the core
+   * of `inkwell batch`): one batch at a time, its rows admitted only where a writer's own
+   * generation still finds room. Progress comes on the `batch` channel. A results file that
+   * already holds rows is refused unless `resume` (then rows it holds are skipped; it must have
+   * been written for these prompts).
+   */
+  'batch.start': {
+    request: z.strictObject({
+      modelId: ModelId,
+      precision: z.enum(['auto', ...Precision.options]).default('auto'),
+      source: BatchSource,
+      /** The results file (.jsonl), on the machine the back end runs on. */
+      outPath: z.string().trim().min(1, 'choose a results file').max(BATCH_LIMITS.maxPathChars),
+      params: GenerationParams,
+      concurrency: z.int().min(1).max(BATCH_LIMITS.maxConcurrency).default(4),
+      resume: z.boolean().default(false),
+    }),
+    response: BatchState,
+  },
+  'batch.cancel': {
+    request: z.strictObject({ batchId: z.string().min(1).max(LIMITS.maxIdChars) }),
+    response: z.strictObject({ cancelled: z.boolean() }),
+  },
+  /** The running batch, else the last one this back end ran; null before any. */
+  'batch.get': { request: Empty, response: BatchState.nullable() },
+  /** The first rows of a results file and how many it holds. */
+  'batch.preview': {
+    request: z.strictObject({ path: z.string().trim().min(1).max(BATCH_LIMITS.maxPathChars) }),
+    response: BatchPreview,
+  },
+  /** A results file as a download (serve mode); refused past BATCH_LIMITS.maxDownloadBytes. */
+  'batch.download': {
+    request: z.strictObject({ path: z.string().trim().min(1).max(BATCH_LIMITS.maxPathChars) }),
+    response: ExportFile,
+  },
+  /** Desktop only: the native open dialog for a prompts file; null when cancelled. */
+  'batch.pickPrompts': { request: Empty, response: z.strictObject({ path: z.string() }).nullable() },
+  /** Desktop only: the native save dialog for a results file; null when cancelled. */
+  'batch.pickResults': {
+    request: z.strictObject({ suggestedPath: z.string().max(BATCH_LIMITS.maxPathChars).default('') }),
+    response: z.strictObject({ path: z.string() }).nullable(),
+  },
+  /** Desktop only: shows the results file in the system's file manager. */
+  'batch.reveal': {
+    request: z.strictObject({ path: z.string().trim().min(1).max(BATCH_LIMITS.maxPathChars) }),
+    response: z.strictObject({ shown: z.boolean() }),
+  },
 } as const;
 
 export type MethodName = keyof typeof methods;

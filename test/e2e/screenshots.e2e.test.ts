@@ -181,4 +181,22 @@ describe.runIf(wanted && unavailable === null)('screenshots (demo back end)', ()
     expect(errors).toEqual([]);
     await close();
   });
+
+  it('the Batch page: a batch running beside the writer, then its results', async () => {
+    const { page, errors, close } = await openDemo();
+    await page.getByRole('link', { name: 'Batch' }).click();
+    await page.getByRole('textbox', { name: 'Prompts file path' }).fill('~/data/story-openings.jsonl');
+    await page.getByRole('textbox', { name: 'Seed' }).fill('1000');
+    await page.getByRole('button', { name: 'Start batch' }).click();
+    await expect.poll(async () => Number(await page.getByRole('progressbar', { name: 'Batch progress' }).getAttribute('aria-valuenow')), poll).toBeGreaterThan(30);
+    await shoot(page, 'batch-running');
+    await page.getByRole('button', { name: 'Cancel batch' }).click();
+    await page.getByRole('button', { name: 'Resume batch' }).click();
+    await page.getByText('Finished').waitFor({ timeout: 60_000 });
+    await page.getByRole('table', { name: 'Results preview' }).waitFor();
+    await page.getByRole('heading', { name: 'Results', exact: true }).evaluate((h) => h.scrollIntoView({ block: 'start' }));
+    await shoot(page, 'batch-results');
+    expect(errors).toEqual([]);
+    await close();
+  });
 });

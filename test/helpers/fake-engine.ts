@@ -68,7 +68,7 @@ export class FakeEngine implements InferenceEngine {
   };
 
   async generate(request: GenerateRequest): Promise<GenerateResult> {
-    this.calls.push({ method: 'generate', args: [{ modelId: request.modelId, prompt: request.prompt, memory: request.memory, params: request.params }] });
+    this.calls.push({ method: 'generate', args: [{ modelId: request.modelId, prompt: request.prompt, memory: request.memory, params: request.params, ...(request.precision ? { precision: request.precision } : {}) }] });
     this.#requireModel(request.modelId);
     if (this.failNextGenerate) {
       const error = this.failNextGenerate;

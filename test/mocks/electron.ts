@@ -145,7 +145,7 @@ class FakeIpcMain {
 }
 export const ipcMain = new FakeIpcMain();
 
-export const shell = { openExternal: vi.fn(async (_url: string) => undefined) };
+export const shell = { openExternal: vi.fn(async (_url: string) => undefined), showItemInFolder: vi.fn((_path: string) => undefined) };
 
 export const protocol = {
   registerSchemesAsPrivileged: vi.fn(),

@@ -29,6 +29,7 @@ import { isCudaProviderInstalled } from '../engine';
 import { errorMessage, toApiError } from '../common/errors';
 import { GenerationStates } from '../../shared/generation-state';
 import { createCompareHandlers, type CompareInferencePort } from './compare-handlers';
+import { createBatchHandlers, type BatchHandlerDeps } from './batch-handlers';
 import type { HistoryPort } from './history-port';
 import { describeMachine, resolveImportFolder, thisMachine, type MachineContext } from './import-path';
 import { toModelSummary, type StoredModelFields } from '../common/model-summary';
@@ -71,6 +72,8 @@ export interface ApiServiceDeps {
   modelStore: ModelsAreaStore;
   /** Native folder picker (desktop only); null when the user cancels. */
   pickFolder?: () => Promise<string | null>;
+  /** The Batch page's native dialogs and file manager (desktop only). */
+  batchFiles?: Pick<BatchHandlerDeps, 'pickPrompts' | 'pickResults' | 'reveal'>;
   /** Where import paths are resolved (defaults to this machine, described by appInfo.transport). */
   machine?: MachineContext;
   /** The bound on generation work (defaults to defaultAdmissionLimits() for this machine). */
@@ -92,7 +95,8 @@ export interface ApiService {
   close(): Promise<void>;
 }
 
-type Handlers = { [M in MethodName]: (params: MethodParsedRequest<M>) => Promise<MethodResponse<M>> | MethodResponse<M> };
+/** One handler per method of the contract, typed from it. */
+export type Handlers = { [M in MethodName]: (params: MethodParsedRequest<M>) => Promise<MethodResponse<M>> | MethodResponse<M> };
 
 interface RunningGeneration {
   controller: AbortController;
@@ -221,6 +225,17 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
     emitGeneration({ type: 'done', generationId, result });
   }
 
+  const batch = createBatchHandlers({
+    inference,
+    models,
+    admission,
+    emit,
+    machine,
+    dataDir: deps.appInfo.dataDir,
+    ...deps.batchFiles,
+    log,
+  });
+
   const requireDialog = <T>(dialog: T | undefined): T => {
     if (!dialog) throw new ApiError('refused', 'native file dialogs exist only in the desktop app');
     return dialog;
@@ -320,6 +335,7 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
     ...createInspectHandlers({ inference, admission, modelShape: (id) => models.get(id).config, resolvePath: (path) => resolveImportFolder(path, machine) }),
     ...compare.handlers,
     ...remote.handlers,
+    ...batch.handlers,
   };
 
   return {
@@ -348,7 +364,7 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
       closed = true;
       const generations = [...running.values()];
       for (const generation of generations) generation.controller.abort();
-      await Promise.all([...generations.map((g) => g.finished), modelsArea.close(), compare.close()]);
+      await Promise.all([...generations.map((g) => g.finished), modelsArea.close(), compare.close(), batch.close()]);
       stopWatchingEngine();
       listeners.clear();
     },

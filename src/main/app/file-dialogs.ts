@@ -5,7 +5,7 @@
  */
 import { open, stat } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
-import { dialog } from 'electron';
+import { dialog, shell } from 'electron';
 import type { BrowserWindow, FileFilter } from 'electron';
 import { ApiError, LIMITS } from '../../shared/api';
 import { writeFileAtomic } from './atomic-write';
@@ -99,6 +99,41 @@ export function createFileDialogs(getWindow: () => BrowserWindow | null): FileDi
       const picked = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options);
       const path = picked.filePaths[0];
       return picked.canceled || path === undefined ? null : path;
+    },
+  };
+}
+
+/** File types of a batch's prompts file (the formats the batch core reads). */
+export const PROMPTS_FILE_FILTERS: FileFilter[] = [
+  { name: 'Prompts (text, JSON Lines, CSV)', extensions: ['txt', 'jsonl', 'ndjson', 'csv'] },
+];
+
+/** The Batch page's dialogs: the paths go to the main process's batch core; no file content crosses to the renderer. */
+export interface BatchFileDialogs {
+  pickPrompts(): Promise<{ path: string } | null>;
+  pickResults(suggestedPath: string): Promise<{ path: string } | null>;
+  reveal(path: string): void;
+}
+
+/** Builds the Batch page's dialogs, parented to the window `getWindow` returns. */
+export function createBatchFileDialogs(getWindow: () => BrowserWindow | null): BatchFileDialogs {
+  return {
+    async pickPrompts() {
+      const window = getWindow();
+      const options = { title: 'Choose a prompts file', properties: ['openFile' as const], filters: PROMPTS_FILE_FILTERS };
+      const picked = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options);
+      const path = picked.filePaths[0];
+      return picked.canceled || path === undefined ? null : { path };
+    },
+    async pickResults(suggestedPath) {
+      const window = getWindow();
+      const options = { title: 'Save the results as', ...(suggestedPath ? { defaultPath: suggestedPath } : {}), filters: [{ name: 'JSON Lines', extensions: ['jsonl'] }] };
+      const picked = window ? await dialog.showSaveDialog(window, options) : await dialog.showSaveDialog(options);
+      if (picked.canceled || !picked.filePath) return null;
+      return { path: extname(picked.filePath).toLowerCase() === '.jsonl' ? picked.filePath : `${picked.filePath}.jsonl` };
+    },
+    reveal(path) {
+      shell.showItemInFolder(path);
     },
   };
 }

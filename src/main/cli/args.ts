@@ -6,6 +6,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { z } from 'zod';
 import { GenerationParams, type DeviceRequest } from '../../shared/api';
+import { decimalFromText, integerFromText } from '../../shared/number-text';
 import { isPrecision, PRECISIONS, type PrecisionRequest } from '../engine';
 import { UsageError } from './io';
 
@@ -71,22 +72,17 @@ export function requireString(command: string, args: ParsedArgs, name: string): 
   return value;
 }
 
-const INTEGER = /^[+-]?\d+$/;
-const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
-
 /** `text` as an integer (decimal digits only: no "0x10", "1e3", "12abc" or ""). */
 export function parseInteger(flag: string, text: string, command: string): number {
-  if (!INTEGER.test(text.trim())) throw new UsageError(command, `--${flag}: expected an integer, got ${JSON.stringify(text)}`);
-  const value = Number(text);
-  if (!Number.isSafeInteger(value)) throw new UsageError(command, `--${flag}: ${text} is out of range`);
+  const value = integerFromText(text);
+  if (typeof value !== 'number') throw new UsageError(command, `--${flag}: ${value.error}`);
   return value;
 }
 
 /** `text` as a finite decimal number ("0.7", "1e-2"; not "abc", "0x1", "Infinity" or ""). */
 export function parseDecimal(flag: string, text: string, command: string): number {
-  if (!DECIMAL.test(text.trim())) throw new UsageError(command, `--${flag}: expected a number, got ${JSON.stringify(text)}`);
-  const value = Number(text);
-  if (!Number.isFinite(value)) throw new UsageError(command, `--${flag}: ${text} is out of range`);
+  const value = decimalFromText(text);
+  if (typeof value !== 'number') throw new UsageError(command, `--${flag}: ${value.error}`);
   return value;
 }
 

@@ -1,51 +1,9 @@
 /** `inkwell generate`: streams continuations to stdout, or prints one JSON object. */
-import type { EngineGenerateResult } from '../engine';
+import { outcomeJson } from '../batch/result-json';
 import { GENERATION_OPTIONS, generationParamsFromArgs, parseCommandArgs, parseInteger, precisionFromArgs, requireString } from './args';
 import { EXIT, SHOW_HELP, UsageError, type CliIo } from './io';
 import { isRemoteModelId } from '../../shared/remote-engines';
 import { generateRemote } from './remote-generate';
-
-/** The result as `--json` prints it (snake_case, as the README's CLI section documents it); `logprobs` adds each token's log-probability (and alternatives, when asked for). */
-export function generateJson(result: EngineGenerateResult, logprobs = false): Record<string, unknown> {
-  const spec = result.speculative;
-  return {
-    model: result.modelId,
-    precision: result.precision,
-    device: result.device,
-    ...(result.deviceFallbackReason !== undefined ? { device_fallback_reason: result.deviceFallbackReason } : {}),
-    seed: result.seed,
-    prompt_tokens: result.promptTokens,
-    truncated_prompt_tokens: result.truncatedPromptTokens,
-    sequences: result.sequences.map((s) => ({
-      text: s.text,
-      token_ids: s.tokenIds,
-      finish_reason: s.finishReason,
-      ...(logprobs ? { token_logprobs: s.tokenLogprobs.map(round6) } : {}),
-      ...(logprobs && s.topLogprobs ? { top_logprobs: s.topLogprobs.map((step) => step.map((t) => ({ id: t.tokenId, logprob: round6(t.logprob) }))) } : {}),
-    })),
-    timings: {
-      load_ms: round(result.timings.loadMs),
-      prefill_ms: round(result.timings.prefillMs),
-      decode_ms: round(result.timings.decodeMs),
-      tokens_per_second: round(result.timings.tokensPerSecond),
-    },
-    ...(spec ? {
-      speculative: {
-        draft_model: spec.draftModelId, draft_precision: spec.draftPrecision, draft_tokens: spec.draftTokens, proposed: spec.proposed, accepted: spec.accepted,
-        acceptance_rate: round(spec.acceptanceRate), target_passes: spec.targetPasses,
-      },
-    } : {}),
-  };
-}
-
-function round(x: number): number {
-  return Math.round(x * 100) / 100;
-}
-
-/** Log-probabilities keep 6 decimals (a millionth of a nat). */
-export function round6(x: number): number {
-  return Math.round(x * 1e6) / 1e6;
-}
 
 function header(index: number, count: number): string {
   return `=== sequence ${index + 1} of ${count} ===\n`;
@@ -131,7 +89,7 @@ export async function generateCommand(argv: readonly string[], io: CliIo, home: 
       onDelta: (sequence, text) => printer?.delta(sequence, text),
     });
     if (json) {
-      io.stdout(`${JSON.stringify(generateJson(result, topLogprobs !== undefined))}\n`);
+      io.stdout(`${JSON.stringify(outcomeJson(result, topLogprobs !== undefined))}\n`);
     } else {
       printer?.finish(result);
       if (result.deviceFallbackReason) io.stderr(`inkwell: note: ${result.deviceFallbackReason}\n`);

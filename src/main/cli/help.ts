@@ -187,10 +187,12 @@ Output line: {index, line, fields, model, device, seed, prompt_tokens, truncated
 Options:
   generation options as for \`inkwell generate\` (they apply to rows that do not set their own);
   with --seed S, row i gets seed S + i unless it sets one, so a re-run gives the same text
+  --precision auto|fp32|fp16|int8|int4   weights to run (default auto: the device's best variant)
   --concurrency N   rows in flight at once (1-64, default 8)
   --resume          continue an --out file of an earlier run of the same prompts file: rows already
                     written are skipped, a partly written last line is removed; without --resume an
                     existing non-empty --out is refused
+A prompts file may hold at most 100 000 rows and 64 MiB (more is refused: split it).
 Progress goes to stderr: a bar on a terminal, a line every 10% otherwise. Ctrl-C stops after
 writing the rows that are done (exit code 130); --resume continues from there.
 `;

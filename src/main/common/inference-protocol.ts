@@ -80,6 +80,8 @@ export const inferenceArgs = {
     prompt: Text,
     memory: Text,
     params: GenerationParams,
+    /** Absent: the engine's choice for the device (as 'auto'). */
+    precision: PrecisionRequest.optional(),
     /** Alternatives kept per generated token with their log-probabilities (the /v1 routes' `logprobs`). */
     topLogprobs: z.int().min(0).max(20).optional(),
   }),

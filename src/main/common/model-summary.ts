@@ -3,7 +3,7 @@
  * main process (models.list) and the inference process (importModel) build the
  * same summary.
  */
-import type { ModelSummary, WeightDtype } from '../../shared/api';
+import type { ModelSummary, Precision, WeightDtype } from '../../shared/api';
 
 /** The fields of a StoredModel (engine/models/store.ts) a summary is made from. */
 export interface StoredModelFields {
@@ -14,6 +14,8 @@ export interface StoredModelFields {
   parameters: number;
   sizeBytes: number;
   importedAt: string;
+  /** Precision variants made by conversion (the store lists them; fp32 is the model itself). */
+  variants?: readonly { precision: Precision }[];
 }
 
 /** Projects a stored model onto the API's ModelSummary. */

@@ -148,11 +148,17 @@ interface Waiting {
   reject(error: ApiError): void;
 }
 
+/** Background work waits for `cost` plus `reserve` to be free, and only while no request waits. */
+interface BackgroundWaiting extends Waiting {
+  reserve: WorkCost;
+}
+
 /** Runs requests through a WorkBound in arrival order, with a bounded queue behind it. */
 export class AdmissionQueue {
   readonly bound: WorkBound;
   readonly #maxQueuedSequences: number;
   readonly #waiting: Waiting[] = [];
+  readonly #background: BackgroundWaiting[] = [];
 
   constructor(limits: AdmissionLimits) {
     this.bound = new WorkBound(limits);
@@ -238,6 +244,57 @@ export class AdmissionQueue {
     };
   }
 
+  /**
+   * Admits background work (a batch's rows): only when no request is waiting and `cost` fits with
+   * `reserve` still free beside it, so that a writer's own generation always finds room or waits
+   * at most for the background rows in flight, never behind a queue of them. Background work is
+   * never refused as busy (its producer bounds how much of it waits); work that can never fit
+   * beside the reserve is refused. `signal` takes it out of the wait ('cancelled').
+   */
+  enterBackground(cost: WorkCost, reserve: WorkCost, signal?: AbortSignal): Admission {
+    const withReserve = { sequences: cost.sequences + reserve.sequences, bytes: cost.bytes + reserve.bytes };
+    if (!this.bound.canEverFit(withReserve)) {
+      throw new ApiError(
+        'refused',
+        `a batch row needs ${cost.sequences} sequence(s) and about ${gib(cost.bytes)}; beside the room kept for your own generations ` +
+          `(${reserve.sequences} sequences) that is more than this machine allows (${this.bound.limits.maxSequences} sequences, ${gib(this.bound.limits.maxBytes)}): ask for fewer candidates or tokens per row`,
+      );
+    }
+    let state: 'waiting' | 'running' | 'done' = 'waiting';
+    let entry: BackgroundWaiting | undefined;
+    const admitted = new Promise<void>((resolve, reject) => {
+      entry = { cost, reserve, admit: () => ((state = 'running'), resolve()), reject };
+    });
+    const waiting = entry as BackgroundWaiting;
+    const leave = (error: ApiError): void => {
+      const at = this.#background.indexOf(waiting);
+      if (at >= 0) this.#background.splice(at, 1);
+      waiting.reject(error);
+    };
+    const onAbort = (): void => {
+      if (state !== 'waiting') return;
+      state = 'done';
+      leave(new ApiError('cancelled', 'the batch row was cancelled while it waited for its turn'));
+    };
+    this.#background.push(waiting);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+    this.#admitWaiting();
+    let released = false;
+    return {
+      admitted,
+      release: () => {
+        if (released) return;
+        released = true;
+        signal?.removeEventListener('abort', onAbort);
+        if (state === 'running') this.bound.give(cost);
+        else if (state === 'waiting') leave(new ApiError('cancelled', 'the batch row left the queue before its turn'));
+        state = 'done';
+        this.#admitWaiting();
+      },
+    };
+  }
+
   #remove(waiting: Waiting): void {
     const at = this.#waiting.indexOf(waiting);
     if (at >= 0) this.#waiting.splice(at, 1);
@@ -248,6 +305,16 @@ export class AdmissionQueue {
       this.#waiting.shift();
       next.admit();
     }
+    if (this.#waiting.length > 0) return;
+    for (let next = this.#background[0]; next && this.#fitsWithReserve(next); next = this.#background[0]) {
+      this.#background.shift();
+      this.bound.tryTake(next.cost);
+      next.admit();
+    }
+  }
+
+  #fitsWithReserve(waiting: BackgroundWaiting): boolean {
+    return this.bound.fits({ sequences: waiting.cost.sequences + waiting.reserve.sequences, bytes: waiting.cost.bytes + waiting.reserve.bytes });
   }
 }
 

@@ -26,7 +26,12 @@ async function apiError(promise: Promise<unknown>): Promise<ApiError> {
 describe('ApiService routing', () => {
   it('implements every method of the contract', async () => {
     const { service, history } = makeService({
-      deps: { openFile: async () => ({ name: 'a.txt', content: 'A' }), saveFile: async (name) => ({ path: `/saved/${name}` }), pickFolder: async () => '/picked' },
+      deps: {
+        openFile: async () => ({ name: 'a.txt', content: 'A' }),
+        saveFile: async (name) => ({ path: `/saved/${name}` }),
+        pickFolder: async () => '/picked',
+        batchFiles: { pickPrompts: async () => ({ path: '/p.txt' }), pickResults: async () => ({ path: '/r.jsonl' }), reveal: () => {} },
+      },
     });
     const doc = history.documents.create('Doc', 'text');
     // Each method with a valid request; none may answer "unknown method" or fail validation.
@@ -87,6 +92,14 @@ describe('ApiService routing', () => {
       'remoteEngines.deleteKey': { name: 'lab' },
       'remoteEngines.test': { name: 'lab' },
       'remoteEngines.models': {},
+      'batch.start': { modelId: 'no-such-model', source: { kind: 'upload', name: 'p.txt', content: 'a\n' }, outPath: '~/r.jsonl', params },
+      'batch.cancel': { batchId: 'none' },
+      'batch.get': {},
+      'batch.preview': { path: '~/none.jsonl' },
+      'batch.download': { path: '~/none.jsonl' },
+      'batch.pickPrompts': {},
+      'batch.pickResults': {},
+      'batch.reveal': { path: '/r.jsonl' },
     };
     expect(Object.keys(valid).sort()).toEqual([...methodNames].sort());
     for (const method of methodNames) {

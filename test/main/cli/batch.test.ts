@@ -149,6 +149,16 @@ describe('inkwell batch', () => {
     expect(readFileSync(out, 'utf8')).toBe('{"index": 0, "fields": {"prompt": "something else"}}\n');
   });
 
+  it('--precision reaches the engine: a variant the model lacks is refused, not run as fp32 (it was parsed and ignored)', async () => {
+    const txt = join(home, 'precision.txt');
+    writeFileSync(txt, 'a prompt\n');
+    const out = join(home, 'precision.out.jsonl');
+    const run = await inkwell(['batch', '--model', 'tiny', '--prompts', txt, '--out', out, '--precision', 'int4', '--max-new-tokens', '2', '--device', 'cpu']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/has no int4 variant/);
+    expect(existsSync(out) ? readFileSync(out, 'utf8') : '').toBe('');
+  });
+
   it('a run killed with SIGKILL and resumed ends with every row exactly once, as an uninterrupted run', async () => {
     const rows = 30;
     const prompts = join(home, 'kill.txt');

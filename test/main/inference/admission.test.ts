@@ -124,3 +124,53 @@ describe('AdmissionQueue', () => {
     expect(defaultAdmissionLimits({ INKWELL_WORK_MEMORY_MB: '512' }, 24 * 1024 ** 3).maxBytes).toBe(512 * 1024 ** 2);
   });
 });
+
+describe('AdmissionQueue background work (batch rows)', () => {
+  const limits = { maxSequences: 16, maxBytes: 1_000_000, maxQueuedSequences: 32 };
+  const reserve: WorkCost = { sequences: 8, bytes: 0 };
+  const row: WorkCost = { sequences: 1, bytes: 10 };
+  const settled = async (admission: { admitted: Promise<void> }): Promise<boolean> => {
+    let done = false;
+    void admission.admitted.then(() => (done = true), () => (done = true));
+    await new Promise((r) => setTimeout(r, 0));
+    return done;
+  };
+
+  it('a batch never takes the room kept for the writer: a full request is admitted at once while background rows fill the rest', async () => {
+    const queue = new AdmissionQueue(limits);
+    const rows = Array.from({ length: 12 }, () => queue.enterBackground(row, reserve));
+    const admittedRows = (await Promise.all(rows.map(settled))).filter(Boolean).length;
+    expect(admittedRows).toBe(limits.maxSequences - reserve.sequences);
+    const writer = queue.enter({ sequences: 8, bytes: 10 });
+    expect(await settled(writer)).toBe(true);
+    writer.release();
+    for (const r of rows) r.release();
+  });
+
+  it('a waiting writer request goes before waiting background rows', async () => {
+    const queue = new AdmissionQueue(limits);
+    const running = queue.enter({ sequences: 16, bytes: 10 });
+    const background = queue.enterBackground(row, reserve);
+    const writer = queue.enter({ sequences: 4, bytes: 10 });
+    expect(await settled(background)).toBe(false);
+    running.release();
+    expect(await settled(writer)).toBe(true);
+    // 4 taken by the writer + 1 row + 8 reserved = 13 ≤ 16: the row may run beside it.
+    expect(await settled(background)).toBe(true);
+    writer.release();
+    background.release();
+    expect(queue.bound.used).toEqual({ sequences: 0, bytes: 0 });
+  });
+
+  it('refuses a row that can never fit beside the reserve, and takes a cancelled row out of the wait', async () => {
+    const queue = new AdmissionQueue(limits);
+    expect(thrown(() => queue.enterBackground({ sequences: 9, bytes: 10 }, reserve)).kind).toBe('refused');
+    const running = queue.enter({ sequences: 16, bytes: 10 });
+    const controller = new AbortController();
+    const waiting = queue.enterBackground(row, reserve, controller.signal);
+    controller.abort();
+    await expect(waiting.admitted).rejects.toMatchObject({ kind: 'cancelled' });
+    running.release();
+    expect(queue.bound.used).toEqual({ sequences: 0, bytes: 0 });
+  });
+});

@@ -10,6 +10,7 @@ import type { GenerationEvent, GenerationResult, GenerationState, ServerEvent } 
 import { GenerationTracker } from '../../../src/renderer/src/api/generation-resync';
 import { createHttpApi, type FetchLike, type SocketLike } from '../../../src/renderer/src/api/http-client';
 import type { ConnectionState } from '../../../src/renderer/src/api/client';
+import type { BatchState } from '../../../src/shared/batch';
 
 const started = { modelId: 'tiny', device: 'cpu' as const, precision: 'fp32' as const, seed: 9, promptTokens: 3, truncatedPromptTokens: 0, numSequences: 2 };
 
@@ -177,5 +178,19 @@ describe('createHttpApi after a reconnect', () => {
     sockets[1]!.open();
     await new Promise((r) => setTimeout(r, 10));
     expect(fetchGenerationState).not.toHaveBeenCalled();
+  });
+});
+
+describe('createHttpApi events', () => {
+  it('passes on the channels besides generation and engine (batch progress was dropped)', async () => {
+    const { client, sockets } = makeClient(async () => {
+      throw new Error('not called');
+    });
+    const channels: ServerEvent[] = [];
+    client.subscribe((event) => channels.push(event));
+    sockets[0]!.open();
+    const state = { batchId: 'b1', status: 'running', modelId: 'tiny', precision: 'auto', promptsName: 'p.txt', outPath: '/r.jsonl', total: 3, done: 1, alreadyDone: 0, skipped: 0, badRows: [], tokens: 4, tokensPerSecond: 2, concurrency: 2, startedAt: '2026-12-02T00:00:00.000Z' } satisfies BatchState;
+    sockets[0]!.send({ channel: 'batch', state });
+    await vi.waitFor(() => expect(channels).toEqual([{ channel: 'batch', state }]));
   });
 });

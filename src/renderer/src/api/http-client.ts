@@ -121,8 +121,12 @@ export function createHttpApi(options: HttpApiOptions = {}): ClientApi {
       return;
     }
     const message = event as ServerEvent | null;
-    if (message?.channel === 'engine' || message?.channel === 'task' || message?.channel === 'compare') emit(message);
-    else if (message?.channel === 'generation' && message.event) for (const e of tracker.observe(message.event)) emit({ channel: 'generation', event: e });
+    if (message?.channel === 'generation') {
+      if (message.event) for (const e of tracker.observe(message.event)) emit({ channel: 'generation', event: e });
+    } else if (typeof message?.channel === 'string') {
+      // Every other channel (engine, batch, …) goes to the listeners as it came.
+      emit(message);
+    }
   }
 
   function setConnection(state: ConnectionState): void {

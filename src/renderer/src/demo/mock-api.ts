@@ -31,6 +31,7 @@ import { matchesSearch } from '../../../shared/search-syntax';
 import { createMockModels } from './mock-models';
 import { createMockCompare } from './mock-compare';
 import { mockRemoteHandlers } from './mock-remote';
+import { createMockBatch } from './mock-batch';
 
 /** Knobs for tests and screenshots. */
 export interface MockOptions {
@@ -418,6 +419,12 @@ export function createMockApi(options: MockOptions = {}): MockApi {
     },
     ...createMockCompare({ emit, findModel, now, tokenDelayMs, words: proseWords, tokenize: mockTokenize, tokenId }),
     ...mockRemoteHandlers(() => settings, (remoteEngines) => (settings = Settings.parse({ ...settings, remoteEngines }))),
+    ...createMockBatch({
+      emit,
+      now,
+      stepMs: tokenDelayMs * 6,
+      continuation: (seed, sentences) => Array.from({ length: sentences }, (_, k) => ` ${prose[(seed + k * 5) % prose.length] ?? ''}`).join(''),
+    }),
   };
 
   function noDemoInspect(): never {

@@ -30,6 +30,15 @@ export function formatRate(tokensPerSecond: number): string {
   return `${tokensPerSecond >= 100 ? Math.round(tokensPerSecond) : tokensPerSecond.toFixed(1)} tok/s`;
 }
 
+/** A time left: "45 s", "3 min 20 s", "2 h 05 min". */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '—';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
+}
+
 /** A local date and time for lists: "12 Mar 2026, 14:05". */
 export function formatDateTime(iso: string): string {
   const date = new Date(iso);

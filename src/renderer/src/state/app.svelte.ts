@@ -19,6 +19,7 @@ import {
 import type { ClientApi, ConnectionState } from '../api/client';
 import { crashNotice, crashNoticeKey, noticeFor } from '../lib/error-notice';
 import { GenerationRouter } from '../lib/generation-router';
+import { BatchPageState } from './batch.svelte';
 import { CompareState } from './compare.svelte';
 import { ContextMeterState } from './context-meter.svelte';
 import type { NoticeTone, Reporter } from './deps';
@@ -33,7 +34,7 @@ import { TemplateForm } from './template-form.svelte';
 import { WriteSession } from './write.svelte';
 
 /** The pages of the left navigation. */
-export type PageId = 'write' | 'history' | 'models' | 'inspect' | 'compare' | 'settings';
+export type PageId = 'write' | 'history' | 'models' | 'inspect' | 'compare' | 'batch' | 'settings';
 
 /** Navigation entries, in order; labels are the accessible names the tests rely on. */
 export const pages: readonly { id: PageId; label: string }[] = [
@@ -42,6 +43,7 @@ export const pages: readonly { id: PageId; label: string }[] = [
   { id: 'models', label: 'Models' },
   { id: 'inspect', label: 'Inspect' },
   { id: 'compare', label: 'Compare' },
+  { id: 'batch', label: 'Batch' },
   { id: 'settings', label: 'Settings' },
 ];
 
@@ -71,6 +73,7 @@ export class AppState implements Reporter {
   readonly inspect: InspectState;
   readonly compare: CompareState;
   readonly remote: RemoteEnginesState;
+  readonly batch: BatchPageState;
 
   #page = $state<PageId>('write');
   #visited = $state.raw<readonly PageId[]>(['write']);
@@ -179,6 +182,13 @@ export class AppState implements Reporter {
         this.notify('info', target.kind === 'new' ? `The output is in a new document, “${title}”.` : 'The output was added at the end of the document you picked.', 'compare-sent');
       },
     });
+    this.batch = new BatchPageState({
+      api,
+      reporter,
+      models,
+      defaultModelId: () => this.#settings.defaultModelId,
+      dataDir: () => this.#info?.dataDir ?? '',
+    });
   }
 
   /** The page shown. */
@@ -251,6 +261,8 @@ export class AppState implements Reporter {
     // Remote engines answer over the network: the first screen does not wait for them.
     void this.remote.load();
     this.#ready = true;
+    // A batch may be running already (started from another window or before a reload).
+    void this.batch.refresh();
     await this.write.start();
   }
 
@@ -340,6 +352,7 @@ export class AppState implements Reporter {
       void this.refreshStatus();
       // Task events sent during the outage were missed: the task list is read again.
       void this.models.refresh();
+      void this.batch.refresh();
       this.#historyRevision += 1;
     }
   }
@@ -351,10 +364,14 @@ export class AppState implements Reporter {
     }
     if (event.channel === 'task') {
       this.models.onTask(event.task);
-        return;
-      }
+      return;
+    }
     if (event.channel === 'compare') {
       this.compare.onEvent(event.event);
+      return;
+    }
+    if (event.channel === 'batch') {
+      this.batch.onEvent(event.state);
       return;
     }
     const previous = this.#engine?.state;

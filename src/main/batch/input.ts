@@ -1,5 +1,5 @@
 /**
- * The prompts file of `inkwell batch`: .txt (one prompt per line), .jsonl (one JSON object per
+ * The prompts file of a batch (`inkwell batch` and the Batch page): .txt (one prompt per line), .jsonl (one JSON object per
  * line with a `prompt` field) or .csv (a header row with a `prompt` column, RFC 4180 quoting).
  * JSONL and CSV rows may override generation parameters with fields named like the flags
  * (max_new_tokens or max-new-tokens, temperature, top_k, top_p, repetition_penalty,
@@ -7,10 +7,12 @@
  * is carried through to the output untouched. A row that cannot run is reported with its line
  * number and skipped; it never stops the others.
  */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { extname } from 'node:path';
 import { GenerationParams } from '../../shared/api';
-import { parseDecimal, parseInteger } from './args';
-import { UsageError } from './io';
+import { BATCH_LIMITS } from '../../shared/batch';
+import { decimalFromText, integerFromText } from '../../shared/number-text';
+import { BatchFileError } from './errors';
 
 /** Formats by file extension. */
 export type PromptsFormat = 'txt' | 'jsonl' | 'csv';
@@ -56,7 +58,59 @@ export function promptsFormat(path: string): PromptsFormat {
   if (ext === '.txt') return 'txt';
   if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
   if (ext === '.csv') return 'csv';
-  throw new UsageError('batch', `--prompts: ${path} is neither .txt, .jsonl nor .csv`);
+  throw new BatchFileError('invalid', 'prompts', `${path} is neither .txt, .jsonl nor .csv`);
+}
+
+/**
+ * Reads a prompts file as UTF-8 text, refusing one over BATCH_LIMITS.maxFileBytes, one that is
+ * not there, and one that is not text (NUL bytes or bytes that are not UTF-8), each by name.
+ */
+export function readPromptsFile(path: string): string {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new BatchFileError('refused', 'prompts', `${path} does not exist`);
+    if (code === 'EISDIR') throw new BatchFileError('refused', 'prompts', `${path} is a folder, not a prompts file`);
+    throw new BatchFileError('refused', 'prompts', `${path} cannot be read: ${(error as Error).message}`);
+  }
+  try {
+    const info = fstatSync(fd);
+    if (!info.isFile()) throw new BatchFileError('refused', 'prompts', `${path} is not a regular file`);
+    if (info.size > BATCH_LIMITS.maxFileBytes) throw new BatchFileError('refused', 'prompts', tooLarge(path, info.size));
+    // One byte more than the limit, so that a file that grew after fstat is still caught.
+    const buffer = Buffer.alloc(Math.min(info.size, BATCH_LIMITS.maxFileBytes) + 1);
+    let read = 0;
+    for (let n = -1; n !== 0 && read < buffer.length; read += n) n = readSync(fd, buffer, read, buffer.length - read, read);
+    if (read > BATCH_LIMITS.maxFileBytes) throw new BatchFileError('refused', 'prompts', tooLarge(path, read));
+    return decodePromptsText(buffer.subarray(0, read), path);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function tooLarge(path: string, bytes: number): string {
+  const mib = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  return `${path} is ${mib(bytes)}, more than the ${mib(BATCH_LIMITS.maxFileBytes)} a batch reads; split it into several files`;
+}
+
+/** Strict UTF-8 text of a prompts file's bytes: a spreadsheet saved as UTF-16 or a binary is named, not run as garbage. */
+export function decodePromptsText(bytes: Uint8Array, name: string): string {
+  if (bytes.includes(0)) throw new BatchFileError('refused', 'prompts', `${name} is not a text file (it contains NUL bytes): save it as UTF-8`);
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new BatchFileError('refused', 'prompts', `${name} is not UTF-8 text: save it as UTF-8`);
+  }
+}
+
+/** Refuses a file with more rows than a batch may hold (checked on the parsed rows, bad ones included). */
+export function assertRowLimit(parsed: { rows: BatchRow[]; bad: BadRow[] }, name: string): void {
+  const count = parsed.rows.length + parsed.bad.length;
+  if (count > BATCH_LIMITS.maxRows) {
+    throw new BatchFileError('refused', 'prompts', `${name} has ${count} rows, more than the ${BATCH_LIMITS.maxRows} a batch may hold; split it into several files`);
+  }
 }
 
 /** Splits `text` into its rows; bad ones come back separately, in file order. */
@@ -134,17 +188,16 @@ function csvOverrides(fields: Record<string, string>): BatchRow['overrides'] | s
     const parameter = parameterOf(name);
     if (!parameter || text === '') continue;
     const [field, kind] = parameter;
-    try {
-      if (kind === 'integer') overrides[field] = parseInteger(name, text, 'batch');
-      else if (kind === 'decimal') overrides[field] = parseDecimal(name, text, 'batch');
-      else if (kind === 'string') overrides.stop = [text];
-      else {
-        const flag = text.trim().toLowerCase();
-        if (!['true', 'false', '1', '0', 'yes', 'no'].includes(flag)) return `"${name}" must be true or false, got ${JSON.stringify(text)}`;
-        overrides.doSample = !['true', '1', 'yes'].includes(flag);
-      }
-    } catch (error) {
-      return (error as Error).message.replace(/^--/, '');
+    if (kind === 'integer' || kind === 'decimal') {
+      const value = kind === 'integer' ? integerFromText(text) : decimalFromText(text);
+      if (typeof value !== 'number') return `${name}: ${value.error}`;
+      overrides[field] = value;
+    } else if (kind === 'string') {
+      overrides.stop = [text];
+    } else {
+      const flag = text.trim().toLowerCase();
+      if (!['true', 'false', '1', '0', 'yes', 'no'].includes(flag)) return `"${name}" must be true or false, got ${JSON.stringify(text)}`;
+      overrides.doSample = !['true', '1', 'yes'].includes(flag);
     }
   }
   return overrides;
@@ -207,10 +260,10 @@ function csvRecords(text: string): { line: number; cells: string[]; error?: stri
 function parseCsvRows(text: string): { rows: BatchRow[]; bad: BadRow[] } {
   const records = csvRecords(text);
   const header = records.shift();
-  if (!header || header.error) throw new UsageError('batch', '--prompts: the CSV file has no header row');
+  if (!header || header.error) throw new BatchFileError('invalid', 'prompts', 'the CSV file has no header row');
   const names = header.cells.map((c) => c.trim());
   const promptColumn = names.findIndex((n) => n.toLowerCase() === 'prompt');
-  if (promptColumn < 0) throw new UsageError('batch', `--prompts: the CSV header has no "prompt" column (columns: ${names.join(', ')})`);
+  if (promptColumn < 0) throw new BatchFileError('invalid', 'prompts', `the CSV header has no "prompt" column (columns: ${names.join(', ')})`);
   const rows: BatchRow[] = [];
   const bad: BadRow[] = [];
   records.forEach((record, index) => {
@@ -229,7 +282,7 @@ function parseCsvRows(text: string): { rows: BatchRow[]; bad: BadRow[] } {
 }
 
 /**
- * The row's GenerationParams: the command line's, then the row's overrides; the row's seed, else
+ * The row's GenerationParams: the run's (command line or Batch page), then the row's overrides; the row's seed, else
  * `baseSeed + index` (so a re-run gives every row the same seed), else none (the engine picks one).
  */
 export function rowParams(base: GenerationParams, row: BatchRow, baseSeed: number | undefined): GenerationParams | string {

@@ -5,6 +5,7 @@
  */
 import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
+import { DEFAULT_DRAFT_TOKENS } from '../src/main/engine';
 import type { StoredModel } from '../src/main/engine/models/store';
 import type { Precision } from '../src/main/engine/precision';
 import { loadTokenizer } from '../src/main/engine/tokenizer';
@@ -63,9 +64,6 @@ const CASES: readonly CaseDef[] = [
   { key: 'decodeK1speculativeSampled', promptTokens: 128, k: 1, sample: true, length: 'decode', phase: 'speculative K=1 generation', speculative: true },
 ];
 
-/** Draft tokens per round of the speculative cases (the Engine's default when speculative decoding is asked for). */
-export const SELF_DRAFT_TOKENS = 4;
-
 /**
  * The self-draft of each target precision: the same model's next smaller variant (fp32 and fp16:
  * int8, which agrees with fp32 almost always and costs about half its step; int8: int4). int4 has
@@ -76,7 +74,8 @@ const SELF_DRAFT_PRECISION: Partial<Record<Precision, Precision>> = { fp32: 'int
 /** The self-draft the speculative cases of `precision` use, if it has one. */
 export function selfDraftFor(precision: Precision): SelfDraft | undefined {
   const draftPrecision = SELF_DRAFT_PRECISION[precision];
-  return draftPrecision ? { draftPrecision, draftTokens: SELF_DRAFT_TOKENS } : undefined;
+  // The Engine's own number of draft tokens when a request names a draft and no count.
+  return draftPrecision ? { draftPrecision, draftTokens: DEFAULT_DRAFT_TOKENS } : undefined;
 }
 
 /** One timed run as recorded. */

@@ -22,7 +22,8 @@ export interface BenchRow {
   /**
    * Speculative decoding with a self-draft (the same model's smaller variant, draft_precision,
    * draft_tokens per round): Inkwell only, K = 1. transformers.js has no speculative decoding, so
-   * every transformers.js row is false.
+   * every transformers.js row is false. On speculative rows prefill_ms and ttft_ms include the
+   * draft's prefill and peak_rss_mb the draft's memory.
    */
   speculative: boolean;
   prompt_tokens: number;

@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: Inkwell vs @huggingface/transformers on the same stored
- * onnx/model.onnx (random weights, GPT-2 and GPT-2 Large shapes, fp32, CPU EP):
- * load time, time to first token, decode speed for K=1 and K=3, peak memory.
+ * onnx/model.onnx (random weights, GPT-2 and GPT-2 Large shapes, every precision, CPU EP):
+ * load time, time to first token, decode speed for K=1 and K=3, peak memory; and Inkwell's
+ * speculative decoding with a self-draft (transformers.js has none).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
@@ -10,11 +11,11 @@ import { decodeWeightBytes } from '../src/main/engine/models/store';
 import type { Precision } from '../src/main/engine/precision';
 import { measureReadBandwidth } from './bandwidth';
 import { describeMachine, type MachineInfo } from './machine';
-import { measureModel, type ModelMeasurement } from './measure';
+import { measureModel, selfDraftFor, type ModelMeasurement } from './measure';
 import { BENCH_MODELS, ensureBenchModel, ensureBenchVariants, type BenchModelName } from './models';
 import { parseOptions, USAGE } from './options';
 import { benchRows, type BenchRow } from './rows';
-import { wallCrossCheck, interferenceSummary, markdownTable, resultJson, rowsFor, worstSpread } from './report';
+import { wallCrossCheck, interferenceSummary, markdownTable, resultJson, rowsFor, speculativeTable, worstSpread } from './report';
 
 /** Share of disturbed timed runs above which a model's figures are flagged as noisy. */
 const DISTURBED_SHARE = 0.1;
@@ -99,6 +100,13 @@ function printPrecisionSummary(name: BenchModelName, label: string, rows: readon
     }
   }
   say('');
+  const speculative = speculativeTable(rows, name);
+  if (speculative.length > 0) {
+    say(`Speculative decoding (Inkwell, self-draft: the same model's smaller variant; ms per generated token, decode only):`);
+    say('');
+    for (const line of speculative) say(line);
+    say('');
+  }
   for (const v of verdicts) say(`target: ${v}`);
   say(`floor = weight bytes per token ÷ ${rows.find((r) => r.shape === name)?.read_gb_per_s.toFixed(1)} GB/s read bandwidth measured in this run (bench/bandwidth.ts)`);
   say('');
@@ -132,7 +140,9 @@ async function main(): Promise<void> {
   for (const name of options.models) {
     const spec = BENCH_MODELS[name];
     let model = await ensureBenchModel(options.benchDir, spec, graphHash, log);
-    model = await ensureBenchVariants(options.benchDir, model, options.precisions, log);
+    // The speculative cases' drafts are variants too (fp32's int8, int8's int4), measured or not.
+    const drafts = options.precisions.flatMap((p) => selfDraftFor(p)?.draftPrecision ?? []);
+    model = await ensureBenchVariants(options.benchDir, model, [...new Set([...options.precisions, ...drafts])], log);
     if (options.prepareOnly) continue;
     const readGbPerS = await measureReadBandwidth();
     bandwidth[name] = readGbPerS;
@@ -147,6 +157,7 @@ async function main(): Promise<void> {
         nodeFlags: options.nodeFlags,
         loadReps: options.loadReps,
         skipLongPrefill: options.quick,
+        selfDraft: selfDraftFor(precision),
       }, log);
       measurements.push(measurement);
       rows.push(...benchRows(measurement, decodeWeightBytes(model, precision), readGbPerS));

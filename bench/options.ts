@@ -45,15 +45,18 @@ export const USAGE = `npm run bench -- [options]
   --reps N               timed repetitions per case (default 5 for gpt2, 3 for gpt2-large; --quick 2)
   --warmup N             untimed runs of every case first (default 1)
   --max-interference X   repeat a timed run (up to 3 times) when other programs kept more than X CPUs
-                         busy during it (Linux; default 0.25, off with --quick; 'off' never repeats)
+                         busy during it (Linux; default 0.25, off with --quick and --smoke; 'off'
+                         never repeats)
   --node-flags "FLAGS"   extra Node/V8 flags for both measuring processes, e.g. "--single-threaded-gc"
   --prepare              only write and import the models into the cache, then stop
   --precision LIST       precisions to measure, e.g. fp32,int4 (default fp32,fp16,int8,int4; variants
                          are converted into the cache once and reused)
   --json                 print one JSON array of rows {engine, shape, precision, device, k, sampling,
-                         prompt_tokens, new_tokens, prefill_ms, ttft_ms, decode_ms_per_step,
-                         decode_tokens_per_s, peak_rss_mb, weight_bytes_per_token, read_gb_per_s,
-                         floor_ms} on stdout; the human report goes to stderr
+                         speculative, prompt_tokens, new_tokens, prefill_ms, ttft_ms,
+                         decode_ms_per_step, decode_tokens_per_s, peak_rss_mb,
+                         weight_bytes_per_token, read_gb_per_s, floor_ms} on stdout (speculative
+                         rows add draft_precision, draft_tokens, acceptance_rate); the human
+                         report goes to stderr
   --out FILE             full results file (default out/bench-results/results-<time>.json)
   --dir DIR              model cache (default $INKWELL_BENCH_DIR or <tmp>/inkwell-bench)
   --profile              instead: where one decode step's time goes in Inkwell (with --model)
@@ -138,8 +141,8 @@ export function parseOptions(argv: readonly string[], root: string): BenchOption
     quick: quick || smoke,
     benchDir,
     prepareOnly,
-    // Quick runs keep every first attempt: on a busy machine the repeats are what make a run slow.
-    maxInterference: maxInterference ?? (quick ? Number.POSITIVE_INFINITY : 0.25),
+    // Quick and smoke runs keep every first attempt: on a busy machine the repeats are what make a run slow.
+    maxInterference: maxInterference ?? (quick || smoke ? Number.POSITIVE_INFINITY : 0.25),
     nodeFlags,
     outPath: outPath ?? join(root, 'out', 'bench-results', `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
   };

@@ -19,6 +19,22 @@ export interface RunSpec {
   /** false: greedy; true: multinomial with temperature 1, top-k 50, no top-p. */
   readonly sample: boolean;
   readonly seed: number;
+  /** Inkwell only: speculative decoding with this precision of the same model as the draft (a self-draft). */
+  readonly speculative?: SelfDraft;
+}
+
+/** A self-draft: the target model's own variant in a smaller precision, proposing `draftTokens` per round. */
+export interface SelfDraft {
+  readonly draftPrecision: Precision;
+  readonly draftTokens: number;
+}
+
+/** How the draft did in one speculative run (the Engine's SpeculativeSummary, in part). */
+export interface DraftOutcome {
+  /** Accepted ÷ proposed draft tokens. */
+  readonly acceptanceRate: number;
+  /** Target passes (rounds) the run took. */
+  readonly targetPasses: number;
 }
 
 /** What a worker loads: a stored model in one precision. */
@@ -59,6 +75,8 @@ export type Reply =
     readonly tokens: number[][];
     /** The implementation's own prefill/decode split (see RunOutput in runners.ts). */
     readonly split: { readonly prefillMs: number; readonly decodeMs: number };
+    /** Present on speculative runs. */
+    readonly speculative?: DraftOutcome;
     readonly memory: PhaseMemory;
   }
   | { readonly op: 'error'; readonly message: string };

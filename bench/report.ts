@@ -176,3 +176,28 @@ export function resultJson(machine: MachineInfo, startedAt: string, measurements
     })),
   };
 }
+
+/** The plain (speculative: false) row that a speculative row is compared with. */
+export function plainCounterpart(rows: readonly BenchRow[], row: BenchRow): BenchRow | undefined {
+  return rows.find((r) => !r.speculative && r.engine === row.engine && r.shape === row.shape && r.precision === row.precision
+    && r.device === row.device && r.k === row.k && r.sampling === row.sampling);
+}
+
+/**
+ * Speculative decoding beside plain decoding for one shape, from the rows: a small Markdown
+ * table (no lines when the shape has no speculative rows).
+ */
+export function speculativeTable(rows: readonly BenchRow[], shape: string): string[] {
+  const speculative = rows.filter((r) => r.speculative && r.shape === shape);
+  if (speculative.length === 0) return [];
+  const lines = [
+    '| precision | draft | decoding | plain ms/token | speculative ms/token | speed-up | acceptance |',
+    '|---|---|---|---:|---:|---:|---:|',
+  ];
+  for (const row of speculative) {
+    const plain = plainCounterpart(rows, row);
+    lines.push(`| ${row.precision} | ${row.draft_precision ?? '?'} γ=${row.draft_tokens ?? '?'} | K=${row.k} ${row.sampling} | ${formatNumber(plain?.decode_ms_per_step ?? Number.NaN)} | `
+      + `${formatNumber(row.decode_ms_per_step)} | ${plain ? (plain.decode_ms_per_step / row.decode_ms_per_step).toFixed(2) : 'n/a'} | ${formatNumber(row.acceptance_rate ?? Number.NaN)} |`);
+  }
+  return lines;
+}

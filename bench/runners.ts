@@ -7,7 +7,7 @@ import type { PreTrainedModel, PreTrainedTokenizer, TextStreamer } from '@huggin
 import { join } from 'node:path';
 import { Engine } from '../src/main/engine';
 import { GenerationParams } from '../src/shared/api';
-import type { Implementation, LoadSpec, RunSpec } from './protocol';
+import type { DraftOutcome, Implementation, LoadSpec, RunSpec } from './protocol';
 
 /** What one timed generation returns besides its wall time. */
 export interface RunOutput {
@@ -18,6 +18,8 @@ export interface RunOutput {
    * there to the last token (Inkwell: Engine timings; transformers.js: streamer timestamps).
    */
   split: { prefillMs: number; decodeMs: number };
+  /** How the draft did, on speculative runs (for them decodeMs includes the draft's steps). */
+  speculative?: DraftOutcome;
 }
 
 /** A loaded implementation. */
@@ -44,11 +46,16 @@ class InkwellRunner implements Runner {
 
   async run(spec: RunSpec): Promise<RunOutput> {
     if (!this.#engine) throw new Error('inkwell runner: run before load');
-    const result = await this.#engine.generate({ modelId: this.#modelId, prompt: spec.prompt, params: params(spec) });
+    const speculative = spec.speculative
+      ? { draftModelId: this.#modelId, draftPrecision: spec.speculative.draftPrecision, draftTokens: spec.speculative.draftTokens }
+      : undefined;
+    const result = await this.#engine.generate({ modelId: this.#modelId, prompt: spec.prompt, params: params(spec), ...(speculative ? { speculative } : {}) });
+    if (spec.speculative && !result.speculative) throw new Error('inkwell runner: a speculative run came back without draft statistics');
     return {
       promptTokens: result.promptTokens,
       tokens: result.sequences.map((s) => s.tokenIds),
       split: { prefillMs: result.timings.prefillMs, decodeMs: result.timings.decodeMs },
+      ...(result.speculative ? { speculative: { acceptanceRate: result.speculative.acceptanceRate, targetPasses: result.speculative.targetPasses } } : {}),
     };
   }
 }
@@ -87,6 +94,8 @@ class TransformersRunner implements Runner {
 
   async run(spec: RunSpec): Promise<RunOutput> {
     if (!this.#model || !this.#tokenizer) throw new Error('transformers.js runner: run before load');
+    // transformers.js (4.3.1) has no assisted or speculative generation: its generate() takes no draft model.
+    if (spec.speculative) throw new Error('transformers.js runner: speculative decoding is measured for Inkwell only');
     const ids = this.#tokenizer.encode(spec.prompt, { add_special_tokens: false });
     const n = ids.length;
     // transformers.js has no "prefill once, K continuations": K sequences are K copies of the prompt.

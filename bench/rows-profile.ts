@@ -19,6 +19,8 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { LOGSUMEXP_OUTPUT, newKvName, paddedHeadSize, pastName, presentName } from '../src/main/engine/onnx';
 import { isPrecision, type Precision } from '../src/main/engine/precision';
 import { baseOptions } from '../src/main/engine/runtime/decoder';
+import { TokenChooser } from '../src/main/engine/generate/next-token';
+import { sequenceRng } from '../src/main/engine/generate/rng';
 import { describeMachine } from './machine';
 import { graphFolder } from './measure';
 import { BENCH_MODELS, ensureBenchModel, ensureBenchVariants, type BenchModelName } from './models';
@@ -80,6 +82,27 @@ function minimaByOperator(events: readonly ProfileEvent[], cases: readonly Case[
   return result;
 }
 
+/**
+ * Median ms of one row's token choice as the scheduler makes it (copy of the raw row, processors,
+ * choice), greedy and top-k 50 sampled, on one logits row of the model.
+ */
+function tokenChoiceMs(raw: Float32Array): { greedy: number; sampled: number } {
+  const settings = { temperature: 1, topK: 50, topP: 1, repetitionPenalty: 1, noRepeatNgramSize: 0 };
+  const greedy = new TokenChooser({ ...settings, doSample: false }, sequenceRng(1, 0), []);
+  const sampled = new TokenChooser({ ...settings, doSample: true }, sequenceRng(1, 0), []);
+  const scratch = new Float32Array(raw.length);
+  const times = { greedy: [] as number[], sampled: [] as number[] };
+  for (let i = 0; i < 300; i++) {
+    for (const [key, chooser] of [['greedy', greedy], ['sampled', sampled]] as const) {
+      const started = performance.now();
+      scratch.set(raw);
+      chooser.choose(scratch);
+      times[key].push(performance.now() - started);
+    }
+  }
+  return { greedy: median(times.greedy), sampled: median(times.sampled) };
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const name: BenchModelName = argValue(args, '--model') === 'gpt2-large' ? 'gpt2-large' : 'gpt2';
@@ -128,13 +151,16 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'inkwell-rows-profile-'));
   try {
     const session = await InferenceSession.create(rowsPath, { ...baseOptions('cpu'), enableProfiling: true, profileFilePrefix: join(dir, 'rows') });
+    let lastLogits: Float32Array = new Float32Array(0);
     const step = async (c: Case): Promise<number> => {
       const feeds = feedsOf(c);
       const fetches: Record<string, Tensor | null> = { logits: null, [LOGSUMEXP_OUTPUT]: null };
       if (c.inPlace) for (let l = 0; l < nLayer; l++) for (const kind of ['key', 'value'] as const) fetches[presentName(l, kind)] = feeds[pastName(l, kind)] as Tensor;
       const started = performance.now();
-      await (c.inPlace ? session.run(feeds, fetches) : session.run(feeds, fetched));
-      return performance.now() - started;
+      const out = await (c.inPlace ? session.run(feeds, fetches) : session.run(feeds, fetched));
+      const ms = performance.now() - started;
+      lastLogits = (out.logits as Tensor).data as Float32Array;
+      return ms;
     };
     const wall = new Map<string, number[]>(cases.map((c) => [c.label, []]));
     for (let i = 0; i < WARM_UP + steps; i++) {
@@ -160,6 +186,8 @@ async function main(): Promise<void> {
     console.log(`| all kernels | ${cases.map((c) => total(c.label).toFixed(1)).join(' | ')} |`);
     console.log(`| session.run wall, median | ${cases.map((c) => median(wall.get(c.label) ?? []).toFixed(1)).join(' | ')} |`);
     console.log(`| session.run wall, minimum | ${cases.map((c) => Math.min(...(wall.get(c.label) ?? [])).toFixed(1)).join(' | ')} |`);
+    const choice = tokenChoiceMs(lastLogits.subarray(0, model.config.vocabSize));
+    console.log(`token choice per row (JavaScript, median of 300): greedy ${choice.greedy.toFixed(3)} ms, top-k 50 sampled ${choice.sampled.toFixed(3)} ms`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

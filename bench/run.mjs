@@ -50,6 +50,7 @@ await build({
         profile: join(root, 'bench/profile.ts'),
         'block-sizes': join(root, 'bench/block-sizes.ts'),
         'op-profile': join(root, 'bench/op-profile.ts'),
+        'rows-profile': join(root, 'bench/rows-profile.ts'),
         'batching.bench': join(root, 'bench/batching.bench.ts'),
         // The engine's decoder worker thread, looked up next to the bundle (src/main/engine/runtime/threaded-decoder.ts).
         'decoder-worker': join(root, 'src/main/engine/runtime/worker-entry.ts'),
@@ -63,11 +64,12 @@ await build({
 
 const graphHash = sourceHash(['src/main/engine/onnx', 'src/main/engine/checkpoint', 'bench/checkpoint-writer.ts']);
 // `--profile` runs the per-step profile (bench/profile.ts), `--profile-ops` the per-operator one
-// (bench/op-profile.ts), `--block-sizes` the quantization format measurement
+// (bench/op-profile.ts), `--profile-rows` the rows graph's per-operator one for K rows
+// (bench/rows-profile.ts), `--block-sizes` the quantization format measurement
 // (bench/block-sizes.ts), `--batching` the batching bench (bench/batching.bench.ts), instead of
 // the comparison.
 const args = process.argv.slice(2);
-const modes = { '--profile': 'profile.js', '--block-sizes': 'block-sizes.js', '--profile-ops': 'op-profile.js', '--batching': 'batching.bench.js' };
+const modes = { '--profile': 'profile.js', '--block-sizes': 'block-sizes.js', '--profile-ops': 'op-profile.js', '--profile-rows': 'rows-profile.js', '--batching': 'batching.bench.js' };
 const mode = Object.keys(modes).find((flag) => args.includes(flag));
 const entry = mode ? modes[mode] : 'gpt2.bench.js';
 const child = spawn(process.execPath, [...process.execArgv, '--enable-source-maps', join(outDir, entry), ...args.filter((a) => a !== mode)], {

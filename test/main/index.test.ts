@@ -23,6 +23,10 @@ vi.mock('../../src/main/history', () => ({
 }));
 vi.mock('../../src/main/engine', async () => ({
   resolveHome: (await import('../../src/main/engine/paths')).resolveHome,
+  // The remote-engine client is plain HTTP (no onnxruntime): the real one.
+  RemoteEngines: (await import('../../src/main/engine/remote/remote-engines')).RemoteEngines,
+  RemoteCompletionsClient: (await import('../../src/main/engine/remote/client')).RemoteCompletionsClient,
+  RemoteEngineError: (await import('../../src/main/engine/remote/errors')).RemoteEngineError,
   ModelStore: class {
     constructor(readonly home: string) {}
   },

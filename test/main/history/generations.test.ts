@@ -307,7 +307,7 @@ describe("each generated token's log-probability (issue 8 §5)", () => {
     store.close();
     // Back to schema 4 as an older Inkwell left it: no column, the entry's candidates without probabilities.
     const db = new Database(file);
-    db.exec('ALTER TABLE candidates DROP COLUMN token_logprobs; DROP TABLE comparisons_fts; DROP TABLE comparisons;');
+    db.exec('ALTER TABLE candidates DROP COLUMN token_logprobs; DROP TABLE comparisons_fts; DROP TABLE comparisons; DROP TABLE secrets;');
     db.pragma('user_version = 4');
     db.close();
     const current = AppDatabase.open(file).database;

@@ -14,11 +14,11 @@ import { sampleGeneration } from './sample-generation';
 const tempDir = useTempDirs('inkwell-migrations-remote-');
 
 describe('migration 8: the remote device', () => {
-  it('keeps a schema-4 history whole (entries, candidates, documents, search, ids) and then accepts device "remote"', () => {
+  it('keeps a schema-6 history (the last before remote engines) whole (entries, candidates, documents, search, ids) and then accepts device "remote"', () => {
     const db = new Database(join(tempDir(), 'inkwell.db'));
     db.pragma('foreign_keys = ON');
-    migrate(db, migrations.slice(0, 4));
-    expect(schemaVersion(db)).toBe(4);
+    migrate(db, migrations.slice(0, 6));
+    expect(schemaVersion(db)).toBe(6);
     const doc = db.prepare("INSERT INTO documents (title, content, created_at, updated_at) VALUES ('Story', 'text', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z') RETURNING id").pluck().get() as number;
     const store = new GenerationStore(db);
     const kept = store.add(sampleGeneration({ documentId: doc })).id;

@@ -112,10 +112,10 @@ describe.skipIf(skipReason !== null)('browser against inkwell serve', () => {
     const pressed = () => cards.getByRole('button', { pressed: true }).textContent();
     const first = await pressed();
     await editor.press('Alt+BracketRight');
-    await expect.poll(() => cards.nth(1).getByRole('button').getAttribute('aria-pressed'), poll).toBe('true');
+    await expect.poll(() => cards.nth(1).locator('button[aria-pressed]').getAttribute('aria-pressed'), poll).toBe('true');
     expect(await pressed()).not.toBe(first);
     await editor.press('Alt+BracketLeft');
-    await expect.poll(() => cards.first().getByRole('button').getAttribute('aria-pressed'), poll).toBe('true');
+    await expect.poll(() => cards.first().locator('button[aria-pressed]').getAttribute('aria-pressed'), poll).toBe('true');
     await editor.press('Escape');
     await expect.poll(() => cards.count(), poll).toBe(0);
     await expect.poll(async () => squash(await editorText(page)), poll).toBe(squash(typed + acceptedText));

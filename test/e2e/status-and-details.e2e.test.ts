@@ -184,7 +184,7 @@ describe.skipIf(skipReason !== null)('status honesty and details', () => {
     expect(cliSize).toBeDefined();
     await page.getByRole('link', { name: 'Models' }).click();
     const card = page.getByRole('listitem').filter({ has: page.getByRole('heading', { name: 'tiny' }) });
-    await expect.poll(async () => (await card.textContent()) ?? '', poll).toContain(`Size on disk${cliSize}`);
+    await expect.poll(async () => (await card.textContent()) ?? '', poll).toContain(`${cliSize} on disk`);
   });
 
   it('an inference crash is told once, in one banner', async () => {

@@ -61,18 +61,6 @@ export function baseOptions(device: DeviceName): InferenceSession.SessionOptions
   };
 }
 
-/**
- * The rows graph's options on the CPU: no memory arena. GroupQueryAttention allocates its present
- * buffers (rows × capacity, the size of the KV cache) from the arena every step, and the arena
- * never gives memory back, so after one big job the process would keep the KV caches' size for
- * good (the idle-release fault test). Without it the buffers are freed after each run, at a cost
- * measured back to back on the GPT-2 shape, int4, K = 1 greedy: 9.5 → 11.1 ms per step
- * (docs/performance.md). INKWELL_ROWS_ARENA=1 keeps the arena (faster, memory kept after big jobs).
- */
-function rowsOptions(): InferenceSession.SessionOptions {
-  return { ...baseOptions('cpu'), enableCpuMemArena: process.env.INKWELL_ROWS_ARENA === '1' };
-}
-
 /** Key 0, value 0, key 1, … names of the cache inputs or outputs: the order the KvCache keeps its tensors in. */
 function cacheNames(config: Gpt2Config, name: typeof pastName): string[] {
   return Array.from({ length: config.nLayer }, (_, l) => [name(l, 'key'), name(l, 'value')]).flat();
@@ -321,7 +309,7 @@ export async function openDecoderInThread(paths: DecoderPaths, config: Gpt2Confi
     }
   }
   try {
-    const session = await InferenceSession.create(paths.rowsPath, rowsOptions());
+    const session = await InferenceSession.create(paths.rowsPath, baseOptions('cpu'));
     const report: DeviceReport = fallbackReason === undefined ? { requested: device, used: 'cpu' } : { requested: device, used: 'cpu', fallbackReason };
     return new OrtDecoderSession(session, paths, config, report);
   } catch (err) {

@@ -8,7 +8,7 @@ import { ApiError, Comparison, parseRequest, type ExportFile, type ExportFormat,
 import { formatComparisonExport } from '../../shared/compare';
 import { invalid, notFound } from './errors';
 import { parseJson } from './salvage';
-import { buildTextFilter, EXACT_CHECK_FUNCTION, registerSearchFunctions } from './search-query';
+import { registerSearchFunctions, searchConditions } from './search-query';
 
 /** The parsed 'compare.list' request. */
 export type ComparisonQuery = MethodParsedRequest<'compare.list'>;
@@ -99,22 +99,11 @@ export class ComparisonStore {
   }
 
   #where(filters: ComparisonFilters): { where: string; params: unknown[] } {
-    const conditions: string[] = [];
-    const params: unknown[] = [];
-    const anyText = (test: (column: string) => string, value: unknown): void => {
-      conditions.push(`(${test('c.prompt')} OR ${test('c.outputs')})`);
-      params.push(value, value);
-    };
-    const text = buildTextFilter(filters.query);
-    if (text.match !== null) {
-      conditions.push('c.id IN (SELECT rowid FROM comparisons_fts WHERE comparisons_fts MATCH ?)');
-      params.push(text.match);
-    }
-    for (const pattern of text.likePatterns) anyText((column) => `${column} LIKE ? ESCAPE '\\'`, pattern);
-    for (const term of text.exact) {
-      const check = term.kind === 'prefix' ? EXACT_CHECK_FUNCTION.prefix : EXACT_CHECK_FUNCTION.phrase;
-      anyText((column) => `${check}(${column}, ?)`, term.text);
-    }
+    const { conditions, params } = searchConditions(filters.query, {
+      ftsTable: 'comparisons_fts',
+      idColumn: 'c.id',
+      anyText: (test) => ({ sql: `(${test('c.prompt')} OR ${test('c.outputs')})`, params: 2 }),
+    });
     if (filters.modelId !== undefined) {
       conditions.push('EXISTS (SELECT 1 FROM json_each(c.models) WHERE value = ?)');
       params.push(filters.modelId);

@@ -10,7 +10,7 @@ import { normalizeDateTime, rangeEnd, rangeStart } from './date-range';
 import { invalid, notFound } from './errors';
 import { formatExport } from './export-format';
 import { parseJson, salvageParse } from './salvage';
-import { buildTextFilter, EXACT_CHECK_FUNCTION, registerSearchFunctions } from './search-query';
+import { registerSearchFunctions, searchConditions } from './search-query';
 
 /** The parsed 'history.list' request. */
 export type HistoryQuery = MethodParsedRequest<'history.list'>;
@@ -174,22 +174,14 @@ export class GenerationStore {
 
   /** The WHERE clause (and its parameters) that selects the entries `filters` describe. */
   #where(filters: HistoryFilters): { where: string; params: unknown[] } {
-    const conditions: string[] = [];
-    const params: unknown[] = [];
-    const anyText = (test: (column: string) => string, value: unknown): void => {
-      conditions.push(`(${test('g.prompt')} OR ${test('g.memory')} OR EXISTS (SELECT 1 FROM candidates c WHERE c.generation_id = g.id AND ${test('c.text')}))`);
-      params.push(value, value, value);
-    };
-    const text = buildTextFilter(filters.query);
-    if (text.match !== null) {
-      conditions.push('g.id IN (SELECT rowid FROM generations_fts WHERE generations_fts MATCH ?)');
-      params.push(text.match);
-    }
-    for (const pattern of text.likePatterns) anyText((column) => `${column} LIKE ? ESCAPE '\\'`, pattern);
-    for (const term of text.exact) {
-      const check = term.kind === 'prefix' ? EXACT_CHECK_FUNCTION.prefix : EXACT_CHECK_FUNCTION.phrase;
-      anyText((column) => `${check}(${column}, ?)`, term.text);
-    }
+    const { conditions, params } = searchConditions(filters.query, {
+      ftsTable: 'generations_fts',
+      idColumn: 'g.id',
+      anyText: (test) => ({
+        sql: `(${test('g.prompt')} OR ${test('g.memory')} OR EXISTS (SELECT 1 FROM candidates c WHERE c.generation_id = g.id AND ${test('c.text')}))`,
+        params: 3,
+      }),
+    });
     if (filters.modelId !== undefined) {
       conditions.push('g.model_id = ?');
       params.push(filters.modelId);

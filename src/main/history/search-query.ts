@@ -36,6 +36,39 @@ export function buildTextFilter(query: string): TextFilter {
   return { match: indexable.length > 0 ? indexable.map(quotePhrase).join(' ') : null, likePatterns, exact };
 }
 
+/** Where a search runs: its full-text table, the id column its rowids match, and the text columns it reads. */
+export interface SearchTarget {
+  ftsTable: string;
+  idColumn: string;
+  /** The SQL that is true when `test` holds for any of the target's text columns, and how many `?` it uses. */
+  anyText: (test: (column: string) => string) => { sql: string; params: number };
+}
+
+/**
+ * The WHERE conditions (and their parameters) of a search query over `target`: the index match,
+ * then LIKE for terms too short for the trigram index, then the exact checks the index cannot decide.
+ */
+export function searchConditions(query: string, target: SearchTarget): { conditions: string[]; params: unknown[] } {
+  const conditions: string[] = [];
+  const params: unknown[] = [];
+  const anyText = (test: (column: string) => string, value: unknown): void => {
+    const { sql, params: uses } = target.anyText(test);
+    conditions.push(sql);
+    for (let i = 0; i < uses; i++) params.push(value);
+  };
+  const text = buildTextFilter(query);
+  if (text.match !== null) {
+    conditions.push(`${target.idColumn} IN (SELECT rowid FROM ${target.ftsTable} WHERE ${target.ftsTable} MATCH ?)`);
+    params.push(text.match);
+  }
+  for (const pattern of text.likePatterns) anyText((column) => `${column} LIKE ? ESCAPE '\\'`, pattern);
+  for (const term of text.exact) {
+    const check = term.kind === 'prefix' ? EXACT_CHECK_FUNCTION.prefix : EXACT_CHECK_FUNCTION.phrase;
+    anyText((column) => `${check}(${column}, ?)`, term.text);
+  }
+  return { conditions, params };
+}
+
 /** One FTS5 string: the text inside double quotes, embedded quotes doubled. https://www.sqlite.org/fts5.html#fts5_strings */
 export function quotePhrase(text: string): string {
   return `"${text.replaceAll('"', '""')}"`;

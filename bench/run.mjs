@@ -52,6 +52,7 @@ await build({
         'op-profile': join(root, 'bench/op-profile.ts'),
         'rows-profile': join(root, 'bench/rows-profile.ts'),
         'batching.bench': join(root, 'bench/batching.bench.ts'),
+        'speculative-profile': join(root, 'bench/speculative-profile.ts'),
         // The engine's decoder worker thread, looked up next to the bundle (src/main/engine/runtime/threaded-decoder.ts).
         'decoder-worker': join(root, 'src/main/engine/runtime/worker-entry.ts'),
       },
@@ -69,7 +70,7 @@ const graphHash = sourceHash(['src/main/engine/onnx', 'src/main/engine/checkpoin
 // (bench/block-sizes.ts), `--batching` the batching bench (bench/batching.bench.ts), instead of
 // the comparison.
 const args = process.argv.slice(2);
-const modes = { '--profile': 'profile.js', '--block-sizes': 'block-sizes.js', '--profile-ops': 'op-profile.js', '--profile-rows': 'rows-profile.js', '--batching': 'batching.bench.js' };
+const modes = { '--profile': 'profile.js', '--block-sizes': 'block-sizes.js', '--profile-ops': 'op-profile.js', '--profile-rows': 'rows-profile.js', '--batching': 'batching.bench.js', '--profile-speculative': 'speculative-profile.js' };
 const mode = Object.keys(modes).find((flag) => args.includes(flag));
 const entry = mode ? modes[mode] : 'gpt2.bench.js';
 const child = spawn(process.execPath, [...process.execArgv, '--enable-source-maps', join(outDir, entry), ...args.filter((a) => a !== mode)], {

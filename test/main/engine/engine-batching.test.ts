@@ -97,6 +97,6 @@ describe('Engine: speculative decoding', () => {
     await expect(engine.generate({ modelId: 'tiny', prompt: 'x', params: greedy, speculative: { draftModelId: 'tiny', draftPrecision: 'int4' } }))
       .rejects.toThrow(/has no int4 variant/);
     await expect(engine.generate({ modelId: 'tiny', prompt: 'x', params: greedy, speculative: { draftModelId: 'tiny', draftTokens: 17 } }))
-      .rejects.toThrow(/draft tokens must be an integer from 1 to 16/);
+      .rejects.toThrow(/draft tokens must be 'auto' or an integer from 1 to 16/);
   });
 });

@@ -13,15 +13,23 @@
  * those of plain greedy decoding (to float32 rounding: the target scores several positions in one
  * pass, whose logits agree with step-by-step ones to ~1e-6, so only an exact near-tie could differ).
  *
+ * The rule is applied on the distributions as the token choosers give them (the argmax alone when
+ * greedy, at most top-k or the nucleus when sampling), never on vocabulary-wide vectors: greedy
+ * drafting and verification are one argmax per position.
+ *
+ * The draft length is fixed, or 'auto': chosen before every round from what the rounds so far
+ * measured (draft-length.ts), down to plain target steps when the draft does not pay.
+ *
  * The sequence's text, stop strings, limits and log-probabilities (from the target's raw logits)
  * are those of ordinary decoding (Lane). Each lane runs on its own rows (one target row, one draft
  * row), one lane after another: verification feeds several positions, which the attention kernel
  * takes for one row at a time.
  */
 import type { SpeculativeSummary } from '../../../shared/api';
-import type { DecoderSession, RowLogits } from '../runtime';
+import type { DecoderBatch, DecoderSession, RowLogits } from '../runtime';
 import { EngineError } from '../types';
 import { planContext } from './context-window';
+import { AUTO_MAX_DRAFT_TOKENS, DraftLengthPlanner, type RoundRecord } from './draft-length';
 import type { GeneratedSequence, GenerationJob, DecodeOutcome } from './generate';
 import { Lane } from './lane';
 import { TokenChooser } from './next-token';
@@ -31,8 +39,12 @@ import type { TokenDistribution } from './sampling';
 /** A draft model and how many tokens it proposes per round. */
 export interface SpeculativeSettings {
   draft: DecoderSession;
-  /** γ: tokens proposed per round (1 to MAX_DRAFT_TOKENS). */
-  draftTokens: number;
+  /**
+   * γ: tokens proposed per round (1 to MAX_DRAFT_TOKENS), or 'auto': chosen per round from the
+   * measured acceptance and step costs (draft-length.ts), 0 to AUTO_MAX_DRAFT_TOKENS, so that
+   * a draft that does not pay falls back to plain steps.
+   */
+  draftTokens: number | 'auto';
 }
 
 /** The most tokens a draft may propose per round. */
@@ -49,36 +61,59 @@ export interface SpeculativeOutcome extends DecodeOutcome {
 /** Random streams of the draft's proposals, apart from the target's own streams (firstSequence + i). */
 const DRAFT_STREAM_OFFSET = 0x4000_0000;
 
-/** A dense vocabulary-sized probability vector of `dist`. */
-function dense(dist: TokenDistribution | null, vocab: number): Float64Array {
-  const out = new Float64Array(vocab);
-  if (dist) dist.ids.forEach((id, i) => (out[id] = dist.probs[i] as number));
-  return out;
+/** Draft calls feeding more tokens than this (catching up after plain steps) are left out of the draft's step time. */
+const STEADY_CATCH_UP = 2;
+
+/**
+ * A distribution over a few tokens with its probabilities by id. Sampling keeps at most top-k
+ * tokens (or the nucleus), greedy decoding one, so the accept/resample rule never needs the
+ * vocabulary-wide vectors it is written with.
+ */
+interface SparseDistribution {
+  /** Ascending ids with a probability above 0 (the order a dense vector is summed in). */
+  readonly ids: Int32Array;
+  readonly probs: Float64Array;
+  probOf(id: number): number;
 }
 
-/** Draws an index of `probs` (any non-negative weights, not all zero); -1 when all are zero. */
-function draw(probs: Float64Array, rng: Rng): number {
+/** `dist` with ids in ascending order and zero probabilities dropped. */
+function sparse(dist: TokenDistribution | null): SparseDistribution {
+  const order = dist ? dist.ids.map((id, i) => i).filter((i) => (dist.probs[i] as number) > 0) : [];
+  if (dist) order.sort((a, b) => (dist.ids[a] as number) - (dist.ids[b] as number));
+  const ids = Int32Array.from(order, (i) => dist?.ids[i] as number);
+  const probs = Float64Array.from(order, (i) => dist?.probs[i] as number);
+  const byId = ids.length > 1 ? new Map(Array.from(ids, (id, i) => [id, probs[i] as number])) : null;
+  return {
+    ids,
+    probs,
+    probOf: byId ? (id) => byId.get(id) ?? 0 : (id) => (ids[0] === id ? (probs[0] as number) : 0),
+  };
+}
+
+/**
+ * Draws one of `ids` by (non-negative) `weights`; -1 when all are zero. Sums in ascending id
+ * order, as a draw over the vocabulary-wide vector would, so the tokens drawn are the same.
+ */
+function draw(ids: Int32Array, weights: Float64Array, rng: Rng): number {
   let total = 0;
-  for (let i = 0; i < probs.length; i++) total += probs[i] as number;
+  for (let i = 0; i < weights.length; i++) total += weights[i] as number;
   if (!(total > 0)) return -1;
   const target = rng.nextFloat() * total;
   let cumulative = 0;
   let last = -1;
-  for (let i = 0; i < probs.length; i++) {
-    const p = probs[i] as number;
-    if (p <= 0) continue;
-    last = i;
-    cumulative += p;
-    if (target < cumulative) return i;
+  for (let i = 0; i < weights.length; i++) {
+    const w = weights[i] as number;
+    if (w <= 0) continue;
+    last = ids[i] as number;
+    cumulative += w;
+    if (target < cumulative) return last;
   }
   return last;
 }
 
-/** norm(max(0, p − q)): what is drawn after a rejection. */
-function residual(p: Float64Array, q: Float64Array): Float64Array {
-  const out = new Float64Array(p.length);
-  for (let i = 0; i < p.length; i++) out[i] = Math.max(0, (p[i] as number) - (q[i] as number));
-  return out;
+/** norm(max(0, p − q)) over p's tokens (where q alone has mass, p − q < 0): what is drawn after a rejection. */
+function residualWeights(p: SparseDistribution, q: SparseDistribution): Float64Array {
+  return Float64Array.from(p.ids, (id, i) => Math.max(0, (p.probs[i] as number) - q.probOf(id)));
 }
 
 function rowOf(out: RowLogits, i: number, vocab: number): { raw: Float32Array; logSumExp: number } {
@@ -88,8 +123,8 @@ function rowOf(out: RowLogits, i: number, vocab: number): { raw: Float32Array; l
 /** Runs one request with speculative decoding on `target` (its sessions are owned by the caller). */
 export async function runSpeculative(target: DecoderSession, job: GenerationJob, settings: SpeculativeSettings): Promise<SpeculativeOutcome> {
   const { draft, draftTokens } = settings;
-  if (!Number.isInteger(draftTokens) || draftTokens < 1 || draftTokens > MAX_DRAFT_TOKENS) {
-    throw new EngineError('bad_input', `draft tokens must be an integer from 1 to ${MAX_DRAFT_TOKENS}, got ${draftTokens}`);
+  if (draftTokens !== 'auto' && (!Number.isInteger(draftTokens) || draftTokens < 1 || draftTokens > MAX_DRAFT_TOKENS)) {
+    throw new EngineError('bad_input', `draft tokens must be 'auto' or an integer from 1 to ${MAX_DRAFT_TOKENS}, got ${draftTokens}`);
   }
   if (draft.config.vocabSize !== target.config.vocabSize) {
     throw new EngineError('bad_input', `the draft model's vocabulary has ${draft.config.vocabSize} tokens, the target's ${target.config.vocabSize}: a draft must share the target's vocabulary`);
@@ -109,9 +144,12 @@ export async function runSpeculative(target: DecoderSession, job: GenerationJob,
     device: target.device.used, seed: job.seed, promptTokens: plan.inputIds.length,
     truncatedPromptTokens: plan.truncatedPromptTokens, numSequences: params.numReturnSequences,
   });
-  const stats = { proposed: 0, accepted: 0, targetPasses: 0 };
+  const stats = { proposed: 0, accepted: 0, targetPasses: 0, longestDraft: 0 };
+  // One planner for the request: its lanes share the decoders, so the costs it measures are theirs too.
+  const planner = draftTokens === 'auto' ? new DraftLengthPlanner(AUTO_MAX_DRAFT_TOKENS) : null;
   const laneCount = params.doSample ? params.numReturnSequences : 1;
   const lanes: Lane[] = [];
+  const scratch = new Float32Array(config.vocabSize);
   let prefillMs = 0;
   const started = performance.now();
   for (let i = 0; i < laneCount; i++) {
@@ -132,7 +170,12 @@ export async function runSpeculative(target: DecoderSession, job: GenerationJob,
       lane.finish('cancelled');
       continue;
     }
-    prefillMs += await decodeLane(lane, { target, draft, draftTokens, inputIds: plan.inputIds, nPositions, signal, stats, targetRng: sequenceRng(job.seed, stream), draftRng: sequenceRng(job.seed, DRAFT_STREAM_OFFSET + stream) });
+    prefillMs += await decodeLane(lane, {
+      target, draft, inputIds: plan.inputIds, nPositions, signal, stats, scratch, sampled: params.doSample,
+      draftLength: planner ? (room) => planner.next(room) : (room) => Math.min(draftTokens as number, room),
+      onRound: (round) => planner?.record(round),
+      targetRng: sequenceRng(job.seed, stream), draftRng: sequenceRng(job.seed, DRAFT_STREAM_OFFSET + stream),
+    });
   }
   const decodeMs = performance.now() - started - prefillMs;
   const sequences = new Array<GeneratedSequence>(params.numReturnSequences);
@@ -141,6 +184,7 @@ export async function runSpeculative(target: DecoderSession, job: GenerationJob,
     newTokens += lane.tokenIds.length;
     for (const s of lane.sequences) sequences[s] = lane.result();
   }
+  const { longestDraft, ...counts } = stats;
   return {
     promptTokens: plan.inputIds.length,
     truncatedPromptTokens: plan.truncatedPromptTokens,
@@ -148,18 +192,28 @@ export async function runSpeculative(target: DecoderSession, job: GenerationJob,
     prefillMs,
     decodeMs,
     tokensPerSecond: decodeMs > 0 ? (newTokens * 1000) / decodeMs : 0,
-    speculative: { draftTokens, ...stats, acceptanceRate: stats.proposed > 0 ? stats.accepted / stats.proposed : 0 },
+    speculative: {
+      // With 'auto', the longest draft any round proposed (at least 1, as the contract has it).
+      draftTokens: draftTokens === 'auto' ? Math.max(1, longestDraft) : draftTokens,
+      ...counts,
+      acceptanceRate: stats.proposed > 0 ? stats.accepted / stats.proposed : 0,
+    },
   };
 }
 
 interface LaneRun {
   target: DecoderSession;
   draft: DecoderSession;
-  draftTokens: number;
   inputIds: readonly number[];
   nPositions: number;
   signal: AbortSignal | undefined;
-  stats: { proposed: number; accepted: number; targetPasses: number };
+  stats: { proposed: number; accepted: number; targetPasses: number; longestDraft: number };
+  /** A vocabulary-sized row the token choosers process logits in (choices are synchronous). */
+  scratch: Float32Array;
+  sampled: boolean;
+  /** Draft tokens for the next round, given that at most `room` fit (0: a plain target step). */
+  draftLength: (room: number) => number;
+  onRound: (round: RoundRecord) => void;
   /** The lane's own draws (its TokenChooser has another copy of the same stream, unused here). */
   targetRng: Rng;
   draftRng: Rng;
@@ -171,6 +225,11 @@ async function decodeLane(lane: Lane, run: LaneRun): Promise<number> {
   const vocab = target.config.vocabSize;
   const targetBatch = target.createBatch();
   const draftBatch = draft.createBatch();
+  /** The distribution `chooser` draws from after `raw` (left unchanged; processed in the scratch row). */
+  const distributionOf = (chooser: TokenChooser, raw: Float32Array): SparseDistribution => {
+    run.scratch.set(raw);
+    return sparse(chooser.distribution(run.scratch));
+  };
   try {
     const prefillStart = performance.now();
     const [targetPrefill, draftPrefill] = [await targetBatch.prefill(inputIds, 1), await draftBatch.prefill(inputIds, 1)];
@@ -181,12 +240,12 @@ async function decodeLane(lane: Lane, run: LaneRun): Promise<number> {
     const committed = [...inputIds];
     // The first token comes from the target's prefill, as in ordinary decoding.
     const first = rowOf(targetPrefill.out, 0, vocab);
-    let pending = draw(dense(lane.chooser.fork(run.targetRng).distribution(first.raw.slice()), vocab), run.targetRng);
+    const firstDist = distributionOf(lane.chooser.fork(run.targetRng), first.raw);
+    let pending = draw(firstDist.ids, firstDist.probs, run.targetRng);
     lane.chooser.record(pending);
     if (!lane.take(pending, first.raw, first.logSumExp, committed.length)) return prefillMs;
     committed.push(pending);
-    let draftLogits: RowLogits = draftPrefill.out;
-    let draftFed = inputIds.length;
+    const state: DraftState = { batch: draftBatch, row: draftRow, logits: draftPrefill.out, fed: inputIds.length };
 
     while (lane.finishReason === null) {
       if (run.signal?.aborted) {
@@ -195,64 +254,26 @@ async function decodeLane(lane: Lane, run: LaneRun): Promise<number> {
       }
       // Tokens the lane may still take this round: drafts + the correction or bonus token.
       const room = Math.min(lane.remaining(), nPositions - committed.length);
-      const gamma = Math.max(0, Math.min(run.draftTokens, room - 1));
-      // The draft catches up with the committed tokens it has not seen (the last one, and after a
-      // fully accepted round the last draft too), then proposes gamma tokens.
-      const drafts: number[] = [];
-      const q: Float64Array[] = [];
-      if (gamma > 0) {
-        if (draftFed < committed.length) draftLogits = await draftBatch.extend(draftRow, committed.slice(draftFed));
-        draftFed = committed.length;
-        const proposer = lane.chooser.fork(run.draftRng);
-        for (let j = 0; j < gamma; j++) {
-          const at = draftLogits.logSumExp.length - 1;
-          const qj = dense(proposer.distribution(rowOf(draftLogits, at, vocab).raw.slice()), vocab);
-          const x = draw(qj, run.draftRng);
-          if (x < 0) break;
-          proposer.record(x);
-          drafts.push(x);
-          q.push(qj);
-          if (j < gamma - 1) {
-            draftLogits = await draftBatch.extend(draftRow, [x]);
-            draftFed++;
-          }
-        }
-      }
+      const gamma = Math.max(0, Math.min(run.draftLength(room - 1), room - 1));
+      const proposal = gamma > 0 ? await propose(lane, run, state, committed, gamma) : { drafts: [], q: [], calls: 0, ms: 0 };
       // One target pass over the pending token and the drafts: logits after each of them.
-      const verified = await targetBatch.extend(targetRow, [pending, ...drafts]);
+      const passStart = performance.now();
+      const verified = await targetBatch.extend(targetRow, [pending, ...proposal.drafts]);
       stats.targetPasses++;
-      stats.proposed += drafts.length;
-      const checker = lane.chooser.fork(run.targetRng);
-      let taken = 0;
-      let next = -1;
-      for (let j = 0; j <= drafts.length; j++) {
-        const row = rowOf(verified, j, vocab);
-        const p = dense(checker.distribution(row.raw.slice()), vocab);
-        if (j === drafts.length) {
-          next = draw(p, run.targetRng);
-          break;
-        }
-        const x = drafts[j] as number;
-        const qx = (q[j] as Float64Array)[x] as number;
-        const px = p[x] as number;
-        if (run.targetRng.nextFloat() < Math.min(1, px / qx)) {
-          checker.record(x);
-          taken++;
-          continue;
-        }
-        next = draw(residual(p, q[j] as Float64Array), run.targetRng);
-        // p ≤ q everywhere only when p = q (then x is always accepted); rounding can leave nothing: draw from p.
-        if (next < 0) next = draw(p, run.targetRng);
-        break;
-      }
+      stats.proposed += proposal.drafts.length;
+      stats.longestDraft = Math.max(stats.longestDraft, proposal.drafts.length);
+      const { taken, next } = run.sampled
+        ? verifySampled(lane, run, verified, proposal.drafts, proposal.q, distributionOf)
+        : verifyGreedy(lane, run, verified, proposal.drafts);
+      run.onRound({ proposed: proposal.drafts.length, accepted: taken, draftCalls: proposal.calls, draftMs: proposal.ms, passMs: performance.now() - passStart });
       stats.accepted += taken;
       // The target's cache holds the pending token and every draft; keep those taken.
       targetBatch.truncate(targetRow, committed.length + taken);
-      if (draftFed > committed.length + taken) {
+      if (state.fed > committed.length + taken) {
         draftBatch.truncate(draftRow, committed.length + taken);
-        draftFed = committed.length + taken;
+        state.fed = committed.length + taken;
       }
-      const tokens = [...drafts.slice(0, taken), next];
+      const tokens = [...proposal.drafts.slice(0, taken), next];
       for (let j = 0; j < tokens.length; j++) {
         const token = tokens[j] as number;
         const row = rowOf(verified, j, vocab);
@@ -267,4 +288,106 @@ async function decodeLane(lane: Lane, run: LaneRun): Promise<number> {
     targetBatch.dispose();
     draftBatch.dispose();
   }
+}
+
+/** The draft's row: its batch, the logits after the last token it was fed, and how many positions it holds. */
+interface DraftState {
+  readonly batch: DecoderBatch;
+  readonly row: number;
+  logits: RowLogits;
+  fed: number;
+}
+
+/**
+ * The draft catches up with the committed tokens it has not seen (the last one; after a fully
+ * accepted round the last draft too; after plain steps all of them), then proposes `gamma`
+ * tokens, each from the logits after the one before. Greedy drafts are the argmax alone: no
+ * distribution over the vocabulary is built.
+ */
+async function propose(lane: Lane, run: LaneRun, state: DraftState, committed: readonly number[], gamma: number): Promise<Proposal> {
+  const vocab = run.draft.config.vocabSize;
+  const started = performance.now();
+  const proposal: Proposal = { drafts: [], q: [], calls: 0, ms: 0 };
+  let catchUpMs = 0;
+  if (state.fed < committed.length) {
+    const tokens = committed.slice(state.fed);
+    const feeding = performance.now();
+    state.logits = await state.batch.extend(state.row, tokens);
+    state.fed += tokens.length;
+    // A long catch-up (after plain steps) is not what a steady round's draft call costs.
+    if (tokens.length <= STEADY_CATCH_UP) proposal.calls++;
+    else catchUpMs = performance.now() - feeding;
+  }
+  const proposer = lane.chooser.fork(run.draftRng);
+  for (let j = 0; j < gamma; j++) {
+    run.scratch.set(rowOf(state.logits, state.logits.logSumExp.length - 1, vocab).raw);
+    let x: number;
+    if (run.sampled) {
+      const qj = sparse(proposer.distribution(run.scratch));
+      x = draw(qj.ids, qj.probs, run.draftRng);
+      if (x < 0) break;
+      proposer.record(x);
+      proposal.q.push(qj);
+    } else {
+      x = proposer.choose(run.scratch);
+      if (x < 0) break;
+    }
+    proposal.drafts.push(x);
+    if (j < gamma - 1) {
+      state.logits = await state.batch.extend(state.row, [x]);
+      state.fed++;
+      proposal.calls++;
+    }
+  }
+  proposal.ms = performance.now() - started - catchUpMs;
+  return proposal;
+}
+
+/** A round's drafts, the distributions they were drawn from (sampling only), and the draft calls' count and time. */
+interface Proposal {
+  drafts: number[];
+  q: SparseDistribution[];
+  /** Draft calls of at most STEADY_CATCH_UP tokens, and the milliseconds of the round's drafting without the longer ones. */
+  calls: number;
+  ms: number;
+}
+
+/**
+ * Greedy verification: a draft is kept exactly when it is the target's own choice after the
+ * tokens before it (argmax after the processors); the first one that is not is replaced by the
+ * target's choice, and when all are kept the target's choice after the last is the bonus token.
+ */
+function verifyGreedy(lane: Lane, run: LaneRun, verified: RowLogits, drafts: readonly number[]): { taken: number; next: number } {
+  const vocab = run.target.config.vocabSize;
+  const checker = lane.chooser.fork(run.targetRng);
+  for (let j = 0; j <= drafts.length; j++) {
+    run.scratch.set(rowOf(verified, j, vocab).raw);
+    const choice = checker.choose(run.scratch);
+    if (j === drafts.length || choice !== drafts[j]) return { taken: j, next: choice };
+  }
+  return { taken: drafts.length, next: -1 };
+}
+
+/** The accept/resample rule (see the file comment) on the target's distributions after each draft. */
+function verifySampled(
+  lane: Lane, run: LaneRun, verified: RowLogits, drafts: readonly number[], q: readonly SparseDistribution[],
+  distributionOf: (chooser: TokenChooser, raw: Float32Array) => SparseDistribution,
+): { taken: number; next: number } {
+  const vocab = run.target.config.vocabSize;
+  const checker = lane.chooser.fork(run.targetRng);
+  for (let j = 0; j <= drafts.length; j++) {
+    const p = distributionOf(checker, rowOf(verified, j, vocab).raw);
+    if (j === drafts.length) return { taken: j, next: draw(p.ids, p.probs, run.targetRng) };
+    const x = drafts[j] as number;
+    const qj = q[j] as SparseDistribution;
+    if (run.targetRng.nextFloat() < Math.min(1, p.probOf(x) / qj.probOf(x))) {
+      checker.record(x);
+      continue;
+    }
+    let next = draw(p.ids, residualWeights(p, qj), run.targetRng);
+    // p ≤ q everywhere only when p = q (then x is always accepted); rounding can leave nothing: draw from p.
+    if (next < 0) next = draw(p.ids, p.probs, run.targetRng);
+    return { taken: j, next };
+  }
+  return { taken: drafts.length, next: -1 };
 }

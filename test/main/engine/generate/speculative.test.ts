@@ -76,7 +76,7 @@ describe('speculative decoding', () => {
       ['the target itself', target, (r: number) => expect(r).toBe(1)],
       ['an unrelated model', fake((sequence) => hashedScript()([...sequence, 7])), (r: number) => expect(r).toBeLessThan(0.5)],
     ] as const) {
-      for (const draftTokens of [1, 3, 5]) {
+      for (const draftTokens of [1, 3, 5, 'auto'] as const) {
         const outcome = await runSpeculative(target, job(params, 1, 'once upon'), { draft, draftTokens });
         expect(outcome.sequences, `${name}, γ = ${draftTokens}`).toEqual(plain.sequences);
         expectRate(outcome.speculative.acceptanceRate);
@@ -100,7 +100,8 @@ describe('speculative decoding', () => {
       let proposed = 0;
       let accepted = 0;
       for (let seed = 0; seed < runs; seed++) {
-        const outcome = await runSpeculative(target, job(params, seed), { draft, draftTokens: 2 });
+        // 'auto' changes the draft length from round to round (timing-dependent); the distribution must not change.
+        const outcome = await runSpeculative(target, job(params, seed), { draft, draftTokens: seed % 2 === 0 ? 2 : 'auto' });
         outcome.sequences[0]?.tokenIds.forEach((t, i) => counts[i]![t]!++);
         proposed += outcome.speculative.proposed;
         accepted += outcome.speculative.accepted;
@@ -119,11 +120,26 @@ describe('speculative decoding', () => {
     }
   }, 60_000);
 
+  it("with 'auto' draft length, a draft that is never right is soon left for plain target steps (same tokens)", async () => {
+    const target = fake(hashedScript(FAKE_VOCAB, -4));
+    const wrong = fake((sequence) => hashedScript()([...sequence, 7]));
+    const params: GenerationParamsInput = { doSample: false, maxNewTokens: 40, numReturnSequences: 1 };
+    const plain = await runGeneration({ ...job(params, 1, 'once upon'), session: target });
+    const fixed = await runSpeculative(target, job(params, 1, 'once upon'), { draft: wrong, draftTokens: 3 });
+    const auto = await runSpeculative(target, job(params, 1, 'once upon'), { draft: wrong, draftTokens: 'auto' });
+    expect(auto.sequences).toEqual(plain.sequences);
+    expect(fixed.speculative.acceptanceRate).toBeLessThan(0.2);
+    // A fixed γ of 3 proposes ≈ 3 drafts per token here; auto a probe now and then.
+    expect(auto.speculative.proposed).toBeLessThan(fixed.speculative.proposed / 4);
+    expect(auto.speculative.targetPasses).toBeGreaterThan(30);
+    expect(auto.speculative.draftTokens).toBeGreaterThanOrEqual(1);
+  });
+
   it('refuses a draft with another vocabulary or a bad number of draft tokens', async () => {
     const target = fake(hashedScript());
     const other = new FakeDecoder(hashedScript(32), { vocabSize: 32, nPositions: 64, eosTokenId: 31 });
     const params: GenerationParamsInput = { doSample: false, maxNewTokens: 4, numReturnSequences: 1 };
     await expect(runSpeculative(target, job(params, 1), { draft: other, draftTokens: 3 })).rejects.toSatisfy((e) => e instanceof EngineError && /vocabulary/.test(e.message));
-    await expect(runSpeculative(target, job(params, 1), { draft: target, draftTokens: 0 })).rejects.toThrow(/draft tokens must be an integer from 1 to 16/);
+    await expect(runSpeculative(target, job(params, 1), { draft: target, draftTokens: 0 })).rejects.toThrow(/draft tokens must be 'auto' or an integer from 1 to 16/);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- --profile-speculative [--model gpt2|gpt2-large] [--target fp32|int8] [--draft int4|int8]
- * [--draft-tokens N|auto] [--reps N]`: where a speculative round's time goes, against plain
+ * [--draft-tokens LIST (default 4,auto)] [--sampled] [--spin default|on|off,…] [--reps N] [--new-tokens N]`: where a speculative round's time goes, against plain
  * decoding of the same request, in one process, interleaved.
  *
  * Both decoders run as the Engine runs them (decoder worker threads, the rows graph). Every call
@@ -145,8 +145,8 @@ async function main(): Promise<void> {
   if (!isPrecision(targetPrecision) || !isPrecision(draftPrecision)) throw new Error('--target and --draft take fp32, fp16, int8 or int4');
   const reps = Number(argValue(args, '--reps') ?? 3);
   const newTokens = Number(argValue(args, '--new-tokens') ?? (name === 'gpt2-large' ? 25 : 49));
-  const gammaArg = argValue(args, '--draft-tokens') ?? '4';
-  const draftTokens: SpeculativeSettings['draftTokens'] = Number(gammaArg);
+  const gammaArg = argValue(args, '--draft-tokens') ?? '4,auto';
+  const lengths: SpeculativeSettings['draftTokens'][] = gammaArg.split(',').map((g) => (g === 'auto' ? 'auto' : Number(g)));
   const sample = args.includes('--sampled');
   const benchDir = process.env.INKWELL_BENCH_DIR || join((await import('node:os')).tmpdir(), 'inkwell-bench');
   const spec = BENCH_MODELS[name];
@@ -164,6 +164,7 @@ async function main(): Promise<void> {
     process.env.INKWELL_DECODER_THREAD = '0';
     patchSpinning();
   }
+  const modes = ['plain', ...lengths.map((g) => `speculative γ ${g}`)];
   const pairs: Pair[] = [];
   for (const spin of spinModes) {
     spinning = spin;
@@ -171,35 +172,46 @@ async function main(): Promise<void> {
       spin,
       target: await openDecoder(await variantPaths(model, targetPrecision), model.config, 'cpu'),
       draft: await openDecoder(await variantPaths(model, draftPrecision), model.config, 'cpu'),
-      plain: new Map(), speculative: new Map(), walls: { plain: [], speculative: [] }, perToken: { plain: [], speculative: [] }, acceptance: [], rounds: [],
+      modes: new Map(modes.map((m) => [m, { times: new Map(), walls: [], perToken: [], acceptance: [], rounds: [], proposed: [] }])),
     });
   }
   const meter = new InterferenceMeter([process.pid]);
   const others: number[] = [];
+  const rows: Record<string, string | number>[] = [];
   try {
     const params = GenerationParams.parse({ maxNewTokens: newTokens, doSample: sample, temperature: 1, topK: sample ? 50 : 0, topP: 1, repetitionPenalty: 1, seed: 7, device: 'cpu' });
     const job = (): GenerationJob => ({ tokenizer, prompt, params, seed: 7 });
+    let plainTokens: string | undefined;
     for (let rep = -1; rep < reps; rep++) {
       const warm = rep < 0;
       for (const pair of rep % 2 === 0 ? pairs : [...pairs].reverse()) {
-        const order = rep % 2 === 0 ? ['plain', 'speculative'] as const : ['speculative', 'plain'] as const;
+        // Interleaved, the order turned every repetition, so that drifting load falls on every mode alike.
+        const order = rep % 2 === 0 ? modes : [...modes].reverse();
         for (const mode of order) {
-          const times: CallTimes = warm ? new Map() : pair[mode];
+          const m = pair.modes.get(mode) as ModeRuns;
+          const times: CallTimes = warm ? new Map() : m.times;
+          const length = lengths[modes.indexOf(mode) - 1];
           meter.start();
           const started = performance.now();
-          const outcome = mode === 'plain'
+          const outcome = length === undefined
             ? await runGeneration({ ...job(), session: timedSession(pair.target, times, 'target ') })
-            : await runSpeculative(timedSession(pair.target, times, 'target '), job(), { draft: timedSession(pair.draft, times, 'draft '), draftTokens });
+            : await runSpeculative(timedSession(pair.target, times, 'target '), job(), { draft: timedSession(pair.draft, times, 'draft '), draftTokens: length });
           const wall = performance.now() - started;
           const o = meter.stop();
+          const tokens = outcome.sequences[0]?.tokenIds.join(',');
+          if (!sample) {
+            plainTokens ??= length === undefined ? tokens : undefined;
+            if (plainTokens !== undefined && tokens !== plainTokens) log(`${mode}: greedy tokens differ from plain greedy`);
+          }
           if (warm) continue;
           if (Number.isFinite(o)) others.push(o);
-          pair.walls[mode].push(wall);
-          pair.perToken[mode].push(outcome.decodeMs / (outcome.sequences[0]?.tokenIds.length ?? 1));
+          m.walls.push(wall);
+          m.perToken.push(outcome.decodeMs / (outcome.sequences[0]?.tokenIds.length ?? 1));
           if ('speculative' in outcome) {
-            const s = (outcome as { speculative: { acceptanceRate: number; targetPasses: number } }).speculative;
-            pair.acceptance.push(s.acceptanceRate);
-            pair.rounds.push(s.targetPasses);
+            const st = (outcome as { speculative: { acceptanceRate: number; targetPasses: number; proposed: number } }).speculative;
+            m.acceptance.push(st.acceptanceRate);
+            m.rounds.push(st.targetPasses);
+            m.proposed.push(st.proposed);
           }
         }
       }
@@ -220,12 +232,18 @@ async function main(): Promise<void> {
     };
     for (const pair of pairs) {
       console.log(`\n## onnxruntime thread-pool spinning: ${pair.spin}${pair.spin === 'default' ? ' (the Engine\'s sessions, decoder worker threads)' : ' (sessions on this thread)'}`);
-      report('plain decoding', pair.plain, pair.walls.plain);
-      report('speculative decoding', pair.speculative, pair.walls.speculative);
-      const plainMs = median(pair.perToken.plain);
-      const specMs = median(pair.perToken.speculative);
-      console.log(`\nacceptance ${pair.acceptance.map((a) => a.toFixed(2)).join(', ')}; target passes per request ${pair.rounds.join(', ')}`);
-      console.log(`ms per generated token (decode only, medians): plain ${plainMs.toFixed(2)}, speculative ${specMs.toFixed(2)}; speed-up ${(plainMs / specMs).toFixed(3)}`);
+      for (const [mode, m] of pair.modes) report(mode, m.times, m.walls);
+      const plain = pair.modes.get('plain') as ModeRuns;
+      console.log(`\n| ${spec.label}, ${targetPrecision} target, ${draftPrecision} draft, ${sample ? 'sampled' : 'greedy'}, spinning ${pair.spin} | ms per token (median) | min | ÷ plain (medians) | ÷ plain (minima) | acceptance | drafts proposed | target passes |`);
+      console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+      for (const [mode, m] of pair.modes) {
+        const ms = median(m.perToken);
+        const speedUp = median(plain.perToken) / ms;
+        const speedUpMin = Math.min(...plain.perToken) / Math.min(...m.perToken);
+        const rate = m.acceptance.length ? median(m.acceptance) : Number.NaN;
+        console.log(`| ${mode} | ${ms.toFixed(2)} | ${Math.min(...m.perToken).toFixed(2)} | ${speedUp.toFixed(3)} | ${speedUpMin.toFixed(3)} | ${Number.isNaN(rate) ? '' : rate.toFixed(2)} | ${m.proposed.join(', ')} | ${m.rounds.join(', ')} |`);
+        rows.push({ shape: name, precision: targetPrecision, draft_precision: draftPrecision, sampling: sample ? 'sampled' : 'greedy', spin: pair.spin, mode, ms_per_token: ms, ms_per_token_min: Math.min(...m.perToken), speed_up: speedUp, speed_up_minima: speedUpMin, ...(Number.isNaN(rate) ? {} : { acceptance_rate: rate }) });
+      }
     }
     for (const pair of pairs) {
       const bare = await bareSteps(pair.target, pair.draft, tokenizer.encode(prompt), Math.max(3, reps * 2));
@@ -234,6 +252,7 @@ async function main(): Promise<void> {
       console.log('|---|---:|');
       for (const [kind, values] of bare) console.log(`| ${kind} | ${fmt(values)} |`);
     }
+    console.log(`\nJSON ${JSON.stringify(rows)}`);
     console.log(`\nother programs kept ${others.length ? median(others).toFixed(2) : 'n/a'} CPUs busy (median over requests; max ${others.length ? Math.max(...others).toFixed(2) : 'n/a'}); load average now ${loadAverage().toFixed(2)}`);
   } finally {
     for (const pair of pairs) {
@@ -245,17 +264,22 @@ async function main(): Promise<void> {
 
 type SpinMode = 'default' | 'on' | 'off';
 
-/** A target and its draft opened with one spinning setting, and what their requests measured. */
+/** What the requests of one mode (plain, or one draft length) measured. */
+interface ModeRuns {
+  times: CallTimes;
+  walls: number[];
+  perToken: number[];
+  acceptance: number[];
+  rounds: number[];
+  proposed: number[];
+}
+
+/** A target and its draft opened with one spinning setting, and what their requests measured per mode. */
 interface Pair {
   spin: SpinMode;
   target: DecoderSession;
   draft: DecoderSession;
-  plain: CallTimes;
-  speculative: CallTimes;
-  walls: { plain: number[]; speculative: number[] };
-  perToken: { plain: number[]; speculative: number[] };
-  acceptance: number[];
-  rounds: number[];
+  modes: Map<string, ModeRuns>;
 }
 
 /** The spinning setting the next sessions are created with. */

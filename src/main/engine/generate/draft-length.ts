@@ -31,6 +31,9 @@ const MAX_PROBE_AFTER = 256;
 /** Weight of a new timing in the running averages. */
 const TIME_WEIGHT = 0.3;
 
+/** Rounds of acceptance counts a planner passes on to the next request's (carryOver). */
+const CARRIED_TRIALS = 8;
+
 /** Relative extra cost of each further token in a target pass, until two pass lengths are measured. */
 const PRIOR_PASS_SLOPE = 0.06;
 
@@ -72,6 +75,26 @@ export class DraftLengthPlanner {
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`the longest draft must be a positive integer, got ${max}`);
     this.#max = max;
     this.#passMs = new Array<number | null>(max + 2).fill(null);
+  }
+
+  /**
+   * A planner for the next request on the same target and draft: it starts from this one's
+   * timings, and from its acceptance counts scaled down to at most CARRIED_TRIALS rounds (the
+   * next text may suit the draft better or worse), without this one's plain-step stretch.
+   */
+  carryOver(): DraftLengthPlanner {
+    const next = new DraftLengthPlanner(this.#max);
+    next.#passMs.splice(0, this.#passMs.length, ...this.#passMs);
+    next.#draftStepMs = this.#draftStepMs;
+    next.#rounds = this.#rounds;
+    const scale = (trials: number): number => (trials > CARRIED_TRIALS ? CARRIED_TRIALS / trials : 1);
+    const first = scale(this.#firstTrials);
+    next.#firstTrials = this.#firstTrials * first;
+    next.#firstAccepts = this.#firstAccepts * first;
+    const later = scale(this.#laterTrials);
+    next.#laterTrials = this.#laterTrials * later;
+    next.#laterAccepts = this.#laterAccepts * later;
+    return next;
   }
 
   /** Draft tokens for the next round, at most `room` (0: one plain target step). */

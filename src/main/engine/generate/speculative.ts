@@ -120,6 +120,21 @@ function rowOf(out: RowLogits, i: number, vocab: number): { raw: Float32Array; l
   return { raw: out.logits.subarray(i * vocab, (i + 1) * vocab), logSumExp: out.logSumExp[i] as number };
 }
 
+/** The last auto-length planner per target, draft and sampling mode (acceptance differs between greedy and sampled drafts). */
+const planners = new WeakMap<DecoderSession, WeakMap<DecoderSession, { greedy?: DraftLengthPlanner; sampled?: DraftLengthPlanner }>>();
+
+/** A planner for a request on `target` with `draft`, carrying over the previous request's measurements; it is remembered for the next. */
+function plannerFor(target: DecoderSession, draft: DecoderSession, sampled: boolean): DraftLengthPlanner {
+  let byDraft = planners.get(target);
+  if (!byDraft) planners.set(target, (byDraft = new WeakMap()));
+  let entry = byDraft.get(draft);
+  if (!entry) byDraft.set(draft, (entry = {}));
+  const mode = sampled ? 'sampled' : 'greedy';
+  const planner = entry[mode]?.carryOver() ?? new DraftLengthPlanner(AUTO_MAX_DRAFT_TOKENS);
+  entry[mode] = planner;
+  return planner;
+}
+
 /** Runs one request with speculative decoding on `target` (its sessions are owned by the caller). */
 export async function runSpeculative(target: DecoderSession, job: GenerationJob, settings: SpeculativeSettings): Promise<SpeculativeOutcome> {
   const { draft, draftTokens } = settings;
@@ -145,8 +160,9 @@ export async function runSpeculative(target: DecoderSession, job: GenerationJob,
     truncatedPromptTokens: plan.truncatedPromptTokens, numSequences: params.numReturnSequences,
   });
   const stats = { proposed: 0, accepted: 0, targetPasses: 0, longestDraft: 0 };
-  // One planner for the request: its lanes share the decoders, so the costs it measures are theirs too.
-  const planner = draftTokens === 'auto' ? new DraftLengthPlanner(AUTO_MAX_DRAFT_TOKENS) : null;
+  // One planner for the request (its lanes share the decoders, so the costs it measures are
+  // theirs too), starting from what the last request on the same decoders measured.
+  const planner = draftTokens === 'auto' ? plannerFor(target, draft, params.doSample) : null;
   const laneCount = params.doSample ? params.numReturnSequences : 1;
   const lanes: Lane[] = [];
   const scratch = new Float32Array(config.vocabSize);

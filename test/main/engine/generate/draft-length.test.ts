@@ -115,4 +115,15 @@ describe('the auto draft length', () => {
     expect(planner.plainMs()).toBeLessThanOrEqual(150);
     expect(planner.msPerToken(0)).toBeLessThanOrEqual(150);
   });
+
+  it('carries timings and (scaled-down) acceptance over to the next request, which then starts speculating at once', () => {
+    const planner = new DraftLengthPlanner();
+    planner.record({ proposed: 0, accepted: 0, draftCalls: 0, draftMs: 0, passMs: 140 });
+    for (let i = 0; i < 200; i++) planner.record({ proposed: 6, accepted: 6, draftCalls: 6, draftMs: 6 * 57, passMs: largePass(7) });
+    const next = planner.carryOver();
+    expect(next.next(20)).toBeGreaterThanOrEqual(4);
+    // 200 rounds of evidence weigh as 8: a dozen rounds of misses on the new text turn it back to plain steps.
+    for (let i = 0; i < 12; i++) next.record({ proposed: 4, accepted: 0, draftCalls: 4, draftMs: 4 * 57, passMs: largePass(5) });
+    expect(next.next(20)).toBe(0);
+  });
 });

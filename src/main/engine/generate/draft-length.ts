@@ -28,8 +28,34 @@ const SPECULATE_BELOW = 0.97;
 const FIRST_PROBE_AFTER = 8;
 const MAX_PROBE_AFTER = 256;
 
-/** Weight of a new timing in the running averages. */
-const TIME_WEIGHT = 0.3;
+/** Timings kept per quantity; its estimate is their median. */
+const TIME_WINDOW = 7;
+
+/**
+ * The median of the last TIME_WINDOW timings. Not a running mean: on a shared machine a step that
+ * another program delayed can take several times its cost, and one such step must not turn the
+ * choice over.
+ */
+class RecentTimes {
+  readonly #values: number[] = [];
+
+  push(ms: number): void {
+    this.#values.push(ms);
+    if (this.#values.length > TIME_WINDOW) this.#values.shift();
+  }
+
+  get median(): number {
+    const sorted = [...this.#values].sort((a, b) => a - b);
+    const mid = sorted.length >> 1;
+    return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  }
+
+  copy(): RecentTimes {
+    const copy = new RecentTimes();
+    for (const v of this.#values) copy.push(v);
+    return copy;
+  }
+}
 
 /** Rounds of acceptance counts a planner passes on to the next request's (carryOver). */
 const CARRIED_TRIALS = 8;
@@ -53,9 +79,9 @@ export interface RoundRecord {
 /** Picks the draft length of each round from the rounds before it. */
 export class DraftLengthPlanner {
   readonly #max: number;
-  #draftStepMs: number | null = null;
-  /** Running mean pass time by tokens per pass (index n). */
-  readonly #passMs: (number | null)[];
+  #draftStepMs: RecentTimes | null = null;
+  /** Recent pass times by tokens per pass (index n). */
+  readonly #passMs: (RecentTimes | null)[];
   /** Rounds that proposed a first draft, and how many kept it. */
   #firstTrials = 0;
   #firstAccepts = 0;
@@ -74,7 +100,7 @@ export class DraftLengthPlanner {
   constructor(max = AUTO_MAX_DRAFT_TOKENS) {
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`the longest draft must be a positive integer, got ${max}`);
     this.#max = max;
-    this.#passMs = new Array<number | null>(max + 2).fill(null);
+    this.#passMs = new Array<RecentTimes | null>(max + 2).fill(null);
   }
 
   /**
@@ -84,8 +110,8 @@ export class DraftLengthPlanner {
    */
   carryOver(): DraftLengthPlanner {
     const next = new DraftLengthPlanner(this.#max);
-    next.#passMs.splice(0, this.#passMs.length, ...this.#passMs);
-    next.#draftStepMs = this.#draftStepMs;
+    next.#passMs.splice(0, this.#passMs.length, ...this.#passMs.map((t) => t?.copy() ?? null));
+    next.#draftStepMs = this.#draftStepMs?.copy() ?? null;
     next.#rounds = this.#rounds;
     const scale = (trials: number): number => (trials > CARRIED_TRIALS ? CARRIED_TRIALS / trials : 1);
     const first = scale(this.#firstTrials);
@@ -135,18 +161,17 @@ export class DraftLengthPlanner {
   /** Expected ms per generated token at draft length `gamma` (0: a plain step), from what was measured. */
   msPerToken(gamma: number): number {
     if (gamma === 0) return this.plainMs();
-    return (gamma * (this.#draftStepMs ?? 0) + this.#pass(gamma + 1)) / this.expectedTokens(gamma);
+    return (gamma * (this.#draftStepMs?.median ?? 0) + this.#pass(gamma + 1)) / this.expectedTokens(gamma);
   }
 
   /** Records what a round measured. */
   record(round: RoundRecord): void {
     this.#rounds++;
     const n = round.proposed + 1;
-    const old = this.#passMs[n] ?? null;
-    this.#passMs[n] = old === null ? round.passMs : old + TIME_WEIGHT * (round.passMs - old);
+    if (n < this.#passMs.length) (this.#passMs[n] ??= new RecentTimes()).push(round.passMs);
     if (round.draftCalls > 0) {
       const perCall = round.draftMs / round.draftCalls;
-      this.#draftStepMs = this.#draftStepMs === null ? perCall : this.#draftStepMs + TIME_WEIGHT * (perCall - this.#draftStepMs);
+      (this.#draftStepMs ??= new RecentTimes()).push(perCall);
     }
     if (round.proposed === 0) return;
     this.#firstTrials++;
@@ -202,8 +227,8 @@ export class DraftLengthPlanner {
     const known: { k: number; ms: number }[] = [];
     let cap = Number.POSITIVE_INFINITY;
     for (let k = this.#passMs.length - 1; k >= 1; k--) {
-      const ms = this.#passMs[k];
-      if (ms === null || ms === undefined) continue;
+      const ms = this.#passMs[k]?.median;
+      if (ms === undefined) continue;
       cap = Math.min(cap, ms);
       known.unshift({ k, ms: cap });
     }

@@ -126,4 +126,13 @@ describe('the auto draft length', () => {
     for (let i = 0; i < 12; i++) next.record({ proposed: 4, accepted: 0, draftCalls: 4, draftMs: 4 * 57, passMs: largePass(5) });
     expect(next.next(20)).toBe(0);
   });
+
+  it('keeps speculating when another program delays a draft step and a pass several times over', () => {
+    const planner = new DraftLengthPlanner();
+    planner.record({ proposed: 0, accepted: 0, draftCalls: 0, draftMs: 0, passMs: 140 });
+    for (let i = 0; i < 10; i++) planner.record({ proposed: 4, accepted: 4, draftCalls: 4, draftMs: 4 * 57, passMs: largePass(5) });
+    planner.record({ proposed: 4, accepted: 4, draftCalls: 4, draftMs: 5 * 4 * 57, passMs: 5 * largePass(5) });
+    planner.record({ proposed: 4, accepted: 4, draftCalls: 4, draftMs: 5 * 4 * 57, passMs: largePass(5) });
+    expect(planner.next(20)).toBeGreaterThanOrEqual(3);
+  });
 });

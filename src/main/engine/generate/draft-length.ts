@@ -106,13 +106,18 @@ export class DraftLengthPlanner {
   /**
    * A planner for the next request on the same target and draft: it starts from this one's
    * timings, and from its acceptance counts scaled down to at most CARRIED_TRIALS rounds (the
-   * next text may suit the draft better or worse), without this one's plain-step stretch.
+   * next text may suit the draft better or worse), and its place in the schedule of probes.
    */
   carryOver(): DraftLengthPlanner {
     const next = new DraftLengthPlanner(this.#max);
     next.#passMs.splice(0, this.#passMs.length, ...this.#passMs.map((t) => t?.copy() ?? null));
     next.#draftStepMs = this.#draftStepMs?.copy() ?? null;
     next.#rounds = this.#rounds;
+    // A draft that was losing stays on its probe schedule: each probe costs a long catch-up of the draft.
+    next.#plainLeft = this.#plainLeft;
+    next.#probeAfter = this.#probeAfter;
+    next.#probeDue = this.#probeDue;
+    next.#probed = this.#probed;
     const scale = (trials: number): number => (trials > CARRIED_TRIALS ? CARRIED_TRIALS / trials : 1);
     const first = scale(this.#firstTrials);
     next.#firstTrials = this.#firstTrials * first;

@@ -135,4 +135,19 @@ describe('the auto draft length', () => {
     planner.record({ proposed: 4, accepted: 4, draftCalls: 4, draftMs: 5 * 4 * 57, passMs: largePass(5) });
     expect(planner.next(20)).toBeGreaterThanOrEqual(3);
   });
+
+  it('keeps a losing draft on its probe schedule across requests instead of probing it at the start of each', () => {
+    const pass = (n: number): number => 57 * (1 + 0.05 * (n - 1));
+    const planner = new DraftLengthPlanner();
+    const random = mulberry32(4);
+    for (let round = 0; round < 120; round++) {
+      const gamma = planner.next(40);
+      let accepted = 0;
+      while (accepted < gamma && random() < 0.4) accepted++;
+      planner.record({ proposed: gamma, accepted, draftCalls: gamma, draftMs: gamma * 45, passMs: pass(gamma + 1) });
+    }
+    const next = planner.carryOver();
+    const firstRounds = Array.from({ length: 6 }, () => next.next(40));
+    expect(firstRounds.filter((g) => g > 0).length).toBeLessThanOrEqual(1);
+  });
 });

@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- --profile-speculative [--model gpt2|gpt2-large] [--target fp32|int8] [--draft int4|int8]
- * [--draft-tokens LIST (default 4,auto)] [--sampled] [--spin default|on|off,…] [--reps N] [--new-tokens N]`: where a speculative round's time goes, against plain
+ * [--draft-tokens LIST (default 4,auto)] [--sampled] [--k N (sequences, default 1)] [--spin default|on|off,…] [--reps N] [--new-tokens N]`: where a speculative round's time goes, against plain
  * decoding of the same request, in one process, interleaved.
  *
  * Both decoders run as the Engine runs them (decoder worker threads, the rows graph). Every call
@@ -179,7 +179,7 @@ async function main(): Promise<void> {
   const others: number[] = [];
   const rows: Record<string, string | number>[] = [];
   try {
-    const params = GenerationParams.parse({ maxNewTokens: newTokens, doSample: sample, temperature: 1, topK: sample ? 50 : 0, topP: 1, repetitionPenalty: 1, seed: 7, device: 'cpu' });
+    const params = GenerationParams.parse({ maxNewTokens: newTokens, numReturnSequences: Number(argValue(args, '--k') ?? 1), doSample: sample, temperature: 1, topK: sample ? 50 : 0, topP: 1, repetitionPenalty: 1, seed: 7, device: 'cpu' });
     const job = (): GenerationJob => ({ tokenizer, prompt, params, seed: 7 });
     let plainTokens: string | undefined;
     for (let rep = -1; rep < reps; rep++) {

@@ -156,7 +156,7 @@ describe('the inference process under faults', () => {
   // present buffers (KV-sized) come from onnxruntime's CPU arena, which keeps them until the model is
   // unloaded (5 minutes idle); turning the arena off made decode speed vary by up to 45%
   // (docs/performance.md, "Memory after a large job"). Re-enable once attention reads the cache in place.
-  it.skip('gives memory back when idle: its resident size falls after a big job', async () => {
+  it('gives memory back when idle: its resident size falls after a big job', async () => {
     const store = new ModelStore(home);
     if (!store.list().some((m) => m.id === 'wide')) await store.import(wideCheckpoint(), 'wide');
     const { inference } = client();

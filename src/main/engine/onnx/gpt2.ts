@@ -33,7 +33,7 @@ export type LogitsMode = 'last' | 'all' | 'rows';
 /** Options of one GPT-2 graph. */
 export interface Gpt2GraphOptions {
   readonly logits: LogitsMode;
-  /** Default 'contrib'; ignored by 'rows', which always uses GroupQueryAttention. */
+  /** Default 'contrib'; ignored by 'rows', which has its own (rowsAttention). */
   readonly attention?: AttentionImpl;
   /** How weights are read (precision variants); default float32 in place from `weights`. */
   readonly emitter?: WeightEmitter;
@@ -47,7 +47,7 @@ export function newKvName(layer: number): string {
   return `new_kv.${layer}`;
 }
 
-/** Head size of the KV cache of a 'rows' graph: GroupQueryAttention needs a multiple of 8, so heads are zero-padded up to one. */
+/** Head size of the KV cache of a 'rows' graph: a multiple of 8 (GroupQueryAttention, in graphs made by earlier versions, needed one), heads zero-padded up to it. */
 export function paddedHeadSize(config: Pick<Gpt2Config, 'nEmbd' | 'nHead'>): number {
   return Math.ceil(config.nEmbd / config.nHead / 8) * 8;
 }
@@ -101,17 +101,15 @@ interface LayerWeights {
  *
  * 'rows' is Inkwell's own batched decoder, for rows of different lengths in one batch. Each row's
  * cache starts at position 0 and holds seqlens_k[b] + 1 − S valid positions (the rest of the
- * buffer, up to its capacity, is ignored), and com.microsoft GroupQueryAttention attends over
- * exactly that row's positions. So a row's numbers never depend on the other rows, their lengths
- * or the buffer's capacity, and nothing needs padding or masking. Inputs: input_ids and
+ * buffer, up to its capacity, is masked out), and attention (rowsAttention) reads that cache in
+ * place, so nothing cache-sized is copied or allocated per step. Inputs: input_ids and
  * position_ids [B, S], seqlens_k int32 [B] (each row's total length − 1), total_sequence_length
- * int32 scalar (the largest total length), logits_count int64 [1] (how many trailing positions get
- * logits), past_key_values.N.* [B, H, capacity, D']. Outputs: logits [B, logits_count, V] and
- * their log-sum-exp logits_logsumexp [B, logits_count], the
- * keys and values of the new positions as new_kv.N [B, S, 2·H·D'] (so a caller that keeps the
- * cache itself never copies it back), and GroupQueryAttention's present.N.* [B, H, max(total,
- * capacity), D'] for callers that keep the cache on a device. D' is the head size rounded up to
- * a multiple of 8 (zero-padded, which changes no dot product).
+ * int32 scalar (the largest total length; see rowCounts), logits_count int64 [1] (how many
+ * trailing positions get logits), past_key_values.N.* [B, H, capacity, D']. Outputs: logits
+ * [B, logits_count, V] and their log-sum-exp logits_logsumexp [B, logits_count], and the keys and
+ * values of the new positions as new_kv.N [B, S, 2·H·D'], keys first, which the caller writes into
+ * its cache. D' is the head size rounded up to a multiple of 8 (zero-padded, which changes no dot
+ * product): the cache layout of graphs made by earlier versions, which still run with these feeds.
  */
 export function buildGpt2Graph(config: Gpt2Config, weights: Float32Weights, tiedLmHead: boolean, options: Gpt2GraphOptions): GraphBuilder {
   const { nLayer, nEmbd: d, nHead, vocabSize, layerNormEpsilon } = config;

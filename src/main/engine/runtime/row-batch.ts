@@ -10,8 +10,8 @@
  * instead of the whole cache.
  *
  * Each row's cache starts at position 0 and holds its own number of positions; the graph's
- * GroupQueryAttention attends over exactly those, so a row's logits are bitwise the same whatever
- * else is in the batch (test/main/engine/runtime/row-batch.test.ts checks that).
+ * attention masks out everything else, so a row's logits are bitwise the same whatever else is in
+ * the batch (test/main/engine/runtime/row-batch.test.ts checks that).
  */
 import { Tensor } from 'onnxruntime-node';
 import { EngineError } from '../types';
@@ -85,10 +85,10 @@ export interface RowsRunOutput extends RowLogits {
 export type RowsRunner = (input: RowsRunInput) => Promise<RowsRunOutput>;
 
 /**
- * Capacity steps. The attention kernel clears the whole capacity of every row each step (its
- * present buffer is capacity-sized), so slack costs bandwidth on every step; growing costs one
- * copy of the cache. Growing by max(32, length/8) positions balances the two: at 128 positions
- * the slack is at most 32 and the cache is copied once every 32 steps.
+ * Capacity steps. Attention scores every row's whole capacity (the slack masked out), so slack
+ * costs reading it on every step; growing costs one copy of the cache. Growing by max(32,
+ * length/8) positions balances the two: at 128 positions the slack is at most 32 and the cache
+ * is copied once every 32 steps.
  */
 const CAPACITY_QUANTUM = 32;
 

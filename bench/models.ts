@@ -6,7 +6,6 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ModelStore, type StoredModel } from '../src/main/engine/models/store';
-import { isEarlierRowsGraph, ROWS_FILE } from '../src/main/engine/onnx';
 import type { Precision } from '../src/main/engine/precision';
 import { CHECKPOINT_WRITER_VERSION, writeRandomCheckpoint, type CheckpointShape } from './checkpoint-writer';
 
@@ -92,8 +91,7 @@ export async function ensureBenchModel(benchDir: string, spec: BenchModelSpec, g
 export async function ensureBenchVariants(benchDir: string, model: StoredModel, precisions: readonly Precision[], log: (line: string) => void): Promise<StoredModel> {
   const store = new ModelStore(join(benchDir, 'home'));
   for (const precision of precisions) {
-    // A variant whose rows graph an earlier version made is converted again, so every row of a run measures the current graph.
-    if (precision === 'fp32' || model.variants.some((v) => v.precision === precision && !isEarlierRowsGraph(join(v.dir, ROWS_FILE)))) continue;
+    if (precision === 'fp32' || model.variants.some((v) => v.precision === precision)) continue;
     const started = performance.now();
     let reported = -1;
     log(`${model.id}: converting to ${precision} (once; cached with the model)`);

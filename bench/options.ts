@@ -64,6 +64,8 @@ export const USAGE = `npm run bench -- [options]
                          (with --model, --precision; default int4)
   --profile-rows         instead: the rows graph at K = 1, 2, 3 rows by operator
                          (with --model, --precision, --steps)
+  --rows-ab FILE         instead: the current rows graph against another one (FILE, same model and
+                         precision, e.g. made by an earlier version), steps interleaved, K = 1, 3, 8
   --block-sizes          instead: KL and decode speed of each int4/int8 block size (with --model)
   --help
 

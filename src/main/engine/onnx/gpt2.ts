@@ -247,12 +247,14 @@ export function buildGpt2Graph(config: Gpt2Config, weights: Float32Weights, tied
 }
 
 /**
- * The additive mask every layer of a 'rows' graph shares, [B, 1, S, capacity + S]: 0 where a
- * new position may attend, −∞ elsewhere. The first `capacity` columns are the cache (position j of
- * row b is one of its tokens when j < its past length, seqlens_k[b] + 1 − S); the last S are the
- * new positions themselves (causal: j ≤ i).
+ * The additive mask every layer of a 'rows' graph shares, [B, 1, S, S + capacity]: 0 where a new
+ * position may attend, −∞ elsewhere. The first S columns are the new positions themselves
+ * (causal: j ≤ i); the other `capacity` are the cache (position j of row b is one of its tokens
+ * when j < its past length, seqlens_k[b] + 1 − S). New positions come first so that every column
+ * a row attends to has the same index whatever the capacity: softmax sums them in vector lanes by
+ * index, and masked columns add exact zeros, so a row's numbers do not depend on the capacity.
  */
-function rowsMask(g: GraphBuilder, inputIds: Value, seqlensK: Value, pastKey: Value): { mask: Value; capacity: Value } {
+function rowsMask(g: GraphBuilder, inputIds: Value, seqlensK: Value, pastKey: Value): { mask: Value; sequence: Value } {
   const dim = (x: Value, axis: number): Value => g.op('Shape', [x], { start: axis, end: axis + 1 });
   const scalar = (x: Value): Value => g.op('Squeeze', [x, g.constInt64([0])]);
   const batch = dim(inputIds, 0);
@@ -270,8 +272,8 @@ function rowsMask(g: GraphBuilder, inputIds: Value, seqlensK: Value, pastKey: Va
   const causal = g.op('LessOrEqual', [g.op('Unsqueeze', [newPositions, g.constInt64([0])]), g.op('Unsqueeze', [newPositions, g.constInt64([1])])]);
   const causalMask = g.op('Unsqueeze', [g.op('Where', [causal, open, blocked]), g.constInt64([0, 1])]);
   const shape = (last: Value): Value => g.op('Concat', [batch, g.constInt64([1]), sequence, last], { axis: 0 });
-  const mask = g.op('Concat', [g.op('Expand', [cacheMask, shape(capacity)]), g.op('Expand', [causalMask, shape(sequence)])], { axis: 3 });
-  return { mask, capacity };
+  const mask = g.op('Concat', [g.op('Expand', [causalMask, shape(sequence)]), g.op('Expand', [cacheMask, shape(capacity)])], { axis: 3 });
+  return { mask, sequence };
 }
 
 /**
@@ -286,7 +288,7 @@ function rowsMask(g: GraphBuilder, inputIds: Value, seqlensK: Value, pastKey: Va
 function rowsAttention(
   g: GraphBuilder,
   qkv: Value,
-  rows: { mask: Value; capacity: Value },
+  rows: { mask: Value; sequence: Value },
   past: { key: Value; value: Value },
   nHead: number,
   headDim: number,
@@ -310,11 +312,11 @@ function rowsAttention(
   const qh = toHeads(g.op('Mul', [q, g.constFloat([1 / Math.sqrt(headDim)], [])]));
   const [kh, vh] = [toHeads(k), toHeads(v)];
   const scores = (keys: Value): Value => g.op('FusedMatMul', [qh, keys], { transA: 0, transB: 1, alpha: float(1) }, { domain: 'com.microsoft' });
-  const logits = g.op('Concat', [scores(past.key), scores(kh)], { axis: 3 });
+  const logits = g.op('Concat', [scores(kh), scores(past.key)], { axis: 3 });
   const probs = g.op('Softmax', [g.op('Add', [logits, rows.mask])], { axis: -1 });
   const axis3 = g.constInt64([3]);
-  const cacheProbs = g.op('Slice', [probs, g.constInt64([0]), rows.capacity, axis3]);
-  const newProbs = g.op('Slice', [probs, rows.capacity, g.constInt64([Number.MAX_SAFE_INTEGER]), axis3]);
+  const newProbs = g.op('Slice', [probs, g.constInt64([0]), rows.sequence, axis3]);
+  const cacheProbs = g.op('Slice', [probs, rows.sequence, g.constInt64([Number.MAX_SAFE_INTEGER]), axis3]);
   const context = g.op('Add', [g.op('MatMul', [cacheProbs, past.value]), g.op('MatMul', [newProbs, vh])]);
   let heads = g.op('Transpose', [context], { perm: [0, 2, 1, 3] });
   if (padded) heads = g.op('Slice', [heads, g.constInt64([0]), g.constInt64([headDim]), axis3]);

@@ -26,7 +26,7 @@ export interface RunSpec {
 /** A self-draft: the target model's own variant in a smaller precision, proposing `draftTokens` per round. */
 export interface SelfDraft {
   readonly draftPrecision: Precision;
-  readonly draftTokens: number;
+  readonly draftTokens: number | 'auto';
 }
 
 /** How the draft did in one speculative run (the Engine's SpeculativeSummary, in part). */

@@ -57,7 +57,7 @@ export interface BenchRow {
   /** Speculative rows only: the draft's precision. */
   draft_precision?: string;
   /** Speculative rows only: tokens the draft proposes per round. */
-  draft_tokens?: number;
+  draft_tokens?: number | 'auto';
   /** Speculative rows only: accepted ÷ proposed draft tokens, median over the timed runs. */
   acceptance_rate?: number;
 }

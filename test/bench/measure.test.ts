@@ -10,6 +10,6 @@ describe('bench self-drafts', () => {
       if (precision === 'int4') expect(draft).toBeUndefined();
       else expect(bits[draft!.draftPrecision]).toBeLessThan(bits[precision]);
     }
-    expect(selfDraftFor('fp32')).toEqual({ draftPrecision: 'int8', draftTokens: 4 });
+    expect(selfDraftFor('fp32')).toEqual({ draftPrecision: 'int8', draftTokens: 'auto' });
   });
 });

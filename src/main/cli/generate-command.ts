@@ -66,8 +66,8 @@ export async function generateCommand(argv: readonly string[], io: CliIo, home: 
     if (args.values[flag] !== undefined && typeof draftModelId !== 'string') throw new UsageError('generate', `--${flag} needs --draft-model`);
   }
   const draftPrecision = args.values['draft-precision'] !== undefined ? precisionFromArgs('generate', args, 'draft-precision') : undefined;
-  const draftTokens = typeof draftText === 'string' ? parseInteger('draft-tokens', draftText, 'generate') : undefined;
-  if (draftTokens !== undefined && (draftTokens < 1 || draftTokens > 16)) throw new UsageError('generate', '--draft-tokens: must be from 1 to 16');
+  const draftTokens = draftText === 'auto' ? 'auto' : typeof draftText === 'string' ? parseInteger('draft-tokens', draftText, 'generate') : undefined;
+  if (typeof draftTokens === 'number' && (draftTokens < 1 || draftTokens > 16)) throw new UsageError('generate', '--draft-tokens: must be auto or from 1 to 16');
 
   const { Engine } = await import('../engine');
   const engine = new Engine({ home, precision });

@@ -124,7 +124,8 @@ Options (defaults follow the Hugging Face text-generation pipeline):
                              gpt2 for gpt2-large) proposes tokens that <model> checks in one pass;
                              greedy output is unchanged, sampled output keeps its distribution;
                              the acceptance rate is reported
-  --draft-tokens N           tokens the draft proposes per pass (1-16, default 4)
+  --draft-tokens N|auto      tokens the draft proposes per pass (1-16, or auto: chosen each round
+                             from measured speeds and acceptance; default auto)
   --draft-precision P        the draft's weights (default: as --precision); the model's own int4
                              variant (--draft-model <model> --draft-precision int4) is a self-draft
   --precision auto|fp32|fp16|int8|int4   weights to run with (default auto: int8 on the CPU and

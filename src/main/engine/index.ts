@@ -71,7 +71,7 @@ export { RemoteEngineError } from './remote/errors';
 export type { RemoteFailure } from './remote/errors';
 
 /** Draft tokens per round when a request names a draft model but not how many. */
-export const DEFAULT_DRAFT_TOKENS = 4;
+export const DEFAULT_DRAFT_TOKENS: number | 'auto' = 'auto';
 
 /** One generation request (params already validated by the shared GenerationParams schema). */
 export interface EngineGenerateRequest {
@@ -90,13 +90,15 @@ export interface EngineGenerateRequest {
   topLogprobs?: number;
   /**
    * Speculative decoding: `draftModelId` in `draftPrecision` (default: the request's precision)
-   * proposes `draftTokens` (default 4) tokens at a time, and this model verifies them in one pass.
+   * proposes `draftTokens` tokens at a time, and this model verifies them in one pass; 'auto' (the
+   * default) picks each round's count from the request's measured step times and acceptance, and
+   * takes plain steps while the draft does not pay (generate/draft-length.ts).
    * The draft is a stored model with the same vocabulary (gpt2 for gpt2-large), or this model in a
    * smaller precision (its int4 variant: a self-draft). Greedy output is that of plain greedy
    * decoding; sampled output follows the same distribution (not the same tokens for a seed). Such
    * a request runs on its own rows instead of sharing decode steps.
    */
-  speculative?: { draftModelId: string; draftPrecision?: PrecisionRequest; draftTokens?: number };
+  speculative?: { draftModelId: string; draftPrecision?: PrecisionRequest; draftTokens?: number | 'auto' };
   /** Aborting ends every running sequence within one decoder step ('cancelled', partial text kept). */
   signal?: AbortSignal;
   onStart?(info: GenerationStartInfo): void;

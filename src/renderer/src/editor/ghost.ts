@@ -136,7 +136,18 @@ const keepGhostInView = ViewPlugin.fromClass(
           ghost: view.contentDOM.querySelector('.cm-ghost')?.getBoundingClientRect() ?? null,
         }),
         write: ({ scroller, caret, ghost }, view) => {
-          if (!caret || !this.following) return;
+          if (!this.following) return;
+          if (!caret) {
+            // The anchor's line is not rendered (outside CodeMirror's viewport), so it has no
+            // coordinates to measure and nothing would scroll until some later update happened to
+            // measure again: let CodeMirror bring it to the middle, where the ghost's first lines
+            // (which may wrap below the caret's line) are in view too. Dispatching inside a
+            // measure phase is not allowed, hence the task.
+            queueMicrotask(() => {
+              if (this.following) view.dispatch({ effects: EditorView.scrollIntoView(anchor, { y: 'center' }) });
+            });
+            return;
+          }
           const top = scroller.top + viewMargin;
           const bottom = scroller.bottom - viewMargin;
           let delta = 0;

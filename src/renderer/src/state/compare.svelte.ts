@@ -11,7 +11,7 @@ import {
   type CompareColumnSpec,
   type CompareEvent,
   type Comparison,
-  type DeviceName,
+  type GenerationDevice,
   type DocumentSummary,
   type ExportFormat,
   type ModelSummary,
@@ -35,7 +35,8 @@ export interface CompareFormParams {
 export interface LiveColumn {
   phase: 'idle' | 'waiting' | 'running' | 'done' | 'cancelled' | 'failed';
   text: string;
-  device: DeviceName | null;
+  /** 'remote' for a remote engine's column (columnDevice names the engine). */
+  device: GenerationDevice | null;
   precision: Precision | null;
   result: CompareColumnResult | null;
 }

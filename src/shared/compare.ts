@@ -76,6 +76,18 @@ export function peakMemoryText(column: Pick<CompareColumnResult, 'spec' | 'devic
   return column.peakRssBytes === null ? columnDevice(column) : (column.peakRssBytes / 1024 / 1024).toFixed(0);
 }
 
+/** Each distinct reason a probability at the first divergence is missing, with the scoring model it is about. */
+export function divergenceNotes(comparison: Pick<Comparison, 'columns' | 'divergence'>): { model: string; note: string }[] {
+  const out: { model: string; note: string }[] = [];
+  for (const token of comparison.divergence?.tokens ?? []) {
+    token.notes?.forEach((note, i) => {
+      const model = comparison.columns[i]?.spec.modelId ?? '';
+      if (note !== null && !out.some((n) => n.model === model && n.note === note)) out.push({ model, note });
+    });
+  }
+  return out;
+}
+
 /** Renders saved comparisons (oldest first) as a JSON or Markdown export file named after `now`. */
 export function formatComparisonExport(entries: readonly Comparison[], format: ExportFormat, now: Date): ExportFile {
   const stamp = now.toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-');

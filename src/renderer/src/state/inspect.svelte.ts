@@ -45,6 +45,8 @@ export interface InspectDeps {
   sentPrompt: () => string;
   /** The chosen model and parameters (a branch is generated with them). */
   modelId: () => string | null;
+  /** The local models' ids: what a remote model's text can be inspected with instead. */
+  localModels: () => readonly string[];
   params: () => GenerationParams;
   /** Shows the Inspect page. */
   show: () => void;
@@ -104,6 +106,7 @@ export class InspectState {
   #error = $state<string | null>(null);
   #branch = $state.raw<Branch | null>(null);
   #stored = $state.raw<StoredProbabilities | null>(null);
+  #localPick = $state<string | null>(null);
   #tokenizedKey = '';
   #passKey = '';
   #sequence = 0;
@@ -173,10 +176,32 @@ export class InspectState {
   get branch(): Branch | null {
     return this.#branch;
   }
-  /** Why the chosen model cannot be inspected beyond its tokens, or null. */
-  get remoteMessage(): string | null {
+  /** The chosen (Write page) model when it is a remote one, else null. */
+  get remoteModel(): string | null {
     const id = this.#deps.modelId();
-    return id !== null && isRemoteModelId(id) ? `${id} is a remote model: attention, token probabilities and the logit lens need a local model, because a remote server sends back only text. Choose a local model to inspect.` : null;
+    return id !== null && isRemoteModelId(id) ? id : null;
+  }
+
+  /** The model the views run on: the chosen one, or for a remote one the local model picked instead (null until one is). */
+  get modelId(): string | null {
+    if (this.remoteModel === null) return this.#deps.modelId();
+    return this.#localPick !== null && this.#deps.localModels().includes(this.#localPick) ? this.#localPick : null;
+  }
+
+  /** The local models offered in place of a remote one. */
+  get localModels(): readonly string[] {
+    return this.#deps.localModels();
+  }
+
+  /** Why nothing can be inspected with the chosen model, naming it, or null (a local model, or a local one picked instead). */
+  get remoteMessage(): string | null {
+    const remote = this.remoteModel;
+    return remote !== null && this.modelId === null ? remoteModelMessage(remote, this.#deps.localModels()) : null;
+  }
+
+  /** Inspects with local model `id` while the chosen model is remote. */
+  useLocalModel(id: string): void {
+    this.#localPick = id;
   }
 
   /** Chooses where the text comes from. */
@@ -438,6 +463,16 @@ export class InspectState {
   }
 
   #positionalModel = '';
+}
+
+/**
+ * What the Inspect page says when the chosen model is remote. Attention and hidden states never
+ * leave a remote server (the completions API sends text and at most log-probabilities), so every
+ * view needs a local model; the page offers the local models instead of failing each view.
+ */
+export function remoteModelMessage(remoteId: string, localModels: readonly string[]): string {
+  const why = `${remoteId} is a remote model: its server sends back only text, so attention, the logit lens, the positional encodings and the per-token probabilities of the inspect pass need a local model.`;
+  return localModels.length > 0 ? `${why} Inspect the text with a local model instead:` : `${why} Import a model on the Models page to inspect text.`;
 }
 
 const tri = (n: number): number => (n * (n + 1)) / 2;

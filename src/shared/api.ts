@@ -190,6 +190,13 @@ export const Candidate = z.strictObject({
   tokenLogprobs: z.array(z.number()).optional(),
   /** When asked for: per generated token, the most likely tokens at that step, best first. */
   topLogprobs: z.array(z.array(TokenLogprob)).optional(),
+  /**
+   * A remote engine's candidate, when its server returned logprobs: the server's tokens as text
+   * (its own tokenization), one per tokenLogprobs entry; tokenIds holds their ids only where the
+   * server sent them (llama.cpp's server does, the completions format does not) and is empty
+   * otherwise. Not kept in history (which keeps ids with log-probabilities).
+   */
+  tokenTexts: z.array(z.string()).optional(),
 });
 export type Candidate = z.infer<typeof Candidate>;
 

@@ -58,3 +58,25 @@ describe('InspectState with a remote model chosen', () => {
     expect(inspect.remoteMessage).toBeNull();
   });
 });
+
+describe('InspectState opening a remote candidate', () => {
+  it("colours the server's own tokens by the log-probabilities it returned, with no call to the back end", () => {
+    const { inspect, call } = setup(() => 'remote:lab/gpt2-large', () => ['gpt2']);
+    const texts = [' was', ' a', ' café', ' owner'];
+    const logprobs = [-1.9237, -1.1302, -7.4113, -3.0216];
+    inspect.openGeneration('Candidate 1', { modelId: 'remote:lab/gpt2-large', memory: '', prompt: 'The lighthouse keeper', candidate: { text: texts.join(''), tokenIds: [], tokenLogprobs: logprobs, tokenTexts: texts } });
+    expect(inspect.view).toBe('probs');
+    expect(inspect.stored?.chips.map((c) => c.text)).toEqual(texts);
+    expect(inspect.stored?.chips[2]).toMatchObject({ label: '·café', bytes: '20 63 61 66 c3 a9' });
+    expect(inspect.stored?.logprobs).toEqual(logprobs);
+    expect(inspect.storedNote).toBeNull();
+    expect(call).not.toHaveBeenCalled();
+  });
+
+  it('says "this server returned no token probabilities" for a remote candidate without them', () => {
+    const { inspect } = setup(() => 'remote:lab/gpt2-large', () => ['gpt2']);
+    inspect.openGeneration('Candidate 1', { modelId: 'remote:lab/gpt2-large', memory: '', prompt: 'The lighthouse keeper', candidate: { text: ' was a café owner' } });
+    expect(inspect.stored).toBeNull();
+    expect(inspect.storedNote).toBe('remote:lab/gpt2-large is a remote model, and this server returned no token probabilities for this candidate.');
+  });
+});

@@ -21,7 +21,7 @@ import { StopStringFilter } from '../generate/stop-strings';
 import { EngineError } from '../types';
 import { RemoteEngineError, messageOfErrorBody, redactKey } from './errors';
 import { openRemoteRequest, type RemoteHttpRequest, type RemoteHttpResponse } from './http';
-import { candidateStrategy, detectFromInfo, detectServerKind, samplingFields, type ServerKind } from './server-kinds';
+import { candidateStrategy, detectFromInfo, detectServerKind, returnsLogprobs, samplingFields, type ServerKind } from './server-kinds';
 
 /** How to reach one server. */
 export interface RemoteClientOptions {
@@ -64,6 +64,12 @@ export interface RemoteCompletionRequest {
   params: GenerationParams;
   /** Log-probabilities of each token with this many alternatives (0–20); absent: none. */
   logprobs?: number;
+  /**
+   * Asks for each token's log-probability (with one alternative) only of servers known to return
+   * them (vLLM, llama.cpp's server, OpenAI, Inkwell): others (TGI) may refuse the field outright.
+   * Ignored when `logprobs` is set.
+   */
+  logprobsIfSupported?: boolean;
   /** Aborting ends every candidate ('cancelled', text kept) and drops the connection, which stops vLLM's work. */
   signal?: AbortSignal;
   onStart?(info: RemoteStartInfo): void;
@@ -175,12 +181,13 @@ export class RemoteCompletionsClient {
       throw error;
     }
     const sampling = samplingFields(kind, params);
-    if (request.logprobs !== undefined && (request.logprobs < 0 || request.logprobs > 20 || !Number.isInteger(request.logprobs))) {
-      throw new EngineError('bad_input', `logprobs must be an integer from 0 to 20, not ${request.logprobs}`);
+    const logprobs = request.logprobs ?? (request.logprobsIfSupported === true && returnsLogprobs(kind) ? 1 : undefined);
+    if (logprobs !== undefined && (logprobs < 0 || logprobs > 20 || !Number.isInteger(logprobs))) {
+      throw new EngineError('bad_input', `logprobs must be an integer from 0 to 20, not ${logprobs}`);
     }
     const seed = params.seed ?? randomSeed();
     const n = params.numReturnSequences;
-    const candidates = Array.from({ length: n }, (_, i) => new CandidateStream(i, params.stop, request.logprobs !== undefined, request.onDelta));
+    const candidates = Array.from({ length: n }, (_, i) => new CandidateStream(i, params.stop, logprobs !== undefined, request.onDelta));
     const run: RunState = { started, firstTokenAt: null, promptTokens: null, completionTokens: 0 };
     const onText = (): void => {
       run.firstTokenAt ??= performance.now();
@@ -212,7 +219,7 @@ export class RemoteCompletionsClient {
             seed: batch.seed,
             ...(batch.count > 1 ? { n: batch.count } : {}),
             ...(params.stop.length > 0 ? { stop: params.stop } : {}),
-            ...(request.logprobs !== undefined ? { logprobs: request.logprobs } : {}),
+            ...(logprobs !== undefined ? { logprobs } : {}),
             stream: true,
             // TGI refuses fields it does not know in some versions; the others report usage with it.
             ...(kind === 'tgi' ? {} : { stream_options: { include_usage: true } }),

@@ -55,6 +55,15 @@ export function detectFromInfo(info: unknown): ServerKind | null {
   return typeof router === 'string' && /text-generation/i.test(router) ? 'tgi' : null;
 }
 
+/**
+ * Whether `kind` returns per-token logprobs on /v1/completions: vLLM and OpenAI (the legacy arrays),
+ * llama.cpp's server (the chat shape), Inkwell. TGI's completions route has no logprobs field, and
+ * an unknown server might refuse one.
+ */
+export function returnsLogprobs(kind: ServerKind): boolean {
+  return kind === 'vllm' || kind === 'llama.cpp' || kind === 'openai' || kind === 'inkwell';
+}
+
 /** The sampling fields of a request body for `kind`; refuses what the server would silently ignore. */
 export function samplingFields(kind: ServerKind, params: GenerationParams): Record<string, number> {
   if (params.noRepeatNgramSize > 0 && kind !== 'inkwell') {

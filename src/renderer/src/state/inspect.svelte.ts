@@ -9,6 +9,7 @@ import { ApiError, type Candidate, type GenerationParams, type MethodResponse } 
 import { halfValues, type AttentionLayer, type AttentionOverview, type Gpt2Tokens, type InspectSummary, type LensLayer, type NextTokenProbabilities, type PositionalEncodings, type TopToken, type WordPieceTokens } from '../../../shared/inspect';
 import { isRemoteModelId } from '../../../shared/remote-engines';
 import { CandidateSet } from '../lib/candidates';
+import { visibleToken } from '../lib/token-display';
 import type { ApiCaller, Generations, Reporter } from './deps';
 
 /** Where the inspected text comes from. */
@@ -107,6 +108,7 @@ export class InspectState {
   #branch = $state.raw<Branch | null>(null);
   #stored = $state.raw<StoredProbabilities | null>(null);
   #localPick = $state<string | null>(null);
+  #storedNote = $state<string | null>(null);
   #tokenizedKey = '';
   #passKey = '';
   #sequence = 0;
@@ -230,12 +232,31 @@ export class InspectState {
   }
 
   /** Opens a candidate: the prompt it was written for (memory included) followed by its text. */
-  openGeneration(label: string, parts: { memory: string; prompt: string; candidate: Pick<Candidate, 'text'> & { tokenIds?: readonly number[]; tokenLogprobs?: readonly number[] | undefined } }): void {
+  openGeneration(
+    label: string,
+    parts: {
+      /** The model that wrote it, where known: a remote one without probabilities is said to have sent none. */
+      modelId?: string;
+      memory: string;
+      prompt: string;
+      candidate: Pick<Candidate, 'text'> & { tokenIds?: readonly number[]; tokenLogprobs?: readonly number[] | undefined; tokenTexts?: readonly string[] | undefined };
+    },
+  ): void {
     const before = parts.memory + parts.prompt;
-    const { tokenIds, tokenLogprobs } = parts.candidate;
+    const { tokenIds, tokenLogprobs, tokenTexts } = parts.candidate;
     const generated = tokenIds && tokenLogprobs && tokenIds.length === tokenLogprobs.length && tokenIds.length > 0 ? { tokenIds, tokenLogprobs } : undefined;
     this.open({ label, text: before + parts.candidate.text, generatedFrom: before.length, ...(generated ? { generated } : {}) }, 'probs');
     this.#stored = null;
+    this.#storedNote = null;
+    if (tokenTexts && tokenLogprobs && tokenTexts.length === tokenLogprobs.length && tokenTexts.length > 0) {
+      // A remote server's own tokens: shown as it split them, no tokenizer needed.
+      this.#stored = { chips: tokenTexts.map((text, k) => ({ id: tokenIds?.[k] ?? 0, text, label: visibleToken(text), bytes: hexBytes(text) })), logprobs: tokenLogprobs };
+      return;
+    }
+    if (parts.modelId !== undefined && isRemoteModelId(parts.modelId) && !generated) {
+      this.#storedNote = `${parts.modelId} is a remote model, and this server returned no token probabilities for this candidate.`;
+      return;
+    }
     const modelId = this.#deps.modelId();
     if (generated && modelId && !isRemoteModelId(modelId)) {
       const opened = this.#opened;
@@ -247,6 +268,11 @@ export class InspectState {
         (error: unknown) => this.#deps.reporter.reportError(error, 'Could not show the stored probabilities'),
       );
     }
+  }
+
+  /** Why an opened remote candidate has no stored probabilities ("this server returned no token probabilities"), or null. */
+  get storedNote(): string | null {
+    return this.#source === 'opened' ? this.#storedNote : null;
   }
 
   /** The opened generation's own tokens with the probabilities kept with it (no pass needed). */
@@ -477,3 +503,8 @@ export function remoteModelMessage(remoteId: string, localModels: readonly strin
 
 const tri = (n: number): number => (n * (n + 1)) / 2;
 const round = (x: number): number => Math.round(x * 1e5) / 1e5;
+
+/** A text's UTF-8 bytes in hex, as a token chip shows them ("20 77 61 73"). */
+function hexBytes(text: string): string {
+  return Array.from(new TextEncoder().encode(text), (b) => b.toString(16).padStart(2, '0')).join(' ');
+}

@@ -122,7 +122,7 @@ describe('generation on a remote engine', () => {
     standins.push(server);
     if (answer) server.completions.push(answer);
     const area = createRemoteArea({ settings: database.settings, keys: createRemoteKeyStore({ env: {} }) });
-    await area.handlers['remoteEngines.save']({ engine: { name: 'lab', baseUrl: server.origin, kind } });
+    await area.handlers['remoteEngines.save']({ engine: { name: 'lab', baseUrl: server.origin, kind, timeouts: { connectMs: 2000, firstByteMs: 2000, idleMs: 2000 } } });
     const outcome = await area.generate({ modelId: 'remote:lab/gpt2-large', prompt: 'The lighthouse keeper', memory: '', params: GenerationParams.parse({ maxNewTokens: 4, numReturnSequences: 1, seed: 1, topK: 0 }) }, {});
     return { outcome, server };
   }

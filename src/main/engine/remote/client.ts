@@ -65,8 +65,8 @@ export interface RemoteCompletionRequest {
   /** Log-probabilities of each token with this many alternatives (0–20); absent: none. */
   logprobs?: number;
   /**
-   * Asks for each token's log-probability (with one alternative) only of servers known to return
-   * them (vLLM, llama.cpp's server, OpenAI, Inkwell): others (TGI) may refuse the field outright.
+   * Asks for each token's log-probability (with one alternative) only of servers known to stream
+   * them (vLLM, llama.cpp's server, OpenAI; see returnsLogprobs). Others (TGI) may refuse the field.
    * Ignored when `logprobs` is set.
    */
   logprobsIfSupported?: boolean;

@@ -164,7 +164,7 @@ describe.skipIf(skipReason !== null)('one Inkwell as the remote engine of anothe
     expect(((await direct.json()) as { choices: { text: string }[] }).choices[0]?.text).toBe(remoteColumn.text);
   });
 
-  it('the Inspect page given the remote model says it needs a local model, offers the local one, and shows a remote candidate\'s probabilities from its server', async () => {
+  it('the Inspect page given the remote model says it needs a local model, offers the local one, and says a candidate whose server sent no token probabilities has none', async () => {
     const context = await browser.newContext({ viewport: wideViewport });
     page = await context.newPage();
     errors = collectPageErrors(page);

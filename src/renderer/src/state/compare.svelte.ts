@@ -252,6 +252,8 @@ export class CompareState {
         return;
       case 'done':
         this.#comparison = event.comparison;
+        // The saved columns are final: a remote column's token ids are only read after it streamed.
+        this.#live = this.#live.map((c, i) => ({ ...c, result: event.comparison.columns[i] ?? c.result }));
         this.#phase = 'done';
         void this.refreshSaved();
         return;

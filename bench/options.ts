@@ -62,8 +62,10 @@ export const USAGE = `npm run bench -- [options]
   --profile              instead: where one decode step's time goes in Inkwell (with --model)
   --profile-ops          instead: a decode step's time by operator, from onnxruntime's profiler
                          (with --model, --precision; default int4)
-  --profile-rows         instead: the rows graph at K = 1, 2, 3 rows by operator, GroupQueryAttention
-                         with and without its present copy (with --model, --precision, --steps)
+  --profile-rows         instead: the rows graph at K = 1, 2, 3 rows by operator
+                         (with --model, --precision, --steps)
+  --rows-ab FILE         instead: the current rows graph against another one (FILE, same model and
+                         precision, e.g. made by an earlier version), steps interleaved, K = 1, 3, 8
   --block-sizes          instead: KL and decode speed of each int4/int8 block size (with --model)
   --help
 

@@ -51,6 +51,7 @@ await build({
         'block-sizes': join(root, 'bench/block-sizes.ts'),
         'op-profile': join(root, 'bench/op-profile.ts'),
         'rows-profile': join(root, 'bench/rows-profile.ts'),
+        'rows-ab': join(root, 'bench/rows-ab.ts'),
         'batching.bench': join(root, 'bench/batching.bench.ts'),
         // The engine's decoder worker thread, looked up next to the bundle (src/main/engine/runtime/threaded-decoder.ts).
         'decoder-worker': join(root, 'src/main/engine/runtime/worker-entry.ts'),
@@ -65,14 +66,14 @@ await build({
 const graphHash = sourceHash(['src/main/engine/onnx', 'src/main/engine/checkpoint', 'bench/checkpoint-writer.ts']);
 // `--profile` runs the per-step profile (bench/profile.ts), `--profile-ops` the per-operator one
 // (bench/op-profile.ts), `--profile-rows` the rows graph's per-operator one for K rows
-// (bench/rows-profile.ts), `--block-sizes` the quantization format measurement
+// (bench/rows-profile.ts), `--rows-ab` two rows graphs interleaved (bench/rows-ab.ts), `--block-sizes` the quantization format measurement
 // (bench/block-sizes.ts), `--batching` the batching bench (bench/batching.bench.ts), instead of
-// the comparison.
+// the comparison. `--rows-ab` takes a value, so it stays in the arguments.
 const args = process.argv.slice(2);
-const modes = { '--profile': 'profile.js', '--block-sizes': 'block-sizes.js', '--profile-ops': 'op-profile.js', '--profile-rows': 'rows-profile.js', '--batching': 'batching.bench.js' };
+const modes = { '--profile': 'profile.js', '--block-sizes': 'block-sizes.js', '--profile-ops': 'op-profile.js', '--profile-rows': 'rows-profile.js', '--rows-ab': 'rows-ab.js', '--batching': 'batching.bench.js' };
 const mode = Object.keys(modes).find((flag) => args.includes(flag));
 const entry = mode ? modes[mode] : 'gpt2.bench.js';
-const child = spawn(process.execPath, [...process.execArgv, '--enable-source-maps', join(outDir, entry), ...args.filter((a) => a !== mode)], {
+const child = spawn(process.execPath, [...process.execArgv, '--enable-source-maps', join(outDir, entry), ...args.filter((a) => a !== mode || mode === '--rows-ab')], {
   stdio: 'inherit',
   env: { ...process.env, INKWELL_BENCH_GRAPH_HASH: graphHash },
 });

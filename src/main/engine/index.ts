@@ -876,13 +876,15 @@ function fp32Paths(model: StoredModel): DecoderPaths {
 }
 
 /**
- * `paths` once its rows graph exists. An fp32 model imported before that graph existed gets it
- * now, built beside its other graphs from the weights already there; a precision variant made
- * before then is refused with the command that makes it again.
+ * `paths` once its rows graph is current. An fp32 model imported before that graph existed, or
+ * before its attention read the cache in place, gets it now, built beside its other graphs from
+ * the weights already there. A precision variant made before the graph existed is refused with
+ * the command that makes it again; one made before in-place attention keeps its graph (it runs,
+ * holding more memory until the model unloads; converting again gives the current one).
  */
 async function withRowsGraph(model: StoredModel, precision: Precision, paths: DecoderPaths): Promise<DecoderPaths> {
-  if (existsSync(paths.rowsPath)) return paths;
   if (precision === 'fp32') return fp32GraphPaths(model.dir, paths);
+  if (existsSync(paths.rowsPath)) return paths;
   throw new EngineError('not_found', `the ${precision} variant of ${JSON.stringify(model.id)} was made before this version's decoder graph; make it again with \`inkwell models convert ${model.id} --precision ${precision}\``);
 }
 

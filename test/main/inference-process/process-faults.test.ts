@@ -152,11 +152,10 @@ describe('the inference process under faults', () => {
     expect((await inference.status()).pid).toBe(pid);
   });
 
-  // Skipped: a known regression since the decode loop moved to the rows graph. GroupQueryAttention's
-  // present buffers (KV-sized) come from onnxruntime's CPU arena, which keeps them until the model is
-  // unloaded (5 minutes idle); turning the arena off made decode speed vary by up to 45%
-  // (docs/performance.md, "Memory after a large job"). Re-enable once attention reads the cache in place.
-  it.skip('gives memory back when idle: its resident size falls after a big job', async () => {
+  // Since the rows graph's attention reads the cache in place, onnxruntime's arena holds no
+  // KV-sized buffers, so what a big job took is all in heaps that are collected when idle (with
+  // GroupQueryAttention's present buffers, the arena kept them until the model unloaded).
+  it('gives memory back when idle: its resident size falls after a big job', async () => {
     const store = new ModelStore(home);
     if (!store.list().some((m) => m.id === 'wide')) await store.import(wideCheckpoint(), 'wide');
     const { inference } = client();
@@ -172,9 +171,13 @@ describe('the inference process under faults', () => {
     const prompt = 'The lighthouse keeper climbed the stairs again. '.repeat(100);
     await inference.generate({ modelId: 'wide', prompt, memory: '', params: GenerationParams.parse({ numReturnSequences: 8, maxNewTokens: 8, seed: 2 }) });
     clearInterval(sampler);
-    expect(peak - baseline).toBeGreaterThan(400);
+    // The prompt is over 800 tokens: eight rows of it hold 8 × 800 × 2 × 12 layers × 512 floats of cache.
+    const kvMiB = (8 * 800 * 2 * 12 * 512 * 4) / 2 ** 20;
+    expect(peak - baseline).toBeGreaterThan(0.8 * kvMiB);
     // After 2 s without work the heaps holding the KV caches are collected (the model stays loaded and
-    // onnxruntime's arena keeps its largest step); without that it kept all of it. 10 s is a bound, not a speed claim.
-    await until(() => residentMiB(pid) < baseline + 0.5 * (peak - baseline), 10_000, `resident memory falling from ${Math.round(peak)} MiB towards ${Math.round(baseline)} MiB`);
+    // onnxruntime's arena keeps its largest step, a few 256-token prefill chunks). Measured: back to
+    // 18% of the job's growth; with GroupQueryAttention's present buffers in the arena, 51%.
+    // 10 s is a bound, not a speed claim.
+    await until(() => residentMiB(pid) < baseline + 0.35 * (peak - baseline), 10_000, `resident memory falling from ${Math.round(peak)} MiB towards ${Math.round(baseline)} MiB`);
   });
 });

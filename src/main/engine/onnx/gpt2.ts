@@ -33,7 +33,7 @@ export type LogitsMode = 'last' | 'all' | 'rows';
 /** Options of one GPT-2 graph. */
 export interface Gpt2GraphOptions {
   readonly logits: LogitsMode;
-  /** Default 'contrib'; ignored by 'rows', which always uses GroupQueryAttention. */
+  /** Default 'contrib'; ignored by 'rows', which has its own (rowsAttention). */
   readonly attention?: AttentionImpl;
   /** How weights are read (precision variants); default float32 in place from `weights`. */
   readonly emitter?: WeightEmitter;
@@ -47,7 +47,7 @@ export function newKvName(layer: number): string {
   return `new_kv.${layer}`;
 }
 
-/** Head size of the KV cache of a 'rows' graph: GroupQueryAttention needs a multiple of 8, so heads are zero-padded up to one. */
+/** Head size of the KV cache of a 'rows' graph: a multiple of 8 (GroupQueryAttention, in graphs made by earlier versions, needed one), heads zero-padded up to it. */
 export function paddedHeadSize(config: Pick<Gpt2Config, 'nEmbd' | 'nHead'>): number {
   return Math.ceil(config.nEmbd / config.nHead / 8) * 8;
 }
@@ -101,17 +101,15 @@ interface LayerWeights {
  *
  * 'rows' is Inkwell's own batched decoder, for rows of different lengths in one batch. Each row's
  * cache starts at position 0 and holds seqlens_k[b] + 1 − S valid positions (the rest of the
- * buffer, up to its capacity, is ignored), and com.microsoft GroupQueryAttention attends over
- * exactly that row's positions. So a row's numbers never depend on the other rows, their lengths
- * or the buffer's capacity, and nothing needs padding or masking. Inputs: input_ids and
+ * buffer, up to its capacity, is masked out), and attention (rowsAttention) reads that cache in
+ * place, so nothing cache-sized is copied or allocated per step. Inputs: input_ids and
  * position_ids [B, S], seqlens_k int32 [B] (each row's total length − 1), total_sequence_length
- * int32 scalar (the largest total length), logits_count int64 [1] (how many trailing positions get
- * logits), past_key_values.N.* [B, H, capacity, D']. Outputs: logits [B, logits_count, V] and
- * their log-sum-exp logits_logsumexp [B, logits_count], the
- * keys and values of the new positions as new_kv.N [B, S, 2·H·D'] (so a caller that keeps the
- * cache itself never copies it back), and GroupQueryAttention's present.N.* [B, H, max(total,
- * capacity), D'] for callers that keep the cache on a device. D' is the head size rounded up to
- * a multiple of 8 (zero-padded, which changes no dot product).
+ * int32 scalar (the largest total length; see rowCounts), logits_count int64 [1] (how many
+ * trailing positions get logits), past_key_values.N.* [B, H, capacity, D']. Outputs: logits
+ * [B, logits_count, V] and their log-sum-exp logits_logsumexp [B, logits_count], and the keys and
+ * values of the new positions as new_kv.N [B, S, 2·H·D'], keys first, which the caller writes into
+ * its cache. D' is the head size rounded up to a multiple of 8 (zero-padded, which changes no dot
+ * product): the cache layout of graphs made by earlier versions, which still run with these feeds.
  */
 export function buildGpt2Graph(config: Gpt2Config, weights: Float32Weights, tiedLmHead: boolean, options: Gpt2GraphOptions): GraphBuilder {
   const { nLayer, nEmbd: d, nHead, vocabSize, layerNormEpsilon } = config;
@@ -130,9 +128,11 @@ export function buildGpt2Graph(config: Gpt2Config, weights: Float32Weights, tied
   const inputIds = g.input('input_ids', 'int64', [DIMS.batch, DIMS.sequence]);
   const attentionMask = rows ? null : g.input('attention_mask', 'int64', [DIMS.batch, DIMS.total]);
   const positionIds = g.input('position_ids', 'int64', [DIMS.batch, DIMS.sequence]);
-  const rowInputs = rows
+  const rowCounts = rows
     ? {
         seqlensK: g.input('seqlens_k', 'int32', [DIMS.batch]),
+        // Read by nothing since attention reads the cache in place; kept so that graphs made by
+        // earlier versions (GroupQueryAttention, which needs it) run with the same feeds.
         totalLength: g.input('total_sequence_length', 'int32', []),
         logitsCount: g.input('logits_count', 'int64', [1]),
       }
@@ -144,6 +144,7 @@ export function buildGpt2Graph(config: Gpt2Config, weights: Float32Weights, tied
       value: g.input(pastName(l, 'value'), 'float32', [DIMS.batch, nHead, DIMS.past, cacheHeadDim]),
     });
   }
+  const rowInputs = rowCounts ? { ...rowCounts, rows: rowsMask(g, inputIds, rowCounts.seqlensK, (past[0] as { key: Value }).key) } : null;
 
   const wpe = weight('wpe.weight', [config.nPositions, d]);
   const lnW = (prefix: string): [Value, Value] => [weight(`${prefix}.weight`, [d]), weight(`${prefix}.bias`, [d])];
@@ -178,11 +179,10 @@ export function buildGpt2Graph(config: Gpt2Config, weights: Float32Weights, tied
     const layerPast = past[l] as { key: Value; value: Value };
     const qkv = linear(normed, `${p}attn.c_attn.weight`, d, 3 * d);
     let attn: Value;
-    let present: { key: Value; value: Value };
+    let present: { key: Value; value: Value } | null = null;
     if (rowInputs) {
-      const out = rowsAttention(g, g.op('Add', [qkv, w.attnB]), rowInputs, layerPast, nHead, headDim, cacheHeadDim, `${p}attn`);
+      const out = rowsAttention(g, g.op('Add', [qkv, w.attnB]), rowInputs.rows, layerPast, nHead, headDim, cacheHeadDim);
       attn = out.attn;
-      present = out.present;
       g.output(out.newKv, newKvName(l), 'float32', [DIMS.batch, DIMS.sequence, 2 * nHead * cacheHeadDim]);
     } else if (attention === 'contrib') {
       // The c_attn bias goes into MHA's `bias` input (added per Q/K/V inside the kernel): one dispatch fewer.
@@ -198,7 +198,7 @@ export function buildGpt2Graph(config: Gpt2Config, weights: Float32Weights, tied
     } else {
       ({ attn, present } = standardAttention(g, g.op('Add', [qkv, w.attnB]), attnBias as Value, layerPast, nHead, headDim));
     }
-    presents.push(present);
+    if (present) presents.push(present);
 
     if (options.logits === 'last' && l === nLayer - 1) {
       // After the last attention everything is per position, so only the last one is computed:
@@ -239,30 +239,61 @@ export function buildGpt2Graph(config: Gpt2Config, weights: Float32Weights, tied
     const logSumExp = g.op('ReduceLogSumExp', [logits], { axes: [2], keepdims: 0 });
     g.output(logSumExp, LOGSUMEXP_OUTPUT, 'float32', [DIMS.batch, 'logits_count']);
   }
-  const presentLength = rowInputs ? 'present_sequence_length' : DIMS.total;
   presents.forEach((pr, l) => {
-    g.output(pr.key, presentName(l, 'key'), 'float32', [DIMS.batch, nHead, presentLength, cacheHeadDim]);
-    g.output(pr.value, presentName(l, 'value'), 'float32', [DIMS.batch, nHead, presentLength, cacheHeadDim]);
+    g.output(pr.key, presentName(l, 'key'), 'float32', [DIMS.batch, nHead, DIMS.total, cacheHeadDim]);
+    g.output(pr.value, presentName(l, 'value'), 'float32', [DIMS.batch, nHead, DIMS.total, cacheHeadDim]);
   });
   return g;
 }
 
 /**
- * Attention of a 'rows' graph over a packed, biased QKV [B, S, 3d]: GroupQueryAttention with as
- * many KV heads as query heads and per-row cache lengths (seqlens_k). Heads whose size is not a
- * multiple of 8 are zero-padded to `cacheHeadDim` (the scale stays 1/sqrt(headDim)) and the
- * padding is cut from the output again.
+ * The additive mask every layer of a 'rows' graph shares, [B, 1, S, S + capacity]: 0 where a new
+ * position may attend, −∞ elsewhere. The first S columns are the new positions themselves
+ * (causal: j ≤ i); the other `capacity` are the cache (position j of row b is one of its tokens
+ * when j < its past length, seqlens_k[b] + 1 − S). New positions come first so that every column
+ * a row attends to has the same index whatever the capacity: softmax sums them in vector lanes by
+ * index, and masked columns add exact zeros, so a row's numbers do not depend on the capacity.
+ */
+function rowsMask(g: GraphBuilder, inputIds: Value, seqlensK: Value, pastKey: Value): { mask: Value; sequence: Value } {
+  const dim = (x: Value, axis: number): Value => g.op('Shape', [x], { start: axis, end: axis + 1 });
+  const scalar = (x: Value): Value => g.op('Squeeze', [x, g.constInt64([0])]);
+  const batch = dim(inputIds, 0);
+  const sequence = dim(inputIds, 1);
+  const capacity = dim(pastKey, 2);
+  const zero = g.constInt64([0], []);
+  const one = g.constInt64([1], []);
+  const open = g.constFloat([0], []);
+  const blocked = g.constFloat([-Infinity], []);
+  const pastLength = g.op('Sub', [g.op('Add', [g.op('Cast', [seqlensK], { to: 7 }), g.constInt64([1])]), sequence]);
+  const cachePositions = g.op('Range', [zero, scalar(capacity), one]);
+  const cacheOpen = g.op('Less', [g.op('Unsqueeze', [cachePositions, g.constInt64([0])]), g.op('Unsqueeze', [pastLength, g.constInt64([1])])]);
+  const cacheMask = g.op('Unsqueeze', [g.op('Where', [cacheOpen, open, blocked]), g.constInt64([1, 2])]);
+  const newPositions = g.op('Range', [zero, scalar(sequence), one]);
+  const causal = g.op('LessOrEqual', [g.op('Unsqueeze', [newPositions, g.constInt64([0])]), g.op('Unsqueeze', [newPositions, g.constInt64([1])])]);
+  const causalMask = g.op('Unsqueeze', [g.op('Where', [causal, open, blocked]), g.constInt64([0, 1])]);
+  const shape = (last: Value): Value => g.op('Concat', [batch, g.constInt64([1]), sequence, last], { axis: 0 });
+  const mask = g.op('Concat', [g.op('Expand', [causalMask, shape(sequence)]), g.op('Expand', [cacheMask, shape(capacity)])], { axis: 3 });
+  return { mask, sequence };
+}
+
+/**
+ * Attention of a 'rows' graph over a packed, biased QKV [B, S, 3d], reading the cache in place:
+ * scores against the cache (masked to each row's own positions) and against the new positions
+ * (causal) share one softmax, and the context is P_cache · V_cache + P_new · V_new. Nothing
+ * cache-sized is allocated or copied per step (GroupQueryAttention, used before, cleared and
+ * copied a capacity-sized present buffer every step, and onnxruntime's arena kept those buffers).
+ * Heads whose size is not a multiple of 8 are zero-padded to `cacheHeadDim` (the cache layout
+ * graphs made by earlier versions used; zeros change no dot product) and cut again at the end.
  */
 function rowsAttention(
   g: GraphBuilder,
   qkv: Value,
-  inputs: { seqlensK: Value; totalLength: Value },
+  rows: { mask: Value; sequence: Value },
   past: { key: Value; value: Value },
   nHead: number,
   headDim: number,
   cacheHeadDim: number,
-  name: string,
-): { attn: Value; present: { key: Value; value: Value }; newKv: Value } {
+): { attn: Value; newKv: Value } {
   const d = nHead * headDim;
   const padded = cacheHeadDim !== headDim;
   let packed = qkv;
@@ -273,19 +304,23 @@ function rowsAttention(
   }
   const width = nHead * cacheHeadDim;
   const newKv = g.op('Slice', [packed, g.constInt64([width]), g.constInt64([3 * width]), g.constInt64([2])]);
-  const [out, presentKey, presentValue] = g.op(
-    'GroupQueryAttention',
-    [packed, null, null, past.key, past.value, inputs.seqlensK, inputs.totalLength],
-    { num_heads: nHead, kv_num_heads: nHead, scale: float(1 / Math.sqrt(headDim)) },
-    { domain: 'com.microsoft', outputs: 3, name },
-  ) as [Value, Value, Value];
-  let attn = out;
-  if (padded) {
-    const heads = g.op('Reshape', [out, g.constInt64([0, 0, nHead, cacheHeadDim])]);
-    const cut = g.op('Slice', [heads, g.constInt64([0]), g.constInt64([headDim]), g.constInt64([3])]);
-    attn = g.op('Reshape', [cut, g.constInt64([0, 0, d])]);
-  }
-  return { attn, present: { key: presentKey, value: presentValue }, newKv };
+  const [q, k, v] = g.op('Split', [packed, g.constInt64([width, width, width])], { axis: 2 }, { outputs: 3 }) as [Value, Value, Value];
+  const headShape = g.constInt64([0, 0, nHead, cacheHeadDim]);
+  const toHeads = (x: Value): Value => g.op('Transpose', [g.op('Reshape', [x, headShape])], { perm: [0, 2, 1, 3] });
+  // The scale goes on q, not into FusedMatMul's alpha: with alpha 1 and one query row, MLAS takes
+  // its matrix-vector kernel, which reads the keys in place instead of packing a copy of them.
+  const qh = toHeads(g.op('Mul', [q, g.constFloat([1 / Math.sqrt(headDim)], [])]));
+  const [kh, vh] = [toHeads(k), toHeads(v)];
+  const scores = (keys: Value): Value => g.op('FusedMatMul', [qh, keys], { transA: 0, transB: 1, alpha: float(1) }, { domain: 'com.microsoft' });
+  const logits = g.op('Concat', [scores(kh), scores(past.key)], { axis: 3 });
+  const probs = g.op('Softmax', [g.op('Add', [logits, rows.mask])], { axis: -1 });
+  const axis3 = g.constInt64([3]);
+  const newProbs = g.op('Slice', [probs, g.constInt64([0]), rows.sequence, axis3]);
+  const cacheProbs = g.op('Slice', [probs, rows.sequence, g.constInt64([Number.MAX_SAFE_INTEGER]), axis3]);
+  const context = g.op('Add', [g.op('MatMul', [cacheProbs, past.value]), g.op('MatMul', [newProbs, vh])]);
+  let heads = g.op('Transpose', [context], { perm: [0, 2, 1, 3] });
+  if (padded) heads = g.op('Slice', [heads, g.constInt64([0]), g.constInt64([headDim]), axis3]);
+  return { attn: g.op('Reshape', [heads, g.constInt64([0, 0, d])]), newKv };
 }
 
 /** Plain-ONNX attention over a packed, biased QKV [B, S, 3d]; same contract as MultiHeadAttention. */

@@ -3,7 +3,7 @@
  * weights are external data: model.onnx (last-position logits, for decoding) and
  * model_all_logits.onnx (every position's logits).
  */
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { readCheckpoint } from '../checkpoint';
 import { gpt2TensorShapes, LM_HEAD } from '../checkpoint/layout';
@@ -87,14 +87,28 @@ export async function fp32GraphPaths(modelDir: string, paths: { decoderPath: str
   return { decoderPath: paths.decoderPath, fullLogitsPath: paths.fullLogitsPath, rowsPath: await ensureRowsGraph(modelDir, dirname(paths.decoderPath)) };
 }
 
+/** The operator that marks a rows graph made before attention read the cache in place. */
+const EARLIER_ROWS_ATTENTION = Buffer.from('GroupQueryAttention');
+
 /**
- * Writes outDir/model_rows.onnx for a model whose graphs were built before that graph existed
- * (its checkpoint is `modelDir`), reusing the weights already in outDir; returns its path. The
- * file is written under a temporary name and renamed, so a concurrent caller never reads half of it.
+ * Whether the rows graph at `rowsPath` was made by an earlier version, whose attention
+ * (GroupQueryAttention) copies the cache into a present buffer every step, buffers onnxruntime's
+ * arena keeps until the model unloads. Such a graph still runs (same inputs and outputs). The
+ * file holds no weights (they are external data), so reading it is cheap.
+ */
+export function isEarlierRowsGraph(rowsPath: string): boolean {
+  return readFileSync(rowsPath).includes(EARLIER_ROWS_ATTENTION);
+}
+
+/**
+ * Writes outDir/model_rows.onnx for a model whose graphs were built before that graph existed, or
+ * before its attention read the cache in place (its checkpoint is `modelDir`), reusing the weights
+ * already in outDir; returns its path. The file is written under a temporary name and renamed, so
+ * a concurrent caller never reads half of it.
  */
 export async function ensureRowsGraph(modelDir: string, outDir: string): Promise<string> {
   const rowsPath = join(outDir, ROWS_FILE);
-  if (existsSync(rowsPath)) return rowsPath;
+  if (existsSync(rowsPath) && !isEarlierRowsGraph(rowsPath)) return rowsPath;
   const used = checkCheckpoint(await readCheckpoint(modelDir));
   const written: string[] = [];
   const partial = `${rowsPath}.${process.pid}.tmp`;

@@ -10,8 +10,8 @@
  * instead of the whole cache.
  *
  * Each row's cache starts at position 0 and holds its own number of positions; the graph's
- * GroupQueryAttention attends over exactly those, so a row's logits are bitwise the same whatever
- * else is in the batch (test/main/engine/runtime/row-batch.test.ts checks that).
+ * attention masks out everything else, so a row's logits are bitwise the same whatever else is in
+ * the batch (test/main/engine/runtime/row-batch.test.ts checks that).
  */
 import { Tensor } from 'onnxruntime-node';
 import { EngineError } from '../types';
@@ -85,18 +85,28 @@ export interface RowsRunOutput extends RowLogits {
 export type RowsRunner = (input: RowsRunInput) => Promise<RowsRunOutput>;
 
 /**
- * Capacity steps. The attention kernel clears the whole capacity of every row each step (its
- * present buffer is capacity-sized), so slack costs bandwidth on every step; growing costs one
- * copy of the cache. Growing by max(32, length/8) positions balances the two: at 128 positions
- * the slack is at most 32 and the cache is copied once every 32 steps.
+ * Capacity steps. Attention scores every row's whole capacity (the slack masked out), so slack
+ * costs reading it on every step; growing costs one copy of the cache. Growing by max(32,
+ * length/8) positions balances the two: at 128 positions the slack is at most 32 and the cache
+ * is copied once every 32 steps.
  */
 const CAPACITY_QUANTUM = 32;
+
+/**
+ * Prompt positions a prefill run takes at once. Attention's scores of a run are heads × chunk ×
+ * (cache + chunk) floats, several times over inside the graph, and onnxruntime's arena keeps its
+ * largest step until the model unloads: a 1024-token GPT-2 Large prompt in one run would leave
+ * hundreds of MB there, in 256-token chunks about a quarter of that. Matrix products of 256 rows
+ * still run at full speed.
+ */
+export const PREFILL_CHUNK = 256;
 
 /** DecoderBatch with the cache in JavaScript memory (see the file comment). */
 export class HostRowBatch implements DecoderBatch {
   readonly #book = new RowBook();
   readonly #shape: RowsShape;
   readonly #run: RowsRunner;
+  readonly #prefillChunk: number;
   /** key 0, value 0, key 1, …, each [rowCapacity, heads, capacity, cacheHeadDim]. */
   #buffers: Float32Array[] = [];
   #rowCapacity = 0;
@@ -105,9 +115,11 @@ export class HostRowBatch implements DecoderBatch {
   /** A step is running: the batch takes one call at a time (a step writes into the buffers when it ends). */
   #busy = false;
 
-  constructor(shape: RowsShape, run: RowsRunner) {
+  /** `prefillChunk`: prompt positions per prefill run (PREFILL_CHUNK; tests use small ones). */
+  constructor(shape: RowsShape, run: RowsRunner, prefillChunk = PREFILL_CHUNK) {
     this.#shape = shape;
     this.#run = run;
+    this.#prefillChunk = prefillChunk;
   }
 
   get rows(): readonly number[] {
@@ -128,19 +140,25 @@ export class HostRowBatch implements DecoderBatch {
     if (!Number.isInteger(copies) || copies < 1) throw new EngineError('internal', `prefill: copies ${copies} must be a positive integer`);
     this.#checkLength(tokens.length);
     return this.#exclusive(async () => {
-      const { nLayer, nHead, cacheHeadDim } = this.#shape;
-      const empty = Array.from({ length: 2 * nLayer }, () => new Tensor('float32', new Float32Array(0), [1, nHead, 0, cacheHeadDim]));
-      const out = await this.#run({
-        batch: 1, seqLen: tokens.length, inputIds: tokens, positionIds: tokens.map((_, i) => i),
-        seqlensK: [tokens.length - 1], totalLength: tokens.length, logitsCount: 1, past: empty,
-      });
-      this.#checkAfterRun();
+      // The prompt goes in chunks into the free slot after the last row, which joins the book only
+      // when every chunk has run (a failed prefill leaves the batch as it was).
       this.#reserve(this.#book.size + copies, tokens.length);
       const first = this.#book.size;
+      let out: RowsRunOutput | undefined;
+      for (let start = 0; start < tokens.length; start += this.#prefillChunk) {
+        const chunk = tokens.slice(start, start + this.#prefillChunk);
+        out = await this.#run({
+          batch: 1, seqLen: chunk.length, inputIds: chunk, positionIds: chunk.map((_, i) => start + i),
+          seqlensK: [start + chunk.length - 1], totalLength: start + chunk.length, logitsCount: 1,
+          past: start === 0 ? this.#emptyPast() : this.#pastTensors(first, 1),
+        });
+        this.#checkAfterRun();
+        this.#writeNew(out.newKv, [first], chunk.length, [start]);
+      }
       const rows = this.#book.add(copies, tokens.length);
-      this.#writeNew(out.newKv, [first], tokens.length, [0]);
       for (let c = 1; c < copies; c++) this.#copySlot(first, first + c, tokens.length);
-      return { rows, out: { logits: out.logits, logSumExp: out.logSumExp } };
+      const last = out as RowsRunOutput;
+      return { rows, out: { logits: last.logits, logSumExp: last.logSumExp } };
     });
   }
 
@@ -278,6 +296,12 @@ export class HostRowBatch implements DecoderBatch {
     }
     this.#rowCapacity = rowCapacity;
     this.#capacity = capacity;
+  }
+
+  /** A cache of no positions, for a prompt's first chunk. */
+  #emptyPast(): Tensor[] {
+    const { nLayer, nHead, cacheHeadDim } = this.#shape;
+    return Array.from({ length: 2 * nLayer }, () => new Tensor('float32', new Float32Array(0), [1, nHead, 0, cacheHeadDim]));
   }
 
   /** The cache of slots [first, first + count) as graph inputs (views, not copies). */

@@ -1,8 +1,8 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildGpt2Onnx } from '../../../../src/main/engine/onnx';
+import { buildGpt2Onnx, ensureRowsGraph, isEarlierRowsGraph } from '../../../../src/main/engine/onnx';
 import { buildGpt2Graph } from '../../../../src/main/engine/onnx/gpt2';
 import { WIDENED_WEIGHTS_FILE } from '../../../../src/main/engine/onnx/weights';
 import { EngineError, type Gpt2Checkpoint } from '../../../../src/main/engine/types';
@@ -108,6 +108,28 @@ describe('graph structure and weight placement', () => {
     const standard = buildGpt2Graph(f32.ckpt.config, weights, true, { logits: 'all', attention: 'standard' }).opSequence();
     expect(standard).not.toContain('com.microsoft:MultiHeadAttention');
     expect(standard.filter((o) => o === 'Softmax')).toHaveLength(2);
+  });
+
+  it('the rows graph reads the cache in place: no GroupQueryAttention, and no present outputs', () => {
+    const graph = buildGpt2Graph(f32.ckpt.config, new Map([...f32.ckpt.tensors.values()].map((t) => [t.name, { location: 'x', offset: 0, length: t.byteLength }])), true, { logits: 'rows' });
+    const ops = graph.opSequence();
+    expect(ops).not.toContain('com.microsoft:GroupQueryAttention');
+    expect(ops).not.toContain('com.microsoft:MultiHeadAttention');
+    // Per layer: scores against the cache and against the new positions.
+    expect(ops.filter((o) => o === 'com.microsoft:FusedMatMul')).toHaveLength(2 * 2);
+    expect(readFileSync(f32.rowsPath).includes(Buffer.from('present.'))).toBe(false);
+    expect(isEarlierRowsGraph(f32.rowsPath)).toBe(false);
+  });
+
+  it('a rows graph made by an earlier version (GroupQueryAttention) is made again from the weights already there', async () => {
+    const dir = join(root, 'layout-f32-earlier');
+    const model = await exportRandomModel(root, 'layout-f32-earlier', { nLayer: 1, nEmbd: 16, nHead: 2, seed: 3 });
+    const current = readFileSync(model.rowsPath);
+    writeFileSync(model.rowsPath, Buffer.concat([Buffer.from('GroupQueryAttention'), current]));
+    expect(isEarlierRowsGraph(model.rowsPath)).toBe(true);
+    expect(await ensureRowsGraph(dir, model.onnxDir)).toBe(model.rowsPath);
+    expect(readFileSync(model.rowsPath).equals(current)).toBe(true);
+    await open(model.rowsPath);
   });
 
   it('references F32 weights inside model.safetensors (hard link, no copy) and writes no side file', () => {

@@ -190,6 +190,13 @@ export const Candidate = z.strictObject({
   tokenLogprobs: z.array(z.number()).optional(),
   /** When asked for: per generated token, the most likely tokens at that step, best first. */
   topLogprobs: z.array(z.array(TokenLogprob)).optional(),
+  /**
+   * A remote engine's candidate, when its server returned logprobs: the server's tokens as text
+   * (its own tokenization), one per tokenLogprobs entry; tokenIds holds their ids only where the
+   * server sent them (llama.cpp's server does, the completions format does not) and is empty
+   * otherwise. Not kept in history (which keeps ids with log-probabilities).
+   */
+  tokenTexts: z.array(z.string()).optional(),
 });
 export type Candidate = z.infer<typeof Candidate>;
 
@@ -442,12 +449,19 @@ export type TokenizeResult = z.infer<typeof TokenizeResult>;
 // ---------------------------------------------------------------- compare
 // One prompt on 2-4 columns (model + precision + device); the arithmetic on these shapes is in compare.ts.
 
+/**
+ * Where a column is scheduled: a local device, or `remote:<engine>` (one lane per remote engine,
+ * so two columns on one server do not share its GPU while their speeds are measured).
+ */
+export const CompareLaneName = z.union([DeviceName, z.templateLiteral(['remote:', z.string().min(1)])]);
+export type CompareLaneName = z.infer<typeof CompareLaneName>;
+
 /** Fewest and most columns a comparison has. */
 export const COMPARE_COLUMNS = { min: 2, max: 4 } as const;
 
-/** What one column runs. */
+/** What one column runs: a stored model, or a remote engine's (`remote:<engine>/<model>`, whose precision and device are the server's). */
 export const CompareColumnSpec = z.strictObject({
-  modelId: ModelId,
+  modelId: GenerationModelId,
   precision: PrecisionRequest.default('auto'),
   device: DeviceRequest.default('auto'),
 });
@@ -473,14 +487,19 @@ const Ms = z.number().min(0);
 export const CompareColumnResult = z.strictObject({
   spec: CompareColumnSpec,
   status: z.enum(['done', 'cancelled', 'failed']),
-  /** The device the decoder ran on (a fallback names the cpu and gives its reason). */
-  device: DeviceName,
+  /** The device the decoder ran on (a fallback names the cpu and gives its reason); 'remote' on a remote engine, which does not say. */
+  device: GenerationDevice,
   deviceFallbackReason: z.string().optional(),
   precision: Precision.nullable(),
-  /** The device lane the column was scheduled in: columns of one lane ran one after another. */
-  lane: DeviceName,
+  /** The lane the column was scheduled in: columns of one lane ran one after another. */
+  lane: CompareLaneName,
   text: z.string(),
   tokenIds: z.array(z.int().min(0)),
+  /**
+   * A remote column's server sends text, not token ids: its tokenIds are this local model's
+   * tokenizer's reading of the text (what the local models score and the first divergence counts).
+   */
+  tokenizedBy: ModelId.optional(),
   finishReason: FinishReason.nullable(),
   promptTokens: z.int().min(0),
   truncatedPromptTokens: z.int().min(0),
@@ -489,8 +508,8 @@ export const CompareColumnResult = z.strictObject({
   ttftMs: Ms.nullable(),
   /** The column's whole run in the engine. */
   totalMs: Ms,
-  /** Largest resident set of the process that ran the engine while this column ran. */
-  peakRssBytes: z.number().min(0),
+  /** Largest resident set of the process that ran the engine while this column ran; null on a remote engine, whose memory is not ours to measure. */
+  peakRssBytes: z.number().min(0).nullable(),
   /** Milliseconds since the comparison started: when the column started and ended (the schedule as it ran). */
   startedAtMs: Ms,
   endedAtMs: Ms,
@@ -506,6 +525,8 @@ export const DivergenceToken = z.strictObject({
   text: z.string(),
   /** Probability of this token under each column's model (index = scoring column); null where not scored. */
   probabilities: z.array(z.number().min(0).max(1).nullable()),
+  /** Per scoring column: why its probability is null (absent or null where there is a number, or on entries saved before notes were kept). */
+  notes: z.array(z.string().nullable()).optional(),
 });
 export type DivergenceToken = z.infer<typeof DivergenceToken>;
 
@@ -530,8 +551,12 @@ export const Comparison = z.strictObject({
   columns: z.array(CompareColumnResult),
   /** perplexity[scorer][column]: how surprised column `scorer`'s model is by column `column`'s output; null where it could not be scored. */
   perplexity: z.array(z.array(z.number().min(0).nullable())),
+  /** Per scoring column: why its row of the perplexity matrix has no numbers (e.g. a remote server that returns no prompt log-probabilities). */
+  scoreNotes: z.array(z.string().nullable()).optional(),
   /** null when every column wrote the same tokens (or fewer than two produced any). */
   divergence: CompareDivergence.nullable(),
+  /** Why there is no divergence although the columns' texts differ (no local tokenizer to count tokens with). */
+  divergenceNote: z.string().optional(),
 });
 export type Comparison = z.infer<typeof Comparison>;
 
@@ -546,11 +571,11 @@ export type ComparisonPage = z.infer<typeof ComparisonPage>;
 export const ComparisonFilters = z.strictObject({
   /** The history search syntax (src/shared/search-syntax.ts) over the prompt and every column's output. */
   query: z.string().max(LIMITS.maxQueryChars).default(''),
-  modelId: ModelId.optional(),
+  modelId: GenerationModelId.optional(),
 });
 
 /** A column's lane, as the schedule is told at the start. */
-export const CompareLane = z.strictObject({ device: DeviceName, columns: z.array(z.int().min(0)) });
+export const CompareLane = z.strictObject({ device: CompareLaneName, columns: z.array(z.int().min(0)) });
 export type CompareLane = z.infer<typeof CompareLane>;
 
 /** Streamed while a comparison runs (ServerEvent channel 'compare'). */
@@ -560,8 +585,9 @@ export const CompareEvent = z.discriminatedUnion('type', [
     type: z.literal('column-started'),
     comparisonId: z.string(),
     column: z.int().min(0),
-    device: DeviceName,
-    precision: Precision,
+    device: GenerationDevice,
+    /** null on a remote engine, which does not say. */
+    precision: Precision.nullable(),
     promptTokens: z.int().min(0),
   }),
   z.strictObject({ type: z.literal('delta'), comparisonId: z.string(), column: z.int().min(0), text: z.string() }),

@@ -6,7 +6,8 @@
  *
  * Pure TypeScript: no Electron, Node or DOM imports (enforced by lint).
  */
-import type { Comparison, CompareColumnResult, CompareLane, DeviceName, DeviceRequest, ExportFile, ExportFormat } from './api';
+import type { Comparison, CompareColumnResult, CompareColumnSpec, CompareLane, CompareLaneName, DeviceName, DeviceRequest, ExportFile, ExportFormat } from './api';
+import { parseRemoteModelId } from './remote-engines';
 
 // ---------------------------------------------------------------- arithmetic
 
@@ -41,8 +42,14 @@ export function predictDevice(request: DeviceRequest, available: ReadonlySet<Dev
   return available.has(request) ? request : 'cpu';
 }
 
-/** Columns grouped by the device they will run on, in column order: a lane's columns run one after another. */
-export function deviceLanes(devices: readonly DeviceName[]): CompareLane[] {
+/** The lane a column runs in: its remote engine's (`remote:<engine>`) for a remote model, else the device predicted for it. */
+export function laneOf(spec: Pick<CompareColumnSpec, 'modelId'>, predicted: () => DeviceName): CompareLaneName {
+  const remote = parseRemoteModelId(spec.modelId);
+  return remote ? `remote:${remote.engine}` : predicted();
+}
+
+/** Columns grouped by the lane they will run in, in column order: a lane's columns run one after another. */
+export function deviceLanes(devices: readonly CompareLaneName[]): CompareLane[] {
   const lanes: CompareLane[] = [];
   devices.forEach((device, column) => {
     const lane = lanes.find((l) => l.device === device);
@@ -52,9 +59,33 @@ export function deviceLanes(devices: readonly DeviceName[]): CompareLane[] {
   return lanes;
 }
 
-/** "gpt2 fp32 on cpu": how a column is named in exports and the CLI. */
+/** "cpu", or "remote: lab" for a column on remote engine lab (which reports no device of its own). */
+export function columnDevice(column: Pick<CompareColumnResult, 'spec' | 'device'>): string {
+  if (column.device !== 'remote') return column.device;
+  return `remote: ${parseRemoteModelId(column.spec.modelId)?.engine ?? 'engine'}`;
+}
+
+/** "gpt2 fp32 on cpu" (or "remote:lab/gpt2-large on remote: lab"): how a column is named in exports and the CLI. */
 export function columnLabel(column: Pick<CompareColumnResult, 'spec' | 'precision' | 'device'>): string {
+  if (column.device === 'remote') return `${column.spec.modelId} on ${columnDevice(column)}`;
   return `${column.spec.modelId} ${column.precision ?? column.spec.precision} on ${column.device}`;
+}
+
+/** Peak memory in MB as exports print it, or the reason there is none ("remote: lab"). */
+export function peakMemoryText(column: Pick<CompareColumnResult, 'spec' | 'device' | 'peakRssBytes'>): string {
+  return column.peakRssBytes === null ? columnDevice(column) : (column.peakRssBytes / 1024 / 1024).toFixed(0);
+}
+
+/** Each distinct reason a probability at the first divergence is missing, with the scoring model it is about. */
+export function divergenceNotes(comparison: Pick<Comparison, 'columns' | 'divergence'>): { model: string; note: string }[] {
+  const out: { model: string; note: string }[] = [];
+  for (const token of comparison.divergence?.tokens ?? []) {
+    token.notes?.forEach((note, i) => {
+      const model = comparison.columns[i]?.spec.modelId ?? '';
+      if (note !== null && !out.some((n) => n.model === model && n.note === note)) out.push({ model, note });
+    });
+  }
+  return out;
 }
 
 /** Renders saved comparisons (oldest first) as a JSON or Markdown export file named after `now`. */
@@ -89,11 +120,11 @@ function comparisonMarkdown(entry: Comparison): string {
     ...entry.columns.map((c, i) =>
       row([
         labels[i] ?? '',
-        c.deviceFallbackReason ? `${c.device} (fallback from ${c.spec.device}: ${c.deviceFallbackReason.replaceAll('|', '/')})` : c.device,
+        c.deviceFallbackReason ? `${c.device} (fallback from ${c.spec.device}: ${c.deviceFallbackReason.replaceAll('|', '/')})` : columnDevice(c),
         c.ttftMs === null ? '—' : String(Math.round(c.ttftMs)),
         c.timings.tokensPerSecond.toFixed(1),
         String(Math.round(c.totalMs)),
-        (c.peakRssBytes / 1024 / 1024).toFixed(0),
+        peakMemoryText(c),
       ]),
     ),
     '',
@@ -102,12 +133,14 @@ function comparisonMarkdown(entry: Comparison): string {
     row(['', ...entry.columns.map((_, i) => `output ${i + 1}`)]),
     row(['---', ...entry.columns.map(() => '---:')]),
     ...entry.perplexity.map((scores, i) => row([labels[i] ?? '', ...scores.map((p) => (p === null ? '—' : p.toFixed(2)))])),
+    ...(entry.scoreNotes ?? []).flatMap((note, i) => (note ? [`\n- Row ${i + 1}: ${note.replaceAll('|', '/')}`] : [])),
   ];
+  if (entry.divergenceNote) lines.push('', entry.divergenceNote);
   if (entry.divergence) {
     const d = entry.divergence;
     lines.push('', `### First divergence (token ${d.position + 1})`, '', 'After: ' + fenced(d.commonText), '');
     for (const token of d.tokens) {
-      const probs = token.probabilities.map((p, i) => `${i + 1}: ${p === null ? '—' : p.toPrecision(3)}`).join(', ');
+      const probs = token.probabilities.map((p, i) => `${i + 1}: ${p === null ? `— (${token.notes?.[i] ?? 'not scored'})` : p.toPrecision(3)}`).join(', ');
       lines.push(`- Column ${token.column + 1} wrote ${token.tokenId === null ? '(ended)' : JSON.stringify(token.text)}; probability under ${probs}`);
     }
   }

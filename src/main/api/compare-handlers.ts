@@ -9,8 +9,11 @@ import { errorMessage, toApiError } from '../common/errors';
 import type { InferenceArgs, InferenceResult } from '../common/inference-protocol';
 import { estimateGenerationCost, type AdmissionQueue, type WorkCost } from '../inference/admission';
 import type { GenerateHandlers } from '../inference/client';
-import { runComparison, type CompareRunner } from './compare-orchestrator';
+import { runComparison, type CompareRunner, type RemoteCompareRunner } from './compare-orchestrator';
 import type { HistoryPort } from './history-port';
+import { isRemoteModelId } from '../../shared/remote-engines';
+import type { RemoteEngines } from '../engine';
+import type { RemoteArea } from './remote-handlers';
 import type { ModelsPort } from './service';
 
 type CompareMethod = Extract<MethodName, `compare.${string}`>;
@@ -21,6 +24,7 @@ export interface CompareInferencePort {
   probe(): Promise<InferenceResult<'probe'>['devices']>;
   compareGenerate(args: InferenceArgs<'compareGenerate'>, handlers: GenerateHandlers, signal?: AbortSignal): Promise<InferenceResult<'compareGenerate'>>;
   compareScore(args: InferenceArgs<'compareScore'>): Promise<InferenceResult<'compareScore'>>;
+  tokenize(modelId: string, text: string): Promise<InferenceResult<'tokenize'>>;
 }
 
 /** What the compare handlers are built from. */
@@ -28,6 +32,8 @@ export interface CompareHandlerDeps {
   history: HistoryPort;
   inference: CompareInferencePort;
   models: Pick<ModelsPort, 'get'>;
+  /** Remote columns' generation and scoring; `assertKnown` refuses an engine Settings does not have before anything runs. */
+  remote: Pick<RemoteArea, 'engines' | 'assertKnown'>;
   admission: AdmissionQueue;
   emit(event: CompareEvent): void;
   log(line: string): void;
@@ -35,7 +41,7 @@ export interface CompareHandlerDeps {
 
 /** The compare handlers and a close that stops running comparisons and waits for them to be saved. */
 export function createCompareHandlers(deps: CompareHandlerDeps): { handlers: CompareHandlerTable; close(): Promise<void> } {
-  const { history, inference, models, admission, emit, log } = deps;
+  const { history, inference, models, remote, admission, emit, log } = deps;
   const running = new Map<string, { controller: AbortController; finished: Promise<void> }>();
 
   const runner: CompareRunner = {
@@ -48,6 +54,8 @@ export function createCompareHandlers(deps: CompareHandlerDeps): { handlers: Com
       ),
     score: (scorer, prompt, continuations) =>
       inference.compareScore({ modelId: scorer.modelId, precision: scorer.precision, device: scorer.device, prompt, continuations }),
+    tokenize: async (modelId, text) => (await inference.tokenize(modelId, text)).ids,
+    remote: remoteCompareRunner(remote.engines),
   };
 
   async function runAndSave(comparisonId: string, request: MethodParsedRequest<'compare.start'>, signal: AbortSignal): Promise<void> {
@@ -66,7 +74,9 @@ export function createCompareHandlers(deps: CompareHandlerDeps): { handlers: Com
   const handlers: CompareHandlerTable = {
     'compare.start': (request) => {
       if (history.readOnly) throw new ApiError('read_only', 'Inkwell cannot save comparisons: its history database is read-only (see the notice at start-up)');
-      const cost = request.columns.reduce<WorkCost>(
+      for (const column of request.columns) if (isRemoteModelId(column.modelId)) remote.assertKnown(column.modelId);
+      // A remote column's work is the server's: only the local columns take this machine's room.
+      const cost = request.columns.filter((column) => !isRemoteModelId(column.modelId)).reduce<WorkCost>(
         (sum, column) => {
           const one = estimateGenerationCost(models.get(column.modelId).config, { prompt: request.prompt, memory: '', params: { ...request.params, numReturnSequences: 1 } });
           return { sequences: sum.sequences + one.sequences, bytes: sum.bytes + one.bytes };
@@ -105,5 +115,14 @@ export function createCompareHandlers(deps: CompareHandlerDeps): { handlers: Com
       for (const comparison of all) comparison.controller.abort();
       await Promise.all(all.map((c) => c.finished));
     },
+  };
+}
+
+/** Remote columns through the configured engines (the same clients the Write page's remote generations use). */
+export function remoteCompareRunner(engines: Pick<RemoteEngines, 'complete' | 'scoreContinuation'>): RemoteCompareRunner {
+  return {
+    generate: (modelId, prompt, params, handlers, signal) =>
+      engines.complete(modelId, { prompt, params, signal, onStart: () => handlers.onStart(), onDelta: (sequence, text) => sequence === 0 && handlers.onDelta(text) }),
+    scoreContinuation: (modelId, prompt, continuation, signal) => engines.scoreContinuation(modelId, prompt, continuation, signal),
   };
 }

@@ -8,9 +8,11 @@
  * what had arrived, its unfinished candidates 'cancelled', and a `warning` naming the failure,
  * and it is saved like any other.
  */
+import { LOGPROB_FLOOR, type TokenLogprob } from '../../shared/openai/logprobs';
 import {
   ApiError,
   GenerationParams,
+  type Candidate,
   type GenerationOutcome,
   type MethodName,
   type MethodParsedRequest,
@@ -129,6 +131,8 @@ export function createRemoteArea(deps: RemoteAreaDeps): RemoteArea {
         prompt,
         ...(memory !== undefined ? { memory } : {}),
         params,
+        // As a local generation keeps each token's log-probability, so that the probability views work.
+        logprobsIfSupported: true,
         ...(signal ? { signal } : {}),
         onStart: (info: { seed: number; numSequences: number }) =>
           events.onStart?.({ device: 'remote', precision: null, seed: info.seed, promptTokens: 0, truncatedPromptTokens: 0, numSequences: info.numSequences }),
@@ -156,8 +160,23 @@ export function outcomeOf(modelId: string, result: RemoteCompletionResult): Gene
     promptTokens: result.promptTokens ?? 0,
     truncatedPromptTokens: 0,
     // Remote servers send text, not Inkwell's token ids.
-    sequences: result.sequences.map((s) => ({ text: s.text, tokenIds: [], finishReason: s.finishReason })),
+    sequences: result.sequences.map((s) => ({ text: s.text, tokenIds: [], finishReason: s.finishReason, ...serverTokens(s.logprobs) })),
     timings: { loadMs: 0, prefillMs: firstTokenMs, decodeMs: Math.max(0, result.timings.totalMs - firstTokenMs), tokensPerSecond: result.timings.tokensPerSecond },
+  };
+}
+
+/**
+ * A remote candidate's token log-probabilities in Candidate's fields: the server's token texts with
+ * their log-probabilities, and their ids where the server sent every one (llama.cpp's server).
+ * Nothing when the server returned none (or not for every token).
+ */
+export function serverTokens(tokens: readonly TokenLogprob[] | undefined): Pick<Candidate, 'tokenIds' | 'tokenLogprobs' | 'tokenTexts'> | Record<string, never> {
+  if (!tokens || tokens.length === 0 || tokens.some((t) => t.logprob === null)) return {};
+  const ids = tokens.map((t) => t.id);
+  return {
+    tokenIds: ids.every((id) => id !== undefined) ? ids : [],
+    tokenLogprobs: tokens.map((t) => t.logprob ?? LOGPROB_FLOOR),
+    tokenTexts: tokens.map((t) => t.token),
   };
 }
 

@@ -146,7 +146,7 @@ export function createApiService(deps: ApiServiceDeps): ApiService {
     log,
   });
   const stopWatchingEngine = inference.onStateChange(() => emit({ channel: 'engine', status: engineStatus() }));
-  const compare = createCompareHandlers({ history, inference, models, admission, emit: (event) => emit({ channel: 'compare', event }), log });
+  const compare = createCompareHandlers({ history, inference, models, remote, admission, emit: (event) => emit({ channel: 'compare', event }), log });
 
   async function runGeneration(generationId: string, request: MethodParsedRequest<'generate.start'>, signal: AbortSignal, admitted: Admission): Promise<void> {
     try {

@@ -2,14 +2,25 @@
 import { COMPARE_COLUMNS, CompareRequest, DeviceRequest, PrecisionRequest, type Comparison, type NewComparison } from '../../shared/api';
 import { columnLabel } from '../../shared/compare';
 import { measureGeneration } from '../common/compare-measure';
-import { runComparison, type CompareRunner } from '../api/compare-orchestrator';
+import { runComparison, type CompareRunner, type RemoteCompareRunner } from '../api/compare-orchestrator';
+import { remoteCompareRunner } from '../api/compare-handlers';
+import { createRemoteArea } from '../api/remote-handlers';
+import { createRemoteKeyStore } from '../api/remote-keys';
+import { errorMessage } from '../common/errors';
+import { AppDatabase } from '../history';
+import { historyFile } from '../history/location';
+import { EngineError } from '../engine';
+import { isRemoteModelId } from '../../shared/remote-engines';
+import { columnDevice, peakMemoryText } from '../../shared/compare';
 import type { Engine } from '../engine';
 import { GENERATION_OPTIONS, generationParamsFromArgs, parseCommandArgs, requireString } from './args';
 import { EXIT, SHOW_HELP, UsageError, type CliIo } from './io';
 
-/** A CompareRunner on an engine in this process (the CLI's; the app's runs through the inference process). */
-export function engineCompareRunner(engine: Engine): CompareRunner {
+/** A CompareRunner on an engine in this process (the CLI's; the app's runs through the inference process), with remote columns through `remote`. */
+export function engineCompareRunner(engine: Engine, remote?: RemoteCompareRunner): CompareRunner {
   return {
+    ...(remote ? { remote } : {}),
+    tokenize: async (modelId, text) => (await engine.tokenize(modelId, text)).ids,
     devices: () => engine.probeDevices(),
     generate: (column, prompt, params, handlers, signal) =>
       measureGeneration((onDelta) =>
@@ -68,7 +79,8 @@ export function compareJson(comparison: NewComparison | Comparison): Record<stri
       model: c.spec.modelId,
       precision: c.precision,
       requested_device: c.spec.device,
-      device: c.device,
+      device: columnDevice(c),
+      ...(c.tokenizedBy !== undefined ? { tokenized_by: c.tokenizedBy } : {}),
       ...(c.deviceFallbackReason !== undefined ? { device_fallback_reason: c.deviceFallbackReason } : {}),
       status: c.status,
       ...(c.error ? { error: c.error.message } : {}),
@@ -80,15 +92,17 @@ export function compareJson(comparison: NewComparison | Comparison): Record<stri
       tokens_per_second: round(c.timings.tokensPerSecond),
       total_ms: round(c.totalMs),
       load_ms: round(c.timings.loadMs),
-      peak_rss_mb: round(c.peakRssBytes / 1024 / 1024),
+      peak_rss_mb: c.peakRssBytes === null ? null : round(c.peakRssBytes / 1024 / 1024),
       started_at_ms: round(c.startedAtMs),
       ended_at_ms: round(c.endedAtMs),
     })),
     perplexity: comparison.perplexity,
+    ...(comparison.scoreNotes ? { score_notes: comparison.scoreNotes } : {}),
+    ...(comparison.divergenceNote ? { divergence_note: comparison.divergenceNote } : {}),
     divergence: comparison.divergence && {
       position: comparison.divergence.position,
       common_text: comparison.divergence.commonText,
-      tokens: comparison.divergence.tokens.map((t) => ({ column: t.column, token_id: t.tokenId, text: t.text, probabilities: t.probabilities })),
+      tokens: comparison.divergence.tokens.map((t) => ({ column: t.column, token_id: t.tokenId, text: t.text, probabilities: t.probabilities, ...(t.notes ? { notes: t.notes } : {}) })),
     },
   };
 }
@@ -98,11 +112,12 @@ function printText(io: CliIo, comparison: NewComparison): void {
     const fallback = c.deviceFallbackReason ? ` (fallback: ${c.deviceFallbackReason})` : '';
     io.stdout(`=== ${i + 1}. ${columnLabel(c)}${fallback} ===\n`);
     io.stdout(c.error ? `[${c.status}: ${c.error.message}]\n` : `${c.text}\n`);
-    io.stdout(`[ttft ${c.ttftMs === null ? '—' : `${Math.round(c.ttftMs)} ms`} · ${c.timings.tokensPerSecond.toFixed(1)} tokens/s · total ${Math.round(c.totalMs)} ms · peak ${Math.round(c.peakRssBytes / 1024 / 1024)} MB]\n\n`);
+    io.stdout(`[ttft ${c.ttftMs === null ? '—' : `${Math.round(c.ttftMs)} ms`} · ${c.timings.tokensPerSecond.toFixed(1)} tokens/s · total ${Math.round(c.totalMs)} ms · peak ${c.peakRssBytes === null ? peakMemoryText(c) : `${peakMemoryText(c)} MB`}]\n\n`);
   });
   io.stdout('Perplexity (row: scoring model, column: output)\n');
   comparison.perplexity.forEach((row, i) => {
-    io.stdout(`  ${i + 1}. ${comparison.columns[i]?.spec.modelId ?? ''}: ${row.map((p) => (p === null ? '—' : p.toFixed(2))).join('  ')}\n`);
+    const note = comparison.scoreNotes?.[i];
+    io.stdout(`  ${i + 1}. ${comparison.columns[i]?.spec.modelId ?? ''}: ${note ? `not scored (${note})` : row.map((p) => (p === null ? '—' : p.toFixed(2))).join('  ')}\n`);
   });
   const d = comparison.divergence;
   if (d) {
@@ -111,7 +126,7 @@ function printText(io: CliIo, comparison: NewComparison): void {
       io.stdout(`  ${t.column + 1} wrote ${t.tokenId === null ? '(ended)' : JSON.stringify(t.text)}: p = ${t.probabilities.map((p) => (p === null ? '—' : p.toPrecision(3))).join(' / ')}\n`);
     }
   } else {
-    io.stdout('The columns wrote the same tokens.\n');
+    io.stdout(comparison.divergenceNote ? `${comparison.divergenceNote}\n` : 'The columns wrote the same tokens.\n');
   }
 }
 
@@ -134,9 +149,10 @@ export async function compareCommand(argv: readonly string[], io: CliIo, home: s
   if (!request.success) throw new UsageError('compare', request.error.issues[0]?.message ?? 'invalid request');
 
   const { Engine } = await import('../engine');
+  const remote = request.data.columns.some((c) => isRemoteModelId(c.modelId)) ? openRemoteEngines(request.data.columns, io, home) : null;
   const engine = new Engine({ home });
   try {
-    const comparison = await runComparison(engineCompareRunner(engine), request.data, {
+    const comparison = await runComparison(engineCompareRunner(engine, remote?.runner), request.data, {
       emit: () => {},
       comparisonId: 'cli',
       signal: io.interrupt,
@@ -150,6 +166,27 @@ export async function compareCommand(argv: readonly string[], io: CliIo, home: s
     }
     return io.interrupt.aborted ? EXIT.interrupted : EXIT.ok;
   } finally {
+    remote?.close();
     await engine.dispose();
+  }
+}
+
+/** The remote engines of the data folder's Settings, keys from INKWELL_REMOTE_KEY_<NAME>; an engine Settings lacks is bad input. */
+function openRemoteEngines(columns: CompareRequest['columns'], io: CliIo, home: string): { runner: RemoteCompareRunner; close(): void } {
+  const { database } = AppDatabase.open(historyFile(home));
+  try {
+    const area = createRemoteArea({ settings: database.settings, keys: createRemoteKeyStore({ env: io.env }) });
+    for (const column of columns) {
+      if (!isRemoteModelId(column.modelId)) continue;
+      try {
+        area.assertKnown(column.modelId);
+      } catch (error) {
+        throw new EngineError('not_found', `${errorMessage(error)}: add it in the app's or serve mode's Settings → Remote engines first`);
+      }
+    }
+    return { runner: remoteCompareRunner(area.engines), close: () => database.close() };
+  } catch (error) {
+    database.close();
+    throw error;
   }
 }

@@ -66,7 +66,7 @@ export type { Precision, PrecisionRequest, VariantPrecision } from './precision'
 export { RemoteEngines } from './remote/remote-engines';
 export type { RemoteEngineSource, RemoteModelEntry } from './remote/remote-engines';
 export { RemoteCompletionsClient } from './remote/client';
-export type { RemoteCompletionResult, RemoteCompletionRequest, RemoteClientOptions, RemoteStartInfo } from './remote/client';
+export type { RemoteCompletionResult, RemoteCompletionRequest, RemoteClientOptions, RemoteScoredToken, RemoteStartInfo } from './remote/client';
 export { RemoteEngineError } from './remote/errors';
 export type { RemoteFailure } from './remote/errors';
 

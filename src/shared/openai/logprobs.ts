@@ -25,6 +25,8 @@ export const TokenLogprob = z.object({
   logprob: z.number().nullable(),
   /** The most likely tokens at this position, most likely first; empty when no alternatives were asked for. */
   top: z.array(TopLogprob),
+  /** The token's id, where the server says (llama.cpp's server does; the completions format does not). */
+  id: z.int().min(0).optional(),
 });
 export type TokenLogprob = z.infer<typeof TokenLogprob>;
 
@@ -110,6 +112,7 @@ function topAsRecord(top: readonly TopLogprob[]): Record<string, number> {
 export const ContentLogprobs = z.object({
   content: z.array(
     z.object({
+      id: z.int().min(0).optional(),
       token: z.string(),
       logprob: z.number(),
       top_logprobs: z.array(z.object({ token: z.string(), logprob: z.number() })).default([]),
@@ -147,6 +150,7 @@ export function tokensFromCompletionLogprobs(block: CompletionLogprobs): TokenLo
 /** Reads llama.cpp's chat-shaped block into tokens. */
 export function tokensFromContentLogprobs(block: ContentLogprobs): TokenLogprob[] {
   return block.content.map((entry) => ({
+    ...(entry.id !== undefined ? { id: entry.id } : {}),
     token: entry.token,
     logprob: entry.logprob,
     top: entry.top_logprobs.map((t) => ({ token: t.token, logprob: t.logprob })).sort((a, b) => b.logprob - a.logprob),

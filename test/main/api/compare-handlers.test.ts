@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError, type CompareEvent, type Comparison } from '../../../src/shared/api';
 import { FakeEngine } from '../../helpers/fake-engine';
+import { RemoteStandin } from '../../helpers/remote-standin';
 import { storedModel, useServiceFixture } from './service-fixture';
 
 const makeService = useServiceFixture();
@@ -91,5 +92,28 @@ describe('compare handlers', () => {
     const error = await readOnly.service.handle('compare.start', { prompt: 'x', columns: [{ modelId: 'tiny' }, { modelId: 'tiny' }] }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiError);
     expect((error as ApiError).kind).toBe('read_only');
+  });
+
+  it('saves a comparison with a remote column, found by its remote model id, with its memory as not measured, and exports it saying so', async () => {
+    const standin = await RemoteStandin.start('vllm');
+    try {
+      const fixture = compareService();
+      await fixture.service.handle('remoteEngines.save', { engine: { name: 'lab', baseUrl: standin.origin } });
+      standin.completions.push({ fixture: 'completions-stream.sse' }, { fixture: 'completions-echo-score.json' }, { fixture: 'completions-echo-score.json' });
+      const saved = await runDone(fixture, { prompt: 'The lighthouse keeper', columns: [{ modelId: 'tiny' }, { modelId: 'remote:lab/gpt2-large' }], params: { seed: 5, maxNewTokens: 4 } });
+      expect(saved.columns[1]).toMatchObject({ status: 'done', device: 'remote', lane: 'remote:lab', peakRssBytes: null, text: ' was a café owner', tokenizedBy: 'tiny' });
+      expect(saved.columns[1]!.tokenIds.length).toBeGreaterThan(0);
+      expect(saved.perplexity[0]![1]).toEqual(expect.any(Number));
+      expect((await fixture.service.handle('compare.list', { modelId: 'remote:lab/gpt2-large' })) as { total: number }).toMatchObject({ total: 1 });
+      const md = (await fixture.service.handle('compare.export', { format: 'markdown', ids: [saved.id] })) as { content: string };
+      expect(md.content).toContain('| 2. remote:lab/gpt2-large on remote: lab | remote: lab |');
+    } finally {
+      await standin.close();
+    }
+  });
+
+  it('refuses a remote column on an engine Settings does not have before any work', async () => {
+    const fixture = compareService();
+    await expect(fixture.service.handle('compare.start', { prompt: 'x', columns: [{ modelId: 'tiny' }, { modelId: 'remote:nowhere/gpt2' }] })).rejects.toMatchObject({ kind: 'not_found', message: expect.stringContaining('nowhere') });
   });
 });

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createRemoteArea } from '../../../src/main/api/remote-handlers';
 import { createRemoteKeyStore, type KeyVault } from '../../../src/main/api/remote-keys';
 import { ApiError, GenerationParams } from '../../../src/shared/api';
-import { RemoteStandin } from '../../helpers/remote-standin';
+import { RemoteStandin, readRecording } from '../../helpers/remote-standin';
 import { useDatabaseFixture } from '../history/database-fixture';
 
 const openDatabase = useDatabaseFixture();
@@ -113,5 +113,61 @@ describe('generation on a remote engine', () => {
     expect(streamed.join('').length).toBeGreaterThan(0);
     expect(outcome.sequences[0]).toMatchObject({ text: streamed.join(''), finishReason: 'cancelled' });
     expect(outcome).toMatchObject({ device: 'remote', precision: null, warning: expect.stringMatching(/remote engine "lab".*(ended|closed|disconnected|went away|before)/i) });
+  });
+
+  /** One remote generation of 4 tokens on a stand-in of `flavour` with engine kind `kind`. */
+  async function generateOn(flavour: 'vllm' | 'llama.cpp', kind: 'auto' | 'tgi', answer?: Parameters<RemoteStandin['completions']['push']>[0]) {
+    const { database } = openDatabase();
+    const server = await RemoteStandin.start(flavour);
+    standins.push(server);
+    if (answer) server.completions.push(answer);
+    const area = createRemoteArea({ settings: database.settings, keys: createRemoteKeyStore({ env: {} }) });
+    await area.handlers['remoteEngines.save']({ engine: { name: 'lab', baseUrl: server.origin, kind, timeouts: { connectMs: 2000, firstByteMs: 2000, idleMs: 2000 } } });
+    const outcome = await area.generate({ modelId: 'remote:lab/gpt2-large', prompt: 'The lighthouse keeper', memory: '', params: GenerationParams.parse({ maxNewTokens: 4, numReturnSequences: 1, seed: 1, topK: 0 }) }, {});
+    return { outcome, server };
+  }
+
+  /** The recording's tokens and log-probabilities, read independently of the client. */
+  function recordedTokens(flavour: 'vllm' | 'llama.cpp'): { texts: string[]; logprobs: number[]; ids: number[] } {
+    const out = { texts: [] as string[], logprobs: [] as number[], ids: [] as number[] };
+    for (const line of readRecording(flavour, 'completions-stream-logprobs.sse').split('\n')) {
+      if (!line.startsWith('data: {')) continue;
+      const lp = (JSON.parse(line.slice(6)) as { choices: { logprobs: Record<string, unknown> | null }[] }).choices[0]?.logprobs;
+      if (!lp) continue;
+      if (Array.isArray(lp.content)) {
+        for (const t of lp.content as { id: number; token: string; logprob: number }[]) {
+          out.texts.push(t.token);
+          out.logprobs.push(t.logprob);
+          out.ids.push(t.id);
+        }
+      } else {
+        out.texts.push(...(lp.tokens as string[]));
+        out.logprobs.push(...(lp.token_logprobs as number[]));
+      }
+    }
+    return out;
+  }
+
+  it("vLLM: each candidate carries the server's token log-probabilities and texts (no ids: the completions format has none)", async () => {
+    const { outcome, server } = await generateOn('vllm', 'auto');
+    expect(server.completionBodies[0]?.logprobs).toBe(1);
+    const recorded = recordedTokens('vllm');
+    expect(outcome.sequences[0]).toMatchObject({ text: ' was a café owner', tokenIds: [], tokenLogprobs: recorded.logprobs, tokenTexts: recorded.texts });
+  });
+
+  it("llama.cpp's server: the candidate also carries the token ids it sends", async () => {
+    const { outcome } = await generateOn('llama.cpp', 'auto');
+    const recorded = recordedTokens('llama.cpp');
+    expect(recorded.ids).toHaveLength(4);
+    expect(outcome.sequences[0]).toMatchObject({ tokenIds: recorded.ids, tokenLogprobs: recorded.logprobs, tokenTexts: recorded.texts });
+  });
+
+  it('a server that returns no logprobs gives candidates without them (the UI says so), and TGI is not asked for a field it lacks', async () => {
+    const plain = await generateOn('vllm', 'auto', { fixture: 'completions-stream.sse' });
+    expect(plain.outcome.sequences[0]?.text).toBe(' was a café owner');
+    expect(plain.outcome.sequences[0]?.tokenLogprobs).toBeUndefined();
+    expect(plain.outcome.sequences[0]?.tokenTexts).toBeUndefined();
+    const tgi = await generateOn('vllm', 'tgi', { fixture: 'completions-stream.sse' });
+    expect(tgi.server.completionBodies[0]).not.toHaveProperty('logprobs');
   });
 });

@@ -11,7 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../../src/main/cli/run';
 import { Engine } from '../../../src/main/engine';
 import { loadTokenizer } from '../../../src/main/engine/tokenizer';
+import { AppDatabase } from '../../../src/main/history';
+import { historyFile } from '../../../src/main/history/location';
+import { RemoteEngineSettings } from '../../../src/shared/remote-engines';
 import { makeRandomCheckpoint } from '../../helpers/checkpoint-factory';
+import { RemoteStandin, readRecording } from '../../helpers/remote-standin';
 import { loadReferenceGpt2, referenceLogits, referenceLogSoftmax, type ReferenceGpt2 } from '../../helpers/reference-gpt2';
 
 let home: string;
@@ -20,7 +24,7 @@ const PROMPT = 'The lighthouse keeper';
 
 interface CompareJson {
   seed: number;
-  columns: { model: string; device: string; requested_device: string; device_fallback_reason?: string; status: string; token_ids: number[]; started_at_ms: number; ended_at_ms: number; tokens_per_second: number; peak_rss_mb: number; ttft_ms: number | null }[];
+  columns: { model: string; device: string; requested_device: string; device_fallback_reason?: string; status: string; text: string; token_ids: number[]; tokenized_by?: string; started_at_ms: number; ended_at_ms: number; tokens_per_second: number; peak_rss_mb: number | null; ttft_ms: number | null }[];
   perplexity: (number | null)[][];
   divergence: { position: number; tokens: { column: number; token_id: number | null; probabilities: (number | null)[] }[] } | null;
 }
@@ -111,5 +115,39 @@ describe('inkwell compare', () => {
       expect(code, args.join(' ')).toBe(2);
       expect(stderr).toMatch(/--models|--precisions/);
     }
+  });
+
+  it('takes a remote column: streamed from the engine in Settings, its text scored by the local model as the reference does, the server scoring through echo', async () => {
+    const vllm = await RemoteStandin.start('vllm');
+    const { database } = AppDatabase.open(historyFile(home));
+    database.settings.set({ remoteEngines: [RemoteEngineSettings.parse({ name: 'lab', baseUrl: vllm.origin })] });
+    database.close();
+    vllm.completions.push({ fixture: 'completions-stream.sse' }, { fixture: 'completions-echo-score.json' }, { fixture: 'completions-echo-score.json' });
+    try {
+      const { code, out } = await compare(['--models', 'small,remote:lab/gpt2-large', '--prompt', PROMPT, '--seed', '3', '--max-new-tokens', '4']);
+      expect(code).toBe(0);
+      const remote = out.columns[1]!;
+      expect(remote).toMatchObject({ model: 'remote:lab/gpt2-large', device: 'remote: lab', peak_rss_mb: null, status: 'done', text: ' was a café owner', tokenized_by: 'small' });
+      const tokenizer = await loadTokenizer(join(home, 'src-small'));
+      expect(remote.token_ids).toEqual(tokenizer.encode(' was a café owner'));
+      const context = tokenizer.encode(PROMPT);
+      const rows = referenceLogits(references.small!, [...context, ...remote.token_ids]);
+      const lps = remote.token_ids.map((token, i) => referenceLogSoftmax(rows[context.length - 1 + i]!)[token]!);
+      const expected = Math.exp(-lps.reduce((a, b) => a + b, 0) / lps.length);
+      expect(Math.abs(out.perplexity[0]![1]! - expected) / expected).toBeLessThan(1e-4);
+      // The server's row: the recording's log-probabilities of the tokens after the prompt.
+      const block = (JSON.parse(readRecording('vllm', 'completions-echo-score.json')) as { choices: { logprobs: { token_logprobs: (number | null)[]; text_offset: number[] } }[] }).choices[0]!.logprobs;
+      const served = block.token_logprobs.filter((_, i) => block.text_offset[i]! >= PROMPT.length) as number[];
+      expect(out.perplexity[1]![1]).toBeCloseTo(Math.exp(-served.reduce((a, b) => a + b, 0) / served.length), 10);
+    } finally {
+      await vllm.close();
+    }
+  }, 120_000);
+
+  it('refuses a remote column on an engine Settings does not have, with exit code 2', async () => {
+    let stderr = '';
+    const code = await runCli(['compare', '--models', 'small,remote:nowhere/gpt2', '--prompt', 'x'], { stdout: () => {}, stderr: (t) => void (stderr += t), interrupt: new AbortController().signal, env: { INKWELL_HOME: home } });
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/no remote engine named "nowhere"/);
   });
 });

@@ -13,7 +13,7 @@
  */
 import type { FinishReason, GenerationParams } from '../../../shared/api';
 import { CompletionResponse, ModelList, type CompletionChoice } from '../../../shared/openai/completions';
-import { tokensFromCompletionLogprobs, tokensFromContentLogprobs, type TokenLogprob } from '../../../shared/openai/logprobs';
+import { LOGPROB_FLOOR, tokensFromCompletionLogprobs, tokensFromContentLogprobs, type TokenLogprob } from '../../../shared/openai/logprobs';
 import { SSE_DONE, SseEventTooLargeError, SseParser } from '../../../shared/openai/sse';
 import { RemoteTimeouts, type RemoteServerKind } from '../../../shared/remote-engines';
 import { randomSeed } from '../generate/rng';
@@ -21,7 +21,7 @@ import { StopStringFilter } from '../generate/stop-strings';
 import { EngineError } from '../types';
 import { RemoteEngineError, messageOfErrorBody, redactKey } from './errors';
 import { openRemoteRequest, type RemoteHttpRequest, type RemoteHttpResponse } from './http';
-import { candidateStrategy, detectFromInfo, detectServerKind, samplingFields, type ServerKind } from './server-kinds';
+import { candidateStrategy, detectFromInfo, detectServerKind, returnsLogprobs, samplingFields, type ServerKind } from './server-kinds';
 
 /** How to reach one server. */
 export interface RemoteClientOptions {
@@ -64,11 +64,24 @@ export interface RemoteCompletionRequest {
   params: GenerationParams;
   /** Log-probabilities of each token with this many alternatives (0–20); absent: none. */
   logprobs?: number;
+  /**
+   * Asks for each token's log-probability (with one alternative) only of servers known to stream
+   * them (vLLM, llama.cpp's server, OpenAI; see returnsLogprobs). Others (TGI) may refuse the field.
+   * Ignored when `logprobs` is set.
+   */
+  logprobsIfSupported?: boolean;
   /** Aborting ends every candidate ('cancelled', text kept) and drops the connection, which stops vLLM's work. */
   signal?: AbortSignal;
   onStart?(info: RemoteStartInfo): void;
   /** Streamed text of one candidate, with the tokens it releases when logprobs were asked. */
   onDelta?(sequence: number, text: string, tokens?: TokenLogprob[]): void;
+}
+
+/** One token of a scored text, as the server split and scored it. */
+export interface RemoteScoredToken {
+  text: string;
+  /** Natural log of its probability under the server's model. */
+  logprob: number;
 }
 
 /** One candidate as the server finished it. */
@@ -168,12 +181,13 @@ export class RemoteCompletionsClient {
       throw error;
     }
     const sampling = samplingFields(kind, params);
-    if (request.logprobs !== undefined && (request.logprobs < 0 || request.logprobs > 20 || !Number.isInteger(request.logprobs))) {
-      throw new EngineError('bad_input', `logprobs must be an integer from 0 to 20, not ${request.logprobs}`);
+    const logprobs = request.logprobs ?? (request.logprobsIfSupported === true && returnsLogprobs(kind) ? 1 : undefined);
+    if (logprobs !== undefined && (logprobs < 0 || logprobs > 20 || !Number.isInteger(logprobs))) {
+      throw new EngineError('bad_input', `logprobs must be an integer from 0 to 20, not ${logprobs}`);
     }
     const seed = params.seed ?? randomSeed();
     const n = params.numReturnSequences;
-    const candidates = Array.from({ length: n }, (_, i) => new CandidateStream(i, params.stop, request.logprobs !== undefined, request.onDelta));
+    const candidates = Array.from({ length: n }, (_, i) => new CandidateStream(i, params.stop, logprobs !== undefined, request.onDelta));
     const run: RunState = { started, firstTokenAt: null, promptTokens: null, completionTokens: 0 };
     const onText = (): void => {
       run.firstTokenAt ??= performance.now();
@@ -205,7 +219,7 @@ export class RemoteCompletionsClient {
             seed: batch.seed,
             ...(batch.count > 1 ? { n: batch.count } : {}),
             ...(params.stop.length > 0 ? { stop: params.stop } : {}),
-            ...(request.logprobs !== undefined ? { logprobs: request.logprobs } : {}),
+            ...(logprobs !== undefined ? { logprobs } : {}),
             stream: true,
             // TGI refuses fields it does not know in some versions; the others report usage with it.
             ...(kind === 'tgi' ? {} : { stream_options: { include_usage: true } }),
@@ -226,6 +240,44 @@ export class RemoteCompletionsClient {
       request.signal?.removeEventListener('abort', abortAll);
     }
     return result();
+  }
+
+  /**
+   * The server's log-probability of each token of `continuation` after `prompt` (natural log, the
+   * raw distribution), asked the way vLLM and Inkwell's /v1 score text: `echo` with `logprobs` and
+   * max_tokens 0, which returns the sent text's own tokens and generates nothing. A server that
+   * answers without prompt log-probabilities (llama.cpp's server ignores `echo`) gets a
+   * RemoteEngineError 'no_logprobs' that says so.
+   *
+   * The continuation's tokens are the ones that end after the prompt's last character, in the
+   * server's tokenization of the whole text: a token that spans the boundary counts as the
+   * continuation's.
+   */
+  async scoreContinuation(model: string, prompt: string, continuation: string, signal?: AbortSignal): Promise<RemoteScoredToken[]> {
+    try {
+      const text = prompt + continuation;
+      const body = { model, prompt: text, max_tokens: 0, echo: true, logprobs: 1, temperature: 0, stream: false };
+      const response = await this.#open('POST', this.#url('completions'), JSON.stringify(body), signal);
+      if (response.status !== 200) {
+        const error = await this.#statusError(response, 'completions', model);
+        if (error.failure !== 'rejected') throw error;
+        throw new RemoteEngineError('no_logprobs', `the server refused to score text (echo with logprobs and max_tokens 0): ${error.message}`, error.status !== undefined ? { status: error.status } : {});
+      }
+      const raw = await response.readAll(MAX_JSON_CHARS);
+      const json = parseJson(raw, 'the response');
+      if (json && typeof json === 'object' && 'error' in json) throw new RemoteEngineError('server_error', `the server reported an error: ${redactKey(messageOfErrorBody(raw), this.#apiKey)}`);
+      const parsed = CompletionResponse.safeParse(json);
+      if (!parsed.success) throw new RemoteEngineError('malformed', `the server sent something that is not a completion (${describeIssue(parsed.error)}): ${messageOfErrorBody(raw)}`);
+      const choice = parsed.data.choices[0];
+      const tokens = choice ? (tokensOf(choice.logprobs) ?? []) : [];
+      // An echoed prompt starts with a token nothing predicts (logprob null) and spells the text sent;
+      // generated tokens always carry a number, so a server that ignored echo is told apart.
+      const echoed = tokens.length > 0 && (tokens[0]?.logprob === null || tokens.map((t) => t.token).join('') === text);
+      if (!echoed) throw new RemoteEngineError('no_logprobs', 'the server returned no prompt log-probabilities (echo with logprobs and max_tokens 0), so it cannot score text');
+      return continuationTokens(tokens, prompt.length);
+    } catch (error) {
+      throw this.#contextual(error, undefined);
+    }
   }
 
   async #fetchModels(signal: AbortSignal | undefined): Promise<{ models: RemoteModel[]; kind: ServerKind }> {
@@ -491,6 +543,17 @@ class CandidateStream {
     if (this.#withLogprobs) this.#pending = [];
     this.#onDelta?.(this.#index, text, tokens);
   }
+}
+
+/** The tokens that end after the first `promptChars` UTF-16 units of the text they spell, with their log-probabilities. */
+export function continuationTokens(tokens: readonly TokenLogprob[], promptChars: number): RemoteScoredToken[] {
+  const out: RemoteScoredToken[] = [];
+  let end = 0;
+  for (const token of tokens) {
+    end += token.token.length;
+    if (end > promptChars) out.push({ text: token.token, logprob: token.logprob ?? LOGPROB_FLOOR });
+  }
+  return out;
 }
 
 /** The tokens of a choice's logprobs, in whichever shape the server sent them. */

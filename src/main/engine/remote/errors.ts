@@ -17,7 +17,8 @@ export type RemoteFailure =
   | 'busy' // 429 / 503: try again later
   | 'server_error' // 5xx, or an error event inside the stream
   | 'redirected' // 3xx: the base URL is not where the API is
-  | 'malformed'; // the response is not what the OpenAI completions API sends
+  | 'malformed' // the response is not what the OpenAI completions API sends
+  | 'no_logprobs'; // the server answered, but without the (prompt) log-probabilities asked for
 
 const kindOfFailure: Record<RemoteFailure, EngineErrorKind> = {
   unreachable: 'device',
@@ -31,6 +32,7 @@ const kindOfFailure: Record<RemoteFailure, EngineErrorKind> = {
   server_error: 'device',
   redirected: 'bad_input',
   malformed: 'device',
+  no_logprobs: 'refused',
 };
 
 /** An error of a remote engine; `partial` holds what was streamed before it (the caller saves it). */

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { parseRemoteModelId, remoteModelId, type RemoteEngineConfig } from '../../../shared/remote-engines';
 import { EngineError } from '../types';
-import { RemoteCompletionsClient, type RemoteClientOptions, type RemoteCompletionRequest, type RemoteCompletionResult } from './client';
+import { RemoteCompletionsClient, type RemoteClientOptions, type RemoteCompletionRequest, type RemoteCompletionResult, type RemoteScoredToken } from './client';
 
 /** Where the engines and their keys come from. */
 export interface RemoteEngineSource {
@@ -74,6 +74,12 @@ export class RemoteEngines {
   async complete(id: string, request: Omit<RemoteCompletionRequest, 'model'>): Promise<RemoteCompletionResult> {
     const { client, model } = await this.resolve(id);
     return client.complete({ ...request, model });
+  }
+
+  /** The server's log-probabilities of `continuation`'s tokens after `prompt` on the model `id` (see RemoteCompletionsClient.scoreContinuation). */
+  async scoreContinuation(id: string, prompt: string, continuation: string, signal?: AbortSignal): Promise<RemoteScoredToken[]> {
+    const { client, model } = await this.resolve(id);
+    return client.scoreContinuation(model, prompt, continuation, signal);
   }
 
   /** The client and the server's model id for a remote model id; not_found for an unknown engine. */

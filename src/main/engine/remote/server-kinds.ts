@@ -55,6 +55,17 @@ export function detectFromInfo(info: unknown): ServerKind | null {
   return typeof router === 'string' && /text-generation/i.test(router) ? 'tgi' : null;
 }
 
+/**
+ * Whether to ask `kind` for per-token logprobs while streaming: vLLM and OpenAI (the legacy arrays)
+ * and llama.cpp's server (the chat shape) stream them with each token. TGI's completions route has
+ * no logprobs field, and an unknown server might refuse one. Inkwell's own /v1 answers logprobs,
+ * but sends a candidate's text only once it is done when they are asked (its engine streams text,
+ * not tokens), which would take streaming and Stop's partial text away from the writer.
+ */
+export function returnsLogprobs(kind: ServerKind): boolean {
+  return kind === 'vllm' || kind === 'llama.cpp' || kind === 'openai';
+}
+
 /** The sampling fields of a request body for `kind`; refuses what the server would silently ignore. */
 export function samplingFields(kind: ServerKind, params: GenerationParams): Record<string, number> {
   if (params.noRepeatNgramSize > 0 && kind !== 'inkwell') {

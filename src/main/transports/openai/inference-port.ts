@@ -21,6 +21,8 @@ import { createOpenAiRoutes, type OpenAiRoutes } from './routes';
 export interface InferenceGeneratePort {
   generate(args: InferenceArgs<'generate'>, handlers: GenerateHandlers, signal?: AbortSignal): Promise<InferenceResult<'generate'>>;
   tokenStrings(modelId: string, ids: number[]): Promise<InferenceResult<'tokenStrings'>>;
+  tokenize(modelId: string, text: string): Promise<InferenceResult<'tokenize'>>;
+  compareScore(args: InferenceArgs<'compareScore'>): Promise<InferenceResult<'compareScore'>>;
 }
 
 /** What the port is built from. */
@@ -67,15 +69,15 @@ export function createInferenceCompletionsPort(deps: InferenceCompletionsDeps): 
     },
 
     async complete(job, events, signal) {
-      if (job.promptLogprobs) throw new OpenAiError(400, 'echo with logprobs (the prompt\'s log-probabilities) is not served: use echo or logprobs alone', { type: 'invalid_request_error', param: 'echo', code: 'unsupported' });
       const model = models.get(job.modelId);
       // 'busy' (429) at once when the bound and its queue are full; 'refused' (400) for work that never fits.
       const admitted = admission.enter(estimateGenerationCost(model.config, { prompt: job.prompt, memory: '', params: job.params }), signal);
       try {
         await admitted.admitted;
         const withLogprobs = job.logprobs !== null;
+        const promptLogprobs = job.promptLogprobs ? await promptTokenLogprobs(inference, job.modelId, job.prompt, model.config.nPositions) : undefined;
         const outcome = await inference.generate(generateArgs(job), {
-          onStart: (info) => events.onStart({ promptTokens: info.promptTokens }),
+          onStart: (info) => events.onStart({ promptTokens: info.promptTokens, ...(promptLogprobs ? { promptLogprobs } : {}) }),
           // With logprobs, each candidate's text goes out once it is done, with its tokens (the engine streams text, not tokens).
           onDelta: (sequence, text) => {
             if (!withLogprobs) events.onDelta(sequence, { text });
@@ -95,6 +97,25 @@ export function createInferenceCompletionsPort(deps: InferenceCompletionsDeps): 
       }
     },
   };
+}
+
+/**
+ * The prompt's own tokens with their log-probabilities (echo with logprobs; with max_tokens 0 this
+ * is how vLLM-style clients, Inkwell's Compare among them, score a text): the first token gets null
+ * (nothing predicts it), each later one its log-probability after the tokens before it, from the
+ * same pass Compare's perplexity uses. No alternatives are listed for prompt tokens (`top` is empty).
+ */
+async function promptTokenLogprobs(inference: InferenceGeneratePort, modelId: string, prompt: string, nPositions: number): Promise<TokenLogprob[]> {
+  const { ids } = await inference.tokenize(modelId, prompt);
+  if (ids.length > nPositions) {
+    throw new OpenAiError(400, `echo with logprobs scores at most ${nPositions} prompt tokens (${modelId}'s window); this prompt has ${ids.length}`, { type: 'invalid_request_error', param: 'prompt', code: 'context_length_exceeded' });
+  }
+  const texts = (await inference.tokenStrings(modelId, ids)).strings;
+  const first: TokenLogprob = { token: texts[0] ?? '', logprob: null, top: [] };
+  if (ids.length <= 1) return ids.length === 0 ? [] : [first];
+  // The first token is the context, by its own text: the scorer encodes it back to the same id.
+  const { logprobs } = await inference.compareScore({ modelId, precision: 'auto', device: 'auto', prompt: texts[0] ?? '', continuations: [ids.slice(1)] });
+  return [first, ...ids.slice(1).map((_, i) => ({ token: texts[i + 1] ?? '', logprob: Math.max(LOGPROB_FLOOR, logprobs[0]?.[i] ?? LOGPROB_FLOOR), top: [] }))];
 }
 
 /** The inference request of a job. */

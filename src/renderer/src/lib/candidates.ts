@@ -16,6 +16,8 @@ export interface CandidateCard {
   /** Once finished, when the engine reported them: the ids generated and each one's log-probability (the Inspect panel colours them). */
   tokenIds?: readonly number[];
   tokenLogprobs?: readonly number[];
+  /** A remote engine's candidate: the server's tokens as text, one per tokenLogprobs entry (tokenIds may be empty). */
+  tokenTexts?: readonly string[];
 }
 
 /** What `accept` hands back: the text to insert and which candidate it was. */
@@ -88,7 +90,7 @@ export class CandidateSet {
       index,
       text: seq.text,
       finishReason: seq.finishReason,
-      ...(seq.tokenLogprobs ? { tokenIds: seq.tokenIds, tokenLogprobs: seq.tokenLogprobs } : {}),
+      ...(seq.tokenLogprobs ? { tokenIds: seq.tokenIds, tokenLogprobs: seq.tokenLogprobs, ...(seq.tokenTexts ? { tokenTexts: seq.tokenTexts } : {}) } : {}),
     }));
     const allCancelled = cards.length > 0 && cards.every((c) => c.finishReason === 'cancelled');
     return new CandidateSet(allCancelled ? 'stopped' : 'done', cards, clampIndex(this.selected, cards.length), null);

@@ -159,6 +159,7 @@ export class AppState implements Reporter {
         return sent.memory + sent.prompt;
       },
       modelId: () => params.model?.id ?? null,
+      localModels: () => this.#modelList.map((m) => m.id),
       params: () => params.values,
       show: () => this.showPage('inspect'),
     });

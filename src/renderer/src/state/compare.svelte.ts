@@ -11,7 +11,7 @@ import {
   type CompareColumnSpec,
   type CompareEvent,
   type Comparison,
-  type DeviceName,
+  type GenerationDevice,
   type DocumentSummary,
   type ExportFormat,
   type ModelSummary,
@@ -35,7 +35,8 @@ export interface CompareFormParams {
 export interface LiveColumn {
   phase: 'idle' | 'waiting' | 'running' | 'done' | 'cancelled' | 'failed';
   text: string;
-  device: DeviceName | null;
+  /** 'remote' for a remote engine's column (columnDevice names the engine). */
+  device: GenerationDevice | null;
   precision: Precision | null;
   result: CompareColumnResult | null;
 }
@@ -251,6 +252,8 @@ export class CompareState {
         return;
       case 'done':
         this.#comparison = event.comparison;
+        // The saved columns are final: a remote column's token ids are only read after it streamed.
+        this.#live = this.#live.map((c, i) => ({ ...c, result: event.comparison.columns[i] ?? c.result }));
         this.#phase = 'done';
         void this.refreshSaved();
         return;

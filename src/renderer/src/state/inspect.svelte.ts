@@ -9,6 +9,7 @@ import { ApiError, type Candidate, type GenerationParams, type MethodResponse } 
 import { halfValues, type AttentionLayer, type AttentionOverview, type Gpt2Tokens, type InspectSummary, type LensLayer, type NextTokenProbabilities, type PositionalEncodings, type TopToken, type WordPieceTokens } from '../../../shared/inspect';
 import { isRemoteModelId } from '../../../shared/remote-engines';
 import { CandidateSet } from '../lib/candidates';
+import { visibleToken } from '../lib/token-display';
 import type { ApiCaller, Generations, Reporter } from './deps';
 
 /** Where the inspected text comes from. */
@@ -45,6 +46,8 @@ export interface InspectDeps {
   sentPrompt: () => string;
   /** The chosen model and parameters (a branch is generated with them). */
   modelId: () => string | null;
+  /** The local models' ids: what a remote model's text can be inspected with instead. */
+  localModels: () => readonly string[];
   params: () => GenerationParams;
   /** Shows the Inspect page. */
   show: () => void;
@@ -104,6 +107,8 @@ export class InspectState {
   #error = $state<string | null>(null);
   #branch = $state.raw<Branch | null>(null);
   #stored = $state.raw<StoredProbabilities | null>(null);
+  #localPick = $state<string | null>(null);
+  #storedNote = $state<string | null>(null);
   #tokenizedKey = '';
   #passKey = '';
   #sequence = 0;
@@ -173,10 +178,32 @@ export class InspectState {
   get branch(): Branch | null {
     return this.#branch;
   }
-  /** Why the chosen model cannot be inspected beyond its tokens, or null. */
-  get remoteMessage(): string | null {
+  /** The chosen (Write page) model when it is a remote one, else null. */
+  get remoteModel(): string | null {
     const id = this.#deps.modelId();
-    return id !== null && isRemoteModelId(id) ? `${id} is a remote model: attention, token probabilities and the logit lens need a local model, because a remote server sends back only text. Choose a local model to inspect.` : null;
+    return id !== null && isRemoteModelId(id) ? id : null;
+  }
+
+  /** The model the views run on: the chosen one, or for a remote one the local model picked instead (null until one is). */
+  get modelId(): string | null {
+    if (this.remoteModel === null) return this.#deps.modelId();
+    return this.#localPick !== null && this.#deps.localModels().includes(this.#localPick) ? this.#localPick : null;
+  }
+
+  /** The local models offered in place of a remote one. */
+  get localModels(): readonly string[] {
+    return this.#deps.localModels();
+  }
+
+  /** Why nothing can be inspected with the chosen model, naming it, or null (a local model, or a local one picked instead). */
+  get remoteMessage(): string | null {
+    const remote = this.remoteModel;
+    return remote !== null && this.modelId === null ? remoteModelMessage(remote, this.#deps.localModels()) : null;
+  }
+
+  /** Inspects with local model `id` while the chosen model is remote. */
+  useLocalModel(id: string): void {
+    this.#localPick = id;
   }
 
   /** Chooses where the text comes from. */
@@ -205,12 +232,31 @@ export class InspectState {
   }
 
   /** Opens a candidate: the prompt it was written for (memory included) followed by its text. */
-  openGeneration(label: string, parts: { memory: string; prompt: string; candidate: Pick<Candidate, 'text'> & { tokenIds?: readonly number[]; tokenLogprobs?: readonly number[] | undefined } }): void {
+  openGeneration(
+    label: string,
+    parts: {
+      /** The model that wrote it, where known: a remote one without probabilities is said to have sent none. */
+      modelId?: string;
+      memory: string;
+      prompt: string;
+      candidate: Pick<Candidate, 'text'> & { tokenIds?: readonly number[]; tokenLogprobs?: readonly number[] | undefined; tokenTexts?: readonly string[] | undefined };
+    },
+  ): void {
     const before = parts.memory + parts.prompt;
-    const { tokenIds, tokenLogprobs } = parts.candidate;
+    const { tokenIds, tokenLogprobs, tokenTexts } = parts.candidate;
     const generated = tokenIds && tokenLogprobs && tokenIds.length === tokenLogprobs.length && tokenIds.length > 0 ? { tokenIds, tokenLogprobs } : undefined;
     this.open({ label, text: before + parts.candidate.text, generatedFrom: before.length, ...(generated ? { generated } : {}) }, 'probs');
     this.#stored = null;
+    this.#storedNote = null;
+    if (tokenTexts && tokenLogprobs && tokenTexts.length === tokenLogprobs.length && tokenTexts.length > 0) {
+      // A remote server's own tokens: shown as it split them, no tokenizer needed.
+      this.#stored = { chips: tokenTexts.map((text, k) => ({ id: tokenIds?.[k] ?? 0, text, label: visibleToken(text), bytes: hexBytes(text) })), logprobs: tokenLogprobs };
+      return;
+    }
+    if (parts.modelId !== undefined && isRemoteModelId(parts.modelId) && !generated) {
+      this.#storedNote = `${parts.modelId} is a remote model, and this server returned no token probabilities for this candidate.`;
+      return;
+    }
     const modelId = this.#deps.modelId();
     if (generated && modelId && !isRemoteModelId(modelId)) {
       const opened = this.#opened;
@@ -222,6 +268,11 @@ export class InspectState {
         (error: unknown) => this.#deps.reporter.reportError(error, 'Could not show the stored probabilities'),
       );
     }
+  }
+
+  /** Why an opened remote candidate has no stored probabilities ("this server returned no token probabilities"), or null. */
+  get storedNote(): string | null {
+    return this.#source === 'opened' ? this.#storedNote : null;
   }
 
   /** The opened generation's own tokens with the probabilities kept with it (no pass needed). */
@@ -440,5 +491,20 @@ export class InspectState {
   #positionalModel = '';
 }
 
+/**
+ * What the Inspect page says when the chosen model is remote. Attention and hidden states never
+ * leave a remote server (the completions API sends text and at most log-probabilities), so every
+ * view needs a local model; the page offers the local models instead of failing each view.
+ */
+export function remoteModelMessage(remoteId: string, localModels: readonly string[]): string {
+  const why = `${remoteId} is a remote model: its server sends back only text, so attention, the logit lens, the positional encodings and the per-token probabilities of the inspect pass need a local model.`;
+  return localModels.length > 0 ? `${why} Inspect the text with a local model instead:` : `${why} Import a model on the Models page to inspect text.`;
+}
+
 const tri = (n: number): number => (n * (n + 1)) / 2;
 const round = (x: number): number => Math.round(x * 1e5) / 1e5;
+
+/** A text's UTF-8 bytes in hex, as a token chip shows them ("20 77 61 73"). */
+function hexBytes(text: string): string {
+  return Array.from(new TextEncoder().encode(text), (b) => b.toString(16).padStart(2, '0')).join(' ');
+}

@@ -255,12 +255,12 @@ export class WriteSession {
   }
 
   /** What candidate `index` of the shown set was written for (the prompt sent, memory apart) and what it wrote. */
-  candidateForInspect(index: number): { memory: string; prompt: string; candidate: { text: string; tokenIds?: readonly number[]; tokenLogprobs?: readonly number[] } } | null {
+  candidateForInspect(index: number): { modelId: string; memory: string; prompt: string; candidate: { text: string; tokenIds?: readonly number[]; tokenLogprobs?: readonly number[]; tokenTexts?: readonly string[] } } | null {
     const active = this.#active;
     const card = active?.candidates.cards[index];
     if (!active || !card) return null;
-    const stored = card.tokenIds && card.tokenLogprobs ? { tokenIds: card.tokenIds, tokenLogprobs: card.tokenLogprobs } : {};
-    return { memory: active.run.request.memory ?? '', prompt: active.run.request.prompt, candidate: { text: card.text, ...stored } };
+    const stored = card.tokenIds && card.tokenLogprobs ? { tokenIds: card.tokenIds, tokenLogprobs: card.tokenLogprobs, ...(card.tokenTexts ? { tokenTexts: card.tokenTexts } : {}) } : {};
+    return { modelId: active.run.request.modelId, memory: active.run.request.memory ?? '', prompt: active.run.request.prompt, candidate: { text: card.text, ...stored } };
   }
 
   /** Continue: candidates for the text before the cursor (memory and author's note applied). */

@@ -10,12 +10,12 @@
 import { createServer } from 'node:net';
 import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RemoteCompletionsClient, apiBase, finishReasonOf, type RemoteClientOptions, type RemoteCompletionRequest } from '../../../../src/main/engine/remote/client';
+import { RemoteCompletionsClient, apiBase, continuationTokens, finishReasonOf, type RemoteClientOptions, type RemoteCompletionRequest } from '../../../../src/main/engine/remote/client';
 import { RemoteEngineError } from '../../../../src/main/engine/remote/errors';
 import { EngineError } from '../../../../src/main/engine/types';
 import { GenerationParams, type GenerationParamsInput } from '../../../../src/shared/api';
 import type { TokenLogprob } from '../../../../src/shared/openai/logprobs';
-import { RemoteStandin, type StandinFlavour } from '../../../helpers/remote-standin';
+import { RemoteStandin, readRecording, type StandinFlavour } from '../../../helpers/remote-standin';
 
 const KEY = 'sk-remote-secret-key-0123456789';
 const standins: RemoteStandin[] = [];
@@ -408,5 +408,51 @@ describe('remote engine client: other servers', () => {
     expect(apiBase('http://gpu:8000').href).toBe('http://gpu:8000/v1');
     expect(apiBase('http://gpu:8000/').href).toBe('http://gpu:8000/v1');
     expect(apiBase('https://gw.example/llm/openai/v1/').href).toBe('https://gw.example/llm/openai/v1/');
+  });
+});
+
+describe('remote engine client: scoring text (echo + logprobs, max_tokens 0)', () => {
+  const prompt = 'The lighthouse keeper';
+  const continuation = ' was a café owner';
+
+  it("vLLM: the continuation's tokens with the server's log-probabilities, the prompt's left out", async () => {
+    const server = await standin('vllm');
+    server.completions.push({ fixture: 'completions-echo-score.json' });
+    const tokens = await client(server).scoreContinuation('gpt2-large', prompt, continuation);
+    expect(server.completionBodies[0]).toMatchObject({ model: 'gpt2-large', prompt: prompt + continuation, echo: true, max_tokens: 0, logprobs: 1, stream: false });
+    // Independently of the client: the recording's tokens after the prompt's 21 characters.
+    const recorded = JSON.parse(readRecording('vllm', 'completions-echo-score.json')) as { choices: { logprobs: { tokens: string[]; token_logprobs: (number | null)[]; text_offset: number[] } }[] };
+    const block = recorded.choices[0]!.logprobs;
+    const expected = block.tokens.flatMap((token, i) => (block.text_offset[i]! >= prompt.length ? [{ text: token, logprob: block.token_logprobs[i] }] : []));
+    expect(expected).toHaveLength(4);
+    expect(tokens).toEqual(expected);
+  });
+
+  it('a token that spans the end of the prompt counts as the continuation\'s', () => {
+    const tokens = [{ token: 'The', logprob: null, top: [] }, { token: ' cat', logprob: -2, top: [] }, { token: 's', logprob: -0.5, top: [] }];
+    expect(continuationTokens(tokens, 'The ca'.length)).toEqual([{ text: ' cat', logprob: -2 }, { text: 's', logprob: -0.5 }]);
+  });
+
+  it("llama.cpp's server, which ignores echo, is told apart: no_logprobs, saying it cannot score text", async () => {
+    const server = await standin('llama.cpp');
+    server.completions.push({ fixture: 'completions-echo-ignored.json' });
+    const error = await failure(client(server).scoreContinuation('gpt2-large', prompt, continuation));
+    expect(error.failure).toBe('no_logprobs');
+    expect(error.message).toMatch(/^remote engine "lab" \(http:\/\/127\.0\.0\.1:\d+\): the server returned no prompt log-probabilities/);
+  });
+
+  it('a server that ignores echo and generates instead is not mistaken for scored text', async () => {
+    const server = await standin('llama.cpp');
+    // logprobs of generated tokens: every one has a number, and they do not spell the text sent.
+    server.completions.push({ body: readRecording('llama.cpp', 'completions-stream-logprobs.sse').split('\n\n')[0]!.replace(/^data: /, '') });
+    expect((await failure(client(server).scoreContinuation('gpt2-large', prompt, continuation))).failure).toBe('no_logprobs');
+  });
+
+  it('a server that refuses max_tokens 0 says it cannot score, with its message', async () => {
+    const server = await standin('vllm');
+    server.completions.push({ status: 400, fixture: 'error-400-context.json' });
+    const error = await failure(client(server).scoreContinuation('gpt2-large', prompt, continuation));
+    expect(error.failure).toBe('no_logprobs');
+    expect(error.message).toContain('the server refused to score text');
   });
 });

@@ -18,6 +18,7 @@ import { describeMachine } from './machine';
 import { graphFolder } from './measure';
 import { BENCH_MODELS, ensureBenchModel, ensureBenchVariants, type BenchModelName } from './models';
 import { median } from './report';
+import { int64 } from './mode-args';
 
 const PAST = 128;
 const STEPS = 24;
@@ -29,9 +30,6 @@ interface ProfileEvent {
   args?: { op_name?: string };
 }
 
-function int64(values: readonly number[], dims: readonly number[]): Tensor {
-  return new Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), dims);
-}
 
 /** Which bucket a kernel's time goes to. */
 function bucket(event: ProfileEvent): string {

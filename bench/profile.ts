@@ -23,6 +23,7 @@ import { BENCH_MODELS, ensureBenchModel, type BenchModelName } from './models';
 import { promptOfTokens } from './prompts';
 import { median } from './report';
 import { GenerationParams } from '../src/shared/api';
+import { int64 } from './mode-args';
 
 const PAST = 128;
 const ROUNDS = 15;
@@ -34,9 +35,6 @@ function log(line: string): void {
   process.stderr.write(`[profile] ${line}\n`);
 }
 
-function int64(values: readonly number[], dims: readonly number[]): Tensor {
-  return new Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), dims);
-}
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);

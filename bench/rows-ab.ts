@@ -16,19 +16,13 @@ import { describeMachine } from './machine';
 import { graphFolder } from './measure';
 import { BENCH_MODELS, ensureBenchModel, ensureBenchVariants, type BenchModelName } from './models';
 import { median } from './report';
+import { argValue, int64 } from './mode-args';
 
 const PAST = 128;
 const CAPACITY = 160;
 const WARM_UP = 3;
 
-function argValue(args: readonly string[], flag: string): string | undefined {
-  const at = args.indexOf(flag);
-  return at >= 0 ? args[at + 1] : undefined;
-}
 
-function int64(values: readonly number[], dims: readonly number[]): Tensor {
-  return new Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), dims);
-}
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);

@@ -22,6 +22,7 @@ import { describeMachine } from './machine';
 import { graphFolder } from './measure';
 import { BENCH_MODELS, ensureBenchModel, ensureBenchVariants, type BenchModelName } from './models';
 import { median } from './report';
+import { argValue, int64 } from './mode-args';
 
 const PAST = 128;
 const WARM_UP = 2;
@@ -40,14 +41,7 @@ interface Case {
   readonly capacity: number;
 }
 
-function int64(values: readonly number[], dims: readonly number[]): Tensor {
-  return new Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), dims);
-}
 
-function argValue(args: readonly string[], flag: string): string | undefined {
-  const at = args.indexOf(flag);
-  return at >= 0 ? args[at + 1] : undefined;
-}
 
 /** Per case: operator → the sum over its nodes of each node's minimum duration (ms) over the timed steps. */
 function minimaByOperator(events: readonly ProfileEvent[], cases: readonly Case[]): Map<string, Map<string, number>> {

@@ -26,6 +26,7 @@ import { describeMachine, loadAverage } from './machine';
 import { BENCH_MODELS, ensureBenchModel, ensureBenchVariants, type BenchModelName } from './models';
 import { promptOfTokens } from './prompts';
 import { median } from './report';
+import { argValue } from './mode-args';
 
 const PROMPT_TOKENS = 128;
 
@@ -88,10 +89,6 @@ function variantPaths(model: StoredModel, precision: Precision): Promise<Decoder
   return { decoderPath: variant.decoderPath, fullLogitsPath: variant.fullLogitsPath, rowsPath: join(dirname(variant.decoderPath), ROWS_FILE) };
 }
 
-function argValue(args: readonly string[], flag: string): string | undefined {
-  const i = args.indexOf(flag);
-  return i >= 0 ? args[i + 1] : undefined;
-}
 
 function fmt(values: readonly number[]): string {
   if (values.length === 0) return '–';

@@ -312,8 +312,8 @@ function rowsAttention(
   const qh = toHeads(g.op('Mul', [q, g.constFloat([1 / Math.sqrt(headDim)], [])]));
   const [kh, vh] = [toHeads(k), toHeads(v)];
   const scores = (keys: Value): Value => g.op('FusedMatMul', [qh, keys], { transA: 0, transB: 1, alpha: float(1) }, { domain: 'com.microsoft' });
-  const logits = g.op('Concat', [scores(kh), scores(past.key)], { axis: 3 });
-  const probs = g.op('Softmax', [g.op('Add', [logits, rows.mask])], { axis: -1 });
+  const allScores = g.op('Concat', [scores(kh), scores(past.key)], { axis: 3 });
+  const probs = g.op('Softmax', [g.op('Add', [allScores, rows.mask])], { axis: -1 });
   const axis3 = g.constInt64([3]);
   const newProbs = g.op('Slice', [probs, g.constInt64([0]), rows.sequence, axis3]);
   const cacheProbs = g.op('Slice', [probs, rows.sequence, g.constInt64([Number.MAX_SAFE_INTEGER]), axis3]);

@@ -19,6 +19,12 @@ import { candidateCards, candidatesPanel, candidatesStatus, continueAndWait, cur
 const unavailable = browserUnavailableReason();
 const skipReason = process.env['INKWELL_REQUIRE_BROWSER'] === '1' ? null : unavailable;
 const REMOTE_MODEL = 'remote:desk/tiny';
+/**
+ * The served model: the tiny shape with GPT-2's 1024 positions, so that a long run cannot end at the
+ * context window before Stop arrives (with 128 positions it ended there first, as 'length').
+ */
+const SERVED = { ...tinyModel, checkpoint: { ...tinyModel.checkpoint, nPositions: 1024 } };
+
 /** The using Inkwell's own model: the same shape as the served one, other random weights (so the columns differ). */
 const LOCAL = { id: 'local', checkpoint: { ...tinyModel.checkpoint, seed: 11 } };
 const shotsDir = process.env['INKWELL_SCREENSHOTS'] === '1' ? join(import.meta.dirname, '..', '..', 'docs', 'screenshots') : mkdtempSync(join(tmpdir(), 'inkwell-remote-shots-'));
@@ -35,7 +41,7 @@ describe.skipIf(skipReason !== null)('one Inkwell as the remote engine of anothe
   beforeAll(async () => {
     if (unavailable) throw new Error(`browser e2e cannot run: ${unavailable}`);
     assertBuilt();
-    [serving, using] = await Promise.all([createWorkspace(), createWorkspace([LOCAL])]);
+    [serving, using] = await Promise.all([createWorkspace([SERVED]), createWorkspace([LOCAL])]);
     server = await startServe(serving.home);
     // Serve mode has no keychain: the key of engine "desk" comes from its environment variable.
     client = await startServe(using.home, 60_000, { [remoteKeyVariable('desk')]: server.token });
@@ -92,7 +98,7 @@ describe.skipIf(skipReason !== null)('one Inkwell as the remote engine of anothe
 
     // A long run, stopped once text has streamed: what arrived stays.
     await setNumber(page, 'Candidates', 1);
-    await setNumber(page, 'Max new tokens', 400);
+    await setNumber(page, 'Max new tokens', 1000);
     await page.getByRole('button', { name: 'Continue' }).click();
     await expect.poll(async () => ((await candidateCards(page!).first().textContent()) ?? '').trim().length, poll).toBeGreaterThan(0);
     await page.getByRole('button', { name: 'Stop' }).click();

@@ -60,7 +60,7 @@ describe.skipIf(skipReason !== null)('Compare page', () => {
     await page.getByRole('textbox', { name: 'Comparison prompt' }).fill('The lighthouse keeper climbed the stairs');
     await page.getByRole('combobox', { name: 'Column 1 model' }).selectOption('small');
     await page.getByRole('combobox', { name: 'Column 2 model' }).selectOption('wide');
-    await page.getByRole('spinbutton', { name: 'Max new tokens' }).fill('40');
+    await page.getByRole('spinbutton', { name: 'Max new tokens' }).fill('100');
     await page.getByRole('spinbutton', { name: 'Max new tokens' }).press('Tab');
     await page.getByRole('spinbutton', { name: 'Seed (shared)' }).fill('2026');
     await page.getByRole('spinbutton', { name: 'Seed (shared)' }).press('Tab');
